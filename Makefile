@@ -1,0 +1,37 @@
+# imagerepo — `make help` lists the targets.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint bench install clean
+
+help:  ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-16s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements/extra.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[postgres,s3,dev]'
+	$(BIN)/pip install -q -r requirements/extra.txt
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install everything (runs by itself when needed)
+
+run: $(STAMP)  ## serve the app on the embedded default (no database server, no cloud, no network)
+	$(BIN)/imagerepo serve
+
+test: $(STAMP)  ## run the whole test suite
+	$(BIN)/pytest
+
+lint: $(STAMP)  ## ruff and mypy --strict
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy src
+
+bench: $(STAMP)  ## every benchmark (prints ratios measured in one run)
+	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+clean:  ## remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

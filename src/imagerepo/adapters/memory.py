@@ -1,0 +1,496 @@
+"""In-memory fakes of every port: small, honest, thread-safe; used by unit tests and demos."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import struct
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import quote
+
+import attrs
+
+from imagerepo.domain.accounts import Account, Session, normalize_username
+from imagerepo.domain.errors import (
+    BlobMissing,
+    DuplicateImage,
+    InvalidImage,
+    QuotaExceeded,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+    UsernameTaken,
+)
+from imagerepo.domain.images import (
+    Analysis,
+    AnalysisJob,
+    AnalysisResult,
+    AnalysisStatus,
+    Color,
+    Cursor,
+    Image,
+    ImageQuery,
+    InspectedImage,
+    Page,
+    Tag,
+)
+from imagerepo.domain.search import reference_search
+from imagerepo.domain.throttle import ThrottlePolicy
+from imagerepo.ports.image_inspector import Thumbnail
+
+
+class ManualClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime(2026, 1, 1, tzinfo=UTC)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            # Strictly increasing, like a real clock between two events.
+            self._now += timedelta(microseconds=1)
+            return self._now
+
+    def advance(self, delta: timedelta | float) -> None:
+        with self._lock:
+            self._now += delta if isinstance(delta, timedelta) else timedelta(seconds=delta)
+
+
+class InMemoryAccountRepository:
+    def __init__(self) -> None:
+        self._by_id: dict[str, Account] = {}
+        self._lock = threading.Lock()
+
+    def add(self, account: Account) -> None:
+        with self._lock:
+            key = normalize_username(account.username)
+            if any(normalize_username(a.username) == key for a in self._by_id.values()):
+                raise UsernameTaken(account.username)
+            self._by_id[account.id] = account
+
+    def get(self, account_id: str) -> Account | None:
+        return self._by_id.get(account_id)
+
+    def get_by_username(self, username: str) -> Account | None:
+        key = normalize_username(username)
+        return next((a for a in self._by_id.values() if normalize_username(a.username) == key), None)
+
+    def set_password_hash(self, account_id: str, password_hash: str) -> None:
+        with self._lock:
+            if account_id in self._by_id:
+                self._by_id[account_id] = attrs.evolve(self._by_id[account_id], password_hash=password_hash)
+
+    def set_quota_limit(self, account_id: str, limit: int | None) -> None:
+        with self._lock:
+            if account_id in self._by_id:
+                self._by_id[account_id] = attrs.evolve(self._by_id[account_id], quota_limit=limit)
+
+    def list(self) -> Sequence[Account]:
+        return sorted(self._by_id.values(), key=lambda a: (a.created_at, a.id))
+
+
+class InMemorySessionRepository:
+    def __init__(self) -> None:
+        self._sessions: dict[str, Session] = {}
+        self._lock = threading.Lock()
+
+    def add(self, session: Session) -> None:
+        with self._lock:
+            self._sessions[session.token_hash] = session
+
+    def get(self, token_hash: str) -> Session | None:
+        return self._sessions.get(token_hash)
+
+    def delete(self, token_hash: str) -> None:
+        with self._lock:
+            self._sessions.pop(token_hash, None)
+
+    def list_for(self, account_id: str, kind: str) -> Sequence[Session]:
+        return sorted(
+            (s for s in self._sessions.values() if s.account_id == account_id and s.kind == kind),
+            key=lambda s: s.created_at,
+        )
+
+    def delete_expired(self, now: datetime) -> int:
+        with self._lock:
+            dead = [h for h, s in self._sessions.items() if s.expires_at <= now]
+            for h in dead:
+                del self._sessions[h]
+            return len(dead)
+
+
+@attrs.define
+class _Row:
+    image: Image
+    state: str  # uploading | ready | deleting
+    generation: int = 1
+    attempts: int = 0
+    available_at: datetime | None = None
+    leased_until: datetime | None = None
+    created_at: datetime | None = None
+
+
+class InMemoryImageRepository:
+    def __init__(self) -> None:
+        self._rows: dict[str, _Row] = {}
+        self._lock = threading.RLock()
+        self.available = True  # tests flip this to play an outage
+
+    def _up(self) -> None:
+        if not self.available:
+            raise ServiceUnavailable("database unavailable")
+
+    def reserve(self, image: Image, quota_limit: int) -> None:
+        with self._lock:
+            self._up()
+            mine = [r for r in self._rows.values() if r.image.owner_id == image.owner_id and r.state != "deleting"]
+            for r in mine:
+                if r.image.sha256 == image.sha256:
+                    raise DuplicateImage(r.image.id)
+            if len(mine) >= quota_limit:
+                raise QuotaExceeded(len(mine), quota_limit)
+            self._rows[image.id] = _Row(image, "uploading", available_at=image.uploaded_at, created_at=image.uploaded_at)
+
+    def commit(self, image_id: str) -> None:
+        with self._lock:
+            self._up()
+            self._rows[image_id].state = "ready"
+
+    def discard(self, image_id: str) -> None:
+        with self._lock:
+            self._up()
+            self._rows.pop(image_id, None)
+
+    def get(self, owner_id: str, image_id: str) -> Image | None:
+        with self._lock:
+            self._up()
+            row = self._rows.get(image_id)
+            if row is None or row.state != "ready" or row.image.owner_id != owner_id:
+                return None
+            return row.image
+
+    def find_by_sha256(self, owner_id: str, sha256: str) -> str | None:
+        with self._lock:
+            self._up()
+            return next(
+                (r.image.id for r in self._rows.values()
+                 if r.image.owner_id == owner_id and r.image.sha256 == sha256 and r.state != "deleting"),
+                None,
+            )
+
+    def count(self, owner_id: str) -> int:
+        with self._lock:
+            self._up()
+            return sum(1 for r in self._rows.values() if r.image.owner_id == owner_id and r.state != "deleting")
+
+    def search(self, query: ImageQuery) -> Page:
+        with self._lock:
+            self._up()
+            ready = [r.image for r in self._rows.values() if r.state == "ready"]
+        items, last = reference_search(ready, query)
+        return Page(tuple(items), Cursor(key=last[0], id=last[1]) if last else None)
+
+    def begin_delete(self, owner_id: str, image_id: str) -> Image | None:
+        with self._lock:
+            self._up()
+            row = self._rows.get(image_id)
+            if row is None or row.state != "ready" or row.image.owner_id != owner_id:
+                return None
+            row.state = "deleting"
+            return row.image
+
+    def stale(self, now: datetime, uploading_older_than: datetime) -> Sequence[tuple[Image, str]]:
+        with self._lock:
+            self._up()
+            return [
+                (r.image, r.state) for r in self._rows.values()
+                if r.state == "deleting" or (r.state == "uploading" and r.image.uploaded_at < uploading_older_than)
+            ]
+
+    def exists(self, image_id: str) -> bool:
+        with self._lock:
+            self._up()
+            return image_id in self._rows
+
+    def request_analysis(self, owner_id: str, image_id: str, now: datetime) -> Image | None:
+        with self._lock:
+            self._up()
+            row = self._rows.get(image_id)
+            if row is None or row.state != "ready" or row.image.owner_id != owner_id:
+                return None
+            row.generation += 1
+            row.attempts = 0
+            row.available_at = now
+            row.leased_until = None
+            row.image = attrs.evolve(row.image, analysis=Analysis.pending(row.image.analysis.analyzer))
+            return row.image
+
+    def claim_analysis(self, now: datetime, lease_until: datetime) -> AnalysisJob | None:
+        with self._lock:
+            self._up()
+            due = [
+                r for r in self._rows.values()
+                if r.state == "ready" and r.image.analysis.status == AnalysisStatus.PENDING
+                and (r.available_at is None or r.available_at <= now)
+                and (r.leased_until is None or r.leased_until <= now)
+            ]
+            if not due:
+                return None
+            row = min(due, key=lambda r: (r.available_at or now, r.image.id))
+            row.leased_until = lease_until
+            row.attempts += 1
+            return AnalysisJob(row.image, row.generation, row.attempts)
+
+    def complete_analysis(self, job: AnalysisJob, analysis: Analysis) -> bool:
+        with self._lock:
+            self._up()
+            row = self._rows.get(job.image.id)
+            if row is None or row.generation != job.generation or row.state == "deleting":
+                return False
+            row.image = attrs.evolve(row.image, analysis=analysis)
+            row.leased_until = None
+            return True
+
+    def retry_analysis(self, job: AnalysisJob, available_at: datetime, error: str) -> bool:
+        with self._lock:
+            self._up()
+            row = self._rows.get(job.image.id)
+            if row is None or row.generation != job.generation:
+                return False
+            row.available_at = available_at
+            row.leased_until = None
+            row.image = attrs.evolve(row.image, analysis=attrs.evolve(row.image.analysis, error=error))
+            return True
+
+    def pending_analyses(self) -> int:
+        with self._lock:
+            return sum(1 for r in self._rows.values()
+                       if r.state == "ready" and r.image.analysis.status == AnalysisStatus.PENDING)
+
+    def check(self) -> None:
+        self._up()
+
+
+class InMemoryBlobStore:
+    """Keeps bytes in a dict; URLs are signed like the file store's so tests can check them."""
+
+    def __init__(self, secret: bytes = b"memory-secret", base_url: str = "/blobs", clock: object | None = None) -> None:
+        self._blobs: dict[str, tuple[bytes, str]] = {}
+        self._lock = threading.Lock()
+        self._secret = secret
+        self._base_url = base_url
+        self.fail_puts = False
+        self.fail_deletes = False
+        self.available = True
+
+    def put(self, key: str, data: BinaryIO, content_type: str) -> None:
+        if self.fail_puts or not self.available:
+            raise ServiceUnavailable("blob store unavailable")
+        payload = data.read()
+        with self._lock:
+            self._blobs[key] = (payload, content_type)
+
+    def get(self, key: str) -> bytes:
+        if not self.available:
+            raise ServiceUnavailable("blob store unavailable")
+        try:
+            return self._blobs[key][0]
+        except KeyError:
+            raise BlobMissing(f"no blob {key}") from None
+
+    def content_type(self, key: str) -> str:
+        return self._blobs[key][1]
+
+    def delete(self, key: str) -> None:
+        if self.fail_deletes or not self.available:
+            raise ServiceUnavailable("blob store unavailable")
+        with self._lock:
+            self._blobs.pop(key, None)
+
+    def exists(self, key: str) -> bool:
+        return key in self._blobs
+
+    def sign(self, key: str, expires: int) -> str:
+        return hmac.new(self._secret, f"{key}\n{expires}".encode(), hashlib.sha256).hexdigest()
+
+    def url(self, key: str, expires_at: datetime, *, filename: str, content_type: str) -> str:
+        exp = int(expires_at.timestamp())
+        return f"{self._base_url}/{quote(key)}?exp={exp}&sig={self.sign(key, exp)}"
+
+    def keys(self) -> Iterator[str]:
+        with self._lock:
+            return iter(list(self._blobs))
+
+    def check(self) -> None:
+        if not self.available:
+            raise ServiceUnavailable("blob store unavailable")
+
+
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "image/png", "PNG"),
+    (b"\xff\xd8\xff", "image/jpeg", "JPEG"),
+    (b"GIF87a", "image/gif", "GIF"),
+    (b"GIF89a", "image/gif", "GIF"),
+)
+
+
+class FakeImageInspector:
+    """Recognises formats by magic bytes and reads PNG sizes; no decoding."""
+
+    def inspect(self, path: Path) -> InspectedImage:
+        data = path.read_bytes()
+        if not data:
+            raise UnsupportedMediaType("The file is empty.")
+        for magic, ctype, fmt in _MAGIC:
+            if data.startswith(magic):
+                break
+        else:
+            if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+                ctype, fmt = "image/webp", "WEBP"
+            else:
+                raise UnsupportedMediaType()
+        width = height = 1
+        if fmt == "PNG":
+            if len(data) < 24:
+                raise InvalidImage("The image is truncated.")
+            width, height = struct.unpack(">II", data[16:24])
+        return InspectedImage(ctype, fmt, width, height, len(data), hashlib.sha256(data).hexdigest())
+
+    def thumbnail(self, path: Path) -> Thumbnail:
+        return Thumbnail(b"thumb:" + hashlib.sha256(path.read_bytes()).digest(), "image/jpeg")
+
+
+class FakeImageAnalyzer:
+    """Deterministic: tags from a table keyed by sha256, else one 'image' tag. Can be told to fail."""
+
+    name = "fake"
+
+    def __init__(self, table: dict[str, AnalysisResult] | None = None) -> None:
+        self.table = dict(table or {})
+        self.calls = 0
+        self.fail_with: Exception | None = None
+
+    def analyze(self, data: bytes, content_type: str) -> AnalysisResult:
+        self.calls += 1
+        if self.fail_with is not None:
+            raise self.fail_with
+        digest = hashlib.sha256(data).hexdigest()
+        if digest in self.table:
+            return self.table[digest]
+        return AnalysisResult(
+            analyzer=self.name,
+            description="An image.",
+            tags=(Tag("image", 1.0),),
+            colors=(Color("#808080", 1.0, "gray"),),
+        )
+
+
+class FastPasswordHasher:
+    """PBKDF2 with few rounds: for tests only, where argon2's cost would slow the suite."""
+
+    def hash(self, password: str) -> str:
+        import os
+
+        salt = os.urandom(8).hex()
+        return f"fast${salt}${self._digest(salt, password)}"
+
+    def _digest(self, salt: str, password: str) -> str:
+        return hashlib.pbkdf2_hmac("sha256", password.encode("utf-8", "surrogatepass"), salt.encode(), 10).hex()
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        try:
+            _, salt, digest = password_hash.split("$")
+        except ValueError:
+            return False
+        return hmac.compare_digest(digest, self._digest(salt, password))
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return not password_hash.startswith("fast$")
+
+    def dummy_verify(self, password: str) -> None:
+        self._digest("00", password)
+
+
+class RecordingScheduler:
+    """Counts notifications; tests drive the AnalysisService themselves."""
+
+    def __init__(self) -> None:
+        self.notified = 0
+
+    def notify(self) -> None:
+        self.notified += 1
+
+
+class InMemoryLoginThrottle:
+    def __init__(self, clock: object, policy: ThrottlePolicy | None = None) -> None:
+        self._clock = clock
+        self._policy = policy or ThrottlePolicy()
+        self._state: dict[str, tuple[int, datetime]] = {}  # key -> (failures, last failure)
+        self._lock = threading.Lock()
+
+    def _now(self) -> datetime:
+        return self._clock.now()  # type: ignore[attr-defined,no-any-return]
+
+    def retry_after(self, keys: Sequence[str]) -> int:
+        now = self._now()
+        wait = 0.0
+        with self._lock:
+            for key in keys:
+                if key not in self._state:
+                    continue
+                failures, last = self._state[key]
+                if (now - last).total_seconds() > self._policy.forget_after:
+                    del self._state[key]
+                    continue
+                limit = self._policy.free_attempts * (4 if key.startswith("addr:") else 1)
+                over = failures - limit + self._policy.free_attempts
+                remaining = self._policy.delay(over) - (now - last).total_seconds()
+                wait = max(wait, remaining)
+        return int(wait) + (1 if wait > int(wait) else 0)
+
+    def failed(self, keys: Sequence[str]) -> None:
+        now = self._now()
+        with self._lock:
+            for key in keys:
+                failures, _ = self._state.get(key, (0, now))
+                self._state[key] = (failures + 1, now)
+
+    def succeeded(self, keys: Sequence[str]) -> None:
+        with self._lock:
+            for key in keys:
+                if key.startswith("user:"):
+                    self._state.pop(key, None)
+
+
+def png_bytes(width: int = 2, height: int = 2, seed: int = 0) -> bytes:
+    """A tiny valid PNG (no Pillow needed), distinct per seed; handy in tests and demos."""
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    rows = b"".join(b"\x00" + b"".join(bytes([(seed * 7 + x) % 256, (seed // 256) % 256, y % 256]) for x in range(width)) for y in range(height))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+__all__ = [
+    "FakeImageAnalyzer",
+    "FakeImageInspector",
+    "FastPasswordHasher",
+    "InMemoryAccountRepository",
+    "InMemoryBlobStore",
+    "InMemoryImageRepository",
+    "InMemoryLoginThrottle",
+    "ManualClock",
+    "RecordingScheduler",
+    "png_bytes",
+]

@@ -1,0 +1,1 @@
+"""The pure core: entities, rules and services. Imports nothing from adapters or entrypoints."""

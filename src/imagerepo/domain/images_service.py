@@ -1,0 +1,167 @@
+"""Image service: upload, get, list, delete, re-analyze, temporary URLs, and the sweeper."""
+
+from __future__ import annotations
+
+import io
+import logging
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import attrs
+
+from imagerepo.domain.accounts import Account, QuotaUse
+from imagerepo.domain.errors import DuplicateImage, NotFound
+from imagerepo.domain.images import Image, ImageQuery, Page, clean_filename
+from imagerepo.ports.analysis_scheduler import AnalysisScheduler
+from imagerepo.ports.blob_store import BlobStore
+from imagerepo.ports.clock import Clock
+from imagerepo.ports.image_inspector import ImageInspector
+from imagerepo.ports.image_repository import ImageRepository
+
+log = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class ImageUrls:
+    url: str
+    thumbnail_url: str
+    expires_at: datetime
+
+
+@attrs.frozen
+class SweepReport:
+    uploads_rolled_back: int = 0
+    deletions_finished: int = 0
+    orphan_blobs_removed: int = 0
+
+
+class ImageService:
+    def __init__(
+        self,
+        images: ImageRepository,
+        blobs: BlobStore,
+        inspector: ImageInspector,
+        scheduler: AnalysisScheduler,
+        clock: Clock,
+        default_quota: int = 5,
+        url_ttl: timedelta = timedelta(minutes=30),
+        stale_upload_after: timedelta = timedelta(minutes=15),
+    ) -> None:
+        self.images = images
+        self.blobs = blobs
+        self.inspector = inspector
+        self.scheduler = scheduler
+        self.clock = clock
+        self.default_quota = default_quota
+        self.url_ttl = url_ttl
+        self.stale_upload_after = stale_upload_after
+
+    def quota_limit(self, account: Account) -> int:
+        return account.quota_limit if account.quota_limit is not None else self.default_quota
+
+    def quota(self, account: Account) -> QuotaUse:
+        return QuotaUse(used=self.images.count(account.id), limit=self.quota_limit(account))
+
+    def upload(self, account: Account, filename: str | None, path: Path) -> Image:
+        """Store the file at ``path`` as a new image: it fully lands or leaves no trace."""
+        info = self.inspector.inspect(path)  # 415 / 422 before anything is written
+        existing = self.images.find_by_sha256(account.id, info.sha256)
+        if existing is not None:
+            raise DuplicateImage(existing)
+        thumb = self.inspector.thumbnail(path)
+        image = Image(
+            id=str(uuid.uuid4()),
+            owner_id=account.id,
+            filename=clean_filename(filename),
+            content_type=info.content_type,
+            width=info.width,
+            height=info.height,
+            size_bytes=info.size_bytes,
+            sha256=info.sha256,
+            uploaded_at=self.clock.now(),
+        )
+        self.images.reserve(image, self.quota_limit(account))  # quota + duplicate, atomically
+        try:
+            with path.open("rb") as f:
+                self.blobs.put(image.original_key, f, image.content_type)
+            self.blobs.put(image.thumbnail_key, io.BytesIO(thumb.data), thumb.content_type)
+            self.images.commit(image.id)
+        except BaseException:
+            self._roll_back(image)
+            raise
+        self.scheduler.notify()
+        return image
+
+    def _roll_back(self, image: Image) -> None:
+        """Undo a reservation; what cannot be undone now is left for the sweeper."""
+        try:
+            for key in (image.original_key, image.thumbnail_key):
+                self.blobs.delete(key)
+            self.images.discard(image.id)
+        except Exception:
+            log.warning("upload %s rolled back partly; the sweeper will finish it", image.id)
+
+    def get(self, account: Account, image_id: str) -> Image:
+        image = self.images.get(account.id, image_id)
+        if image is None:
+            raise NotFound()
+        return image
+
+    def search(self, query: ImageQuery) -> Page:
+        return self.images.search(query)
+
+    def delete(self, account: Account, image_id: str) -> None:
+        image = self.images.begin_delete(account.id, image_id)
+        if image is None:
+            raise NotFound()
+        try:
+            self._finish_delete(image)
+        except Exception:
+            # Hidden already and its quota slot freed; the sweeper removes the rest.
+            log.warning("deletion of %s left for the sweeper", image.id, exc_info=True)
+
+    def _finish_delete(self, image: Image) -> None:
+        for key in (image.original_key, image.thumbnail_key):
+            self.blobs.delete(key)
+        self.images.discard(image.id)
+
+    def reanalyze(self, account: Account, image_id: str) -> Image:
+        image = self.images.request_analysis(account.id, image_id, self.clock.now())
+        if image is None:
+            raise NotFound()
+        self.scheduler.notify()
+        return image
+
+    def urls(self, image: Image) -> ImageUrls:
+        expires = self.clock.now() + self.url_ttl
+        return ImageUrls(
+            url=self.blobs.url(image.original_key, expires, filename=image.filename, content_type=image.content_type),
+            thumbnail_url=self.blobs.url(image.thumbnail_key, expires, filename="thumbnail", content_type=""),
+            expires_at=expires,
+        )
+
+    def sweep(self, *, orphans: bool = True) -> SweepReport:
+        """Finish what crashes and outages left: stale uploads, unfinished deletions, orphan blobs."""
+        now = self.clock.now()
+        rolled = finished = removed = 0
+        for image, state in self.images.stale(now, now - self.stale_upload_after):
+            try:
+                self._finish_delete(image)
+            except Exception:
+                log.warning("sweeper could not clean %s yet", image.id, exc_info=True)
+                continue
+            if state == "uploading":
+                rolled += 1
+            else:
+                finished += 1
+        if orphans:
+            for key in list(self.blobs.keys()):
+                parts = key.split("/")
+                if len(parts) != 3 or not self.images.exists(parts[1]):
+                    try:
+                        self.blobs.delete(key)
+                        removed += 1
+                    except Exception:
+                        log.warning("sweeper could not remove blob %s", key, exc_info=True)
+        return SweepReport(rolled, finished, removed)

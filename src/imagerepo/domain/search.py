@@ -1,0 +1,144 @@
+"""Search semantics shared by every adapter: terms, matching and keyset ordering.
+
+Adapters store ``document_terms(image)`` beside each image and match query terms as prefixes of
+those stored terms, so the fake, SQLite and PostgreSQL return the same rows. The functions at the
+bottom are the reference implementation the in-memory adapter uses and the property tests compare
+the databases against.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+import snowballstemmer
+
+from imagerepo.domain.colors import color_match_score, rgb_to_lab
+from imagerepo.domain.images import Image, ImageQuery
+
+_stemmer = snowballstemmer.stemmer("english")
+MAX_QUERY_TERMS = 16
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case, accent-free alphanumeric words."""
+    words, current = [], []
+    for ch in _fold(text):
+        if ch.isalnum() and ch.isascii() or (ch.isalpha() and not ch.isascii()):
+            current.append(ch)
+        elif current:
+            words.append("".join(current))
+            current = []
+    if current:
+        words.append("".join(current))
+    return [w[:64] for w in words]
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    return str(_stemmer.stemWord(word)) if word.isascii() else word
+
+
+def query_terms(q: str) -> list[str]:
+    """The keys a query matches on: stems of its words, duplicates dropped, in order."""
+    out: list[str] = []
+    for w in tokenize(q):
+        s = stem(w)
+        if s not in out:
+            out.append(s)
+    return out[:MAX_QUERY_TERMS]
+
+
+def document_terms(image: Image) -> list[str]:
+    """Everything a word query may hit: description, tags, text read, filename; words and stems."""
+    a = image.analysis
+    parts = [a.description, a.text, image.filename, " ".join(t.name for t in a.tags)]
+    seen: dict[str, None] = {}
+    for part in parts:
+        for w in tokenize(part):
+            seen.setdefault(w, None)
+            seen.setdefault(stem(w), None)
+    return list(seen)
+
+
+def tag_names(image: Image) -> list[str]:
+    return sorted({t.name.casefold() for t in image.analysis.tags})
+
+
+def timestamp_key(at: datetime) -> int:
+    """Microseconds since the epoch: the stored, sortable form of uploaded_at."""
+    return int((at - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() * 1_000_000) if at.tzinfo else 0
+
+
+def filename_key(filename: str) -> str:
+    return filename.casefold()
+
+
+def palette_labs(image: Image) -> list[tuple[tuple[float, float, float], float]]:
+    return [(c.lab, c.fraction) for c in image.analysis.colors]
+
+
+# ------------------------------------------------------------------ reference implementation
+
+def matches(image: Image, query: ImageQuery) -> bool:
+    if image.owner_id != query.owner_id:
+        return False
+    if query.tags:
+        have = set(tag_names(image))
+        if not all(t in have for t in query.tags):
+            return False
+    if query.words:
+        terms = document_terms(image)
+        if not all(any(d.startswith(w) for d in terms) for w in query.words):
+            return False
+    if query.color is not None and color_score(image, query) is None:
+        return False
+    return True
+
+
+def color_score(image: Image, query: ImageQuery) -> float | None:
+    assert query.color is not None
+    return color_match_score(rgb_to_lab(query.color), palette_labs(image))
+
+
+def order_key(image: Image, query: ImageQuery) -> Any:
+    order = query.order.lstrip("-")
+    if order == "uploaded_at":
+        return timestamp_key(image.uploaded_at)
+    if order == "filename":
+        return filename_key(image.filename)
+    if order == "size_bytes":
+        return image.size_bytes
+    return color_score(image, query)
+
+
+def is_descending(query: ImageQuery) -> bool:
+    return query.order.startswith("-")
+
+
+def after_cursor(key: Any, ident: str, query: ImageQuery) -> bool:
+    """True when (key, id) comes strictly after the query's cursor in the query's order."""
+    if query.cursor is None:
+        return True
+    pos = (query.cursor.key, query.cursor.id)
+    return (key, ident) < pos if is_descending(query) else (key, ident) > pos
+
+
+def reference_search(images: Iterable[Image], query: ImageQuery) -> tuple[list[Image], Any]:
+    """Filter, order and page ``images``; returns (page, (key, id) of the last item or None)."""
+    rows = [(order_key(i, query), i.id, i) for i in images if matches(i, query)]
+    rows = [r for r in rows if after_cursor(r[0], r[1], query)]
+    rows.sort(key=lambda r: (r[0], r[1]), reverse=is_descending(query))
+    page = rows[: query.limit + 1]
+    more = len(page) > query.limit
+    page = page[: query.limit]
+    last = (page[-1][0], page[-1][1]) if more and page else None
+    return [r[2] for r in page], last

@@ -1,0 +1,12 @@
+"""AnalysisScheduler port: wakes workers; the jobs themselves live in the ImageRepository."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class AnalysisScheduler(Protocol):
+    def notify(self) -> None:
+        """Tell workers there is new work. Must not block and must not fail the caller."""
+        ...

@@ -1,0 +1,28 @@
+"""ImageInspector port: what the bytes are, judged by content only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import attrs
+
+from imagerepo.domain.images import InspectedImage
+
+
+@attrs.frozen
+class Thumbnail:
+    data: bytes
+    content_type: str
+
+
+@runtime_checkable
+class ImageInspector(Protocol):
+    def inspect(self, path: Path) -> InspectedImage:
+        """Decode and validate the file. Raises UnsupportedMediaType (not a raster image of an
+        accepted format) or InvalidImage (truncated, corrupt, too many pixels)."""
+        ...
+
+    def thumbnail(self, path: Path) -> Thumbnail:
+        """A small image with EXIF orientation applied and metadata stripped."""
+        ...

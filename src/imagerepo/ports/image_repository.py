@@ -1,0 +1,93 @@
+"""ImageRepository port: image metadata, the quota, search, and the analysis job queue.
+
+An image row moves through three hidden states: ``uploading`` (reserved, counts toward the
+quota, invisible), ``ready`` (visible) and ``deleting`` (invisible, quota freed, blobs being
+removed). Only ready images are returned by get and search.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from imagerepo.domain.images import Analysis, AnalysisJob, Image, ImageQuery, Page
+
+
+@runtime_checkable
+class ImageRepository(Protocol):
+    def reserve(self, image: Image, quota_limit: int) -> None:
+        """Insert ``image`` as uploading, atomically with the quota and duplicate checks.
+
+        Raises QuotaExceeded when the owner already holds ``quota_limit`` images (uploading or
+        ready), DuplicateImage when a ready or uploading image of the owner has the same sha256.
+        Concurrent calls never let an owner exceed the limit.
+        """
+        ...
+
+    def commit(self, image_id: str) -> None:
+        """Make a reserved image visible."""
+        ...
+
+    def discard(self, image_id: str) -> None:
+        """Forget a row in any state (reservation rolled back, or deletion finished)."""
+        ...
+
+    def get(self, owner_id: str, image_id: str) -> Image | None:
+        """A ready image of this owner, else None (another owner's image is None too)."""
+        ...
+
+    def find_by_sha256(self, owner_id: str, sha256: str) -> str | None:
+        """Id of the owner's ready or uploading image with these bytes."""
+        ...
+
+    def count(self, owner_id: str) -> int:
+        """Images counted against the quota: uploading and ready."""
+        ...
+
+    def search(self, query: ImageQuery) -> Page:
+        """Ready images of ``query.owner_id`` matching it, in its order, one page after its cursor.
+
+        Semantics are those of ``imagerepo.domain.search.reference_search``.
+        """
+        ...
+
+    def begin_delete(self, owner_id: str, image_id: str) -> Image | None:
+        """Hide a ready image and free its quota slot; returns it, or None if not found."""
+        ...
+
+    def stale(self, now: datetime, uploading_older_than: datetime) -> Sequence[tuple[Image, str]]:
+        """Rows the sweeper must finish: (image, state) for uploads begun before the cut-off and
+        every deletion in progress."""
+        ...
+
+    def exists(self, image_id: str) -> bool:
+        """True when a row with this id exists in any state."""
+        ...
+
+    # ---- analysis queue
+
+    def request_analysis(self, owner_id: str, image_id: str, now: datetime) -> Image | None:
+        """Set a ready image's analysis back to pending (new generation, attempts reset)."""
+        ...
+
+    def claim_analysis(self, now: datetime, lease_until: datetime) -> AnalysisJob | None:
+        """Atomically take one pending analysis that is due and not leased (or whose lease ran
+        out: its worker died). Concurrent claimers never get the same job."""
+        ...
+
+    def complete_analysis(self, job: AnalysisJob, analysis: Analysis) -> bool:
+        """Record the outcome if the job's generation is still current; False if superseded."""
+        ...
+
+    def retry_analysis(self, job: AnalysisJob, available_at: datetime, error: str) -> bool:
+        """Release the lease and make the job due again at ``available_at``."""
+        ...
+
+    def pending_analyses(self) -> int:
+        """How many analyses wait (for health and metrics)."""
+        ...
+
+    def check(self) -> None:
+        """Raise ServiceUnavailable when the database cannot be reached."""
+        ...

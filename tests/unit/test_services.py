@@ -1,0 +1,225 @@
+"""Domain services driven through the in-memory fakes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from imagerepo.adapters.memory import (
+    FakeImageAnalyzer,
+    FakeImageInspector,
+    FastPasswordHasher,
+    InMemoryAccountRepository,
+    InMemoryBlobStore,
+    InMemoryImageRepository,
+    InMemoryLoginThrottle,
+    InMemorySessionRepository,
+    ManualClock,
+    RecordingScheduler,
+    png_bytes,
+)
+from imagerepo.domain.accounts_service import AccountService
+from imagerepo.domain.analysis_service import AnalysisService
+from imagerepo.domain.errors import (
+    AnalysisFailed,
+    DuplicateImage,
+    InvalidCredentialsFormat,
+    InvalidLogin,
+    NotFound,
+    QuotaExceeded,
+    ServiceUnavailable,
+    TooManyAttempts,
+    Unauthenticated,
+    UnsupportedMediaType,
+    UsernameTaken,
+)
+from imagerepo.domain.images import AnalysisStatus, build_query
+from imagerepo.domain.images_service import ImageService
+
+
+class World:
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.clock = ManualClock()
+        self.accounts_repo = InMemoryAccountRepository()
+        self.images_repo = InMemoryImageRepository()
+        self.blobs = InMemoryBlobStore()
+        self.scheduler = RecordingScheduler()
+        self.analyzer = FakeImageAnalyzer()
+        self.accounts = AccountService(
+            self.accounts_repo, InMemorySessionRepository(), FastPasswordHasher(), self.clock,
+            InMemoryLoginThrottle(self.clock),
+        )
+        self.images = ImageService(
+            self.images_repo, self.blobs, FakeImageInspector(), self.scheduler, self.clock, default_quota=3
+        )
+        self.analysis = AnalysisService(self.images_repo, self.blobs, self.analyzer, self.clock)
+        self.n = 0
+
+    def file(self, data: bytes) -> Path:
+        self.n += 1
+        p = self.tmp / f"f{self.n}"
+        p.write_bytes(data)
+        return p
+
+
+@pytest.fixture
+def w(tmp_path: Path) -> World:
+    return World(tmp_path)
+
+
+def test_sign_up_then_sign_in_and_out(w: World) -> None:
+    acct = w.accounts.sign_up("alice", "correct horse")
+    issued = w.accounts.sign_in("ALICE", "correct horse")
+    assert w.accounts.authenticate(issued.token)[0].id == acct.id
+    w.accounts.sign_out(issued.token)
+    with pytest.raises(Unauthenticated):
+        w.accounts.authenticate(issued.token)
+
+
+def test_sign_up_reports_every_broken_rule(w: World) -> None:
+    with pytest.raises(InvalidCredentialsFormat) as e:
+        w.accounts.sign_up("a!", "1234")
+    assert set(e.value.details) == {"username", "password"}
+    assert len(e.value.details["username"]) == 2
+
+
+def test_usernames_are_unique_without_regard_to_case(w: World) -> None:
+    w.accounts.sign_up("Alice", "correct horse")
+    with pytest.raises(UsernameTaken):
+        w.accounts.sign_up("aLICE", "other password")
+
+
+def test_wrong_password_and_unknown_user_look_the_same(w: World) -> None:
+    w.accounts.sign_up("alice", "correct horse")
+    with pytest.raises(InvalidLogin) as a:
+        w.accounts.sign_in("alice", "wrong horse")
+    with pytest.raises(InvalidLogin) as b:
+        w.accounts.sign_in("nobody", "wrong horse")
+    assert a.value.message == b.value.message
+
+
+def test_sessions_expire(w: World) -> None:
+    w.accounts.sign_up("alice", "correct horse")
+    issued = w.accounts.sign_in("alice", "correct horse")
+    w.clock.advance(timedelta(days=8))
+    with pytest.raises(Unauthenticated):
+        w.accounts.authenticate(issued.token)
+
+
+def test_guessing_is_throttled_then_forgiven(w: World) -> None:
+    w.accounts.sign_up("alice", "correct horse")
+    for _ in range(5):
+        with pytest.raises(InvalidLogin):
+            w.accounts.sign_in("alice", "wrong horse")
+    with pytest.raises(TooManyAttempts) as e:
+        w.accounts.sign_in("alice", "correct horse")
+    assert e.value.retry_after > 0
+    w.clock.advance(e.value.retry_after)
+    assert w.accounts.sign_in("alice", "correct horse").token
+
+
+def test_upload_lands_and_is_analyzed_off_the_request(w: World) -> None:
+    acct = w.accounts.sign_up("alice", "correct horse")
+    image = w.images.upload(acct, "../../etc/beach.png", w.file(png_bytes(4, 3)))
+    assert (image.width, image.height, image.filename) == (4, 3, "beach.png")
+    assert w.images.get(acct, image.id).analysis.status == AnalysisStatus.PENDING
+    assert w.scheduler.notified == 1
+    assert w.analysis.run_once()
+    assert w.images.get(acct, image.id).analysis.status == AnalysisStatus.DONE
+    assert not w.analysis.run_once()
+
+
+def test_quota_and_duplicates(w: World) -> None:
+    acct = w.accounts.sign_up("alice", "correct horse")
+    first = w.images.upload(acct, "a.png", w.file(png_bytes(seed=1)))
+    with pytest.raises(DuplicateImage) as dup:
+        w.images.upload(acct, "again.png", w.file(png_bytes(seed=1)))
+    assert dup.value.existing_id == first.id
+    w.images.upload(acct, "b.png", w.file(png_bytes(seed=2)))
+    w.images.upload(acct, "c.png", w.file(png_bytes(seed=3)))
+    with pytest.raises(QuotaExceeded) as q:
+        w.images.upload(acct, "d.png", w.file(png_bytes(seed=4)))
+    assert (q.value.used, q.value.limit) == (3, 3)
+    w.images.delete(acct, first.id)
+    w.images.upload(acct, "d.png", w.file(png_bytes(seed=4)))
+
+
+def test_not_an_image_changes_nothing(w: World) -> None:
+    acct = w.accounts.sign_up("alice", "correct horse")
+    with pytest.raises(UnsupportedMediaType):
+        w.images.upload(acct, "x.jpg", w.file(b"hello, I am text"))
+    assert w.images.quota(acct).used == 0
+    assert list(w.blobs.keys()) == []
+
+
+def test_storage_failure_leaves_no_trace(w: World) -> None:
+    acct = w.accounts.sign_up("alice", "correct horse")
+    w.blobs.fail_puts = True
+    with pytest.raises(ServiceUnavailable):
+        w.images.upload(acct, "a.png", w.file(png_bytes()))
+    w.blobs.fail_puts = False
+    assert w.images.quota(acct).used == 0
+    assert list(w.blobs.keys()) == []
+    assert w.images.upload(acct, "a.png", w.file(png_bytes()))
+
+
+def test_other_users_images_are_not_found(w: World) -> None:
+    alice = w.accounts.sign_up("alice", "correct horse")
+    bob = w.accounts.sign_up("bob", "correct horse")
+    image = w.images.upload(alice, "a.png", w.file(png_bytes()))
+    for action in (w.images.get, w.images.delete, w.images.reanalyze):
+        with pytest.raises(NotFound):
+            action(bob, image.id)
+    assert w.images.search(build_query(bob.id)).items == ()
+
+
+def test_failed_delete_is_finished_by_the_sweeper(w: World) -> None:
+    acct = w.accounts.sign_up("alice", "correct horse")
+    image = w.images.upload(acct, "a.png", w.file(png_bytes()))
+    w.blobs.fail_deletes = True
+    w.images.delete(acct, image.id)
+    assert w.images.quota(acct).used == 0
+    assert w.blobs.exists(image.original_key)
+    w.blobs.fail_deletes = False
+    report = w.images.sweep()
+    assert report.deletions_finished == 1
+    assert list(w.blobs.keys()) == []
+
+
+def test_retryable_failures_back_off_then_fail_with_reason(w: World) -> None:
+    acct = w.accounts.sign_up("alice", "correct horse")
+    image = w.images.upload(acct, "a.png", w.file(png_bytes()))
+    w.analyzer.fail_with = AnalysisFailed("rate limited", retryable=True, retry_after=30)
+    assert w.analysis.run_once()
+    assert not w.analysis.run_once()  # backing off
+    for _ in range(4):
+        w.clock.advance(timedelta(minutes=10))
+        assert w.analysis.run_once()
+    analysis = w.images.get(acct, image.id).analysis
+    assert analysis.status == AnalysisStatus.FAILED
+    assert "rate limited" in analysis.error
+
+
+def test_reanalysis_discards_a_stale_result(w: World) -> None:
+    acct = w.accounts.sign_up("alice", "correct horse")
+    image = w.images.upload(acct, "a.png", w.file(png_bytes()))
+    job = w.analysis.claim()
+    assert job is not None
+    w.images.reanalyze(acct, image.id)
+    w.analysis.process(job)  # the old job finishes after the re-analysis request
+    assert w.images.get(acct, image.id).analysis.status == AnalysisStatus.PENDING
+    assert w.analysis.run_once()
+    assert w.images.get(acct, image.id).analysis.status == AnalysisStatus.DONE
+
+
+def test_a_dead_workers_job_is_retried_after_its_lease(w: World) -> None:
+    acct = w.accounts.sign_up("alice", "correct horse")
+    image = w.images.upload(acct, "a.png", w.file(png_bytes()))
+    assert w.analysis.claim() is not None  # this worker dies
+    assert w.analysis.claim() is None
+    w.clock.advance(timedelta(minutes=6))
+    assert w.analysis.run_once()
+    assert w.images.get(acct, image.id).analysis.status == AnalysisStatus.DONE
