@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint bench install clean
+.PHONY: help run test lint bench bench-analysis bench-search bench-load install clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-16s %s\n", $$1, $$2}'
@@ -14,7 +14,7 @@ help:  ## list the targets
 $(STAMP): pyproject.toml requirements/extra.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[postgres,s3,dev]'
+	$(BIN)/pip install -q -e '.[postgres,s3,local,dev]'
 	$(BIN)/pip install -q -r requirements/extra.txt
 	touch $(STAMP)
 
@@ -32,6 +32,15 @@ lint: $(STAMP)  ## ruff and mypy --strict
 
 bench: $(STAMP)  ## every benchmark (prints ratios measured in one run)
 	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+bench-analysis: $(STAMP)  ## analysis speed, colors vs colorthief, worker throughput, memory
+	$(BIN)/python bench/bench_analysis.py
+
+bench-search: $(STAMP)  ## search/list latency with and without indexes (BENCH_SCALE=full for 1M rows)
+	$(BIN)/python bench/bench_search.py
+
+bench-load: $(STAMP)  ## mixed load against a local server (BENCH_LOAD_SECONDS=600 for 10 minutes)
+	$(BIN)/python bench/load.py
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
