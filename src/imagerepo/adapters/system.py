@@ -1,0 +1,44 @@
+"""Small real adapters: the system clock and the argon2id password hasher."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+import argon2
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class Argon2PasswordHasher:
+    """argon2id via argon2-cffi; parameters default to the library's RFC 9106 low-memory profile
+    (t=3, m=64 MiB, p=4). Hashes made with other parameters are re-hashed at the next sign-in."""
+
+    def __init__(self, time_cost: int = 3, memory_cost_kib: int = 65536, parallelism: int = 4) -> None:
+        self._hasher = argon2.PasswordHasher(
+            time_cost=time_cost, memory_cost=memory_cost_kib, parallelism=parallelism, type=argon2.Type.ID
+        )
+        self._dummy: str | None = None
+
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return self._hasher.verify(password_hash, password)
+        except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
+            return False
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        try:
+            return self._hasher.check_needs_rehash(password_hash)
+        except argon2.exceptions.InvalidHashError:
+            return True
+
+    def dummy_verify(self, password: str) -> None:
+        if self._dummy is None:
+            self._dummy = self._hasher.hash(secrets.token_hex(16))
+        self.verify(self._dummy, password)

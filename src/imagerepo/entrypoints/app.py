@@ -1,0 +1,385 @@
+"""The Litestar application factory: routes of API.md, the error table, auth, lifespan."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio
+import attrs
+from litestar import Litestar, MediaType, Request, Response, Router, delete, get, post
+from litestar.config.response_cache import ResponseCacheConfig  # noqa: F401  (kept for plugins)
+from litestar.datastructures import Cookie
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import OpenAPIConfig
+from litestar.params import FromPath, QueryParameter
+from litestar.response import Redirect
+
+from imagerepo.domain import errors as E
+from imagerepo.domain.accounts import PASSWORD_RULES, USERNAME_RULES, Account, Session
+from imagerepo.domain.accounts_service import AccountService
+from imagerepo.domain.images import build_query
+from imagerepo.domain.images_service import ImageService
+from imagerepo.entrypoints.container import Container, Settings
+from imagerepo.entrypoints.schemas import (
+    AccountOut,
+    CredentialsIn,
+    ErrorBody,
+    ErrorOut,
+    ImageOut,
+    ImagePageOut,
+    MeOut,
+    RulesOut,
+    StatusOut,
+    TokenOut,
+    rfc3339,
+)
+from imagerepo.entrypoints.uploads import receive_file
+
+log = logging.getLogger("imagerepo.http")
+
+SESSION_COOKIE = "imagerepo_session"
+JSON_BODY_LIMIT = 64 * 1024
+
+# One table maps each domain error to the status of API.md.
+STATUS: dict[type[E.DomainError], int] = {
+    E.InvalidCredentialsFormat: 422,
+    E.UsernameTaken: 409,
+    E.InvalidLogin: 401,
+    E.TooManyAttempts: 429,
+    E.Unauthenticated: 401,
+    E.NotFound: 404,
+    E.BlobMissing: 404,
+    E.TooLarge: 413,
+    E.UnsupportedMediaType: 415,
+    E.InvalidImage: 422,
+    E.QuotaExceeded: 409,
+    E.DuplicateImage: 409,
+    E.InvalidQuery: 422,
+    E.ValidationFailed: 400,
+    E.ServiceUnavailable: 503,
+}
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+
+
+def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None,
+                   headers: dict[str, str] | None = None) -> Response[ErrorOut]:
+    return Response(
+        ErrorOut(ErrorBody(code=code, message=message, details=details or {})),
+        status_code=status,
+        headers=headers or {},
+        media_type=MediaType.JSON,
+    )
+
+
+def handle_domain_error(request: Request[Any, Any, Any], exc: E.DomainError) -> Response[ErrorOut]:
+    status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
+    headers: dict[str, str] = {}
+    if isinstance(exc, E.TooManyAttempts):
+        headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, E.Unauthenticated):
+        headers["WWW-Authenticate"] = 'Bearer realm="imagerepo"'
+    if isinstance(exc, E.ServiceUnavailable):
+        log.warning("dependency unavailable: %s", exc.message)
+        return error_response(503, "service_unavailable", "A storage service is unavailable; nothing was changed. Try again shortly.")
+    return error_response(status, exc.code, exc.message, exc.details, headers)
+
+
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorOut]:
+    status = exc.status_code
+    if status == 413:
+        settings: Settings = request.app.state.container.settings()
+        return handle_domain_error(request, E.TooLarge(settings.max_upload_bytes))
+    details: dict[str, Any] = {}
+    message = exc.detail if isinstance(exc.detail, str) else "The request was not valid."
+    if isinstance(exc, ValidationException):
+        status = 400
+        if isinstance(exc.extra, list):
+            for item in exc.extra:
+                if isinstance(item, dict):
+                    details.setdefault(str(item.get("key") or "body"), []).append(str(item.get("message", "")))
+        message = "The request is malformed: " + message if not message.startswith("The request") else message
+    headers = dict(exc.headers or {})
+    return error_response(status, HTTP_CODES.get(status, "error"), message, details, headers)
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorOut]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal_error", "Something went wrong on our side; nothing was changed.")
+
+
+@attrs.frozen
+class Auth:
+    account: Account
+    session: Session
+    token: str
+
+
+def token_from(request: Request[Any, Any, Any]) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header:
+        scheme, _, value = header.partition(" ")
+        return value.strip() if scheme.lower() == "bearer" else None
+    return request.cookies.get(SESSION_COOKIE)
+
+
+def client_address(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else ""
+
+
+# ------------------------------------------------------------------------------------- routes
+
+
+@get("/health/live", tags=["health"], summary="The process is up")
+async def live() -> StatusOut:
+    return StatusOut(status="ok")
+
+
+@get("/health/ready", tags=["health"], summary="Database and blob store reachable", sync_to_thread=True)
+def ready(request: Request[Any, Any, Any]) -> Response[StatusOut]:
+    container: Container = request.app.state.container
+    failing, details = [], {}
+    for name, check in (("database", lambda: container.image_repository().check()),
+                        ("blob_store", lambda: container.blob_store().check())):
+        try:
+            check()
+        except Exception as e:
+            failing.append(name)
+            details[name] = e.message if isinstance(e, E.DomainError) else type(e).__name__
+    if failing:
+        return Response(StatusOut(status="unavailable", failing=failing, details=details), status_code=503)
+    return Response(StatusOut(status="ok"))
+
+
+@get("/api/v1/rules", tags=["accounts"], summary="The credential rules, for sign-up hints")
+async def rules() -> RulesOut:
+    return RulesOut(username=list(USERNAME_RULES), password=list(PASSWORD_RULES))
+
+
+@post("/api/v1/accounts", tags=["accounts"], status_code=201, sync_to_thread=True,
+      request_max_body_size=JSON_BODY_LIMIT, summary="Sign up")
+def sign_up(data: CredentialsIn, accounts: NamedDependency[AccountService]) -> AccountOut:
+    return AccountOut.of(accounts.sign_up(data.username, data.password))
+
+
+@post("/api/v1/sessions", tags=["accounts"], status_code=201, sync_to_thread=True,
+      request_max_body_size=JSON_BODY_LIMIT, summary="Sign in: a bearer token and a session cookie")
+def sign_in(request: Request[Any, Any, Any], data: CredentialsIn,
+            accounts: NamedDependency[AccountService]) -> Response[TokenOut]:
+    issued = accounts.sign_in(data.username, data.password, client_address(request))
+    settings: Settings = request.app.state.container.settings()
+    cookie = Cookie(
+        key=SESSION_COOKIE, value=issued.token, path="/", httponly=True, samesite="lax",
+        secure=request.url.scheme == "https", max_age=settings.session_ttl_seconds,
+    )
+    return Response(TokenOut(token=issued.token, expires_at=rfc3339(issued.expires_at)), status_code=201,
+                    cookies=[cookie], headers={"Cache-Control": "no-store"})
+
+
+@delete("/api/v1/sessions/current", tags=["accounts"], status_code=204, sync_to_thread=True, summary="Sign out")
+def sign_out(auth: NamedDependency[Auth], accounts: NamedDependency[AccountService]) -> Response[None]:
+    accounts.sign_out(auth.token)
+    return Response(None, status_code=204, cookies=[Cookie(key=SESSION_COOKIE, value="", path="/", max_age=0,
+                                                           httponly=True, samesite="lax")])
+
+
+@get("/api/v1/me", tags=["accounts"], sync_to_thread=True, summary="Who am I, and my quota")
+def me(auth: NamedDependency[Auth], images: NamedDependency[ImageService]) -> MeOut:
+    return MeOut.of(auth.account, images.quota(auth.account))
+
+
+def image_out(images: ImageService, image: Any) -> ImageOut:
+    return ImageOut.of(image, images.urls(image))
+
+
+@post("/api/v1/images", tags=["images"], status_code=201, summary="Upload an image (multipart field 'file')")
+async def upload(request: Request[Any, Any, Any], auth: NamedDependency[Auth],
+                 images: NamedDependency[ImageService]) -> Response[ImageOut]:
+    settings: Settings = request.app.state.container.settings()
+    tmp_dir = settings.data_dir / "tmp"
+    await anyio.to_thread.run_sync(lambda: tmp_dir.mkdir(parents=True, exist_ok=True))
+    received = await receive_file(
+        request.headers.get("content-type", ""), request.headers.get("content-length"), request.stream(),
+        max_bytes=settings.max_upload_bytes, tmp_dir=tmp_dir,
+    )
+    try:
+        image = await anyio.to_thread.run_sync(lambda: images.upload(auth.account, received.filename, received.path))
+        out = await anyio.to_thread.run_sync(lambda: image_out(images, image))
+    finally:
+        await anyio.to_thread.run_sync(received.remove)
+    return Response(out, status_code=201, headers={"Location": f"/api/v1/images/{image.id}"})
+
+
+@get("/api/v1/images", tags=["images"], sync_to_thread=True, summary="List and search my images")
+def list_images(
+    auth: NamedDependency[Auth],
+    images: NamedDependency[ImageService],
+    q: Annotated[str | None, QueryParameter(description="words matched against description, tags, text, filename")] = None,
+    tag: Annotated[list[str] | None, QueryParameter(description="repeatable; every tag must be present")] = None,
+    color: Annotated[str | None, QueryParameter(description="#rrggbb; closest first")] = None,
+    sort: Annotated[str | None, QueryParameter(description="-uploaded_at (default), uploaded_at, filename, -size_bytes, size_bytes")] = None,
+    limit: Annotated[str | None, QueryParameter(description="1-100, default 20")] = None,
+    cursor: Annotated[str | None, QueryParameter(description="next_cursor of the previous page")] = None,
+) -> ImagePageOut:
+    query = build_query(auth.account.id, q=q, tags=tag or [], color=color, sort=sort, limit=limit, cursor=cursor)
+    page = images.search(query)
+    return ImagePageOut(
+        items=[image_out(images, i) for i in page.items],
+        next_cursor=page.next_cursor.encode(query) if page.next_cursor else None,
+    )
+
+
+@get("/api/v1/images/{image_id:str}", tags=["images"], sync_to_thread=True, summary="One image")
+def get_image(image_id: FromPath[str], auth: NamedDependency[Auth], images: NamedDependency[ImageService]) -> ImageOut:
+    return image_out(images, images.get(auth.account, image_id))
+
+
+@get("/api/v1/images/{image_id:str}/content", tags=["images"], sync_to_thread=True, status_code=307,
+     summary="Redirect to the temporary URL of the original")
+def image_content(image_id: FromPath[str], auth: NamedDependency[Auth],
+                  images: NamedDependency[ImageService]) -> Redirect:
+    image = images.get(auth.account, image_id)
+    return Redirect(images.urls(image).url, status_code=307, headers={"Cache-Control": "no-store"})
+
+
+@delete("/api/v1/images/{image_id:str}", tags=["images"], status_code=204, sync_to_thread=True,
+        summary="Delete an image, its blobs and its quota slot")
+def delete_image(image_id: FromPath[str], auth: NamedDependency[Auth], images: NamedDependency[ImageService]) -> None:
+    images.delete(auth.account, image_id)
+
+
+@post("/api/v1/images/{image_id:str}/analysis", tags=["images"], status_code=202, sync_to_thread=True,
+      summary="Re-run the analysis")
+def reanalyze(image_id: FromPath[str], auth: NamedDependency[Auth], images: NamedDependency[ImageService]) -> ImageOut:
+    return image_out(images, images.reanalyze(auth.account, image_id))
+
+
+@get("/blobs/{key:path}", tags=["blobs"], sync_to_thread=True, include_in_schema=False)
+def serve_blob(request: Request[Any, Any, Any], key: FromPath[str]) -> Response[bytes]:
+    """Serves the embedded file store's signed, expiring URLs (S3 URLs go straight to S3)."""
+    store = request.app.state.container.blob_store()
+    if not hasattr(store, "resolve"):
+        raise E.NotFound("file")
+    exp = request.query_params.get("exp", "")
+    sig = request.query_params.get("sig", "")
+    data, content_type = store.resolve(key.lstrip("/"), exp, sig)
+    try:
+        remaining = max(0, int(exp) - int(time.time()))
+    except ValueError:
+        remaining = 0
+    return Response(
+        data,
+        media_type=content_type or "application/octet-stream",
+        headers={
+            "Cache-Control": f"private, max-age={remaining}",
+            "Content-Disposition": "inline",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'",
+        },
+    )
+
+
+# ------------------------------------------------------------------------------------- factory
+
+
+def _security_headers(response: Response[Any]) -> Response[Any]:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    return response
+
+
+def _start_sweeper(container: Container, stop: threading.Event, interval: float = 600.0) -> threading.Thread:
+    def loop() -> None:
+        while not stop.wait(interval):
+            try:
+                container.image_service().sweep()
+                container.account_service().purge_expired_sessions()
+            except Exception:
+                log.warning("sweeper run failed; will retry", exc_info=True)
+
+    t = threading.Thread(target=loop, name="sweeper", daemon=True)
+    t.start()
+    return t
+
+
+def create_app(container: Container | None = None, *, extra_route_handlers: list[Any] | None = None) -> Litestar:
+    container = container or Container()
+    settings: Settings = container.settings()
+    stop_sweeper = threading.Event()
+
+    def on_startup(app: Litestar) -> None:
+        container.init_resources()
+        container.image_repository()  # opens and migrates the database now, not on first request
+        if settings.workers > 0:
+            container.worker().start()
+        _start_sweeper(container, stop_sweeper)
+
+    def on_shutdown(app: Litestar) -> None:
+        stop_sweeper.set()
+        if settings.workers > 0:
+            container.worker().stop()
+        container.shutdown_resources()
+
+    def provide_auth(request: Request[Any, Any, Any]) -> Auth:
+        token = token_from(request)
+        account, session = container.account_service().authenticate(token)
+        assert token is not None
+        return Auth(account=account, session=session, token=token)
+
+    deps: dict[str, Provide] = {
+        "accounts": Provide(lambda: container.account_service(), sync_to_thread=False),
+        "images": Provide(lambda: container.image_service(), sync_to_thread=False),
+        "auth": Provide(provide_auth, sync_to_thread=True),
+    }
+    handlers: list[Any] = [
+        live, ready, rules, sign_up, sign_in, sign_out, me, upload, list_images, get_image, image_content,
+        delete_image, reanalyze, serve_blob,
+    ]
+    from imagerepo.entrypoints import web
+
+    handlers.extend(web.route_handlers())
+    handlers.extend(extra_route_handlers or [])
+    app = Litestar(
+        route_handlers=handlers,
+        dependencies=deps,
+        on_startup=[on_startup],
+        on_shutdown=[on_shutdown],
+        exception_handlers={
+            E.DomainError: handle_domain_error,
+            HTTPException: handle_http_exception,
+            Exception: handle_unexpected,
+        },
+        after_request=_security_headers,
+        request_max_body_size=settings.max_upload_bytes + 64 * 1024,
+        openapi_config=OpenAPIConfig(
+            title="imagerepo",
+            version="1",
+            description="A private image repository: encrypted storage, analysis, search. See API.md.",
+            path="/schema",
+        ),
+        signature_namespace={"Auth": Auth, "AccountService": AccountService, "ImageService": ImageService,
+                             "Path": Path, "Callable": Callable},
+        debug=False,
+    )
+    app.state.container = container
+    return app

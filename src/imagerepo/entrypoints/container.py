@@ -1,0 +1,333 @@
+"""The composition root: the only module that reads the environment and picks adapters."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+from dependency_injector import containers, providers
+
+from imagerepo.adapters.pillow_inspector import PillowImageInspector
+from imagerepo.adapters.system import Argon2PasswordHasher, SystemClock
+from imagerepo.adapters.worker import NullScheduler, ThreadAnalysisWorker, TimeoutImageAnalyzer
+from imagerepo.domain.accounts_service import AccountService
+from imagerepo.domain.analysis_service import AnalysisService
+from imagerepo.domain.images_service import ImageService
+
+log = logging.getLogger(__name__)
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+@attrs.frozen
+class Settings:
+    """Every setting, with the defaults of API.md's configuration contract."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    storage_url: str = ""
+    analyzer: str = "local"
+    upload_quota: int = 5
+    max_upload_bytes: int = 52_428_800
+    url_ttl_seconds: int = 1800
+    secret_key: str = attrs.field(default="", repr=False)
+    max_pixels: int = 100_000_000
+    session_ttl_seconds: int = 7 * 24 * 3600
+    workers: int = 2
+    analysis_timeout_seconds: int = 120
+    local_models: bool = True
+    s3_endpoint_url: str = ""
+    s3_sse: str = "AES256"
+    s3_kms_key_id: str = ""
+    azure_endpoint: str = ""
+    azure_key: str = attrs.field(default="", repr=False)
+    azure_api: str = "v3.2"
+    trust_proxy: bool = False
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        e = dict(os.environ if env is None else env)
+        analyzer = e.get("IMAGEREPO_ANALYZER", "local").strip() or "local"
+        if analyzer not in ("local", "azure"):
+            raise ConfigError(f"IMAGEREPO_ANALYZER must be 'local' or 'azure', got {analyzer!r}")
+        settings = cls(
+            host=e.get("IMAGEREPO_HOST", "127.0.0.1") or "127.0.0.1",
+            port=_int(e, "IMAGEREPO_PORT", 8000, 1),
+            data_dir=Path(e.get("IMAGEREPO_DATA_DIR", "") or "var"),
+            database_url=e.get("IMAGEREPO_DATABASE_URL", "").strip(),
+            storage_url=e.get("IMAGEREPO_STORAGE_URL", "").strip(),
+            analyzer=analyzer,
+            upload_quota=_int(e, "IMAGEREPO_UPLOAD_QUOTA", 5, 0),
+            max_upload_bytes=_int(e, "IMAGEREPO_MAX_UPLOAD_BYTES", 52_428_800, 1),
+            url_ttl_seconds=_int(e, "IMAGEREPO_URL_TTL_SECONDS", 1800, 1),
+            secret_key=e.get("IMAGEREPO_SECRET_KEY", ""),
+            max_pixels=_int(e, "IMAGEREPO_MAX_PIXELS", 100_000_000, 1),
+            session_ttl_seconds=_int(e, "IMAGEREPO_SESSION_TTL_SECONDS", 7 * 24 * 3600, 60),
+            workers=_int(e, "IMAGEREPO_WORKERS", 2, 0),
+            analysis_timeout_seconds=_int(e, "IMAGEREPO_ANALYSIS_TIMEOUT_SECONDS", 120, 1),
+            local_models=_bool(e, "IMAGEREPO_LOCAL_MODELS", True),
+            s3_endpoint_url=e.get("IMAGEREPO_S3_ENDPOINT_URL", "").strip(),
+            s3_sse=e.get("IMAGEREPO_S3_SSE", "AES256").strip() or "AES256",
+            s3_kms_key_id=e.get("IMAGEREPO_S3_KMS_KEY_ID", "").strip(),
+            azure_endpoint=e.get("AZURE_CV_ENDPOINT", "").strip(),
+            azure_key=e.get("AZURE_CV_KEY", "").strip(),
+            azure_api=e.get("IMAGEREPO_AZURE_API", "v3.2").strip() or "v3.2",
+            trust_proxy=_bool(e, "IMAGEREPO_TRUST_PROXY", False),
+            log_level=e.get("IMAGEREPO_LOG_LEVEL", "INFO").upper(),
+        )
+        if settings.database_url and not settings.database_url.startswith(
+            ("postgresql://", "postgres://", "sqlite:///")
+        ):
+            raise ConfigError("IMAGEREPO_DATABASE_URL must start with postgresql:// (or sqlite:///PATH)")
+        if settings.storage_url and not settings.storage_url.startswith(("s3://", "file://")):
+            raise ConfigError("IMAGEREPO_STORAGE_URL must be s3://BUCKET (or file:///PATH)")
+        if settings.storage_url.startswith("s3://") and not settings.storage_url[5:].strip("/"):
+            raise ConfigError("IMAGEREPO_STORAGE_URL s3:// needs a bucket name, e.g. s3://my-images")
+        if analyzer == "azure" and not (settings.azure_endpoint and settings.azure_key):
+            raise ConfigError("IMAGEREPO_ANALYZER=azure needs AZURE_CV_ENDPOINT and AZURE_CV_KEY")
+        return settings
+
+    @property
+    def uses_postgres(self) -> bool:
+        return self.database_url.startswith(("postgresql://", "postgres://"))
+
+    @property
+    def uses_s3(self) -> bool:
+        return self.storage_url.startswith("s3://")
+
+
+@attrs.frozen
+class Keys:
+    url_key: bytes = attrs.field(repr=False)
+    blob_key: bytes = attrs.field(repr=False)
+
+
+def _read_or_create(path: Path, nbytes: int) -> bytes:
+    """A random key kept in a file of the data dir, created once with owner-only permissions."""
+    if path.exists():
+        return bytes.fromhex(path.read_text().strip())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_bytes(nbytes)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value.hex())
+    return value
+
+
+def load_keys(settings: Settings) -> Keys:
+    if settings.secret_key:
+        secret = settings.secret_key.encode()
+    else:
+        secret = _read_or_create(settings.data_dir / "secret.key", 32)
+    url_key = hmac.new(secret, b"imagerepo urls v1", hashlib.sha256).digest()
+    blob_key = b"" if settings.uses_s3 else _read_or_create(settings.data_dir / "blob.key", 32)
+    return Keys(url_key=url_key, blob_key=blob_key)
+
+
+def open_database(settings: Settings) -> Iterator[Any]:
+    """Resource: the database handle, opened (and migrated) at start, closed at shutdown."""
+    if settings.uses_postgres:
+        from imagerepo.adapters.postgres import PostgresDatabase
+
+        db: Any = PostgresDatabase(settings.database_url)
+    else:
+        from imagerepo.adapters.sqlite import SqliteDatabase
+
+        if settings.database_url.startswith("sqlite:///"):
+            path = Path(settings.database_url[len("sqlite:///") :])
+        else:
+            path = settings.data_dir / "imagerepo.sqlite3"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = SqliteDatabase(path)
+    if hasattr(db, "open"):
+        db.open()
+    if hasattr(db, "migrate"):
+        db.migrate()
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def _repository(kind: str, db: Any, settings: Settings) -> Any:
+    """The repository class of the configured database, e.g. PostgresImageRepository."""
+    if settings.uses_postgres:
+        from imagerepo.adapters import postgres as module
+    else:
+        from imagerepo.adapters import sqlite as module  # type: ignore[no-redef]
+    prefix = "Postgres" if settings.uses_postgres else "Sqlite"
+    return getattr(module, f"{prefix}{kind}Repository")(db)
+
+
+def open_http_client(settings: Settings) -> Iterator[Any]:
+    import httpx
+
+    client = httpx.Client(timeout=httpx.Timeout(settings.analysis_timeout_seconds, connect=10.0))
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def make_blob_store(settings: Settings, keys: Keys, clock: Any) -> Any:
+    if settings.uses_s3:
+        from imagerepo.adapters.s3 import S3BlobStore, make_s3_client
+
+        bucket = settings.storage_url[len("s3://") :].strip("/")
+        store = S3BlobStore(
+            make_s3_client(endpoint_url=settings.s3_endpoint_url or None),
+            bucket,
+            sse=settings.s3_sse,
+            kms_key_id=settings.s3_kms_key_id or None,
+        )
+        store.verify_bucket()
+        return store
+    from imagerepo.adapters.filestore import EncryptedFileBlobStore
+
+    root = (
+        Path(settings.storage_url[len("file://") :])
+        if settings.storage_url.startswith("file://")
+        else settings.data_dir / "blobs"
+    )
+    root.mkdir(parents=True, exist_ok=True)
+    return EncryptedFileBlobStore(root, keys.blob_key, keys.url_key, clock, base_url="/blobs")
+
+
+def make_analyzer(settings: Settings, http_client: Any) -> Any:
+    if settings.analyzer == "azure":
+        from imagerepo.adapters.azure import AzureVisionAnalyzer
+
+        inner: Any = AzureVisionAnalyzer(
+            http_client, settings.azure_endpoint, settings.azure_key, api=settings.azure_api
+        )
+    else:
+        from imagerepo.adapters.local import LocalImageAnalyzer
+
+        inner = LocalImageAnalyzer(models=settings.local_models)
+    return TimeoutImageAnalyzer(inner, settings.analysis_timeout_seconds)
+
+
+def make_throttle(clock: Any) -> Any:
+    from imagerepo.adapters.memory import InMemoryLoginThrottle
+
+    return InMemoryLoginThrottle(clock)
+
+
+def make_scheduler(settings: Settings, worker: ThreadAnalysisWorker) -> Any:
+    return worker if settings.workers > 0 else NullScheduler()
+
+
+class Container(containers.DeclarativeContainer):
+    settings = providers.Singleton(Settings.from_env)
+    clock = providers.Singleton(SystemClock)
+    keys = providers.Singleton(load_keys, settings)
+
+    database = providers.Resource(open_database, settings)
+    http_client = providers.Resource(open_http_client, settings)
+
+    account_repository = providers.Singleton(_repository, "Account", database, settings)
+    session_repository = providers.Singleton(_repository, "Session", database, settings)
+    image_repository = providers.Singleton(_repository, "Image", database, settings)
+    blob_store = providers.Singleton(make_blob_store, settings, keys, clock)
+    inspector = providers.Singleton(
+        lambda s: PillowImageInspector(max_pixels=s.max_pixels), settings
+    )
+    analyzer = providers.Singleton(make_analyzer, settings, http_client)
+    hasher = providers.Singleton(Argon2PasswordHasher)
+    throttle = providers.Singleton(make_throttle, clock)
+
+    analysis_service = providers.Singleton(
+        AnalysisService, image_repository, blob_store, analyzer, clock
+    )
+    worker = providers.Singleton(
+        lambda service, s: ThreadAnalysisWorker(service, concurrency=max(1, s.workers)),
+        analysis_service,
+        settings,
+    )
+    scheduler = providers.Singleton(make_scheduler, settings, worker)
+
+    account_service = providers.Singleton(
+        lambda accounts, sessions, hasher, clock, throttle, s: AccountService(
+            accounts, sessions, hasher, clock, throttle, session_ttl=timedelta(seconds=s.session_ttl_seconds)
+        ),
+        account_repository,
+        session_repository,
+        hasher,
+        clock,
+        throttle,
+        settings,
+    )
+    image_service = providers.Singleton(
+        lambda images, blobs, inspector, scheduler, clock, s: ImageService(
+            images, blobs, inspector, scheduler, clock,
+            default_quota=s.upload_quota, url_ttl=timedelta(seconds=s.url_ttl_seconds),
+        ),
+        image_repository,
+        blob_store,
+        inspector,
+        scheduler,
+        clock,
+        settings,
+    )
+
+
+def memory_container(settings: Settings | None = None, **overrides: Any) -> Container:
+    """A container wired to the in-memory fakes (tests, demos); ``overrides`` replace providers."""
+    from imagerepo.adapters import memory
+
+    c = Container()
+    s = settings or Settings(workers=0)
+    c.settings.override(providers.Object(s))
+    defaults: dict[str, Any] = {
+        "database": object(),
+        "http_client": object(),
+        "account_repository": memory.InMemoryAccountRepository(),
+        "session_repository": memory.InMemorySessionRepository(),
+        "image_repository": memory.InMemoryImageRepository(),
+        "blob_store": memory.InMemoryBlobStore(),
+        "inspector": PillowImageInspector(max_pixels=s.max_pixels),
+        "analyzer": memory.FakeImageAnalyzer(),
+        "hasher": memory.FastPasswordHasher(),
+        "keys": Keys(url_key=b"k" * 32, blob_key=b"b" * 32),
+    }
+    defaults.update(overrides)
+    for name, value in defaults.items():
+        getattr(c, name).override(providers.Object(value))
+    return c
