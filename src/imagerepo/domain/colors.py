@@ -29,7 +29,7 @@ def parse_hex(value: str) -> RGB:
 
 
 def to_hex(rgb: Sequence[int]) -> str:
-    r, g, b = (max(0, min(255, int(round(c)))) for c in rgb)
+    r, g, b = (max(0, min(255, round(c))) for c in rgb)
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
@@ -124,7 +124,7 @@ COLOR_VOCABULARY: dict[str, tuple[RGB, ...]] = {
     "green": ((40, 160, 40), (20, 100, 30), (120, 200, 90)),
     "teal": ((0, 128, 128), (40, 170, 160)),
     "cyan": ((0, 200, 230), (120, 220, 240)),
-    "blue": ((30, 90, 200), (20, 40, 120), (100, 150, 230)),
+    "blue": ((30, 90, 200), (20, 40, 120), (100, 150, 230), (0, 0, 255)),
     "navy": ((0, 0, 100), (20, 30, 70)),
     "purple": ((128, 40, 160), (90, 30, 110), (170, 120, 210)),
 }

@@ -1,0 +1,112 @@
+"""Decode once, small: the one place that turns upload bytes into pixels for every stage."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, ImageOps
+
+from imagerepo.domain.errors import AnalysisFailed
+
+# Longest side kept after decoding; every stage reduces further to what it needs.
+WORKING_SIZE = 1024
+# JPEG draft target: DCT scaling keeps each side at least this large (12 MP -> ~1000×750).
+_DRAFT_SIZE = (512, 512)
+# Pixels with less alpha than this are left out of the palette.
+_OPAQUE = 128
+
+
+@attrs.frozen
+class Decoded:
+    """The working image: RGB over white (for the models) and the opaque-pixel mask (for colors)."""
+
+    rgb: npt.NDArray[np.uint8]  # (h, w, 3)
+    opaque: npt.NDArray[np.bool_] | None  # (h, w); None when every pixel is opaque
+    original_size: tuple[int, int]  # (width, height) of the upload, after EXIF orientation
+
+    @property
+    def width(self) -> int:
+        return int(self.rgb.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.rgb.shape[0])
+
+    def _size_within(self, longest: int) -> tuple[int, int] | None:
+        h, w = self.rgb.shape[:2]
+        if max(h, w) <= longest:
+            return None
+        scale = longest / max(h, w)
+        return max(1, round(w * scale)), max(1, round(h * scale))
+
+    def resized(self, longest: int) -> npt.NDArray[np.uint8]:
+        """The RGB pixels with the longest side at most ``longest`` (box filter, aspect kept)."""
+        size = self._size_within(longest)
+        if size is None:
+            return self.rgb
+        return np.asarray(Image.fromarray(self.rgb).resize(size, Image.Resampling.BOX))
+
+    def resized_opaque(self, longest: int) -> npt.NDArray[np.bool_] | None:
+        """The opaque mask matching ``resized(longest)``."""
+        size = self._size_within(longest)
+        if self.opaque is None or size is None:
+            return self.opaque
+        mask = Image.fromarray(self.opaque.astype(np.uint8) * 255).resize(size, Image.Resampling.NEAREST)
+        return np.asarray(mask) >= _OPAQUE
+
+
+def decode(data: bytes) -> Decoded:
+    """Any accepted format and mode -> 8-bit RGB at most WORKING_SIZE on the longest side.
+
+    Grayscale, palette, alpha, CMYK, 16-bit and float modes are all handled; animations give
+    their first frame. Raises AnalysisFailed when the bytes are not a decodable image.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+            width, height = im.size
+            if im.format == "JPEG":
+                im.draft("RGB", _DRAFT_SIZE)
+            im.seek(0)
+            im.load()
+            oriented = ImageOps.exif_transpose(im)
+            # exif_transpose swaps the sides for quarter turns (orientations 5-8).
+            swapped = oriented.size != im.size and oriented.size == (im.size[1], im.size[0])
+            original_size = (height, width) if swapped else (width, height)
+            oriented.thumbnail((WORKING_SIZE, WORKING_SIZE), Image.Resampling.BOX)
+            rgb, opaque = _to_rgb(oriented)
+    except (
+        OSError,
+        ValueError,
+        SyntaxError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as e:
+        raise AnalysisFailed(f"the image could not be decoded: {e}") from e
+    return Decoded(rgb=rgb, opaque=opaque, original_size=original_size)
+
+
+def _to_rgb(im: Image.Image) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_] | None]:
+    mode = im.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
+        gray = np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2), None
+    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in im.info)
+    if mode in ("L", "1"):
+        gray = np.asarray(im.convert("L"), dtype=np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2), None
+    if not has_alpha:
+        return np.asarray(im.convert("RGB"), dtype=np.uint8), None
+    rgba = np.asarray(im.convert("RGBA"), dtype=np.uint8)
+    alpha = rgba[:, :, 3:4].astype(np.float32) / 255.0
+    # Over white, as a viewer would show it.
+    over = rgba[:, :, :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
+    opaque = rgba[:, :, 3] >= _OPAQUE
+    return np.clip(over + 0.5, 0, 255).astype(np.uint8), (None if bool(opaque.all()) else opaque)
