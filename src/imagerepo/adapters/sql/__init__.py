@@ -1,0 +1,1 @@
+"""Pieces shared by the SQL adapters: versioned migrations and row <-> domain translation."""

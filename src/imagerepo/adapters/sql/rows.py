@@ -1,0 +1,114 @@
+"""Translation between domain objects and database rows, the same for every SQL dialect."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import attrs
+
+from imagerepo.domain.accounts import Account, Session
+from imagerepo.domain.images import Analysis, Image
+from imagerepo.domain.search import document_terms, filename_key, tag_names, timestamp_key
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
+
+# Columns every image SELECT returns, in this order.
+IMAGE_COLUMNS = (
+    "id", "owner_id", "filename", "content_type", "width", "height",
+    "size_bytes", "sha256", "uploaded_at", "analysis",
+)
+
+
+class Row(Protocol):
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+def to_micros(at: datetime) -> int:
+    """Exact microseconds since the epoch (integer arithmetic, unlike a float timestamp)."""
+    return (at - EPOCH) // _MICRO
+
+
+def from_micros(value: int) -> datetime:
+    return EPOCH + timedelta(microseconds=value)
+
+
+def _when(value: int | datetime) -> datetime:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return from_micros(value)
+
+
+def analysis_json(analysis: Analysis) -> str:
+    return json.dumps(analysis.to_json(), separators=(",", ":"), allow_nan=False)
+
+
+@attrs.frozen
+class SearchIndex:
+    """What search reads, derived from an image whenever it or its analysis is stored."""
+
+    terms: tuple[str, ...]
+    tags: tuple[str, ...]
+    # (L, a, b, fraction) per palette color.
+    palette: tuple[tuple[float, float, float, float], ...]
+    filename_key: str
+    uploaded_key: int
+
+    @classmethod
+    def of(cls, image: Image) -> SearchIndex:
+        return cls(
+            terms=tuple(document_terms(image)),
+            tags=tuple(tag_names(image)),
+            palette=tuple((*c.lab, c.fraction) for c in image.analysis.colors),
+            filename_key=filename_key(image.filename),
+            uploaded_key=timestamp_key(image.uploaded_at),
+        )
+
+    @property
+    def terms_text(self) -> str:
+        return " ".join(self.terms)
+
+    @property
+    def palette_json(self) -> str:
+        return json.dumps([list(p) for p in self.palette])
+
+
+def image_from_row(row: Row) -> Image:
+    """Named constructor for an Image from a row holding IMAGE_COLUMNS."""
+    raw = row["analysis"]
+    data = json.loads(raw) if isinstance(raw, str | bytes) else raw
+    return Image(
+        id=row["id"],
+        owner_id=row["owner_id"],
+        filename=row["filename"],
+        content_type=row["content_type"],
+        width=int(row["width"]),
+        height=int(row["height"]),
+        size_bytes=int(row["size_bytes"]),
+        sha256=row["sha256"],
+        uploaded_at=_when(row["uploaded_at"]),
+        analysis=Analysis.from_json(data),
+    )
+
+
+def account_from_row(row: Row) -> Account:
+    return Account(
+        id=row["id"],
+        username=row["username"],
+        password_hash=row["password_hash"],
+        created_at=_when(row["created_at"]),
+        quota_limit=row["quota_limit"],
+    )
+
+
+def session_from_row(row: Row) -> Session:
+    return Session(
+        token_hash=row["token_hash"],
+        account_id=row["account_id"],
+        created_at=_when(row["created_at"]),
+        expires_at=_when(row["expires_at"]),
+        kind=row["kind"],
+        name=row["name"],
+    )

@@ -1,0 +1,324 @@
+"""SQLite implementations of AccountRepository, SessionRepository and ImageRepository."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from imagerepo.adapters.sql.rows import (
+    IMAGE_COLUMNS,
+    SearchIndex,
+    account_from_row,
+    analysis_json,
+    image_from_row,
+    session_from_row,
+    to_micros,
+)
+from imagerepo.adapters.sqlite.database import SqliteDatabase
+from imagerepo.domain.accounts import Account, Session, normalize_username
+from imagerepo.domain.colors import rgb_to_lab
+from imagerepo.domain.errors import DuplicateImage, QuotaExceeded, UsernameTaken
+from imagerepo.domain.images import Analysis, AnalysisJob, AnalysisStatus, Cursor, Image, ImageQuery, Page
+from imagerepo.domain.search import is_descending
+
+_COLS = ", ".join(IMAGE_COLUMNS)
+# Above every code point a stored term can contain: [w, w + _TOP) holds exactly the terms
+# that start with w, in SQLite's code-point (UTF-8 byte) order.
+_TOP = "\U0010ffff"
+
+
+class SqliteAccountRepository:
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    def add(self, account: Account) -> None:
+        try:
+            with self._db.transaction() as conn:
+                conn.execute(
+                    "INSERT INTO accounts (id, username, username_key, password_hash, created_at, quota_limit)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (account.id, account.username, normalize_username(account.username),
+                     account.password_hash, to_micros(account.created_at), account.quota_limit),
+                )
+        except sqlite3.IntegrityError as e:
+            raise UsernameTaken(account.username) from e
+
+    def get(self, account_id: str) -> Account | None:
+        with self._db.transaction(write=False) as conn:
+            row = conn.execute("SELECT * FROM accounts WHERE id = ?", (account_id,)).fetchone()
+        return account_from_row(row) if row else None
+
+    def get_by_username(self, username: str) -> Account | None:
+        with self._db.transaction(write=False) as conn:
+            row = conn.execute(
+                "SELECT * FROM accounts WHERE username_key = ?", (normalize_username(username),)
+            ).fetchone()
+        return account_from_row(row) if row else None
+
+    def set_password_hash(self, account_id: str, password_hash: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute("UPDATE accounts SET password_hash = ? WHERE id = ?", (password_hash, account_id))
+
+    def set_quota_limit(self, account_id: str, limit: int | None) -> None:
+        with self._db.transaction() as conn:
+            conn.execute("UPDATE accounts SET quota_limit = ? WHERE id = ?", (limit, account_id))
+
+    def list(self) -> Sequence[Account]:
+        with self._db.transaction(write=False) as conn:
+            rows = conn.execute("SELECT * FROM accounts ORDER BY created_at, id").fetchall()
+        return [account_from_row(r) for r in rows]
+
+
+class SqliteSessionRepository:
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    def add(self, session: Session) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO sessions (token_hash, account_id, kind, name, created_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (session.token_hash, session.account_id, session.kind, session.name,
+                 to_micros(session.created_at), to_micros(session.expires_at)),
+            )
+
+    def get(self, token_hash: str) -> Session | None:
+        with self._db.transaction(write=False) as conn:
+            row = conn.execute("SELECT * FROM sessions WHERE token_hash = ?", (token_hash,)).fetchone()
+        return session_from_row(row) if row else None
+
+    def delete(self, token_hash: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
+
+    def list_for(self, account_id: str, kind: str) -> Sequence[Session]:
+        with self._db.transaction(write=False) as conn:
+            rows = conn.execute(
+                "SELECT * FROM sessions WHERE account_id = ? AND kind = ? ORDER BY created_at, token_hash",
+                (account_id, kind),
+            ).fetchall()
+        return [session_from_row(r) for r in rows]
+
+    def delete_expired(self, now: datetime) -> int:
+        with self._db.transaction() as conn:
+            return conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (to_micros(now),)).rowcount
+
+
+def _index(conn: sqlite3.Connection, image: Image) -> None:
+    """(Re)write the search columns and side tables of ``image`` from its current analysis."""
+    ix = SearchIndex.of(image)
+    conn.execute(
+        "UPDATE images SET terms = ?, tags = ?, palette = ?, filename_key = ?, uploaded_key = ? WHERE id = ?",
+        (ix.terms_text, " ".join(ix.tags), ix.palette_json, ix.filename_key, ix.uploaded_key, image.id),
+    )
+    conn.execute("DELETE FROM image_terms WHERE image_id = ?", (image.id,))
+    conn.execute("DELETE FROM image_tags WHERE image_id = ?", (image.id,))
+    conn.executemany("INSERT INTO image_terms (term, image_id) VALUES (?, ?)", [(t, image.id) for t in ix.terms])
+    conn.executemany("INSERT INTO image_tags (tag, image_id) VALUES (?, ?)", [(t, image.id) for t in ix.tags])
+
+
+def _set_analysis(conn: sqlite3.Connection, image: Image, analysis: Analysis) -> Image:
+    updated = attrs.evolve(image, analysis=analysis)
+    conn.execute(
+        "UPDATE images SET analysis = ?, analysis_status = ? WHERE id = ?",
+        (analysis_json(analysis), analysis.status.value, image.id),
+    )
+    _index(conn, updated)
+    return updated
+
+
+class SqliteImageRepository:
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    def reserve(self, image: Image, quota_limit: int) -> None:
+        # BEGIN IMMEDIATE takes the write lock first, so check-then-insert cannot race.
+        with self._db.transaction() as conn:
+            dup = conn.execute(
+                "SELECT id FROM images WHERE owner_id = ? AND sha256 = ? AND state <> 'deleting' LIMIT 1",
+                (image.owner_id, image.sha256),
+            ).fetchone()
+            if dup:
+                raise DuplicateImage(dup[0])
+            (used,) = conn.execute(
+                "SELECT count(*) FROM images WHERE owner_id = ? AND state <> 'deleting'", (image.owner_id,)
+            ).fetchone()
+            if used >= quota_limit:
+                raise QuotaExceeded(used, quota_limit)
+            at = to_micros(image.uploaded_at)
+            ix = SearchIndex.of(image)
+            conn.execute(
+                "INSERT INTO images (id, owner_id, state, filename, filename_key, content_type, width, height,"
+                " size_bytes, sha256, uploaded_at, uploaded_key, analysis, analysis_status, available_at)"
+                " VALUES (?, ?, 'uploading', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (image.id, image.owner_id, image.filename, ix.filename_key, image.content_type,
+                 image.width, image.height, image.size_bytes, image.sha256, at, ix.uploaded_key,
+                 analysis_json(image.analysis), image.analysis.status.value, at),
+            )
+            _index(conn, image)
+
+    def commit(self, image_id: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute("UPDATE images SET state = 'ready' WHERE id = ? AND state = 'uploading'", (image_id,))
+
+    def discard(self, image_id: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute("DELETE FROM images WHERE id = ?", (image_id,))
+
+    def get(self, owner_id: str, image_id: str) -> Image | None:
+        with self._db.transaction(write=False) as conn:
+            row = conn.execute(
+                f"SELECT {_COLS} FROM images WHERE id = ? AND owner_id = ? AND state = 'ready'",
+                (image_id, owner_id),
+            ).fetchone()
+        return image_from_row(row) if row else None
+
+    def find_by_sha256(self, owner_id: str, sha256: str) -> str | None:
+        with self._db.transaction(write=False) as conn:
+            row = conn.execute(
+                "SELECT id FROM images WHERE owner_id = ? AND sha256 = ? AND state <> 'deleting' LIMIT 1",
+                (owner_id, sha256),
+            ).fetchone()
+        return row[0] if row else None
+
+    def count(self, owner_id: str) -> int:
+        with self._db.transaction(write=False) as conn:
+            (n,) = conn.execute(
+                "SELECT count(*) FROM images WHERE owner_id = ? AND state <> 'deleting'", (owner_id,)
+            ).fetchone()
+        return int(n)
+
+    def search(self, query: ImageQuery) -> Page:
+        where = ["i.owner_id = ?", "i.state = 'ready'"]
+        params: list[Any] = [query.owner_id]
+        for tag in query.tags:
+            where.append("EXISTS (SELECT 1 FROM image_tags g WHERE g.tag = ? AND g.image_id = i.id)")
+            params.append(tag)
+        for word in query.words:
+            where.append(
+                "EXISTS (SELECT 1 FROM image_terms t WHERE t.term >= ? AND t.term < ? AND t.image_id = i.id)"
+            )
+            params += [word, word + _TOP]
+        score = "NULL"
+        score_params: list[Any] = []
+        if query.color is not None:
+            score = "imagerepo_color_score(i.palette, ?, ?, ?)"
+            score_params = list(rgb_to_lab(query.color))
+        key = {"uploaded_at": "uploaded_key", "filename": "filename_key", "size_bytes": "size_bytes"}.get(
+            query.order.lstrip("-"), "score"
+        )
+        outer: list[str] = []
+        outer_params: list[Any] = []
+        if query.color is not None:
+            outer.append("score IS NOT NULL")
+        desc = is_descending(query)
+        if query.cursor is not None:
+            outer.append(f"(sort_key, id) {'<' if desc else '>'} (?, ?)")
+            outer_params += [query.cursor.key, query.cursor.id]
+        direction = "DESC" if desc else "ASC"
+        # Nested so the key is computed once and the cursor and ORDER BY see the same value.
+        inner = (
+            f"SELECT {', '.join('i.' + c for c in IMAGE_COLUMNS)}, i.uploaded_key, i.filename_key,"
+            f" {score} AS score FROM images i WHERE {' AND '.join(where)}"
+        )
+        sql = f"SELECT * FROM (SELECT *, {key} AS sort_key FROM ({inner}) AS m) AS k"
+        if outer:
+            sql += " WHERE " + " AND ".join(outer)
+        sql += f" ORDER BY sort_key {direction}, id {direction} LIMIT ?"
+        limit_params: list[Any] = [query.limit + 1]
+        with self._db.transaction(write=False) as conn:
+            rows = conn.execute(sql, [*score_params, *params, *outer_params, *limit_params]).fetchall()
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        last = Cursor(key=rows[-1]["sort_key"], id=rows[-1]["id"]) if more and rows else None
+        return Page(tuple(image_from_row(r) for r in rows), last)
+
+    def begin_delete(self, owner_id: str, image_id: str) -> Image | None:
+        with self._db.transaction() as conn:
+            row = conn.execute(
+                f"UPDATE images SET state = 'deleting' WHERE id = ? AND owner_id = ? AND state = 'ready'"
+                f" RETURNING {_COLS}",
+                (image_id, owner_id),
+            ).fetchone()
+        return image_from_row(row) if row else None
+
+    def stale(self, now: datetime, uploading_older_than: datetime) -> Sequence[tuple[Image, str]]:
+        with self._db.transaction(write=False) as conn:
+            rows = conn.execute(
+                f"SELECT {_COLS}, state FROM images"
+                " WHERE state = 'deleting' OR (state = 'uploading' AND uploaded_at < ?) ORDER BY uploaded_at, id",
+                (to_micros(uploading_older_than),),
+            ).fetchall()
+        return [(image_from_row(r), r["state"]) for r in rows]
+
+    def exists(self, image_id: str) -> bool:
+        with self._db.transaction(write=False) as conn:
+            return conn.execute("SELECT 1 FROM images WHERE id = ?", (image_id,)).fetchone() is not None
+
+    # ---- analysis queue
+
+    def request_analysis(self, owner_id: str, image_id: str, now: datetime) -> Image | None:
+        with self._db.transaction() as conn:
+            row = conn.execute(
+                f"UPDATE images SET generation = generation + 1, attempts = 0, available_at = ?,"
+                f" leased_until = NULL WHERE id = ? AND owner_id = ? AND state = 'ready' RETURNING {_COLS}",
+                (to_micros(now), image_id, owner_id),
+            ).fetchone()
+            if row is None:
+                return None
+            image = image_from_row(row)
+            return _set_analysis(conn, image, Analysis.pending(image.analysis.analyzer))
+
+    def claim_analysis(self, now: datetime, lease_until: datetime) -> AnalysisJob | None:
+        t = to_micros(now)
+        with self._db.transaction() as conn:
+            row = conn.execute(
+                f"UPDATE images SET leased_until = ?, attempts = attempts + 1 WHERE id = ("
+                " SELECT id FROM images WHERE state = 'ready' AND analysis_status = 'pending'"
+                " AND (available_at IS NULL OR available_at <= ?) AND (leased_until IS NULL OR leased_until <= ?)"
+                f" ORDER BY available_at, id LIMIT 1) RETURNING {_COLS}, generation, attempts",
+                (to_micros(lease_until), t, t),
+            ).fetchone()
+        if row is None:
+            return None
+        return AnalysisJob(image_from_row(row), int(row["generation"]), int(row["attempts"]))
+
+    def complete_analysis(self, job: AnalysisJob, analysis: Analysis) -> bool:
+        with self._db.transaction() as conn:
+            row = conn.execute(
+                f"UPDATE images SET leased_until = NULL WHERE id = ? AND generation = ? AND state <> 'deleting'"
+                f" RETURNING {_COLS}",
+                (job.image.id, job.generation),
+            ).fetchone()
+            if row is None:
+                return False
+            _set_analysis(conn, image_from_row(row), analysis)
+            return True
+
+    def retry_analysis(self, job: AnalysisJob, available_at: datetime, error: str) -> bool:
+        with self._db.transaction() as conn:
+            row = conn.execute(
+                f"UPDATE images SET available_at = ?, leased_until = NULL WHERE id = ? AND generation = ?"
+                f" RETURNING {_COLS}",
+                (to_micros(available_at), job.image.id, job.generation),
+            ).fetchone()
+            if row is None:
+                return False
+            image = image_from_row(row)
+            _set_analysis(conn, image, attrs.evolve(image.analysis, error=error))
+            return True
+
+    def pending_analyses(self) -> int:
+        with self._db.transaction(write=False) as conn:
+            (n,) = conn.execute(
+                "SELECT count(*) FROM images WHERE state = 'ready' AND analysis_status = ?",
+                (AnalysisStatus.PENDING.value,),
+            ).fetchone()
+        return int(n)
+
+    def check(self) -> None:
+        self._db.check()
