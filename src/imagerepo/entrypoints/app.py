@@ -17,7 +17,7 @@ from litestar.datastructures import Cookie
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Redirect
 
 from imagerepo.domain import errors as E
@@ -175,13 +175,13 @@ async def rules() -> RulesOut:
 
 @post("/api/v1/accounts", tags=["accounts"], status_code=201, sync_to_thread=True,
       request_max_body_size=JSON_BODY_LIMIT, summary="Sign up")
-def sign_up(data: CredentialsIn, accounts: NamedDependency[AccountService]) -> AccountOut:
+def sign_up(data: JSONBody[CredentialsIn], accounts: NamedDependency[AccountService]) -> AccountOut:
     return AccountOut.of(accounts.sign_up(data.username, data.password))
 
 
 @post("/api/v1/sessions", tags=["accounts"], status_code=201, sync_to_thread=True,
       request_max_body_size=JSON_BODY_LIMIT, summary="Sign in: a bearer token and a session cookie")
-def sign_in(request: Request[Any, Any, Any], data: CredentialsIn,
+def sign_in(request: Request[Any, Any, Any], data: JSONBody[CredentialsIn],
             accounts: NamedDependency[AccountService]) -> Response[TokenOut]:
     issued = accounts.sign_in(data.username, data.password, client_address(request))
     settings: Settings = request.app.state.container.settings()
@@ -299,13 +299,34 @@ def serve_blob(request: Request[Any, Any, Any], key: FromPath[str]) -> Response[
 # ------------------------------------------------------------------------------------- factory
 
 
-def _security_headers(response: Response[Any]) -> Response[Any]:
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-    return response
+SECURITY_HEADERS = {
+    b"x-content-type-options": b"nosniff",
+    b"referrer-policy": b"no-referrer",
+    b"x-frame-options": b"DENY",
+    b"cross-origin-opener-policy": b"same-origin",
+    b"permissions-policy": b"camera=(), microphone=(), geolocation=()",
+}
+
+
+def security_headers_middleware(app: Any) -> Any:
+    """Adds the security headers to every response, errors included (unless a handler set its own)."""
+
+    async def middleware(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                headers.extend((k, v) for k, v in SECURITY_HEADERS.items() if k not in present)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await app(scope, receive, send_with_headers)
+
+    return middleware
 
 
 def _start_sweeper(container: Container, stop: threading.Event, interval: float = 600.0) -> threading.Thread:
@@ -369,7 +390,7 @@ def create_app(container: Container | None = None, *, extra_route_handlers: list
             HTTPException: handle_http_exception,
             Exception: handle_unexpected,
         },
-        after_request=_security_headers,
+        middleware=[security_headers_middleware],
         request_max_body_size=settings.max_upload_bytes + 64 * 1024,
         openapi_config=OpenAPIConfig(
             title="imagerepo",

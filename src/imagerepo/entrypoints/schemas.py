@@ -130,7 +130,7 @@ class ImagePageOut(msgspec.Struct):
     next_cursor: str | None
 
 
-class StatusOut(msgspec.Struct):
+class StatusOut(msgspec.Struct, omit_defaults=True):
     status: str
     failing: list[str] = msgspec.field(default_factory=list)
     details: dict[str, str] = msgspec.field(default_factory=dict)

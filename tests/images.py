@@ -1,0 +1,58 @@
+"""Real image files made with Pillow, and hostile ones, for tests."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+from PIL import Image
+
+
+def encode(fmt: str, size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (30, 110, 180), **kw: object) -> bytes:
+    im = Image.new("RGB", size, color)
+    # A second color so images are not flat.
+    im.paste((240, 240, 240), (0, 0, size[0] // 2, size[1] // 3))
+    out = io.BytesIO()
+    im.save(out, fmt, **kw)
+    return out.getvalue()
+
+
+def jpeg(size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (30, 110, 180)) -> bytes:
+    return encode("JPEG", size, color, quality=90)
+
+
+def png(size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (30, 110, 180)) -> bytes:
+    return encode("PNG", size, color)
+
+
+def gif(size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (30, 110, 180)) -> bytes:
+    return encode("GIF", size, color)
+
+
+def webp(size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (30, 110, 180)) -> bytes:
+    return encode("WEBP", size, color)
+
+
+def truncated_jpeg() -> bytes:
+    data = encode("JPEG", (400, 300), (200, 50, 50), quality=95)
+    return data[: len(data) // 2]
+
+
+def decompression_bomb_png(width: int = 40_000, height: int = 40_000) -> bytes:
+    """A valid PNG header declaring 1.6 gigapixels with a tiny body."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 1024))
+        + chunk(b"IEND", b"")
+    )
+
+
+SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>'
+PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+TEXT = b"This is plain text pretending to be a JPEG.\n"
