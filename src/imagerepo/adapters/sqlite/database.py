@@ -81,7 +81,7 @@ class SqliteDatabase:
             return conn
         try:
             conn = self._connect()
-        except sqlite3.Error as e:
+        except (sqlite3.Error, OSError) as e:
             raise ServiceUnavailable(f"database file {self.path} cannot be opened: {e}") from e
         with self._lock:
             self._all.append(conn)

@@ -1,0 +1,401 @@
+"""ImageRepository contract: lifecycle, quota, duplicates, search and the analysis queue,
+the same on the fake, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from imagerepo.domain.errors import DuplicateImage, QuotaExceeded
+from imagerepo.domain.images import (
+    Analysis,
+    AnalysisResult,
+    AnalysisStatus,
+    Color,
+    Cursor,
+    Image,
+    ImageQuery,
+    SortOrder,
+    Tag,
+    build_query,
+)
+from imagerepo.domain.search import query_terms, reference_search
+from imagerepo.ports.image_repository import ImageRepository
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def image(owner: str = "alice", sha: str | None = None, *, at: datetime = T0, filename: str = "photo.jpg",
+          size: int = 1000, analysis: Analysis | None = None) -> Image:
+    return Image(
+        id=str(uuid.uuid4()), owner_id=owner, filename=filename, content_type="image/jpeg",
+        width=40, height=30, size_bytes=size, sha256=sha or uuid.uuid4().hex, uploaded_at=at,
+        analysis=analysis or Analysis.pending("fake"),
+    )
+
+
+def done(description: str = "", tags: tuple[str, ...] = (), colors: tuple[tuple[str, float], ...] = (),
+         text: str = "") -> Analysis:
+    return Analysis.done(
+        AnalysisResult(
+            "fake", description, tuple(Tag(t, 0.9) for t in tags),
+            tuple(Color(h, f, "name") for h, f in colors), text,
+        ),
+        T0,
+    )
+
+
+def stored(repo: Any, img: Image, quota: int = 1000) -> Image:
+    repo.reserve(img, quota)
+    repo.commit(img.id)
+    return img
+
+
+def ids(page: Any) -> list[str]:
+    return [i.id for i in page.items]
+
+
+def test_fits_the_port(image_repo: Any) -> None:
+    assert isinstance(image_repo, ImageRepository)
+
+
+# ---------------------------------------------------------------- lifecycle
+
+
+def test_uploading_counts_but_is_invisible(image_repo: Any) -> None:
+    img = image()
+    image_repo.reserve(img, 5)
+    assert image_repo.count("alice") == 1
+    assert image_repo.exists(img.id)
+    assert image_repo.find_by_sha256("alice", img.sha256) == img.id
+    assert image_repo.get("alice", img.id) is None
+    assert ids(image_repo.search(ImageQuery("alice"))) == []
+
+
+def test_committed_image_is_visible_and_reads_back_equal(image_repo: Any) -> None:
+    img = image(at=datetime(2026, 3, 1, 12, 0, 0, 7, tzinfo=UTC),
+                analysis=done("a dog", ("dog",), (("#1f6fb2", 0.4),), "HELLO"))
+    stored(image_repo, img)
+    assert image_repo.get("alice", img.id) == img
+    assert image_repo.search(ImageQuery("alice")).items == (img,)
+
+
+def test_deleting_hides_frees_quota_and_allows_same_bytes_again(image_repo: Any) -> None:
+    img = stored(image_repo, image(sha="same"))
+    gone = image_repo.begin_delete("alice", img.id)
+    assert gone == img
+    assert image_repo.get("alice", img.id) is None
+    assert image_repo.count("alice") == 0
+    assert image_repo.find_by_sha256("alice", "same") is None
+    assert ids(image_repo.search(ImageQuery("alice"))) == []
+    assert image_repo.exists(img.id)
+    assert image_repo.begin_delete("alice", img.id) is None  # already on its way out
+    again = image(sha="same")
+    image_repo.reserve(again, 1)  # the slot and the bytes are free again
+    image_repo.discard(img.id)
+    assert not image_repo.exists(img.id)
+
+
+def test_discard_rolls_back_a_reservation(image_repo: Any) -> None:
+    img = image()
+    image_repo.reserve(img, 1)
+    image_repo.discard(img.id)
+    assert image_repo.count("alice") == 0
+    assert not image_repo.exists(img.id)
+    image_repo.discard(img.id)  # forgetting twice is harmless
+
+
+def test_stale_lists_old_uploads_and_every_deletion(image_repo: Any) -> None:
+    old = image(at=T0)
+    new = image(at=T0 + timedelta(hours=1))
+    ready = stored(image_repo, image(at=T0))
+    doomed = stored(image_repo, image(at=T0 + timedelta(hours=2)))
+    image_repo.reserve(old, 10)
+    image_repo.reserve(new, 10)
+    image_repo.begin_delete("alice", doomed.id)
+    found = {(i.id, state) for i, state in image_repo.stale(T0 + timedelta(hours=3), T0 + timedelta(minutes=30))}
+    assert found == {(old.id, "uploading"), (doomed.id, "deleting")}
+    assert ready.id not in {i for i, _ in found}
+
+
+# ---------------------------------------------------------------- quota, duplicates, isolation
+
+
+def test_quota_counts_uploading_and_ready(image_repo: Any) -> None:
+    stored(image_repo, image())
+    image_repo.reserve(image(), 3)
+    image_repo.reserve(image(), 3)
+    with pytest.raises(QuotaExceeded) as err:
+        image_repo.reserve(image(), 3)
+    assert (err.value.used, err.value.limit) == (3, 3)
+    assert image_repo.count("alice") == 3
+
+
+def test_duplicate_bytes_name_the_existing_image(image_repo: Any) -> None:
+    first = image(sha="abc")
+    image_repo.reserve(first, 5)
+    with pytest.raises(DuplicateImage) as err:
+        image_repo.reserve(image(sha="abc"), 5)
+    assert err.value.existing_id == first.id
+    image_repo.commit(first.id)
+    with pytest.raises(DuplicateImage):
+        image_repo.reserve(image(sha="abc"), 5)
+    image_repo.reserve(image("bob", sha="abc"), 5)  # another owner may store the same bytes
+    assert image_repo.count("alice") == 1
+
+
+def test_owners_are_isolated(image_repo: Any) -> None:
+    mine = stored(image_repo, image("alice", analysis=done("sunset", ("sky",))))
+    stored(image_repo, image("bob", analysis=done("sunset", ("sky",))))
+    assert image_repo.get("bob", mine.id) is None
+    assert image_repo.begin_delete("bob", mine.id) is None
+    assert image_repo.request_analysis("bob", mine.id, T0) is None
+    assert ids(image_repo.search(build_query("alice", q="sunset", tags=["sky"]))) == [mine.id]
+    assert image_repo.count("alice") == 1
+    assert image_repo.get("alice", mine.id) == mine
+
+
+def hammer(n: int, fn: Callable[[int], Any]) -> list[Any]:
+    """Run fn(0..n-1) on n threads released together; returns results or exceptions."""
+    barrier = threading.Barrier(n)
+
+    def run(i: int) -> Any:
+        barrier.wait()
+        try:
+            return fn(i)
+        except Exception as e:
+            return e
+
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(run, range(n)))
+
+
+def test_concurrent_reserves_never_exceed_the_quota(image_repo: Any) -> None:
+    limit = 5
+    stored(image_repo, image())
+    results = hammer(16, lambda i: image_repo.reserve(image(), limit))
+    errors = [r for r in results if r is not None]
+    assert all(isinstance(e, QuotaExceeded) for e in errors), errors
+    assert len(errors) == 16 - (limit - 1)
+    assert image_repo.count("alice") == limit
+
+
+def test_concurrent_identical_uploads_keep_one(image_repo: Any) -> None:
+    results = hammer(8, lambda i: image_repo.reserve(image(sha="same"), 100))
+    assert sum(r is None for r in results) == 1
+    assert all(isinstance(r, DuplicateImage) for r in results if r is not None)
+    assert image_repo.count("alice") == 1
+
+
+# ---------------------------------------------------------------- analysis queue
+
+
+def test_claim_takes_pending_ready_images_once(image_repo: Any) -> None:
+    img = stored(image_repo, image())
+    image_repo.reserve(image(), 10)  # uploading: not yet analysable
+    assert image_repo.pending_analyses() == 1
+    job = image_repo.claim_analysis(T0, T0 + timedelta(minutes=5))
+    assert job is not None and job.image == img and job.attempts == 1
+    assert image_repo.claim_analysis(T0, T0 + timedelta(minutes=5)) is None
+
+
+def test_complete_makes_the_analysis_searchable(image_repo: Any) -> None:
+    img = stored(image_repo, image())
+    job = image_repo.claim_analysis(T0, T0 + timedelta(minutes=5))
+    result = done("a brown dog on the beach", ("Dog", "beach"), (("#8c501e", 0.6),), "Ahoy")
+    assert image_repo.complete_analysis(job, result)
+    assert image_repo.get("alice", img.id).analysis == result
+    assert image_repo.pending_analyses() == 0
+    assert ids(image_repo.search(build_query("alice", q="dogs ahoy", tags=["dog"], color="#8a4f20"))) == [img.id]
+    assert image_repo.claim_analysis(T0 + timedelta(hours=1), T0 + timedelta(hours=2)) is None
+
+
+def test_new_generation_supersedes_a_running_job(image_repo: Any) -> None:
+    img = stored(image_repo, image(analysis=done("cat", ("cat",))))
+    assert image_repo.claim_analysis(T0, T0 + timedelta(minutes=5)) is None  # already done
+    again = image_repo.request_analysis("alice", img.id, T0)
+    assert again.analysis.status == AnalysisStatus.PENDING
+    assert ids(image_repo.search(build_query("alice", tags=["cat"]))) == []  # old tags no longer match
+    old = image_repo.claim_analysis(T0, T0 + timedelta(minutes=5))
+    image_repo.request_analysis("alice", img.id, T0 + timedelta(seconds=1))
+    assert not image_repo.complete_analysis(old, done("stale"))
+    assert not image_repo.retry_analysis(old, T0, "stale")
+    assert image_repo.get("alice", img.id).analysis.status == AnalysisStatus.PENDING
+    new = image_repo.claim_analysis(T0 + timedelta(seconds=2), T0 + timedelta(minutes=5))
+    assert new.generation > old.generation and new.attempts == 1
+    assert image_repo.complete_analysis(new, done("fresh"))
+
+
+def test_an_expired_lease_lets_another_worker_take_the_job(image_repo: Any) -> None:
+    stored(image_repo, image())
+    first = image_repo.claim_analysis(T0, T0 + timedelta(minutes=5))
+    assert image_repo.claim_analysis(T0 + timedelta(minutes=4), T0 + timedelta(minutes=9)) is None
+    second = image_repo.claim_analysis(T0 + timedelta(minutes=5), T0 + timedelta(minutes=10))
+    assert second is not None and second.image.id == first.image.id and second.attempts == 2
+
+
+def test_retry_waits_until_due_and_keeps_the_reason(image_repo: Any) -> None:
+    img = stored(image_repo, image())
+    job = image_repo.claim_analysis(T0, T0 + timedelta(minutes=5))
+    assert image_repo.retry_analysis(job, T0 + timedelta(seconds=30), "busy, retry later")
+    assert image_repo.get("alice", img.id).analysis.error == "busy, retry later"
+    assert image_repo.claim_analysis(T0 + timedelta(seconds=29), T0 + timedelta(minutes=5)) is None
+    again = image_repo.claim_analysis(T0 + timedelta(seconds=30), T0 + timedelta(minutes=5))
+    assert again.attempts == 2 and again.generation == job.generation
+
+
+def test_deleted_image_result_is_dropped(image_repo: Any) -> None:
+    img = stored(image_repo, image())
+    job = image_repo.claim_analysis(T0, T0 + timedelta(minutes=5))
+    image_repo.begin_delete("alice", img.id)
+    assert not image_repo.complete_analysis(job, done("late"))
+    assert image_repo.pending_analyses() == 0
+
+
+def test_concurrent_claimers_never_share_a_job(image_repo: Any) -> None:
+    made = {stored(image_repo, image(f"owner{i % 3}")).id for i in range(12)}
+
+    def drain(_: int) -> list[str]:
+        got = []
+        while (job := image_repo.claim_analysis(T0, T0 + timedelta(minutes=5))) is not None:
+            got.append(job.image.id)
+        return got
+
+    results = hammer(4, drain)
+    claimed = [i for r in results for i in r]
+    assert sorted(claimed) == sorted(made)
+
+
+def test_check_passes_on_a_reachable_database(image_repo: Any) -> None:
+    image_repo.check()
+
+
+# ---------------------------------------------------------------- search against the reference
+
+WORDS = ["dog", "dogs", "beach", "Beaches", "sunset", "red", "café", "naïve", "ruNNing", "run", "x1", "2026"]
+TAGS = ["dog", "Beach", "sky", "tree", "person"]
+HEXES = ["#1f6fb2", "#ff0000", "#00ff00", "#808080", "#fefefe", "#102030", "#1e70b0"]
+NAMES = ["a.jpg", "A.jpg", "b.png", "Zebra.gif", "éclair.webp", "ß.jpg", "SS.jpg", "img 2.png", "img10.png"]
+
+analyses = st.one_of(
+    st.just(Analysis.pending("fake")),
+    st.builds(
+        done,
+        description=st.lists(st.sampled_from(WORDS), max_size=4).map(" ".join),
+        tags=st.lists(st.sampled_from(TAGS), max_size=3, unique=True).map(tuple),
+        colors=st.lists(
+            st.tuples(st.sampled_from(HEXES), st.sampled_from([0.01, 0.03, 0.2, 0.5, 0.97])), max_size=3
+        ).map(tuple),
+        text=st.lists(st.sampled_from(WORDS), max_size=2).map(" ".join),
+    ),
+)
+
+image_specs = st.lists(
+    st.fixed_dictionaries({
+        "filename": st.sampled_from(NAMES) | st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")),
+                                                     min_size=1, max_size=8),
+        "size": st.integers(1, 4),
+        "at": st.integers(0, 4).map(lambda s: T0 + timedelta(microseconds=s * 333_333)),
+        "analysis": analyses,
+        "other_owner": st.booleans(),
+    }),
+    max_size=14,
+)
+
+queries = st.fixed_dictionaries({
+    "q": st.lists(st.sampled_from([*WORDS, "be", "c", "d", "img", "zzz"]), max_size=2).map(" ".join),
+    "tags": st.lists(st.sampled_from([t.casefold() for t in TAGS]), max_size=2, unique=True),
+    "color": st.none() | st.sampled_from(HEXES),
+    "sort": st.none() | st.sampled_from([s.value for s in SortOrder]),
+    "limit": st.integers(1, 5),
+})
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(specs=image_specs, raw=queries)
+def test_search_pages_match_the_reference(image_repo: Any, specs: list[dict[str, Any]], raw: dict[str, Any]) -> None:
+    owner, other = f"o-{uuid.uuid4()}", f"x-{uuid.uuid4()}"  # fresh owners: examples never meet
+    ready = []
+    for spec in specs:
+        img = image(other if spec["other_owner"] else owner, filename=spec["filename"], size=spec["size"],
+                    at=spec["at"], analysis=spec["analysis"])
+        stored(image_repo, img)
+        ready.append(img)
+    image_repo.reserve(image(owner, analysis=done("dog beach")), 1000)  # uploading: never listed
+    query = build_query(owner, q=raw["q"], tags=raw["tags"], color=raw["color"], sort=raw["sort"],
+                        limit=raw["limit"])
+    expected_all = reference_search(ready, attrs.evolve(query, limit=1000))[0]
+    seen: list[str] = []
+    for _ in range(len(ready) + 2):
+        page = image_repo.search(query)
+        want, last = reference_search(ready, query)
+        assert list(page.items) == want
+        assert (page.next_cursor is None) == (last is None)
+        seen += ids(page)
+        if page.next_cursor is None:
+            break
+        assert (page.next_cursor.key, page.next_cursor.id) == last
+        # Through the wire form, as a client would send it back.
+        token = page.next_cursor.encode(query)
+        query = attrs.evolve(query, cursor=Cursor.decode(token, query))
+    assert seen == [i.id for i in expected_all]
+
+
+def test_word_prefixes_stems_and_accents(image_repo: Any) -> None:
+    a = stored(image_repo, image(filename="Café-Menu.JPG", analysis=done("Dogs running on beaches")))
+    stored(image_repo, image(filename="other.png", analysis=done("a cat")))
+    for q in ["dog", "run", "beach", "cafe", "menu jpg", "DOGS Running"]:
+        assert ids(image_repo.search(build_query("alice", q=q))) == [a.id], q
+    assert ids(image_repo.search(build_query("alice", q="dog cat"))) == []
+    assert query_terms("running") == ["run"]
+
+
+# ---------------------------------------------------------------- SQLite specifics
+
+
+def test_sqlite_data_survives_reopening_the_file(tmp_path: Path) -> None:
+    from imagerepo.adapters.sqlite import SqliteDatabase, SqliteImageRepository
+
+    path = tmp_path / "db.sqlite3"
+    db = SqliteDatabase(path)
+    img = stored(SqliteImageRepository(db), image(analysis=done("dog", ("dog",))))
+    db.close()
+    reopened = SqliteDatabase(path)
+    repo = SqliteImageRepository(reopened)
+    assert repo.get("alice", img.id) == img
+    assert ids(repo.search(build_query("alice", tags=["dog"]))) == [img.id]
+    assert reopened.schema_versions() == [1]
+    reopened.close()
+
+
+def test_sqlite_migrations_applied_once_when_processes_start_together(tmp_path: Path) -> None:
+    from imagerepo.adapters.sqlite import SqliteDatabase
+
+    path = tmp_path / "db.sqlite3"
+    dbs = [SqliteDatabase(path) for _ in range(6)]
+    results = hammer(6, lambda i: dbs[i].migrate())
+    assert sorted(map(tuple, results)) == [(), (), (), (), (), (1,)]
+    assert dbs[0].schema_versions() == [1]
+    for db in dbs:
+        db.close()
+
+
+def test_sqlite_unreachable_file_is_service_unavailable(tmp_path: Path) -> None:
+    from imagerepo.adapters.sqlite import SqliteDatabase, SqliteImageRepository
+    from imagerepo.domain.errors import ServiceUnavailable
+
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    repo = SqliteImageRepository(SqliteDatabase(blocker / "db.sqlite3"))
+    with pytest.raises(ServiceUnavailable):
+        repo.check()
