@@ -308,23 +308,37 @@ SECURITY_HEADERS = {
 }
 
 
+access_log = logging.getLogger("imagerepo.access")
+
+
 def security_headers_middleware(app: Any) -> Any:
-    """Adds the security headers to every response, errors included (unless a handler set its own)."""
+    """Adds the security headers to every response (errors included, unless a handler set its own)
+    and logs one line per request. The query string is never logged: it carries URL signatures."""
 
     async def middleware(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
+        started = time.perf_counter()
+        status = 500
 
         async def send_with_headers(message: Any) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
                 headers.extend((k, v) for k, v in SECURITY_HEADERS.items() if k not in present)
                 message = {**message, "headers": headers}
             await send(message)
 
-        await app(scope, receive, send_with_headers)
+        try:
+            await app(scope, receive, send_with_headers)
+        finally:
+            access_log.info(
+                "%s %s %s %.1fms", scope["method"], scope["path"], status, (time.perf_counter() - started) * 1000,
+                extra={"method": scope["method"], "path": scope["path"], "status": status},
+            )
 
     return middleware
 
