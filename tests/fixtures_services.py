@@ -205,3 +205,52 @@ def s3_bucket(s3_service: S3Service) -> Iterator[tuple[Any, str]]:
         client.delete_bucket(Bucket=name)
     except Exception:
         pass  # a leftover bucket in a throwaway server is harmless
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> Iterator[str]:
+    """A DSN for an empty throwaway database: on IMAGEREPO_TEST_DATABASE_URL's server (created
+    here, dropped at the end), else in a testcontainers PostgreSQL, else skip."""
+    import secrets
+
+    server = os.environ.get("IMAGEREPO_TEST_DATABASE_URL")
+    if server:
+        import psycopg
+        from psycopg.conninfo import make_conninfo
+
+        name = f"imagerepo_test_{secrets.token_hex(6)}"
+        try:
+            admin = psycopg.connect(server, autocommit=True, connect_timeout=5)
+        except psycopg.OperationalError as e:
+            unavailable(f"IMAGEREPO_TEST_DATABASE_URL is not reachable: {e}")
+            return
+        with admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+            try:
+                yield make_conninfo(server, dbname=name)
+            finally:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return
+    if docker_available():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:16-alpine", driver=None) as pg:
+            yield pg.get_connection_url()
+        return
+    unavailable("no PostgreSQL: set IMAGEREPO_TEST_DATABASE_URL or run a Docker daemon")
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_dsn: str) -> Iterator[Any]:
+    """An open PostgresDatabase with the schema migrated, shared by the session."""
+    from imagerepo.adapters.postgres import PostgresDatabase
+
+    db = PostgresDatabase(postgres_dsn, min_size=1, max_size=10)
+    db.open()
+    try:
+        yield db
+    finally:
+        db.close()

@@ -1,0 +1,89 @@
+"""PostgresDatabase: a psycopg connection pool, migrations under an advisory lock, error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from imagerepo.adapters.sql import migrations
+from imagerepo.domain.errors import ServiceUnavailable
+
+# pg_advisory_xact_lock key held while migrating ("imgrepo" in ASCII).
+MIGRATION_LOCK = 0x696D677265706F
+
+
+class PostgresDatabase:
+    """Owns the pool. Created closed; the app's lifespan calls open() and close()."""
+
+    def __init__(self, dsn: str, min_size: int = 1, max_size: int = 10, timeout: float = 10.0) -> None:
+        self.dsn = dsn
+        self._timeout = timeout
+        self._pool: ConnectionPool[Any] = ConnectionPool(
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            open=False,
+            timeout=timeout,
+            # Timestamps come back in UTC; rows as dicts for the shared row translators.
+            kwargs={"row_factory": dict_row, "options": "-c TimeZone=UTC"},
+            check=ConnectionPool.check_connection,
+            name="imagerepo",
+        )
+
+    def open(self) -> None:
+        """Open the pool (waiting for the first connection) and apply pending migrations."""
+        try:
+            self._pool.open(wait=True, timeout=self._timeout)
+        except psycopg.OperationalError as e:
+            raise ServiceUnavailable(f"PostgreSQL is not reachable: {e}") from e
+        self.migrate()
+
+    def close(self) -> None:
+        self._pool.close()
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+        """A pooled connection inside one transaction: committed on success, else rolled back.
+
+        Integrity errors pass through for the repositories to translate; connection failures,
+        pool timeouts and a closed pool become ServiceUnavailable.
+        """
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except psycopg.IntegrityError:
+            raise
+        except (psycopg.OperationalError, psycopg.InterfaceError) as e:  # PoolTimeout, PoolClosed too
+            raise ServiceUnavailable(f"database unavailable: {type(e).__name__}: {e}") from e
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations; returns the versions this call applied."""
+        applied = []
+        with self.connection() as conn:
+            # Taken before reading the version table: a second process starting now waits here.
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version ("
+                " version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {r["version"] for r in conn.execute("SELECT version FROM schema_version")}
+            for mig in migrations.load("postgres"):
+                if mig.version in done:
+                    continue
+                conn.execute(mig.sql.encode())
+                conn.execute("INSERT INTO schema_version (version, name) VALUES (%s, %s)", (mig.version, mig.name))
+                applied.append(mig.version)
+        return applied
+
+    def schema_versions(self) -> list[int]:
+        with self.connection() as conn:
+            return [r["version"] for r in conn.execute("SELECT version FROM schema_version ORDER BY version")]
+
+    def check(self) -> None:
+        with self.connection() as conn:
+            conn.execute("SELECT 1").fetchall()
