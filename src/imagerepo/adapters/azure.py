@@ -26,8 +26,13 @@ API_V40 = "4.0"
 # Input requirements (overview-image-analysis.md). "4 MB" is read as 4,000,000 bytes to be safe
 # under either meaning; 4.0 documents its limit as 20,971,520 bytes.
 LIMITS = {
+    # Description/Tags/Color gain nothing above 2048 px, and a smaller copy is much quicker to make.
     API_V32: ImageLimits(
-        max_bytes=4_000_000, min_side=50, max_side=16_000, formats=frozenset({"JPEG", "PNG", "GIF", "BMP"})
+        max_bytes=4_000_000,
+        min_side=50,
+        max_side=16_000,
+        formats=frozenset({"JPEG", "PNG", "GIF", "BMP"}),
+        reencode_side=2048,
     ),
     API_V40: ImageLimits(
         max_bytes=20_971_520,
@@ -424,10 +429,10 @@ def _azure_colors(color: Mapping[str, Any]) -> tuple[tuple[Color, ...], dict[str
     accent_hex = f"#{accent_raw.lower()}" if _HEX6.fullmatch(accent_raw) else None
     total = sum(weights.values())
     share = 1.0 - ACCENT_FRACTION if accent_hex and total else 1.0
-    colors = [_color(h, share * w / total) for h, w in weights.items()]
-    if accent_hex:
-        colors.append(_color(accent_hex, ACCENT_FRACTION if total else 1.0))
-    colors.sort(key=lambda c: -c.fraction)
+    shares = {h: share * w / total for h, w in weights.items()}
+    if accent_hex:  # an accent equal to a named color's anchor adds to that color
+        shares[accent_hex] = shares.get(accent_hex, 0.0) + (ACCENT_FRACTION if total else 1.0)
+    colors = sorted((_color(h, f) for h, f in shares.items()), key=lambda c: -c.fraction)
     return tuple(colors), kept
 
 
