@@ -6,6 +6,8 @@ import io
 import json
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -330,6 +332,17 @@ def test_server_errors_honour_retry_after_when_longer_than_the_backoff() -> None
     assert sleeps == [9.0]
 
 
+def test_retry_after_as_an_http_date_is_honoured() -> None:
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=20), usegmt=True)
+    fake = FakeAzure((503, {"Retry-After": when}, b""), OK_V32)
+    analyzer, sleeps = make(fake)
+
+    analyzer.analyze(SMALL_PNG, "image/png")
+
+    assert len(sleeps) == 1
+    assert 15 <= sleeps[0] <= 20
+
+
 def test_server_errors_forever_are_retryable() -> None:
     fake = FakeAzure((500, {}, {"error": {"code": "Timeout", "message": "Processing timed out."}}))
     analyzer, sleeps = make(fake, max_retries=2)
@@ -535,6 +548,16 @@ def test_v40_maps_caption_tags_and_text_and_takes_colors_from_the_palette() -> N
     assert result.text == "Sample text\n123 456"
     assert result.colors == (Color("#c87828", 1.0, "orange"),)
     assert seen == [SMALL_PNG]
+
+
+def test_v40_takes_colors_from_the_offline_palette_when_none_is_given() -> None:
+    pytest.importorskip("imagerepo.adapters.local.palette")
+    analyzer, _ = make(FakeAzure(OK_V40), api="4.0")
+
+    result = analyzer.analyze(SMALL_PNG, "image/png")  # a flat (200, 120, 40) image
+
+    assert [(c.hex, c.name) for c in result.colors] == [("#c87828", "orange")]
+    assert result.colors[0].fraction == pytest.approx(1.0)
 
 
 def test_v40_in_a_region_without_captions_goes_on_without_them() -> None:

@@ -96,7 +96,7 @@ def target_size(
     Raises InvalidImage when no such size exists (too small to enlarge, or too thin a strip).
     """
     long_side, short_side = max(width, height), min(width, height)
-    need = f"Azure needs {limits.min_side}–{limits.max_side} pixels per side"
+    need = f"the analyzer needs {limits.min_side}–{limits.max_side} pixels per side"
     if short_side < limits.min_upscale_source:
         raise InvalidImage(f"The image is too small to analyze ({width}×{height}); {need}.")
     if long_side * limits.min_side > short_side * limits.max_side:
