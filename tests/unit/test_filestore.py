@@ -312,3 +312,45 @@ def test_constructor_refuses_weak_keys(tmp_path: Path) -> None:
         EncryptedFileBlobStore(tmp_path, b"short", SECRET, ManualClock())
     with pytest.raises(ValueError, match="16 bytes"):
         EncryptedFileBlobStore(tmp_path, KEY, b"short", ManualClock())
+
+
+@settings(max_examples=300, deadline=None)
+@given(key=st.text(alphabet=st.sampled_from("ab./\\-_\x00~ é"), max_size=12))
+def test_any_key_is_refused_or_stays_inside_the_root(key: str) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        root = Path(d) / "blobs"
+        store = make_store(root)
+        try:
+            store.put(key, io.BytesIO(b"x"), "image/png")
+        except ValueError:
+            assert not any(Path(d).rglob("*.blob"))
+            return
+        written = [p.resolve() for p in Path(d).rglob("*") if p.is_file()]
+        assert written
+        assert all(p.is_relative_to(root.resolve()) for p in written)
+        assert list(store.keys()) == [key]
+        assert store.get(key) == b"x"
+
+
+def test_concurrent_puts_and_deletes_in_one_directory(store: EncryptedFileBlobStore) -> None:
+    import threading
+
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            for i in range(40):
+                key = f"owner/img{n}-{i % 2}/original"
+                store.put(key, io.BytesIO(key.encode()), "image/png")
+                assert store.get(key) == key.encode()
+                store.delete(key)
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert list(store.keys()) == []

@@ -95,29 +95,34 @@ class EncryptedFileBlobStore:
 
     def put(self, key: str, data: BinaryIO, content_type: str) -> None:
         path = self._path(key)
-        for attempt in range(3):
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                self._write(path, key, data, content_type)
-                return
-            except FileNotFoundError as e:
-                # A concurrent delete pruned the directory between mkdir and open: try again.
-                if attempt == 2:
-                    raise ServiceUnavailable(f"blob store cannot write {key}") from e
-            except OSError as e:
-                raise ServiceUnavailable(f"blob store cannot write {key}") from e
+        if len(content_type.encode()) > 1024:
+            raise ValueError("content type too long")
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+        try:
+            fd = self._create(tmp)
+            self._write(fd, tmp, path, key, data, content_type)
+        except OSError as e:
+            raise ServiceUnavailable(f"blob store cannot write {key}") from e
 
-    def _write(self, path: Path, key: str, data: BinaryIO, content_type: str) -> None:
+    @staticmethod
+    def _create(tmp: Path) -> int:
+        for attempt in range(5):
+            tmp.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileNotFoundError:
+                # A concurrent delete pruned the directory between mkdir and open: try again.
+                if attempt == 4:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _write(self, fd: int, tmp: Path, path: Path, key: str, data: BinaryIO, content_type: str) -> None:
         salt, prefix = secrets.token_bytes(16), secrets.token_bytes(7)
         meta = content_type.encode()
-        if len(meta) > 1024:
-            raise ValueError("content type too long")
         header = _HEADER.pack(MAGIC, VERSION, salt, prefix, len(meta))
         aad = header + key.encode()
-        aead = self._aead(key, salt)
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
+            aead = self._aead(key, salt)
             with os.fdopen(fd, "wb") as out:
                 out.write(header)
                 out.write(aead.encrypt(self._nonce(prefix, 0, False), meta, aad))
