@@ -393,6 +393,9 @@ def create_app(container: Container | None = None, *, extra_route_handlers: list
     from imagerepo.entrypoints import web
 
     handlers.extend(web.route_handlers())
+    from imagerepo.entrypoints import tokens
+
+    handlers.append(tokens.router(container))
     handlers.extend(extra_route_handlers or [])
     app = Litestar(
         route_handlers=handlers,

@@ -1,0 +1,124 @@
+"""Personal access tokens: long-lived bearer tokens for scripts, kept as sessions of kind api_token."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import attrs
+
+from imagerepo.domain.accounts import Account, Session
+from imagerepo.domain.accounts_service import hash_token
+from imagerepo.domain.errors import NotFound, Unauthenticated, ValidationFailed
+from imagerepo.ports.clock import Clock
+from imagerepo.ports.session_repository import SessionRepository
+
+API_TOKEN_KIND = "api_token"
+# A recognisable prefix lets secret scanners and people tell an imagerepo token at a glance.
+TOKEN_PREFIX = "irp_"
+# "No expiry" is stored as a far-future instant, so every SessionRepository keeps working unchanged.
+NEVER = datetime(9999, 1, 1, tzinfo=UTC)
+NAME_MAX = 100
+MAX_EXPIRY = timedelta(days=3650)
+
+
+def token_id(token_hash: str) -> str:
+    """The public id of a token, derived from (not equal to) its stored hash.
+
+    The stored hash is what the database is keyed on; the id shown in lists and URLs is a
+    second hash of it, so neither a list response nor a log line hands out the lookup key.
+    """
+    return hashlib.sha256(b"imagerepo token id\x00" + token_hash.encode()).hexdigest()[:24]
+
+
+@attrs.frozen
+class ApiToken:
+    id: str
+    name: str
+    created_at: datetime
+    expires_at: datetime | None  # None: never expires
+
+    @classmethod
+    def from_session(cls, session: Session) -> ApiToken:
+        return cls(
+            id=token_id(session.token_hash),
+            name=session.name,
+            created_at=session.created_at,
+            expires_at=None if session.expires_at >= NEVER else session.expires_at,
+        )
+
+
+@attrs.frozen
+class CreatedToken:
+    """The token in clear is only ever here, once."""
+
+    token: str
+    info: ApiToken
+
+
+def validate_token_request(name: object, expires_at: datetime | None, now: datetime) -> str:
+    problems: dict[str, list[str]] = {}
+    if not isinstance(name, str) or not name.strip():
+        problems["name"] = ["is required: a label such as 'backup script'"]
+    elif len(name.strip()) > NAME_MAX or any(ord(c) < 32 for c in name):
+        problems["name"] = [f"must be at most {NAME_MAX} printable characters"]
+    if expires_at is not None:
+        if expires_at.tzinfo is None:
+            problems["expires_at"] = ["must include a timezone, e.g. 2027-01-01T00:00:00Z"]
+        elif expires_at <= now:
+            problems["expires_at"] = ["must be in the future"]
+        elif expires_at > now + MAX_EXPIRY:
+            problems["expires_at"] = ["must be within 10 years; omit it for a token that never expires"]
+    if problems:
+        raise ValidationFailed("The token request is not valid.", problems)
+    assert isinstance(name, str)
+    return name.strip()
+
+
+class TokenService:
+    def __init__(self, sessions: SessionRepository, clock: Clock, max_tokens: int = 100) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.max_tokens = max_tokens
+
+    def create(self, account: Account, via: Session, name: object, expires_at: datetime | None = None) -> CreatedToken:
+        """Issue a token. Only a signed-in session may do so: a leaked token must not be able
+        to mint itself successors that outlive its revocation."""
+        if via.kind != "session":
+            raise Unauthenticated("API tokens are created from a signed-in session, not with another token.")
+        now = self.clock.now()
+        clean = validate_token_request(name, expires_at, now)
+        if len(self.sessions.list_for(account.id, API_TOKEN_KIND)) >= self.max_tokens:
+            raise ValidationFailed(
+                f"You already have {self.max_tokens} API tokens; revoke one first.", {"name": ["too many tokens"]}
+            )
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        session = Session(
+            token_hash=hash_token(token),
+            account_id=account.id,
+            created_at=now,
+            expires_at=expires_at.astimezone(UTC) if expires_at else NEVER,
+            kind=API_TOKEN_KIND,
+            name=clean,
+        )
+        self.sessions.add(session)
+        return CreatedToken(token=token, info=ApiToken.from_session(session))
+
+    def list(self, account: Account) -> Sequence[ApiToken]:
+        """The account's tokens that still work, oldest first."""
+        now = self.clock.now()
+        return [
+            ApiToken.from_session(s)
+            for s in self.sessions.list_for(account.id, API_TOKEN_KIND)
+            if s.is_valid(now)
+        ]
+
+    def revoke(self, account: Account, id_: str) -> None:
+        """Revoke one of the account's tokens; another account's token id is NotFound."""
+        for s in self.sessions.list_for(account.id, API_TOKEN_KIND):
+            if secrets.compare_digest(token_id(s.token_hash).encode(), id_.encode("utf-8", "replace")):
+                self.sessions.delete(s.token_hash)
+                return
+        raise NotFound("API token")

@@ -1,0 +1,95 @@
+"""Routes for personal access tokens: POST/GET /api/v1/tokens, DELETE /api/v1/tokens/{id}."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
+from litestar import Response, Router, delete, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody
+
+from imagerepo.domain.errors import ValidationFailed
+from imagerepo.domain.tokens_service import ApiToken, TokenService
+from imagerepo.entrypoints.app import JSON_BODY_LIMIT, Auth
+from imagerepo.entrypoints.container import Container
+from imagerepo.entrypoints.schemas import rfc3339
+
+
+class TokenIn(msgspec.Struct, forbid_unknown_fields=False):
+    name: str | None = None
+    # Either an instant or a number of days from now; neither means the token never expires.
+    expires_at: datetime | None = None
+    expires_in_days: int | None = None
+
+
+class TokenInfoOut(msgspec.Struct):
+    id: str
+    name: str
+    created_at: str
+    expires_at: str | None
+
+    @classmethod
+    def of(cls, t: ApiToken) -> TokenInfoOut:
+        return cls(id=t.id, name=t.name, created_at=rfc3339(t.created_at),
+                   expires_at=rfc3339(t.expires_at) if t.expires_at else None)
+
+
+class TokenCreatedOut(msgspec.Struct):
+    id: str
+    name: str
+    created_at: str
+    expires_at: str | None
+    token: str
+
+
+class TokenListOut(msgspec.Struct):
+    items: list[TokenInfoOut]
+
+
+@post("/api/v1/tokens", tags=["tokens"], status_code=201, sync_to_thread=True, request_max_body_size=JSON_BODY_LIMIT,
+      summary="Create a personal access token (shown once)",
+      description="Only from a signed-in session. Use the returned `token` as `Authorization: Bearer <token>`. "
+                  "It is stored only as a hash: it cannot be shown again.")
+def create_token(data: JSONBody[TokenIn], auth: NamedDependency[Auth],
+                 tokens: NamedDependency[TokenService]) -> Response[TokenCreatedOut]:
+    expires_at = data.expires_at
+    if data.expires_in_days is not None:
+        if expires_at is not None:
+            raise ValidationFailed("Give expires_at or expires_in_days, not both.",
+                                   {"expires_in_days": ["cannot be combined with expires_at"]})
+        if not 1 <= data.expires_in_days <= 3650:
+            raise ValidationFailed("The token request is not valid.",
+                                   {"expires_in_days": ["must be a whole number from 1 to 3650"]})
+        expires_at = tokens.clock.now() + timedelta(days=data.expires_in_days)
+    created = tokens.create(auth.account, auth.session, data.name, expires_at)
+    info = TokenInfoOut.of(created.info)
+    return Response(
+        TokenCreatedOut(id=info.id, name=info.name, created_at=info.created_at, expires_at=info.expires_at,
+                        token=created.token),
+        status_code=201, headers={"Cache-Control": "no-store", "Location": f"/api/v1/tokens/{info.id}"},
+    )
+
+
+@get("/api/v1/tokens", tags=["tokens"], sync_to_thread=True, summary="My API tokens (never the secret)")
+def list_tokens(auth: NamedDependency[Auth], tokens: NamedDependency[TokenService]) -> TokenListOut:
+    return TokenListOut(items=[TokenInfoOut.of(t) for t in tokens.list(auth.account)])
+
+
+@delete("/api/v1/tokens/{token_id:str}", tags=["tokens"], status_code=204, sync_to_thread=True,
+        summary="Revoke an API token; it stops working at once")
+def revoke_token(token_id: FromPath[str], auth: NamedDependency[Auth], tokens: NamedDependency[TokenService]) -> None:
+    tokens.revoke(auth.account, token_id)
+
+
+def router(container: Container) -> Router:
+    def provide_tokens() -> TokenService:
+        return TokenService(container.session_repository(), container.clock())
+
+    return Router(
+        path="/",
+        route_handlers=[create_token, list_tokens, revoke_token],
+        dependencies={"tokens": Provide(provide_tokens, sync_to_thread=False)},
+        signature_namespace={"Auth": Auth, "TokenService": TokenService, "datetime": datetime, "Any": Any},
+    )
