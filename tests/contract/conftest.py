@@ -8,7 +8,11 @@ from typing import Any
 
 import pytest
 
-from imagerepo.adapters.memory import InMemoryAccountRepository, InMemoryImageRepository, InMemorySessionRepository
+from imagerepo.adapters.memory import (
+    InMemoryAccountRepository,
+    InMemoryImageRepository,
+    InMemorySessionRepository,
+)
 
 BACKENDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.integration)]
 

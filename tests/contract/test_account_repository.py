@@ -18,7 +18,9 @@ T0 = datetime(2026, 3, 1, 12, 0, 0, 123457, tzinfo=UTC)
 
 
 def account(username: str, at: datetime = T0, **kw: Any) -> Account:
-    return Account(id=str(uuid.uuid4()), username=username, password_hash="h$" + username, created_at=at, **kw)
+    return Account(
+        id=str(uuid.uuid4()), username=username, password_hash="h$" + username, created_at=at, **kw
+    )
 
 
 def test_fits_the_port(account_repo: Any) -> None:

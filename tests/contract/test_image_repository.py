@@ -35,21 +35,42 @@ from imagerepo.ports.image_repository import ImageRepository
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def image(owner: str = "alice", sha: str | None = None, *, at: datetime = T0, filename: str = "photo.jpg",
-          size: int = 1000, analysis: Analysis | None = None) -> Image:
+def image(
+    owner: str = "alice",
+    sha: str | None = None,
+    *,
+    at: datetime = T0,
+    filename: str = "photo.jpg",
+    size: int = 1000,
+    analysis: Analysis | None = None,
+) -> Image:
     return Image(
-        id=str(uuid.uuid4()), owner_id=owner, filename=filename, content_type="image/jpeg",
-        width=40, height=30, size_bytes=size, sha256=sha or uuid.uuid4().hex, uploaded_at=at,
+        id=str(uuid.uuid4()),
+        owner_id=owner,
+        filename=filename,
+        content_type="image/jpeg",
+        width=40,
+        height=30,
+        size_bytes=size,
+        sha256=sha or uuid.uuid4().hex,
+        uploaded_at=at,
         analysis=analysis or Analysis.pending("fake"),
     )
 
 
-def done(description: str = "", tags: tuple[str, ...] = (), colors: tuple[tuple[str, float], ...] = (),
-         text: str = "") -> Analysis:
+def done(
+    description: str = "",
+    tags: tuple[str, ...] = (),
+    colors: tuple[tuple[str, float], ...] = (),
+    text: str = "",
+) -> Analysis:
     return Analysis.done(
         AnalysisResult(
-            "fake", description, tuple(Tag(t, 0.9) for t in tags),
-            tuple(Color(h, f, "name") for h, f in colors), text,
+            "fake",
+            description,
+            tuple(Tag(t, 0.9) for t in tags),
+            tuple(Color(h, f, "name") for h, f in colors),
+            text,
         ),
         T0,
     )
@@ -83,8 +104,10 @@ def test_uploading_counts_but_is_invisible(image_repo: Any) -> None:
 
 
 def test_committed_image_is_visible_and_reads_back_equal(image_repo: Any) -> None:
-    img = image(at=datetime(2026, 3, 1, 12, 0, 0, 7, tzinfo=UTC),
-                analysis=done("a dog", ("dog",), (("#1f6fb2", 0.4),), "HELLO"))
+    img = image(
+        at=datetime(2026, 3, 1, 12, 0, 0, 7, tzinfo=UTC),
+        analysis=done("a dog", ("dog",), (("#1f6fb2", 0.4),), "HELLO"),
+    )
     stored(image_repo, img)
     assert image_repo.get("alice", img.id) == img
     assert image_repo.search(ImageQuery("alice")).items == (img,)
@@ -123,7 +146,9 @@ def test_stale_lists_old_uploads_and_every_deletion(image_repo: Any) -> None:
     image_repo.reserve(old, 10)
     image_repo.reserve(new, 10)
     image_repo.begin_delete("alice", doomed.id)
-    found = {(i.id, state) for i, state in image_repo.stale(T0 + timedelta(hours=3), T0 + timedelta(minutes=30))}
+    found = {
+        (i.id, state) for i, state in image_repo.stale(T0 + timedelta(hours=3), T0 + timedelta(minutes=30))
+    }
     assert found == {(old.id, "uploading"), (doomed.id, "deleting")}
     assert ready.id not in {i for i, _ in found}
 
@@ -205,7 +230,9 @@ def test_claim_takes_pending_ready_images_once(image_repo: Any) -> None:
     image_repo.reserve(image(), 10)  # uploading: not yet analysable
     assert image_repo.pending_analyses() == 1
     job = image_repo.claim_analysis(T0, T0 + timedelta(minutes=5))
-    assert job is not None and job.image == img and job.attempts == 1
+    assert job is not None
+    assert job.image == img
+    assert job.attempts == 1
     assert image_repo.claim_analysis(T0, T0 + timedelta(minutes=5)) is None
 
 
@@ -216,7 +243,9 @@ def test_complete_makes_the_analysis_searchable(image_repo: Any) -> None:
     assert image_repo.complete_analysis(job, result)
     assert image_repo.get("alice", img.id).analysis == result
     assert image_repo.pending_analyses() == 0
-    assert ids(image_repo.search(build_query("alice", q="dogs ahoy", tags=["dog"], color="#8a4f20"))) == [img.id]
+    assert ids(image_repo.search(build_query("alice", q="dogs ahoy", tags=["dog"], color="#8a4f20"))) == [
+        img.id
+    ]
     assert image_repo.claim_analysis(T0 + timedelta(hours=1), T0 + timedelta(hours=2)) is None
 
 
@@ -232,7 +261,8 @@ def test_new_generation_supersedes_a_running_job(image_repo: Any) -> None:
     assert not image_repo.retry_analysis(old, T0, "stale")
     assert image_repo.get("alice", img.id).analysis.status == AnalysisStatus.PENDING
     new = image_repo.claim_analysis(T0 + timedelta(seconds=2), T0 + timedelta(minutes=5))
-    assert new.generation > old.generation and new.attempts == 1
+    assert new.generation > old.generation
+    assert new.attempts == 1
     assert image_repo.complete_analysis(new, done("fresh"))
 
 
@@ -241,7 +271,9 @@ def test_an_expired_lease_lets_another_worker_take_the_job(image_repo: Any) -> N
     first = image_repo.claim_analysis(T0, T0 + timedelta(minutes=5))
     assert image_repo.claim_analysis(T0 + timedelta(minutes=4), T0 + timedelta(minutes=9)) is None
     second = image_repo.claim_analysis(T0 + timedelta(minutes=5), T0 + timedelta(minutes=10))
-    assert second is not None and second.image.id == first.image.id and second.attempts == 2
+    assert second is not None
+    assert second.image.id == first.image.id
+    assert second.attempts == 2
 
 
 def test_retry_waits_until_due_and_keeps_the_reason(image_repo: Any) -> None:
@@ -251,7 +283,8 @@ def test_retry_waits_until_due_and_keeps_the_reason(image_repo: Any) -> None:
     assert image_repo.get("alice", img.id).analysis.error == "busy, retry later"
     assert image_repo.claim_analysis(T0 + timedelta(seconds=29), T0 + timedelta(minutes=5)) is None
     again = image_repo.claim_analysis(T0 + timedelta(seconds=30), T0 + timedelta(minutes=5))
-    assert again.attempts == 2 and again.generation == job.generation
+    assert again.attempts == 2
+    assert again.generation == job.generation
 
 
 def test_deleted_image_result_is_dropped(image_repo: Any) -> None:
@@ -301,39 +334,51 @@ analyses = st.one_of(
 )
 
 image_specs = st.lists(
-    st.fixed_dictionaries({
-        "filename": st.sampled_from(NAMES) | st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")),
-                                                     min_size=1, max_size=8),
-        "size": st.integers(1, 4),
-        "at": st.integers(0, 4).map(lambda s: T0 + timedelta(microseconds=s * 333_333)),
-        "analysis": analyses,
-        "other_owner": st.booleans(),
-    }),
+    st.fixed_dictionaries(
+        {
+            "filename": st.sampled_from(NAMES)
+            | st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=8),
+            "size": st.integers(1, 4),
+            "at": st.integers(0, 4).map(lambda s: T0 + timedelta(microseconds=s * 333_333)),
+            "analysis": analyses,
+            "other_owner": st.booleans(),
+        }
+    ),
     max_size=14,
 )
 
-queries = st.fixed_dictionaries({
-    "q": st.lists(st.sampled_from([*WORDS, "be", "c", "d", "img", "zzz"]), max_size=2).map(" ".join),
-    "tags": st.lists(st.sampled_from([t.casefold() for t in TAGS]), max_size=2, unique=True),
-    "color": st.none() | st.sampled_from(HEXES),
-    "sort": st.none() | st.sampled_from([s.value for s in SortOrder]),
-    "limit": st.integers(1, 5),
-})
+queries = st.fixed_dictionaries(
+    {
+        "q": st.lists(st.sampled_from([*WORDS, "be", "c", "d", "img", "zzz"]), max_size=2).map(" ".join),
+        "tags": st.lists(st.sampled_from([t.casefold() for t in TAGS]), max_size=2, unique=True),
+        "color": st.none() | st.sampled_from(HEXES),
+        "sort": st.none() | st.sampled_from([s.value for s in SortOrder]),
+        "limit": st.integers(1, 5),
+    }
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(specs=image_specs, raw=queries)
-def test_search_pages_match_the_reference(image_repo: Any, specs: list[dict[str, Any]], raw: dict[str, Any]) -> None:
+def test_search_pages_match_the_reference(
+    image_repo: Any, specs: list[dict[str, Any]], raw: dict[str, Any]
+) -> None:
     owner, other = f"o-{uuid.uuid4()}", f"x-{uuid.uuid4()}"  # fresh owners: examples never meet
     ready = []
     for spec in specs:
-        img = image(other if spec["other_owner"] else owner, filename=spec["filename"], size=spec["size"],
-                    at=spec["at"], analysis=spec["analysis"])
+        img = image(
+            other if spec["other_owner"] else owner,
+            filename=spec["filename"],
+            size=spec["size"],
+            at=spec["at"],
+            analysis=spec["analysis"],
+        )
         stored(image_repo, img)
         ready.append(img)
     image_repo.reserve(image(owner, analysis=done("dog beach")), 1000)  # uploading: never listed
-    query = build_query(owner, q=raw["q"], tags=raw["tags"], color=raw["color"], sort=raw["sort"],
-                        limit=raw["limit"])
+    query = build_query(
+        owner, q=raw["q"], tags=raw["tags"], color=raw["color"], sort=raw["sort"], limit=raw["limit"]
+    )
     expected_all = reference_search(ready, attrs.evolve(query, limit=1000))[0]
     seen: list[str] = []
     for _ in range(len(ready) + 2):
@@ -399,3 +444,46 @@ def test_sqlite_unreachable_file_is_service_unavailable(tmp_path: Path) -> None:
     repo = SqliteImageRepository(SqliteDatabase(blocker / "db.sqlite3"))
     with pytest.raises(ServiceUnavailable):
         repo.check()
+
+
+# ---------------------------------------------------------------- PostgreSQL specifics
+
+
+@pytest.mark.integration
+def test_postgres_migrations_applied_once_when_processes_start_together(postgres_dsn: str) -> None:
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    from imagerepo.adapters.postgres import PostgresDatabase
+
+    name = f"imagerepo_mig_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres_dsn, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        dbs = [
+            PostgresDatabase(make_conninfo(postgres_dsn, dbname=name), min_size=1, max_size=2)
+            for _ in range(4)
+        ]
+        try:
+            for db in dbs:
+                db.open(migrate=False)  # the race below is the point
+            results = hammer(4, lambda i: dbs[i].migrate())
+            assert sorted(map(tuple, results)) == [(), (), (), (1,)]
+            assert dbs[0].schema_versions() == [1]
+            dbs[0].open()  # open() on a migrated database is a no-op migration
+        finally:
+            for db in dbs:
+                db.close()
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_postgres_unreachable_is_service_unavailable() -> None:
+    pytest.importorskip("psycopg_pool")
+    from imagerepo.adapters.postgres import PostgresDatabase, PostgresImageRepository
+    from imagerepo.domain.errors import ServiceUnavailable
+
+    db = PostgresDatabase("postgresql://postgres@127.0.0.1:9/none?connect_timeout=1", timeout=1.0)
+    with pytest.raises(ServiceUnavailable):
+        db.open()
+    with pytest.raises(ServiceUnavailable):
+        PostgresImageRepository(db).check()
+    db.close()

@@ -11,8 +11,15 @@ from imagerepo.ports.session_repository import SessionRepository
 T0 = datetime(2026, 3, 1, 12, 0, 0, 999999, tzinfo=UTC)
 
 
-def session(token_hash: str, account_id: str = "acct-1", *, at: datetime = T0, ttl: float = 3600,
-            kind: str = "session", name: str = "") -> Session:
+def session(
+    token_hash: str,
+    account_id: str = "acct-1",
+    *,
+    at: datetime = T0,
+    ttl: float = 3600,
+    kind: str = "session",
+    name: str = "",
+) -> Session:
     return Session(token_hash, account_id, at, at + timedelta(seconds=ttl), kind, name)
 
 
@@ -53,5 +60,6 @@ def test_delete_expired_removes_only_expired(session_repo: Any) -> None:
     now = T0 + timedelta(seconds=20)
     assert session_repo.delete_expired(now) == 2  # expired at or before now: invalid at now
     assert session_repo.get("new") is not None
-    assert session_repo.get("old") is None and session_repo.get("edge") is None
+    assert session_repo.get("old") is None
+    assert session_repo.get("edge") is None
     assert session_repo.delete_expired(now) == 0

@@ -7,4 +7,9 @@ from imagerepo.adapters.postgres.repositories import (
     PostgresSessionRepository,
 )
 
-__all__ = ["PostgresAccountRepository", "PostgresDatabase", "PostgresImageRepository", "PostgresSessionRepository"]
+__all__ = [
+    "PostgresAccountRepository",
+    "PostgresDatabase",
+    "PostgresImageRepository",
+    "PostgresSessionRepository",
+]

@@ -35,13 +35,14 @@ class PostgresDatabase:
             name="imagerepo",
         )
 
-    def open(self) -> None:
+    def open(self, *, migrate: bool = True) -> None:
         """Open the pool (waiting for the first connection) and apply pending migrations."""
         try:
             self._pool.open(wait=True, timeout=self._timeout)
         except psycopg.OperationalError as e:
             raise ServiceUnavailable(f"PostgreSQL is not reachable: {e}") from e
-        self.migrate()
+        if migrate:
+            self.migrate()
 
     def close(self) -> None:
         self._pool.close()
@@ -69,14 +70,17 @@ class PostgresDatabase:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_version ("
-                " version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+                " version integer PRIMARY KEY, name text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
             )
             done = {r["version"] for r in conn.execute("SELECT version FROM schema_version")}
             for mig in migrations.load("postgres"):
                 if mig.version in done:
                     continue
                 conn.execute(mig.sql.encode())
-                conn.execute("INSERT INTO schema_version (version, name) VALUES (%s, %s)", (mig.version, mig.name))
+                conn.execute(
+                    "INSERT INTO schema_version (version, name) VALUES (%s, %s)", (mig.version, mig.name)
+                )
                 applied.append(mig.version)
         return applied
 

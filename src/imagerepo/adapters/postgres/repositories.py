@@ -1,5 +1,7 @@
 """PostgreSQL implementations of AccountRepository, SessionRepository and ImageRepository."""
 
+# ruff: noqa: S608  # SQL is assembled from constant fragments only; values are always bound parameters
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -11,7 +13,13 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from imagerepo.adapters.postgres.database import PostgresDatabase
-from imagerepo.adapters.sql.rows import IMAGE_COLUMNS, SearchIndex, account_from_row, image_from_row, session_from_row
+from imagerepo.adapters.sql.rows import (
+    IMAGE_COLUMNS,
+    SearchIndex,
+    account_from_row,
+    image_from_row,
+    session_from_row,
+)
 from imagerepo.domain.accounts import Account, Session, normalize_username
 from imagerepo.domain.colors import COLOR_MATCH_CUTOFF, COLOR_MIN_FRACTION, COLOR_SHARE_WEIGHT, rgb_to_lab
 from imagerepo.domain.errors import DuplicateImage, QuotaExceeded, UsernameTaken
@@ -42,10 +50,17 @@ class PostgresAccountRepository:
         try:
             with self._db.connection() as conn:
                 conn.execute(
-                    "INSERT INTO accounts (id, username, username_key, password_hash, created_at, quota_limit)"
+                    "INSERT INTO accounts (id, username, username_key,"
+                    " password_hash, created_at, quota_limit)"
                     " VALUES (%s, %s, %s, %s, %s, %s)",
-                    (account.id, account.username, normalize_username(account.username),
-                     account.password_hash, account.created_at, account.quota_limit),
+                    (
+                        account.id,
+                        account.username,
+                        normalize_username(account.username),
+                        account.password_hash,
+                        account.created_at,
+                        account.quota_limit,
+                    ),
                 )
         except psycopg.errors.UniqueViolation as e:
             raise UsernameTaken(account.username) from e
@@ -87,8 +102,14 @@ class PostgresSessionRepository:
                 " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (token_hash) DO UPDATE SET"
                 " account_id = excluded.account_id, kind = excluded.kind, name = excluded.name,"
                 " created_at = excluded.created_at, expires_at = excluded.expires_at",
-                (session.token_hash, session.account_id, session.kind, session.name,
-                 session.created_at, session.expires_at),
+                (
+                    session.token_hash,
+                    session.account_id,
+                    session.kind,
+                    session.name,
+                    session.created_at,
+                    session.expires_at,
+                ),
             )
 
     def get(self, token_hash: str) -> Session | None:
@@ -119,18 +140,27 @@ def _index(conn: Conn, image: Image) -> None:
     conn.execute(
         "UPDATE images SET terms = %s, tags = %s, filename_key = %s, uploaded_key = %s,"
         " analysis = %s, analysis_status = %s WHERE id = %s",
-        (ix.terms_text, list(ix.tags), ix.filename_key, ix.uploaded_key,
-         Jsonb(image.analysis.to_json()), image.analysis.status.value, image.id),
+        (
+            ix.terms_text,
+            list(ix.tags),
+            ix.filename_key,
+            ix.uploaded_key,
+            Jsonb(image.analysis.to_json()),
+            image.analysis.status.value,
+            image.id,
+        ),
     )
     conn.execute("DELETE FROM image_terms WHERE image_id = %s", (image.id,))
     conn.execute("DELETE FROM image_colors WHERE image_id = %s", (image.id,))
     with conn.cursor() as cur:
         if ix.terms:
-            cur.executemany("INSERT INTO image_terms (term, image_id) VALUES (%s, %s)",
-                            [(t, image.id) for t in ix.terms])
+            cur.executemany(
+                "INSERT INTO image_terms (term, image_id) VALUES (%s, %s)", [(t, image.id) for t in ix.terms]
+            )
         if ix.palette:
             cur.executemany(
-                "INSERT INTO image_colors (image_id, position, l, a, b, fraction) VALUES (%s, %s, %s, %s, %s, %s)",
+                "INSERT INTO image_colors (image_id, position, l,"
+                " a, b, fraction) VALUES (%s, %s, %s, %s, %s, %s)",
                 [(image.id, n, *p) for n, p in enumerate(ix.palette)],
             )
 
@@ -146,7 +176,8 @@ class PostgresImageRepository:
                 # other owners are not held up.
                 conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (image.owner_id,))
                 dup = conn.execute(
-                    "SELECT id FROM images WHERE owner_id = %s AND sha256 = %s AND state <> 'deleting' LIMIT 1",
+                    "SELECT id FROM images WHERE owner_id = %s AND"
+                    " sha256 = %s AND state <> 'deleting' LIMIT 1",
                     (image.owner_id, image.sha256),
                 ).fetchone()
                 if dup:
@@ -159,13 +190,26 @@ class PostgresImageRepository:
                     raise QuotaExceeded(used, quota_limit)
                 ix = SearchIndex.of(image)
                 conn.execute(
-                    "INSERT INTO images (id, owner_id, state, filename, filename_key, content_type, width, height,"
+                    "INSERT INTO images (id, owner_id, state, filename,"
+                    " filename_key, content_type, width, height,"
                     " size_bytes, sha256, uploaded_at, uploaded_key, analysis, analysis_status, available_at)"
                     " VALUES (%s, %s, 'uploading', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    (image.id, image.owner_id, image.filename, ix.filename_key, image.content_type,
-                     image.width, image.height, image.size_bytes, image.sha256, image.uploaded_at,
-                     ix.uploaded_key, Jsonb(image.analysis.to_json()), image.analysis.status.value,
-                     image.uploaded_at),
+                    (
+                        image.id,
+                        image.owner_id,
+                        image.filename,
+                        ix.filename_key,
+                        image.content_type,
+                        image.width,
+                        image.height,
+                        image.size_bytes,
+                        image.sha256,
+                        image.uploaded_at,
+                        ix.uploaded_key,
+                        Jsonb(image.analysis.to_json()),
+                        image.analysis.status.value,
+                        image.uploaded_at,
+                    ),
                 )
                 _index(conn, image)
         except psycopg.errors.UniqueViolation as e:
@@ -176,7 +220,9 @@ class PostgresImageRepository:
 
     def commit(self, image_id: str) -> None:
         with self._db.connection() as conn:
-            conn.execute("UPDATE images SET state = 'ready' WHERE id = %s AND state = 'uploading'", (image_id,))
+            conn.execute(
+                "UPDATE images SET state = 'ready' WHERE id = %s AND state = 'uploading'", (image_id,)
+            )
 
     def discard(self, image_id: str) -> None:
         with self._db.connection() as conn:
@@ -209,7 +255,12 @@ class PostgresImageRepository:
         score, score_params = "NULL::float8", []
         if query.color is not None:
             score = _COLOR_SCORE
-            score_params = [COLOR_SHARE_WEIGHT, *rgb_to_lab(query.color), COLOR_MIN_FRACTION, COLOR_MATCH_CUTOFF]
+            score_params = [
+                COLOR_SHARE_WEIGHT,
+                *rgb_to_lab(query.color),
+                COLOR_MIN_FRACTION,
+                COLOR_MATCH_CUTOFF,
+            ]
         where = ["i.owner_id = %s", "i.state = 'ready'"]
         params: list[Any] = [query.owner_id]
         if query.tags:
@@ -217,12 +268,16 @@ class PostgresImageRepository:
             params.append(list(query.tags))
         for word in query.words:
             where.append(
-                "EXISTS (SELECT 1 FROM image_terms t WHERE t.term >= %s AND t.term < %s AND t.image_id = i.id)"
+                "EXISTS (SELECT 1 FROM image_terms t WHERE t.term"
+                " >= %s AND t.term < %s AND t.image_id = i.id)"
             )
             params += [word, word + _TOP]
         order = query.order.lstrip("-")
-        key = {"uploaded_at": "uploaded_key", "filename": 'filename_key COLLATE "C"',
-               "size_bytes": "size_bytes"}.get(order, "score")
+        key = {
+            "uploaded_at": "uploaded_key",
+            "filename": 'filename_key COLLATE "C"',
+            "size_bytes": "size_bytes",
+        }.get(order, "score")
         outer: list[str] = []
         outer_params: list[Any] = []
         if query.color is not None:
@@ -291,7 +346,8 @@ class PostgresImageRepository:
             row = conn.execute(
                 f"UPDATE images SET leased_until = %s, attempts = attempts + 1 WHERE id = ("
                 " SELECT id FROM images WHERE state = 'ready' AND analysis_status = 'pending'"
-                " AND (available_at IS NULL OR available_at <= %s) AND (leased_until IS NULL OR leased_until <= %s)"
+                " AND (available_at IS NULL OR available_at <= %s)"
+                " AND (leased_until IS NULL OR leased_until <= %s)"
                 " ORDER BY available_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
                 f" RETURNING {_COLS}, generation, attempts",
                 (lease_until, now, now),
@@ -303,7 +359,8 @@ class PostgresImageRepository:
     def complete_analysis(self, job: AnalysisJob, analysis: Analysis) -> bool:
         with self._db.connection() as conn:
             row = conn.execute(
-                f"UPDATE images SET leased_until = NULL WHERE id = %s AND generation = %s AND state <> 'deleting'"
+                f"UPDATE images SET leased_until = NULL WHERE id ="
+                f" %s AND generation = %s AND state <> 'deleting'"
                 f" RETURNING {_COLS}",
                 (job.image.id, job.generation),
             ).fetchone()

@@ -17,8 +17,16 @@ _MICRO = timedelta(microseconds=1)
 
 # Columns every image SELECT returns, in this order.
 IMAGE_COLUMNS = (
-    "id", "owner_id", "filename", "content_type", "width", "height",
-    "size_bytes", "sha256", "uploaded_at", "analysis",
+    "id",
+    "owner_id",
+    "filename",
+    "content_type",
+    "width",
+    "height",
+    "size_bytes",
+    "sha256",
+    "uploaded_at",
+    "analysis",
 )
 
 

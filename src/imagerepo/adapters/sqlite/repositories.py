@@ -1,5 +1,7 @@
 """SQLite implementations of AccountRepository, SessionRepository and ImageRepository."""
 
+# ruff: noqa: S608  # SQL is assembled from constant fragments only; values are always bound parameters
+
 from __future__ import annotations
 
 import sqlite3
@@ -39,10 +41,17 @@ class SqliteAccountRepository:
         try:
             with self._db.transaction() as conn:
                 conn.execute(
-                    "INSERT INTO accounts (id, username, username_key, password_hash, created_at, quota_limit)"
+                    "INSERT INTO accounts (id, username, username_key,"
+                    " password_hash, created_at, quota_limit)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
-                    (account.id, account.username, normalize_username(account.username),
-                     account.password_hash, to_micros(account.created_at), account.quota_limit),
+                    (
+                        account.id,
+                        account.username,
+                        normalize_username(account.username),
+                        account.password_hash,
+                        to_micros(account.created_at),
+                        account.quota_limit,
+                    ),
                 )
         except sqlite3.IntegrityError as e:
             raise UsernameTaken(account.username) from e
@@ -82,8 +91,14 @@ class SqliteSessionRepository:
             conn.execute(
                 "INSERT OR REPLACE INTO sessions (token_hash, account_id, kind, name, created_at, expires_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                (session.token_hash, session.account_id, session.kind, session.name,
-                 to_micros(session.created_at), to_micros(session.expires_at)),
+                (
+                    session.token_hash,
+                    session.account_id,
+                    session.kind,
+                    session.name,
+                    to_micros(session.created_at),
+                    to_micros(session.expires_at),
+                ),
             )
 
     def get(self, token_hash: str) -> Session | None:
@@ -117,7 +132,9 @@ def _index(conn: sqlite3.Connection, image: Image) -> None:
     )
     conn.execute("DELETE FROM image_terms WHERE image_id = ?", (image.id,))
     conn.execute("DELETE FROM image_tags WHERE image_id = ?", (image.id,))
-    conn.executemany("INSERT INTO image_terms (term, image_id) VALUES (?, ?)", [(t, image.id) for t in ix.terms])
+    conn.executemany(
+        "INSERT INTO image_terms (term, image_id) VALUES (?, ?)", [(t, image.id) for t in ix.terms]
+    )
     conn.executemany("INSERT INTO image_tags (tag, image_id) VALUES (?, ?)", [(t, image.id) for t in ix.tags])
 
 
@@ -152,18 +169,34 @@ class SqliteImageRepository:
             at = to_micros(image.uploaded_at)
             ix = SearchIndex.of(image)
             conn.execute(
-                "INSERT INTO images (id, owner_id, state, filename, filename_key, content_type, width, height,"
+                "INSERT INTO images (id, owner_id, state, filename,"
+                " filename_key, content_type, width, height,"
                 " size_bytes, sha256, uploaded_at, uploaded_key, analysis, analysis_status, available_at)"
                 " VALUES (?, ?, 'uploading', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (image.id, image.owner_id, image.filename, ix.filename_key, image.content_type,
-                 image.width, image.height, image.size_bytes, image.sha256, at, ix.uploaded_key,
-                 analysis_json(image.analysis), image.analysis.status.value, at),
+                (
+                    image.id,
+                    image.owner_id,
+                    image.filename,
+                    ix.filename_key,
+                    image.content_type,
+                    image.width,
+                    image.height,
+                    image.size_bytes,
+                    image.sha256,
+                    at,
+                    ix.uploaded_key,
+                    analysis_json(image.analysis),
+                    image.analysis.status.value,
+                    at,
+                ),
             )
             _index(conn, image)
 
     def commit(self, image_id: str) -> None:
         with self._db.transaction() as conn:
-            conn.execute("UPDATE images SET state = 'ready' WHERE id = ? AND state = 'uploading'", (image_id,))
+            conn.execute(
+                "UPDATE images SET state = 'ready' WHERE id = ? AND state = 'uploading'", (image_id,)
+            )
 
     def discard(self, image_id: str) -> None:
         with self._db.transaction() as conn:
@@ -250,7 +283,8 @@ class SqliteImageRepository:
         with self._db.transaction(write=False) as conn:
             rows = conn.execute(
                 f"SELECT {_COLS}, state FROM images"
-                " WHERE state = 'deleting' OR (state = 'uploading' AND uploaded_at < ?) ORDER BY uploaded_at, id",
+                " WHERE state = 'deleting' OR (state = 'uploading'"
+                " AND uploaded_at < ?) ORDER BY uploaded_at, id",
                 (to_micros(uploading_older_than),),
             ).fetchall()
         return [(image_from_row(r), r["state"]) for r in rows]
@@ -279,7 +313,8 @@ class SqliteImageRepository:
             row = conn.execute(
                 f"UPDATE images SET leased_until = ?, attempts = attempts + 1 WHERE id = ("
                 " SELECT id FROM images WHERE state = 'ready' AND analysis_status = 'pending'"
-                " AND (available_at IS NULL OR available_at <= ?) AND (leased_until IS NULL OR leased_until <= ?)"
+                " AND (available_at IS NULL OR available_at <= ?)"
+                " AND (leased_until IS NULL OR leased_until <= ?)"
                 f" ORDER BY available_at, id LIMIT 1) RETURNING {_COLS}, generation, attempts",
                 (to_micros(lease_until), t, t),
             ).fetchone()
@@ -290,7 +325,8 @@ class SqliteImageRepository:
     def complete_analysis(self, job: AnalysisJob, analysis: Analysis) -> bool:
         with self._db.transaction() as conn:
             row = conn.execute(
-                f"UPDATE images SET leased_until = NULL WHERE id = ? AND generation = ? AND state <> 'deleting'"
+                f"UPDATE images SET leased_until = NULL WHERE id"
+                f" = ? AND generation = ? AND state <> 'deleting'"
                 f" RETURNING {_COLS}",
                 (job.image.id, job.generation),
             ).fetchone()
