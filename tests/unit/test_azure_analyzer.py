@@ -26,9 +26,11 @@ from imagerepo.adapters.azure import (
     as_sentence,
 )
 from imagerepo.adapters.imaging import ImageLimits, fit_within
+from imagerepo.adapters.memory import InMemoryBlobStore, InMemoryImageRepository, ManualClock
+from imagerepo.domain.analysis_service import AnalysisService
 from imagerepo.domain.colors import COLOR_MIN_FRACTION, COLOR_VOCABULARY
 from imagerepo.domain.errors import AnalysisFailed, InvalidImage
-from imagerepo.domain.images import Color
+from imagerepo.domain.images import Analysis, AnalysisStatus, Color, Image
 
 PAYLOADS = Path(__file__).parent / "azure_payloads"
 ENDPOINT = "https://imagerepo-test.cognitiveservices.azure.com/"
@@ -657,3 +659,65 @@ def test_prepared_image_always_fits_the_limits_or_is_refused(w: int, h: int, fmt
     # Aspect ratio kept, up to rounding of the short side.
     assert sent.width / sent.height == pytest.approx(w / h, rel=0.05, abs=1.5 / min(sent.size))
 
+
+
+# ---------------------------------------------------------------------- through the analysis worker
+
+
+class Worker:
+    """The analysis service over in-memory fakes, with one stored image waiting for analysis."""
+
+    def __init__(self, analyzer: AzureVisionAnalyzer) -> None:
+        self.clock = ManualClock()
+        self.images = InMemoryImageRepository()
+        blobs = InMemoryBlobStore()
+        image = Image(
+            id="img-1", owner_id="u1", filename="a.png", content_type="image/png", width=320, height=240,
+            size_bytes=len(SMALL_PNG), sha256="0" * 64, uploaded_at=self.clock.now(),
+        )  # fmt: skip
+        self.images.reserve(image, quota_limit=5)
+        self.images.commit(image.id)
+        blobs.put(image.original_key, io.BytesIO(SMALL_PNG), "image/png")
+        self.service = AnalysisService(self.images, blobs, analyzer, self.clock)
+
+    def analysis(self) -> Analysis:
+        image = self.images.get("u1", "img-1")
+        assert image is not None
+        return image.analysis
+
+
+def test_worker_records_azures_analysis() -> None:
+    worker = Worker(make(FakeAzure(OK_V32))[0])
+
+    assert worker.service.run_once()
+
+    analysis = worker.analysis()
+    assert analysis.status == AnalysisStatus.DONE
+    assert analysis.analyzer == "azure"
+    assert analysis.description == "A man pointing at a screen."
+    assert analysis.extra["azure_colors"]["dominant"] == ["White"]
+
+
+def test_worker_records_azures_refusal_as_a_failed_analysis() -> None:
+    worker = Worker(make(FakeAzure("v3.2_error_400_InvalidImageFormat.json"))[0])
+
+    worker.service.run_once()
+
+    analysis = worker.analysis()
+    assert analysis.status == AnalysisStatus.FAILED
+    assert "Input data is not a valid image." in analysis.error
+
+
+def test_worker_reschedules_a_rate_limited_job_no_sooner_than_azure_asked() -> None:
+    fake = FakeAzure(RATE_LIMIT, OK_V32)
+    worker = Worker(make(fake, max_wait_seconds=0)[0])
+
+    worker.service.run_once()
+
+    assert worker.analysis().status == AnalysisStatus.PENDING
+    worker.clock.advance(54)
+    assert not worker.service.run_once()
+    worker.clock.advance(2)
+    assert worker.service.run_once()
+    assert worker.analysis().status == AnalysisStatus.DONE
+    assert len(fake.requests) == 2
