@@ -132,7 +132,9 @@ def test_v32_maps_caption_tags_and_colors_from_the_documented_answer() -> None:
     assert "pangolin" in {t.name for t in result.tags}
     assert result.extra["azure_tag_hints"] == {"pangolin": "mammal"}
     # White dominates; the accent keeps Azure's exact hex, with '#'.
-    assert result.colors[0] == Color("#ffffff", pytest.approx(1 - ACCENT_FRACTION), "white")
+    white = result.colors[0]
+    assert (white.hex, white.name) == ("#ffffff", "white")
+    assert white.fraction == pytest.approx(1 - ACCENT_FRACTION)
     accent = result.colors[1]
     assert accent.hex == "#1e6a8c"
     assert accent.fraction == ACCENT_FRACTION
