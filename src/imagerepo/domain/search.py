@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -20,6 +20,7 @@ from imagerepo.domain.colors import color_match_score, rgb_to_lab
 from imagerepo.domain.images import Image, ImageQuery
 
 _stemmer = snowballstemmer.stemmer("english")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_QUERY_TERMS = 16
 
 
@@ -75,7 +76,7 @@ def tag_names(image: Image) -> list[str]:
 
 def timestamp_key(at: datetime) -> int:
     """Microseconds since the epoch: the stored, sortable form of uploaded_at."""
-    return int((at - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() * 1_000_000) if at.tzinfo else 0
+    return (at - _EPOCH) // timedelta(microseconds=1)
 
 
 def filename_key(filename: str) -> str:
