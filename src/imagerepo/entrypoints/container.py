@@ -20,6 +20,7 @@ from imagerepo.adapters.system import Argon2PasswordHasher, SystemClock
 from imagerepo.adapters.worker import NullScheduler, ThreadAnalysisWorker, TimeoutImageAnalyzer
 from imagerepo.domain.accounts_service import AccountService
 from imagerepo.domain.analysis_service import AnalysisService
+from imagerepo.domain.identity import OidcProviderConfig
 from imagerepo.domain.images_service import ImageService
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,27 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
+def _oidc_providers(env: Mapping[str, str]) -> tuple[OidcProviderConfig, ...]:
+    """IMAGEREPO_OIDC_<NAME>_ISSUER / _CLIENT_ID / _CLIENT_SECRET / _SCOPES / _DISPLAY_NAME."""
+    found = []
+    for key in sorted(env):
+        if not (key.startswith("IMAGEREPO_OIDC_") and key.endswith("_ISSUER")):
+            continue
+        prefix = key[: -len("ISSUER")]
+        name = prefix[len("IMAGEREPO_OIDC_") : -1].lower()
+        issuer = env[key].strip().rstrip("/")
+        client_id = env.get(prefix + "CLIENT_ID", "").strip()
+        if not name or not issuer.startswith(("https://", "http://")) or not client_id:
+            raise ConfigError(f"{key} needs an http(s) issuer URL and {prefix}CLIENT_ID")
+        found.append(OidcProviderConfig(
+            name=name, issuer=issuer, client_id=client_id,
+            client_secret=env.get(prefix + "CLIENT_SECRET", "").strip(),
+            scopes=env.get(prefix + "SCOPES", "").strip() or "openid profile email",
+            display_name=env.get(prefix + "DISPLAY_NAME", "").strip(),
+        ))
+    return tuple(found)
+
+
 @attrs.frozen
 class Settings:
     """Every setting, with the defaults of API.md's configuration contract."""
@@ -80,6 +102,9 @@ class Settings:
     azure_api: str = "v3.2"
     trust_proxy: bool = False
     log_level: str = "INFO"
+    demo: bool = False
+    public_url: str = ""
+    oidc_providers: tuple[OidcProviderConfig, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -111,6 +136,9 @@ class Settings:
             azure_api=e.get("IMAGEREPO_AZURE_API", "v3.2").strip() or "v3.2",
             trust_proxy=_bool(e, "IMAGEREPO_TRUST_PROXY", False),
             log_level=e.get("IMAGEREPO_LOG_LEVEL", "INFO").upper(),
+            demo=_bool(e, "IMAGEREPO_DEMO", False),
+            public_url=e.get("IMAGEREPO_PUBLIC_URL", "").strip().rstrip("/"),
+            oidc_providers=_oidc_providers(e),
         )
         if settings.database_url and not settings.database_url.startswith(
             ("postgresql://", "postgres://", "sqlite:///")
@@ -244,6 +272,22 @@ def make_analyzer(settings: Settings, http_client: Any) -> Any:
     return TimeoutImageAnalyzer(inner, settings.analysis_timeout_seconds)
 
 
+def make_identity_links(db: Any, settings: Settings) -> Any:
+    if settings.uses_postgres:
+        from imagerepo.adapters.postgres.identity_links import PostgresIdentityLinkRepository
+
+        return PostgresIdentityLinkRepository(db)
+    from imagerepo.adapters.sqlite import SqliteDatabase
+
+    if isinstance(db, SqliteDatabase):
+        from imagerepo.adapters.sqlite.identity_links import SqliteIdentityLinkRepository
+
+        return SqliteIdentityLinkRepository(db)
+    from imagerepo.adapters.memory_identity import InMemoryIdentityLinkRepository
+
+    return InMemoryIdentityLinkRepository()  # memory_container's stand-in database
+
+
 def make_throttle(clock: Any) -> Any:
     from imagerepo.adapters.memory import InMemoryLoginThrottle
 
@@ -265,6 +309,7 @@ class Container(containers.DeclarativeContainer):
     account_repository = providers.Singleton(_repository, "Account", database, settings)
     session_repository = providers.Singleton(_repository, "Session", database, settings)
     image_repository = providers.Singleton(_repository, "Image", database, settings)
+    identity_links = providers.Singleton(make_identity_links, database, settings)
     blob_store = providers.Singleton(make_blob_store, settings, keys, clock)
     inspector = providers.Singleton(
         lambda s: PillowImageInspector(max_pixels=s.max_pixels), settings
