@@ -579,6 +579,20 @@ def test_v40_in_a_region_without_captions_goes_on_without_them() -> None:
     assert features == ["caption,tags,read", "tags,read", "tags,read"]
 
 
+@pytest.mark.parametrize("api", ["v3.2", "4.0"])
+def test_a_feature_refused_for_other_reasons_fails_for_good(api: str) -> None:
+    fake = FakeAzure("v4.0_error_400_NotSupportedVisualFeature.json")
+    analyzer, sleeps = make(fake, api=api, palette=lambda data: ())
+
+    with pytest.raises(AnalysisFailed) as failed:
+        analyzer.analyze(SMALL_PNG, "image/png")
+
+    assert failed.value.retryable is False
+    assert "NotSupportedVisualFeature" in failed.value.message
+    assert len(fake.requests) == (1 if api == "v3.2" else 2)  # 4.0 tries once more without captions
+    assert sleeps == []
+
+
 def test_unknown_api_is_refused_at_construction() -> None:
     with pytest.raises(ValueError, match="api"):
         AzureVisionAnalyzer(httpx.Client(), ENDPOINT, KEY, api="v2.1")

@@ -134,9 +134,7 @@ class AzureVisionAnalyzer:
             return self._result_v32(body)
         try:
             body = self._call(self._url_v40(), prepared)
-        except _FeatureNotSupported as e:
-            if "caption" not in self._features_40:
-                raise AnalysisFailed(self._scrub(e.reason), retryable=False) from e
+        except _CaptionsNotOffered:
             log.warning("Azure region does not offer captions; analyzing without them")
             self._features_40 = [f for f in self._features_40 if f != "caption"]
             body = self._call(self._url_v40(), prepared)
@@ -218,8 +216,8 @@ class AzureVisionAnalyzer:
             return _Attempt(reason, True, _retry_after(response, message))
         if status in (401, 403):
             return _Attempt(f"Azure Computer Vision refused the credentials ({status}): {detail}", False)
-        if status == 400 and code == "NotSupportedVisualFeature":
-            raise _FeatureNotSupported(f"Azure Computer Vision refused the request (400): {detail}")
+        if code == "NotSupportedVisualFeature" and self.api == API_V40 and "caption" in self._features_40:
+            raise _CaptionsNotOffered()
         if status == 400:
             return _Attempt(f"Azure Computer Vision refused the image (400): {detail}", False)
         return _Attempt(f"Azure Computer Vision refused the request ({status}): {detail}", False)
@@ -297,10 +295,8 @@ class _Secret:
     __str__ = __repr__
 
 
-class _FeatureNotSupported(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+class _CaptionsNotOffered(Exception):
+    """Image Analysis 4.0 in a region without captions refuses any request that asks for them."""
 
 
 # ---------------------------------------------------------------------- pure helpers
