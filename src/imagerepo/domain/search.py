@@ -25,7 +25,8 @@ MAX_QUERY_TERMS = 16
 
 
 def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    # casefold between two NFKD passes: compatibility forms like 'ᴬ' decompose to capitals.
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
