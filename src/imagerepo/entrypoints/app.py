@@ -120,6 +120,13 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     return error_response(status, HTTP_CODES.get(status, "error"), message, details, headers)
 
 
+def handle_too_deep(request: Request[Any, Any, Any], exc: RecursionError) -> Response[ErrorOut]:
+    """The JSON decoder gives up on bodies nested thousands deep: the client's fault, not ours."""
+    if request.method in ("POST", "PUT", "PATCH"):
+        return error_response(400, "bad_request", "The request body is nested too deeply to read.")
+    return handle_unexpected(request, exc)
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorOut]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(500, "internal_error", "Something went wrong on our side; nothing was changed.")
@@ -405,9 +412,11 @@ def create_app(container: Container | None = None, *, extra_route_handlers: list
         exception_handlers={
             E.DomainError: handle_domain_error,
             HTTPException: handle_http_exception,
+            RecursionError: handle_too_deep,
             Exception: handle_unexpected,
         },
         middleware=[security_headers_middleware],
+        template_config=web.template_config(),
         request_max_body_size=settings.max_upload_bytes + 64 * 1024,
         openapi_config=OpenAPIConfig(
             title="imagerepo",

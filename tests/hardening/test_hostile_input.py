@@ -1,0 +1,193 @@
+"""Hostile input: mutated and random uploads, odd filenames and usernames, malformed JSON."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from litestar.testing import TestClient
+
+from imagerepo.entrypoints.app import create_app
+from imagerepo.entrypoints.container import Settings, memory_container
+from tests import images as img
+from tests.hardening.strategies import declared_types, hostile_bytes, hostile_filenames
+from tests.hardening.support import assert_consistent, error_code, raw_upload, signup, upload
+
+# What an upload may answer, and the code that goes with each refusal.
+UPLOAD_CODES = {
+    409: {"quota_exceeded", "duplicate_image"},
+    413: {"too_large"},
+    415: {"unsupported_media_type"},
+    422: {"invalid_image"},
+}
+DECODE_SECONDS = 10.0  # "never a hang": far above the slowest legitimate small image
+
+
+def test_fuzzed_uploads_get_a_clear_answer_and_never_a_half_image(tmp_path: Path) -> None:
+    container = memory_container(Settings(data_dir=tmp_path, workers=0, max_upload_bytes=200_000, upload_quota=3))
+    store = container.blob_store()
+    with TestClient(create_app(container)) as client:
+        auth = signup(client, "fuzzer")
+        answered: dict[int, int] = {}
+
+        @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @given(data=hostile_bytes, name=hostile_filenames, ctype=declared_types)
+        def run(data: bytes, name: str, ctype: str) -> None:
+            started = time.perf_counter()
+            r = upload(client, auth, data, name=name, ctype=ctype)
+            assert time.perf_counter() - started < DECODE_SECONDS
+            answered[r.status_code] = answered.get(r.status_code, 0) + 1
+            if r.status_code == 201:
+                body = r.json()
+                assert body["size_bytes"] == len(data)
+                assert "/" not in body["filename"] and "\x00" not in body["filename"]
+                assert len(body["filename"]) <= 255
+                assert assert_consistent(client, auth, store) == [body["id"]]
+                assert client.delete(f"/api/v1/images/{body['id']}", headers=auth).status_code == 204
+            elif r.status_code == 400:
+                # A part header too long to be a filename (10,000 characters) is refused as malformed.
+                assert len(name.encode()) > 2000, r.text
+                assert error_code(r) == "validation_error"
+            else:
+                assert r.status_code in UPLOAD_CODES, (r.status_code, r.text)
+                assert error_code(r) in UPLOAD_CODES[r.status_code]
+            assert assert_consistent(client, auth, store) == []
+
+        run()
+    print("fuzz answers by status:", dict(sorted(answered.items())))
+    assert set(answered) <= {201, 400, *UPLOAD_CODES}
+    # The corpus exercises both sides: real images still pass, broken ones are refused.
+    assert answered.get(201, 0) > 0 and (answered.get(415, 0) + answered.get(422, 0)) > 0
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("../../etc/passwd.jpg", "passwd.jpg"),
+        ("..\\..\\windows\\win.ini.jpg", "win.ini.jpg"),
+        ("/var/lib/x.jpg", "x.jpg"),
+        ("\u202egpj.exe", "gpj.exe"),
+        ("a" * 1_000 + ".jpg", "a" * 255),
+        ("фото 😀.jpg", "фото 😀.jpg"),
+        ("..", "image"),
+        ("", "image"),
+    ],
+)
+def test_hostile_filenames_are_stored_as_a_harmless_display_name(
+    client: TestClient[Any], name: str, shown: str
+) -> None:
+    auth = signup(client, "alice")
+    r = upload(client, auth, img.jpeg(), name=name)
+    assert r.status_code == 201, r.text
+    assert r.json()["filename"] == shown
+    got = client.get(f"/api/v1/images/{r.json()['id']}", headers=auth).json()
+    assert got["filename"] == shown
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [(b"evil\x00.jpg", "evil.jpg"), (b"a\x00/../../b.jpg", "b.jpg"), ("\u202egpj.exe".encode(), "gpj.exe"),
+     (b"\xff\xfe.jpg", None)],
+)
+def test_nul_and_raw_bytes_in_filenames_never_reach_the_stored_name(
+    client: TestClient[Any], raw: bytes, shown: str | None
+) -> None:
+    auth = signup(client, "alice")
+    r = raw_upload(client, auth, img.jpeg(), raw)
+    if r.status_code == 201:
+        name = r.json()["filename"]
+        assert "\x00" not in name and "/" not in name and "\u202e" not in name
+        if shown is not None:
+            assert name == shown
+    else:
+        assert r.status_code == 400, r.text
+        assert error_code(r) == "validation_error"
+
+
+def test_a_10000_character_filename_is_a_clear_400(client: TestClient[Any]) -> None:
+    auth = signup(client, "alice")
+    r = upload(client, auth, img.jpeg(), name="a" * 10_000 + ".jpg")
+    assert r.status_code == 400
+    assert error_code(r) == "validation_error"
+    assert "header" in r.json()["error"]["message"]
+    assert client.get("/api/v1/me", headers=auth).json()["quota"]["used"] == 0
+
+
+@pytest.mark.parametrize(
+    "username",
+    ["алиса", "アリス", "a\u202eb", "a\x00b", "ali ce", "ALİCE", "a" * 10_000, "😀😀😀", "a/b", "<script>"],
+)
+def test_unicode_and_hostile_usernames_are_a_clear_422(client: TestClient[Any], username: str) -> None:
+    r = client.post("/api/v1/accounts", json={"username": username, "password": "correct horse"})
+    assert r.status_code == 422, r.text
+    assert error_code(r) == "invalid_credentials_format"
+    assert "username" in r.json()["error"]["details"]
+    # Signing in with such a name is an ordinary failed login, not a crash.
+    r = client.post("/api/v1/sessions", json={"username": username, "password": "correct horse"})
+    assert r.status_code == 401
+    assert error_code(r) == "invalid_login"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[]",
+        b'"alice"',
+        b"42",
+        b"null",
+        b'{"username": {"a": 1}, "password": []}',
+        b'{"username": "alice", "password": 12345678}',
+        b'{"username": "alice"',
+        b"\xff\xfe\x00garbage",
+        b'{"username": "al\\ud800ice", "password": "correct horse"}',
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"a":' * 5_000 + b"1" + b"}" * 5_000,
+        json.dumps({"username": "x" * 1_000_000, "password": "y"}).encode(),
+    ],
+    ids=["array", "string", "number", "null", "objects", "int-password", "unterminated", "not-utf8",
+         "lone-surrogate", "deep-array", "deep-object", "huge"],
+)
+@pytest.mark.parametrize("path", ["/api/v1/accounts", "/api/v1/sessions"])
+def test_json_of_the_wrong_shape_is_a_clear_4xx(client: TestClient[Any], path: str, body: bytes) -> None:
+    started = time.perf_counter()
+    r = client.post(path, content=body, headers={"content-type": "application/json"})
+    assert time.perf_counter() - started < 5
+    assert 400 <= r.status_code < 500, (r.status_code, r.text[:300])
+    assert error_code(r) in {"bad_request", "validation_error", "invalid_credentials_format", "invalid_login",
+                             "too_large"}
+    assert r.status_code != 401 or path.endswith("sessions")
+
+
+def test_upload_that_is_not_multipart_or_lies_about_its_length_is_a_4xx(client: TestClient[Any]) -> None:
+    auth = signup(client, "alice")
+    cases: list[dict[str, Any]] = [
+        {"content": b"raw bytes", "headers": {"content-type": "image/jpeg"}},
+        {"content": b"--x\r\n", "headers": {"content-type": "multipart/form-data; boundary=x"}},
+        {"content": b"x", "headers": {"content-type": "multipart/form-data"}},
+        {"content": b"--x--\r\n", "headers": {"content-type": "multipart/form-data; boundary=x",
+                                              "content-length": "99999999999"}},
+    ]
+    for case in cases:
+        r = client.post("/api/v1/images", content=case["content"], headers={**auth, **case["headers"]})
+        assert 400 <= r.status_code < 500, (case, r.status_code, r.text)
+        error_code(r)
+    assert client.get("/api/v1/me", headers=auth).json()["quota"]["used"] == 0
+
+
+@given(q=st.text(max_size=300), tag=st.lists(st.text(max_size=50), max_size=5), color=st.text(max_size=12),
+       sort=st.text(max_size=15), limit=st.text(max_size=5), cursor=st.text(max_size=80))
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+def test_hostile_list_queries_are_200_or_422(q: str, tag: list[str], color: str, sort: str, limit: str,
+                                              cursor: str) -> None:
+    with TestClient(create_app(memory_container(Settings(workers=0)))) as client:
+        auth = signup(client, "alice")
+        params = {"q": q, "tag": tag, "color": color, "sort": sort, "limit": limit, "cursor": cursor}
+        r = client.get("/api/v1/images", params=params, headers=auth)
+        assert r.status_code in (200, 400, 422), (r.status_code, r.text)
+        if r.status_code != 200:
+            assert error_code(r) in {"invalid_query", "bad_request"}
