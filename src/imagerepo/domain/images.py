@@ -242,10 +242,11 @@ class Cursor:
         key, ident = data["k"], data["i"]
         if data["q"] != query.fingerprint() or not isinstance(ident, str):
             raise bad
-        expected: type | tuple[type, ...] = {
-            "filename": str,
-            "color": (int, float),
-        }.get(query.order, int)
+        expected: type | tuple[type, ...] = int
+        if query.order == "filename":
+            expected = str
+        elif query.order == "color":
+            expected = (int, float)
         if isinstance(key, bool) or not isinstance(key, expected):
             raise bad
         return cls(key=key, id=ident)

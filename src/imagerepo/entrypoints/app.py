@@ -162,9 +162,13 @@ async def live() -> StatusOut:
 @get("/health/ready", tags=["health"], summary="Database and blob store reachable", sync_to_thread=True)
 def ready(request: Request[Any, Any, Any]) -> Response[StatusOut]:
     container: Container = request.app.state.container
-    failing, details = [], {}
-    for name, check in (("database", lambda: container.image_repository().check()),
-                        ("blob_store", lambda: container.blob_store().check())):
+    failing: list[str] = []
+    details: dict[str, str] = {}
+    checks: list[tuple[str, Callable[[], None]]] = [
+        ("database", lambda: container.image_repository().check()),
+        ("blob_store", lambda: container.blob_store().check()),
+    ]
+    for name, check in checks:
         try:
             check()
         except Exception as e:
