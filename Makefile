@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint bench bench-analysis bench-search bench-load install clean
+.PHONY: help run test lint bench bench-analysis bench-search bench-load fuzz install clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-16s %s\n", $$1, $$2}'
@@ -23,8 +23,13 @@ install: $(STAMP)  ## create .venv and install everything (runs by itself when n
 run: $(STAMP)  ## serve the app on the embedded default (no database server, no cloud, no network)
 	$(BIN)/imagerepo serve
 
-test: $(STAMP)  ## run the whole test suite
-	$(BIN)/pytest
+# Use the local PostgreSQL for the integration tests when one answers and none was named.
+PG_LOCAL := postgresql://postgres@127.0.0.1:5432/postgres
+test: $(STAMP)  ## run the whole test suite (PostgreSQL/S3/browser tests included when available)
+	sh scripts/ensure-chromium.sh || echo "browser tests will be skipped: chromium could not be installed"
+	@if [ -z "$$IMAGEREPO_TEST_DATABASE_URL" ] && command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p 5432; then \
+		export IMAGEREPO_TEST_DATABASE_URL=$(PG_LOCAL); fi; \
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)  ## ruff and mypy --strict
 	$(BIN)/ruff check src tests bench
@@ -41,6 +46,9 @@ bench-search: $(STAMP)  ## search/list latency with and without indexes (BENCH_S
 
 bench-load: $(STAMP)  ## mixed load against a local server (BENCH_LOAD_SECONDS=600 for 10 minutes)
 	$(BIN)/python bench/load.py
+
+fuzz: $(STAMP)  ## longer hostile-input runs (hypothesis + schemathesis with many more examples)
+	IMAGEREPO_FUZZ_EXAMPLES=$${IMAGEREPO_FUZZ_EXAMPLES:-2000} $(BIN)/pytest tests/hardening -m "not slow or slow" -p no:cacheprovider
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
