@@ -93,6 +93,7 @@ class Settings:
     session_ttl_seconds: int = 7 * 24 * 3600
     workers: int = 2
     analysis_timeout_seconds: int = 120
+    analysis_lease_seconds: int = 300
     local_models: bool = True
     s3_endpoint_url: str = ""
     s3_sse: str = "AES256"
@@ -127,6 +128,7 @@ class Settings:
             session_ttl_seconds=_int(e, "IMAGEREPO_SESSION_TTL_SECONDS", 7 * 24 * 3600, 60),
             workers=_int(e, "IMAGEREPO_WORKERS", 2, 0),
             analysis_timeout_seconds=_int(e, "IMAGEREPO_ANALYSIS_TIMEOUT_SECONDS", 120, 1),
+            analysis_lease_seconds=_int(e, "IMAGEREPO_ANALYSIS_LEASE_SECONDS", 300, 1),
             local_models=_bool(e, "IMAGEREPO_LOCAL_MODELS", True),
             s3_endpoint_url=e.get("IMAGEREPO_S3_ENDPOINT_URL", "").strip(),
             s3_sse=e.get("IMAGEREPO_S3_SSE", "AES256").strip() or "AES256",
@@ -318,8 +320,17 @@ class Container(containers.DeclarativeContainer):
     hasher = providers.Singleton(Argon2PasswordHasher)
     throttle = providers.Singleton(make_throttle, clock)
 
+    # The lease is how long a claimed job stays hidden from other workers: a worker that dies
+    # mid-job gives its analysis back to the queue once the lease runs out.
     analysis_service = providers.Singleton(
-        AnalysisService, image_repository, blob_store, analyzer, clock
+        lambda images, blobs, analyzer, clock, s: AnalysisService(
+            images, blobs, analyzer, clock, lease=timedelta(seconds=s.analysis_lease_seconds)
+        ),
+        image_repository,
+        blob_store,
+        analyzer,
+        clock,
+        settings,
     )
     worker = providers.Singleton(
         lambda service, s: ThreadAnalysisWorker(service, concurrency=max(1, s.workers)),
