@@ -35,9 +35,7 @@ class LocalImageAnalyzer:
 
     name = "local"
 
-    def __init__(
-        self, *, models: bool = True, timeout_seconds: float = 60.0, weights_path: Path | None = None
-    ) -> None:
+    def __init__(self, *, models: bool = True, timeout_seconds: float = 60.0, weights_path: Path | None = None) -> None:
         self.models = models and m.models_available()
         self.ocr = self.models and importlib.util.find_spec("rapidocr_onnxruntime") is not None
         self.timeout_seconds = timeout_seconds
@@ -77,9 +75,7 @@ class LocalImageAnalyzer:
             return value
 
         image = stage("decode", lambda: decode(data))
-        colors = stage(
-            "colors", lambda: palette(image.resized(_COLORS_SIZE), image.resized_opaque(_COLORS_SIZE))
-        )
+        colors = stage("colors", lambda: palette(image.resized(_COLORS_SIZE), image.resized_opaque(_COLORS_SIZE)))
         tags: list[Tag] = []
         subject: str | None = None
         faces = 0
@@ -95,7 +91,9 @@ class LocalImageAnalyzer:
                 tags.sort(key=lambda t: -t.confidence)
             if self.ocr and stage("text_gate", lambda: m.looks_like_text(image.rgb)):
                 reader = m.shared("ocr", "default", m.TextReader)
-                text = stage("text", lambda: reader.read(image.resized(_OCR_SIZE)))
+                # Text needs detail: decode a draft-reduced JPEG again, larger.
+                sharp = image if not image.reduced else stage("decode_text", lambda: decode(data, min_side=_OCR_SIZE))
+                text = stage("text", lambda: reader.read(sharp.resized(_OCR_SIZE)))
         extra: dict[str, Any] = {
             "width": image.original_size[0],
             "height": image.original_size[1],

@@ -14,8 +14,9 @@ from imagerepo.domain.errors import AnalysisFailed
 
 # Longest side kept after decoding; every stage reduces further to what it needs.
 WORKING_SIZE = 1024
-# JPEG draft target: DCT scaling keeps each side at least this large (12 MP -> ~1000×750).
-_DRAFT_SIZE = (512, 512)
+# JPEG draft target: DCT scaling keeps each side at least this large (12 MP -> 500×375),
+# enough for colors, tags and faces; OCR asks for more.
+DRAFT_SIDE = 256
 # Pixels with less alpha than this are left out of the palette.
 _OPAQUE = 128
 
@@ -27,6 +28,7 @@ class Decoded:
     rgb: npt.NDArray[np.uint8]  # (h, w, 3)
     opaque: npt.NDArray[np.bool_] | None  # (h, w); None when every pixel is opaque
     original_size: tuple[int, int]  # (width, height) of the upload, after EXIF orientation
+    reduced: bool = False  # decoded at a JPEG draft scale: a re-decode can give more detail
 
     @property
     def width(self) -> int:
@@ -59,11 +61,12 @@ class Decoded:
         return np.asarray(mask) >= _OPAQUE
 
 
-def decode(data: bytes) -> Decoded:
+def decode(data: bytes, *, min_side: int = DRAFT_SIDE) -> Decoded:
     """Any accepted format and mode -> 8-bit RGB at most WORKING_SIZE on the longest side.
 
     Grayscale, palette, alpha, CMYK, 16-bit and float modes are all handled; animations give
-    their first frame. Raises AnalysisFailed when the bytes are not a decodable image.
+    their first frame. JPEGs are decoded at a reduced scale that keeps both sides at least
+    ``min_side`` (or the full size). Raises AnalysisFailed when the bytes are not a decodable image.
     """
     try:
         with warnings.catch_warnings():
@@ -71,7 +74,7 @@ def decode(data: bytes) -> Decoded:
             im = Image.open(io.BytesIO(data))
             width, height = im.size
             if im.format == "JPEG":
-                im.draft("RGB", _DRAFT_SIZE)
+                im.draft("RGB", (min_side, min_side))
             im.seek(0)
             im.load()
             oriented = ImageOps.exif_transpose(im)
@@ -88,7 +91,7 @@ def decode(data: bytes) -> Decoded:
         Image.DecompressionBombWarning,
     ) as e:
         raise AnalysisFailed(f"the image could not be decoded: {e}") from e
-    return Decoded(rgb=rgb, opaque=opaque, original_size=original_size)
+    return Decoded(rgb=rgb, opaque=opaque, original_size=original_size, reduced=im.size != (width, height))
 
 
 def _to_rgb(im: Image.Image) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_] | None]:

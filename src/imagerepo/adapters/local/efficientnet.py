@@ -82,9 +82,7 @@ def build_model(weights: dict[str, npt.NDArray[Any]]) -> bytes:
     # uint8 NHWC -> normalized float NCHW
     nodes.append(helper.make_node("Cast", ["image"], ["image_f"], to=TensorProto.FLOAT))
     nodes.append(helper.make_node("Transpose", ["image_f"], ["image_t"], perm=[0, 3, 1, 2]))
-    nodes.append(
-        helper.make_node("Sub", ["image_t", const(np.array(_MEAN, np.float32), "mean")], ["image_c"])
-    )
+    nodes.append(helper.make_node("Sub", ["image_t", const(np.array(_MEAN, np.float32), "mean")], ["image_c"]))
     nodes.append(helper.make_node("Mul", ["image_c", const(np.array(1 / _STD, np.float32), "istd")], ["x0"]))
 
     size = INPUT_SIZE
@@ -112,11 +110,7 @@ def build_model(weights: dict[str, npt.NDArray[Any]]) -> bytes:
             )
             size = -(-size // stride)
             x = conv_bn(x, f"{p}._project_conv", f"{p}._bn2", stride=1, size=size, relu=False)
-            in_ch = (
-                w(f"{p}._expand_conv.weight").shape[1]
-                if f"{p}._expand_conv.weight" in weights
-                else dw.shape[0]
-            )
+            in_ch = w(f"{p}._expand_conv.weight").shape[1] if f"{p}._expand_conv.weight" in weights else dw.shape[0]
             if stride == 1 and in_ch == w(f"{p}._project_conv.weight").shape[0]:
                 y = fresh("add")
                 nodes.append(helper.make_node("Add", [x, inp], [y]))

@@ -52,9 +52,7 @@ class _Storage:
 
 
 class _TensorRef:
-    def __init__(
-        self, storage: _Storage, offset: int, size: tuple[int, ...], stride: tuple[int, ...]
-    ) -> None:
+    def __init__(self, storage: _Storage, offset: int, size: tuple[int, ...], stride: tuple[int, ...]) -> None:
         self.storage, self.offset, self.size, self.stride = storage, offset, size, stride
 
     def resolve(self) -> npt.NDArray[Any]:
@@ -80,9 +78,7 @@ def _rebuild_tensor_v2(
     return _TensorRef(storage, offset, tuple(size), tuple(stride))
 
 
-def _rebuild_tensor(
-    storage: _Storage, offset: int, size: tuple[int, ...], stride: tuple[int, ...]
-) -> _TensorRef:
+def _rebuild_tensor(storage: _Storage, offset: int, size: tuple[int, ...], stride: tuple[int, ...]) -> _TensorRef:
     return _TensorRef(storage, offset, tuple(size), tuple(stride))
 
 

@@ -28,9 +28,7 @@ def labels() -> tuple[str, ...]:
 @functools.cache
 def broad_words() -> tuple[tuple[str, ...], ...]:
     """For each class index, its coarse words (in file order)."""
-    text = (
-        resources.files("imagerepo.adapters.local").joinpath("data/imagenet_hierarchy.txt").read_text("utf-8")
-    )
+    text = resources.files("imagerepo.adapters.local").joinpath("data/imagenet_hierarchy.txt").read_text("utf-8")
     words: list[list[str]] = [[] for _ in labels()]
     for raw in text.splitlines():
         line = raw.split("#", 1)[0].strip()

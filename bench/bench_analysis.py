@@ -1,0 +1,138 @@
+"""Local analysis benchmark: 12 MP latency by stage, colors vs colorthief, worker throughput, RSS.
+
+Run with `make bench-analysis`. Ends with one `bench name=value` line per figure.
+"""
+
+from __future__ import annotations
+
+import io
+import resource
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from PIL import Image
+from skimage import data as skdata
+
+from imagerepo.adapters.local import LocalImageAnalyzer
+from imagerepo.adapters.local.decode import decode
+from imagerepo.adapters.local.palette import palette
+from imagerepo.domain.colors import color_name, to_hex
+
+PHOTOS = ("coffee", "chelsea", "astronaut", "rocket")
+RUNS_12MP = 12
+COLORTHIEF_FILES = 2
+
+
+def jpeg(arr: np.ndarray, size: tuple[int, int] | None = None, quality: int = 90) -> bytes:
+    im = Image.fromarray(arr).convert("RGB")
+    if size:
+        im = im.resize(size, Image.Resampling.BICUBIC)
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def png(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def twelve_mp(name: str) -> bytes:
+    """A photo upscaled to 4000×3000 with sensor-like noise, so JPEG decoding does real work."""
+    big = np.asarray(Image.fromarray(getattr(skdata, name)()).convert("RGB").resize((4000, 3000), Image.BICUBIC))
+    noise = np.random.default_rng(0).normal(0, 4, big.shape)
+    return jpeg(np.clip(big + noise, 0, 255).astype(np.uint8))
+
+
+def main() -> None:
+    analyzer = LocalImageAnalyzer()
+    t0 = time.perf_counter()
+    analyzer.warm_up()
+    print(f"models loaded in {time.perf_counter() - t0:.2f} s")
+
+    files = {name: twelve_mp(name) for name in PHOTOS}
+    print(f"12 MP JPEGs: {', '.join(f'{n} {len(b) / 1e6:.1f} MB' for n, b in files.items())}")
+
+    # 1. Full analysis of a 12 MP JPEG.
+    for b in files.values():
+        analyzer.analyze(b, "image/jpeg")
+    totals: list[float] = []
+    stages: dict[str, list[float]] = {}
+    for i in range(RUNS_12MP):
+        b = list(files.values())[i % len(files)]
+        t = time.perf_counter()
+        result = analyzer.analyze(b, "image/jpeg")
+        totals.append((time.perf_counter() - t) * 1000)
+        for stage, ms in result.extra["timings_ms"].items():
+            stages.setdefault(stage, []).append(ms)
+    median_ms = statistics.median(totals)
+    print(f"\nfull analysis, 12 MP JPEG, {RUNS_12MP} runs: median {median_ms:.1f} ms, max {max(totals):.1f} ms")
+    for stage, values in stages.items():
+        print(f"  {stage:<10} median {statistics.median(values):7.1f} ms")
+    for name, b in files.items():
+        print(f"  {name:<10} {analyzer.analyze(b, 'image/jpeg').description}")
+
+    # 2. Colors: ours (decode + palette) against colorthief on the same files.
+    from colorthief import ColorThief
+
+    ours: list[float] = []
+    theirs: list[float] = []
+    print("\npalettes (ours | colorthief):")
+    for name in PHOTOS[:COLORTHIEF_FILES]:
+        b = files[name]
+        runs = []
+        for _ in range(5):
+            t = time.perf_counter()
+            decoded = decode(b)
+            colors = palette(decoded.resized(256), decoded.resized_opaque(256))
+            runs.append(time.perf_counter() - t)
+        ours.append(statistics.median(runs))
+        t = time.perf_counter()
+        thief = ColorThief(io.BytesIO(b)).get_palette(color_count=6)
+        theirs.append(time.perf_counter() - t)
+        print(f"  {name}: ours {ours[-1] * 1000:.1f} ms, colorthief {theirs[-1] * 1000:.0f} ms")
+        for i in range(max(len(colors), len(thief))):
+            left = f"{colors[i].hex} {colors[i].fraction:5.1%} {colors[i].name:<7}" if i < len(colors) else " " * 22
+            right = f"{to_hex(thief[i])} {color_name(thief[i])}" if i < len(thief) else ""
+            print(f"    {left} | {right}")
+    speedup = sum(theirs) / sum(ours)
+    print(f"colors speedup vs colorthief: {speedup:.0f}×")
+
+    # 3. Worker-pool throughput on ~100 mixed photos (sizes, formats, with and without text).
+    names = [
+        n for n in ("coffee", "chelsea", "astronaut", "rocket", "camera", "page", "text", "coins") if hasattr(skdata, n)
+    ]
+    batch: list[tuple[bytes, str]] = []
+    for i in range(100):
+        arr = getattr(skdata, names[i % len(names)])()
+        side = (640, 1024, 1600, 2048)[i % 4]
+        h, w = arr.shape[:2]
+        size = (side, max(1, round(h * side / w)))
+        batch.append((jpeg(arr, size), "image/jpeg") if i % 3 else (png(arr), "image/png"))
+    t = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = list(pool.map(lambda item: analyzer.analyze(*item), batch))
+    elapsed = time.perf_counter() - t
+    per_s = len(done) / elapsed
+    with_text = sum(1 for r in done if r.text)
+    print(
+        f"\nworker pool (2 threads): {len(done)} images in {elapsed:.1f} s = {per_s:.1f} images/s"
+        f" ({with_text} with OCR text)"
+    )
+
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS with all models loaded: {peak_mb:.0f} MB")
+
+    print(f"\nbench analysis_12mp_median_ms={median_ms:.1f}")
+    print(f"bench colors_speedup_vs_colorthief={speedup:.1f}")
+    print(f"bench worker_images_per_s={per_s:.2f}")
+    print(f"bench peak_rss_mb={peak_mb:.0f}")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
