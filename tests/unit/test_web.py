@@ -1,0 +1,320 @@
+"""The web pages through Litestar's TestClient on the in-memory adapters: what a person sees and sends."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from imagerepo.adapters.memory import FakeImageAnalyzer, ManualClock
+from imagerepo.domain.accounts import PASSWORD_RULES, USERNAME_RULES
+from imagerepo.domain.images import AnalysisResult, Color, Tag
+from imagerepo.entrypoints.app import create_app
+from imagerepo.entrypoints.container import Settings, memory_container
+from tests import images as img
+
+HOSTILE = "<img src=x onerror=alert(1)>.jpg"
+
+
+@pytest.fixture
+def analyzer() -> FakeImageAnalyzer:
+    return FakeImageAnalyzer()
+
+
+@pytest.fixture
+def env(tmp_path: Path, analyzer: FakeImageAnalyzer) -> Iterator[tuple[TestClient[Any], Any]]:
+    settings = Settings(data_dir=tmp_path, workers=0, max_upload_bytes=300_000, upload_quota=3)
+    container = memory_container(settings, clock=ManualClock(), analyzer=analyzer)
+    with TestClient(create_app(container)) as client:
+        yield client, container
+
+
+@pytest.fixture
+def client(env: tuple[TestClient[Any], Any]) -> TestClient[Any]:
+    return env[0]
+
+
+def csrf(client: TestClient[Any], page: str = "/signin") -> str:
+    r = client.get(page)
+    match = re.search(r'name="_csrf_token" value="([^"]+)"', r.text)
+    assert match, page
+    return match.group(1)
+
+
+def sign_up(client: TestClient[Any], username: str = "alice", password: str = "correct horse") -> None:
+    r = client.post("/signup", data={"_csrf_token": csrf(client, "/signup"), "username": username,
+                                     "password": password}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    assert r.headers["location"] == "/gallery"
+
+
+def upload(client: TestClient[Any], *files: tuple[str, bytes, str]) -> Any:
+    token = csrf(client, "/gallery")
+    return client.post("/upload", data={"_csrf_token": token}, files=[("file", f) for f in files])
+
+
+def text_of(html: str) -> str:
+    """The page as a person reads it: tags stripped, entities decoded, spaces collapsed."""
+    import html as h
+
+    return " ".join(h.unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+def analyze_all(container: Any) -> None:
+    while container.analysis_service().run_once():
+        pass
+
+
+# ---------------------------------------------------------------- accounts
+
+
+def test_sign_up_page_shows_the_rules_as_hints(client: TestClient[Any]) -> None:
+    page = text_of(client.get("/signup").text)
+    for rule in (*USERNAME_RULES, *PASSWORD_RULES):
+        assert rule in page
+
+
+def test_a_bad_password_is_explained_next_to_the_field_and_the_username_is_kept(client: TestClient[Any]) -> None:
+    r = client.post("/signup", data={"_csrf_token": csrf(client, "/signup"), "username": "alice",
+                                     "password": "12345678"})
+    assert r.status_code == 422
+    assert 'value="alice"' in r.text
+    assert "12345678" not in r.text  # the password is never echoed
+    errors = re.search(r'<ul class="field-errors" id="password-errors">(.*?)</ul>', r.text, re.S)
+    assert errors
+    assert "must not be only digits" in errors.group(1)
+    assert 'id="username-errors"' not in r.text
+    assert client.get("/gallery", follow_redirects=False).status_code == 303  # nobody signed in
+
+
+def test_a_taken_username_is_reported_on_the_username_field(client: TestClient[Any]) -> None:
+    sign_up(client)
+    client.post("/signout", data={"_csrf_token": csrf(client, "/gallery")})
+    r = client.post("/signup", data={"_csrf_token": csrf(client, "/signup"), "username": "ALICE",
+                                     "password": "another secret"})
+    assert r.status_code == 409
+    assert re.search(r'id="username-errors">.*already taken', r.text, re.S)
+
+
+def test_a_form_post_without_the_csrf_token_is_refused_and_changes_nothing(env: tuple[TestClient[Any], Any]) -> None:
+    client, container = env
+    client.get("/signup")  # has the CSRF cookie, but the forged form lacks the token
+    r = client.post("/signup", data={"username": "mallory", "password": "correct horse"})
+    assert r.status_code == 403
+    assert "This form has expired" in r.text
+    assert container.account_repository().get_by_username("mallory") is None
+    r = client.post("/signup", data={"username": "mallory", "password": "correct horse", "_csrf_token": "0" * 128})
+    assert r.status_code == 403
+
+
+def test_sign_in_sets_the_api_cookie_and_sign_out_revokes_it(client: TestClient[Any]) -> None:
+    sign_up(client)
+    client.post("/signout", data={"_csrf_token": csrf(client, "/gallery")})
+    r = client.post("/signin", data={"_csrf_token": csrf(client), "username": "alice", "password": "wrong pass"})
+    assert r.status_code == 401
+    assert "Wrong username or password." in text_of(r.text)
+    assert 'value="alice"' in r.text
+    r = client.post("/signin", data={"_csrf_token": csrf(client), "username": "alice", "password": "correct horse",
+                                     "next": "//evil.example/"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"] == "/gallery"  # no open redirect
+    cookie = r.headers["set-cookie"]
+    assert "imagerepo_session=" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie
+    assert client.get("/api/v1/me").json()["username"] == "alice"  # the same session serves the API
+    token = client.cookies["imagerepo_session"]
+    client.post("/signout", data={"_csrf_token": csrf(client, "/gallery")})
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_the_demo_hint_appears_only_when_a_user_account_exists(client: TestClient[Any]) -> None:
+    assert "demo account" not in client.get("/signin").text
+    sign_up(client, "user", "demo password")
+    client.post("/signout", data={"_csrf_token": csrf(client, "/gallery")})
+    assert "demo account" in client.get("/signin").text
+
+
+def test_pages_need_a_session_and_send_back_to_them_after_sign_in(client: TestClient[Any]) -> None:
+    r = client.get("/search", follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"] == "/signin?next=%2Fsearch"
+    assert 'name="next" value="/search"' in client.get(r.headers["location"]).text
+
+
+# ---------------------------------------------------------------- gallery and uploads
+
+
+def test_gallery_shows_quota_newest_first_with_description_as_alt(env: tuple[TestClient[Any], Any],
+                                                                  analyzer: FakeImageAnalyzer) -> None:
+    client, container = env
+    beach = img.jpeg(color=(20, 90, 200))
+    analyzer.table[hashlib.sha256(beach).hexdigest()] = AnalysisResult(
+        analyzer="fake", description="a beach under a blue sky",
+        tags=(Tag("beach", 0.9), Tag("sky", 0.8)), colors=(Color("#1f6fb2", 0.6, "blue"),))
+    sign_up(client)
+    assert "0 of 3 used" in text_of(client.get("/gallery").text)
+    upload(client, ("first.png", img.png(), "image/png"))
+    container.clock().advance(60)
+    upload(client, ("beach.jpg", beach, "image/jpeg"))
+    page = client.get("/gallery").text
+    assert "2 of 3 used" in text_of(page)
+    assert page.index("beach.jpg") < page.index("first.png")  # newest first
+    assert "Analyzing" in page
+    analyze_all(container)
+    page = client.get("/gallery").text
+    assert 'alt="a beach under a blue sky"' in page
+    assert 'href="/search?tag=beach"' in page
+    assert 'fill="#1f6fb2"' in page
+    assert "#1f6fb2</code>" in page
+    assert "Analyzing" not in page
+
+
+def test_a_hostile_filename_and_description_are_shown_as_text(env: tuple[TestClient[Any], Any],
+                                                              analyzer: FakeImageAnalyzer) -> None:
+    client, container = env
+    data = img.png(color=(1, 2, 3))
+    analyzer.table[hashlib.sha256(data).hexdigest()] = AnalysisResult(
+        analyzer="fake", description='"><script>alert(2)</script>', text="<b>read</b>",
+        tags=(Tag("<svg onload=alert(3)>", 0.5),), colors=(Color("red;background:url(x)", 1.0, "red"),))
+    sign_up(client)
+    upload(client, (HOSTILE, data, "image/png"))
+    analyze_all(container)
+    image_id = re.search(r'id="card-([^"]+)"', client.get("/gallery").text).group(1)  # type: ignore[union-attr]
+    for page in (client.get("/gallery").text, client.get(f"/images/{image_id}").text):
+        assert "<img src=x" not in page
+        assert "<script>alert" not in page
+        assert "<svg onload" not in page
+        assert "url(x)" not in page  # a malformed color never reaches an attribute
+        assert "&lt;img src=x onerror=alert(1)&gt;.jpg" in page
+    assert "&lt;b&gt;read&lt;/b&gt;" in client.get(f"/images/{image_id}").text
+
+
+def test_upload_errors_are_plain_words(client: TestClient[Any]) -> None:
+    sign_up(client)
+    page = text_of(upload(client, ("notes.jpg", img.TEXT, "image/jpeg")).text)
+    assert "This file is not an image" in page
+    for i in range(3):
+        upload(client, (f"p{i}.png", img.png(color=(i, 100, 100)), "image/png"))
+    page = text_of(upload(client, ("p0.png", img.png(color=(0, 100, 100)), "image/png"),
+                          ("p9.png", img.png(color=(9, 9, 9)), "image/png")).text)
+    assert "You have reached your limit of 3 images — delete one to upload more." in page
+    assert "3 of 3 used" in page
+    page = text_of(upload(client, ("big.png", b"\x89PNG" + b"0" * 310_000, "image/png")).text)
+    assert "This file is too large" in page
+
+
+def test_duplicate_upload_is_named(client: TestClient[Any]) -> None:
+    sign_up(client)
+    upload(client, ("a.png", img.png(), "image/png"))
+    page = upload(client, ("b.png", img.png(), "image/png")).text
+    assert "You have already uploaded this exact image." in text_of(page)
+
+
+# ---------------------------------------------------------------- search
+
+
+def test_search_by_tag_color_words_and_pages(env: tuple[TestClient[Any], Any], analyzer: FakeImageAnalyzer) -> None:
+    client, container = env
+    alice_quota = 40
+    sign_up(client)
+    container.account_repository().set_quota_limit(
+        container.account_repository().get_by_username("alice").id, alice_quota)
+    colors = {"red": "#d02020", "blue": "#2040d0"}
+    for i in range(30):
+        name = "red" if i % 2 else "blue"
+        data = img.png(color=(i, i, i))
+        analyzer.table[hashlib.sha256(data).hexdigest()] = AnalysisResult(
+            analyzer="fake", description=f"a {name} thing number {i}", tags=(Tag(name, 0.9),),
+            colors=(Color(colors[name], 1.0, name),))
+        upload(client, (f"{name}-{i}.png", data, "image/png"))
+        container.clock().advance(1)
+    analyze_all(container)
+
+    page = client.get("/search", params={"tag": "red"}).text
+    assert "red-29.png" in page
+    assert "blue-" not in page
+    next_url = re.search(r'<a class="button" rel="next" href="([^"]+)"', page)
+    assert next_url is None  # 15 red images fit one page
+
+    page = client.get("/search", params={"color": "#2244cc", "use_color": "1"}).text
+    names = re.findall(r'<p class="filename"><a href="[^"]+">([^<]+)</a>', page)
+    assert names
+    assert all(n.startswith("blue-") for n in names)
+
+    page = client.get("/search", params={"q": "thing", "sort": "filename"}).text
+    first = re.findall(r'<p class="filename"><a href="[^"]+">([^<]+)</a>', page)
+    assert first == sorted(first)
+    assert len(first) == 24
+    next_url = re.search(r'rel="next" href="([^"]+)"', page)
+    assert next_url
+    rest = re.findall(r'<p class="filename"><a href="[^"]+">([^<]+)</a>',
+                      client.get(next_url.group(1).replace("&amp;", "&")).text)
+    assert len(rest) == 6
+    assert not set(rest) & set(first)
+
+    bad = client.get("/search", params={"sort": "sideways"})
+    assert bad.status_code == 200
+    assert "sort: must be one of" in text_of(bad.text)
+
+
+# ---------------------------------------------------------------- one image
+
+
+def test_detail_reanalyze_and_delete_with_confirmation(env: tuple[TestClient[Any], Any]) -> None:
+    client, container = env
+    sign_up(client)
+    upload(client, ("cat.png", img.png(), "image/png"))
+    analyze_all(container)
+    image_id = re.search(r'id="card-([^"]+)"', client.get("/gallery").text).group(1)  # type: ignore[union-attr]
+    detail = client.get(f"/images/{image_id}").text
+    assert "Open the original" in detail
+    assert "An image." in detail
+    original = re.search(r'<img src="([^"]+)"', detail).group(1).replace("&amp;", "&")  # type: ignore[union-attr]
+    assert original == client.get(f"/api/v1/images/{image_id}").json()["url"]  # the temporary URL
+
+    token = csrf(client, f"/images/{image_id}")
+    client.post(f"/images/{image_id}/analysis", data={"_csrf_token": token})
+    assert "Analyzing" in client.get(f"/images/{image_id}").text
+
+    confirm = client.get(f"/images/{image_id}/delete").text
+    assert "Delete this image?" in confirm
+    assert "cat.png" in confirm
+    r = client.post(f"/images/{image_id}/delete", data={"_csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 303
+    assert client.get(f"/images/{image_id}").status_code == 404
+    assert "0 of 3 used" in text_of(client.get("/gallery").text)
+
+
+def test_another_users_image_is_not_found(client: TestClient[Any]) -> None:
+    sign_up(client, "alice")
+    upload(client, ("a.png", img.png(), "image/png"))
+    image_id = re.search(r'id="card-([^"]+)"', client.get("/gallery").text).group(1)  # type: ignore[union-attr]
+    client.post("/signout", data={"_csrf_token": csrf(client, "/gallery")})
+    sign_up(client, "bob")
+    for path in (f"/images/{image_id}", f"/images/{image_id}/delete", f"/images/{image_id}/card"):
+        r = client.get(path)
+        assert r.status_code == 404
+        assert "There is no such image" in r.text
+    r = client.post(f"/images/{image_id}/delete", data={"_csrf_token": csrf(client, "/gallery")})
+    assert r.status_code == 404
+
+
+# ---------------------------------------------------------------- headers
+
+
+def test_pages_carry_a_strict_content_security_policy_and_api_responses_do_not_change(client: TestClient[Any]) -> None:
+    csp = client.get("/signin").headers["content-security-policy"]
+    assert "script-src 'self'" in csp
+    assert "'unsafe-inline'" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "content-security-policy" not in client.get("/health/live").headers
+    r = client.post("/api/v1/accounts", json={"username": "carol", "password": "correct horse"})
+    assert r.status_code == 201  # the API needs no CSRF token: it is not a form
+    assert client.get("/static/app.js").status_code == 200
+    assert "<script>" not in client.get("/signin").text  # no inline script anywhere
