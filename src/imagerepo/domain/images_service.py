@@ -94,12 +94,22 @@ class ImageService:
         return image
 
     def _roll_back(self, image: Image) -> None:
-        """Undo a reservation; what cannot be undone now is left for the sweeper."""
-        try:
-            for key in (image.original_key, image.thumbnail_key):
+        """Undo a reservation; what cannot be undone now is left for the sweeper.
+
+        The row goes even when the blob store is down, so a failed upload never holds a quota
+        slot; a blob left behind has no row and the sweeper's orphan pass removes it.
+        """
+        leftover = False
+        for key in (image.original_key, image.thumbnail_key):
+            try:
                 self.blobs.delete(key)
+            except Exception:
+                leftover = True
+        try:
             self.images.discard(image.id)
         except Exception:
+            leftover = True
+        if leftover:
             log.warning("upload %s rolled back partly; the sweeper will finish it", image.id)
 
     def get(self, account: Account, image_id: str) -> Image:
