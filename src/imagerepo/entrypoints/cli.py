@@ -1,19 +1,30 @@
-"""The `imagerepo` command: serve, worker, migrate, create-user, sweep."""
+"""The `imagerepo` command: serve, worker, migrate, users, import/export, reanalyze, demo, sweep."""
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import json
 import logging
 import signal
 import sys
 import threading
-from typing import Annotated, Any
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
 
 import attrs
 import typer
 from dependency_injector import providers
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
 
 from imagerepo.domain.errors import DomainError
 from imagerepo.entrypoints.container import ConfigError, Container, Settings
+from imagerepo.entrypoints.schemas import rfc3339
 
 cli = typer.Typer(help="imagerepo: a private image repository.", no_args_is_help=True, add_completion=False)
 
@@ -50,6 +61,8 @@ def serve(
 
     container = _container(host=host, port=port, workers=workers)
     s = container.settings()
+    if s.demo:
+        _seed_demo(_container(workers=0), analyze=False)
     typer.echo(f"imagerepo serving on http://{s.host}:{s.port}  (data: {s.data_dir.resolve()})", err=True)
     uvicorn.run(
         create_app(container), host=s.host, port=s.port, proxy_headers=s.trust_proxy,
@@ -133,6 +146,305 @@ def sweep() -> None:
         f"uploads rolled back: {report.uploads_rolled_back}, deletions finished: {report.deletions_finished}, "
         f"orphan blobs removed: {report.orphan_blobs_removed}, expired sessions removed: {expired}"
     )
+
+
+# ------------------------------------------------------------------------------ operator tools
+
+
+def _fail(e: DomainError) -> NoReturn:
+    typer.secho(f"error: {e.message}", fg="red", err=True)
+    raise typer.Exit(1) from None
+
+
+def _account(container: Container, username: str) -> Any:
+    try:
+        return container.account_service().get_by_username(username)
+    except DomainError:
+        typer.secho(f"error: no user named {username!r} (see `imagerepo users`)", fg="red", err=True)
+        raise typer.Exit(1) from None
+
+
+
+def _out() -> Console:
+    """stdout; wide enough when piped that ids and paths are not cut short."""
+    return Console() if sys.stdout.isatty() else Console(width=200)
+
+class _RateColumn(ProgressColumn):
+    """Files per second (rich's own speed column counts bytes)."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("-- files/s" if speed is None else f"{speed:.1f} files/s", style="progress.data.speed")
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
+        TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=False,
+    )
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)
+
+
+def _drain(container: Container, console: Console, label: str) -> Counter[str]:
+    """Run pending analyses in this process, with a progress bar; returns outcomes by status."""
+    service = container.analysis_service()
+    pending = container.image_repository().pending_analyses()
+    outcomes: Counter[str] = Counter()
+    if pending == 0:
+        return outcomes
+    with _progress(console) as progress:
+        task = progress.add_task(label, total=pending)
+        while True:
+            job = service.claim()
+            if job is None:
+                break
+            service.process(job)
+            done = container.image_repository().get(job.image.owner_id, job.image.id)
+            outcomes[done.analysis.status.value if done else "gone"] += 1
+            progress.advance(task)
+    return outcomes
+
+
+@cli.command("import")
+def import_(
+    directory: Annotated[Path, typer.Argument(help="folder to import, recursively", exists=True, file_okay=False,
+                                              dir_okay=True, readable=True, resolve_path=True)],
+    user: Annotated[str, typer.Option("--user", "-u", help="the account that will own the images")],
+    analyze: Annotated[bool, typer.Option(help="run the analyses in this process when done")] = False,
+) -> None:
+    """Upload every image under DIRECTORY for a user.
+
+    Non-images are skipped with a reason; identical bytes are stored once; an interrupted run
+    (Ctrl-C, a crash, a kill) resumes where it stopped when run again.
+    """
+    from imagerepo.entrypoints.bulk_import import FAILED, IMPORTED, SKIPPED, STORED, Journal, import_tree, \
+        journal_path, walk
+
+    container = _container(workers=0)
+    container.init_resources()
+    console = Console(stderr=True)
+    out = _out()
+    interrupted = False
+    try:
+        account = _account(container, user)
+        settings = container.settings()
+        journal = Journal(journal_path(settings.data_dir, account))
+        files = walk(directory)
+        with _progress(console) as progress:
+            task = progress.add_task("importing", total=len(files))
+            try:
+                report = import_tree(
+                    container.image_service(), account, directory, journal, max_bytes=settings.max_upload_bytes,
+                    on_file=lambda o: progress.advance(task), files=files,
+                )
+            except KeyboardInterrupt:
+                interrupted = True
+                report = None
+        journal.close()
+        if report is None:
+            typer.secho("interrupted: run the same command again to resume", fg="yellow", err=True)
+            raise typer.Exit(130)
+        counts, sizes = report.counts(), report.bytes_by_outcome()
+        table = Table(title=f"import of {directory} for {account.username}")
+        table.add_column("outcome")
+        table.add_column("files", justify="right")
+        table.add_column("size", justify="right")
+        for name in (IMPORTED, STORED, SKIPPED, FAILED):
+            table.add_row(name, str(counts[name]), _size(sizes[name]))
+        out.print(table)
+        problems = [o for o in report.outcomes if o.outcome in (SKIPPED, FAILED)]
+        if problems:
+            reasons = Table(title="skipped or failed")
+            reasons.add_column("file")
+            reasons.add_column("reason")
+            for o in problems[:50]:
+                reasons.add_row(str(o.path.relative_to(directory)), f"{o.outcome}: {o.reason}")
+            if len(problems) > 50:
+                reasons.add_row(f"… and {len(problems) - 50} more", "")
+            out.print(reasons)
+        if report.rolled_back:
+            out.print(f"rolled back {report.rolled_back} upload(s) left unfinished by an interrupted run")
+        if report.stopped:
+            out.print(f"stopped early: {report.stopped}")
+        out.print(f"summary: {report.line()}")
+        quota = container.image_service().quota(account)
+        out.print(f"{account.username} now holds {quota.used} of {quota.limit} images")
+        if analyze:
+            done = _drain(container, console, "analyzing")
+            out.print("analysis: " + (", ".join(f"{k} {v}" for k, v in sorted(done.items())) or "nothing pending"))
+        if counts[FAILED]:
+            raise typer.Exit(1)
+    finally:
+        if not interrupted:
+            container.shutdown_resources()
+
+
+def _all_images(container: Container, account: Any) -> Iterator[Any]:
+    from imagerepo.domain.images import build_query
+
+    query = build_query(account.id, sort="uploaded_at", limit=100)
+    while True:
+        page = container.image_service().search(query)
+        yield from page.items
+        if page.next_cursor is None:
+            return
+        query = attrs.evolve(query, cursor=page.next_cursor)
+
+
+def _analysis_record(image: Any, file: str) -> dict[str, Any]:
+    a = image.analysis
+    return {
+        "id": image.id, "file": file, "filename": image.filename, "content_type": image.content_type,
+        "width": image.width, "height": image.height, "size_bytes": image.size_bytes, "sha256": image.sha256,
+        "uploaded_at": rfc3339(image.uploaded_at),
+        "analysis": {
+            "status": a.status.value, "analyzer": a.analyzer, "description": a.description,
+            "tags": [{"name": t.name, "confidence": round(t.confidence, 4)} for t in a.tags],
+            "colors": [{"hex": c.hex, "fraction": round(c.fraction, 4), "name": c.name} for c in a.colors],
+            "text": a.text, "error": a.error or None,
+        },
+    }
+
+
+@cli.command()
+def export(
+    directory: Annotated[Path, typer.Argument(help="where to write (created if missing)", file_okay=False,
+                                              resolve_path=True)],
+    user: Annotated[str, typer.Option("--user", "-u", help="whose images to export")],
+) -> None:
+    """Write a user's originals to DIRECTORY/originals plus images.json and images.csv of the analysis."""
+    container = _container(workers=0)
+    container.init_resources()
+    console = Console(stderr=True)
+    try:
+        account = _account(container, user)
+        originals = directory / "originals"
+        originals.mkdir(parents=True, exist_ok=True)
+        blobs = container.blob_store()
+        records, used = [], set()
+        images = list(_all_images(container, account))
+        with _progress(console) as progress:
+            task = progress.add_task("exporting", total=len(images))
+            for image in images:
+                name = image.filename or f"{image.id}"
+                stem, dot, ext = name.rpartition(".")
+                if name.casefold() in used:  # two uploads may share a filename
+                    name = f"{stem or ext}-{image.id[:8]}{dot}{ext if stem else ''}"
+                used.add(name.casefold())
+                data = blobs.get(image.original_key)
+                if hashlib.sha256(data).hexdigest() != image.sha256:
+                    typer.secho(f"warning: {image.filename} ({image.id}) does not match its checksum", err=True)
+                (originals / name).write_bytes(data)
+                records.append(_analysis_record(image, f"originals/{name}"))
+                progress.advance(task)
+    except DomainError as e:
+        _fail(e)
+    finally:
+        container.shutdown_resources()
+    (directory / "images.json").write_text(json.dumps(records, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    with (directory / "images.csv").open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "file", "filename", "content_type", "width", "height", "size_bytes", "sha256",
+                    "uploaded_at", "status", "analyzer", "description", "tags", "colors", "text", "error"])
+        for r in records:
+            a = r["analysis"]
+            w.writerow([r["id"], r["file"], r["filename"], r["content_type"], r["width"], r["height"],
+                        r["size_bytes"], r["sha256"], r["uploaded_at"], a["status"], a["analyzer"],
+                        a["description"], ";".join(f"{t['name']}:{t['confidence']}" for t in a["tags"]),
+                        ";".join(f"{c['hex']}:{c['fraction']}:{c['name']}" for c in a["colors"]),
+                        a["text"], a["error"] or ""])
+    typer.echo(f"exported {len(records)} images of {account.username} to {directory}")
+
+
+@cli.command()
+def reanalyze(
+    user: Annotated[str | None, typer.Option("--user", "-u", help="only this user's images (default: everyone's)")] = None,
+    wait: Annotated[bool, typer.Option(help="analyze in this process now; --no-wait leaves it to the workers")] = True,
+) -> None:
+    """Queue every image for analysis again (after an analyzer upgrade, say) and run the queue."""
+    container = _container(workers=0)
+    container.init_resources()
+    console = Console(stderr=True)
+    try:
+        owners = [_account(container, user)] if user else list(container.account_service().list_accounts())
+        repo, clock, queued = container.image_repository(), container.clock(), 0
+        for account in owners:
+            for image in list(_all_images(container, account)):
+                if repo.request_analysis(account.id, image.id, clock.now()) is not None:
+                    queued += 1
+        typer.echo(f"queued {queued} images for analysis")
+        if wait:
+            done = _drain(container, console, "analyzing")
+            typer.echo("analysis: " + (", ".join(f"{k} {v}" for k, v in sorted(done.items())) or "nothing to do"))
+    except DomainError as e:
+        _fail(e)
+    finally:
+        container.shutdown_resources()
+
+
+@cli.command()
+def users() -> None:
+    """List accounts with their quota use and API tokens."""
+    from imagerepo.domain.tokens_service import TokenService
+
+    container = _container(workers=0)
+    container.init_resources()
+    try:
+        images = container.image_service()
+        tokens = TokenService(container.session_repository(), container.clock())
+        table = Table()
+        for col in ("username", "id", "created", "images", "limit", "api tokens"):
+            table.add_column(col, justify="right" if col in ("images", "limit", "api tokens") else "left")
+        rows = container.account_service().list_accounts()
+        for a in rows:
+            q = images.quota(a)
+            table.add_row(a.username, a.id, rfc3339(a.created_at), str(q.used), str(q.limit),
+                          str(len(tokens.list(a))))
+    except DomainError as e:
+        _fail(e)
+    finally:
+        container.shutdown_resources()
+    _out().print(table)
+    typer.echo(f"{len(rows)} account(s)")
+
+
+def _seed_demo(container: Container, *, analyze: bool) -> None:
+    from imagerepo.entrypoints.demo import DEMO_PASSWORD, DEMO_USERNAME, seed_from_container
+
+    container.init_resources()
+    try:
+        report = seed_from_container(container)
+        typer.echo(
+            f"demo account {DEMO_USERNAME!r} ({'created, password ' + repr(DEMO_PASSWORD) if report.created else 'already there, password unchanged'}); "
+            f"photos from {report.source}: added {len(report.added)}"
+            + (f" ({', '.join(report.added)})" if report.added else "")
+            + (f", already there {len(report.already_there)}" if report.already_there else ""),
+            err=True,
+        )
+        if analyze:
+            done = _drain(container, Console(stderr=True), "analyzing")
+            typer.echo("analysis: " + (", ".join(f"{k} {v}" for k, v in sorted(done.items())) or "nothing to do"),
+                       err=True)
+    except DomainError as e:
+        _fail(e)
+    finally:
+        container.shutdown_resources()
+
+
+@cli.command()
+def demo(
+    analyze: Annotated[bool, typer.Option(help="analyze the photos now rather than when the server runs")] = True,
+) -> None:
+    """Create the demo account user / userPass with a few sample photos (also done by `serve` when
+    IMAGEREPO_DEMO=1). Idempotent; never changes an existing user's password."""
+    _seed_demo(_container(workers=0), analyze=analyze)
 
 
 def main() -> None:
