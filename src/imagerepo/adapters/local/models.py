@@ -150,7 +150,10 @@ class TextReader:
     def __init__(self) -> None:
         from rapidocr_onnxruntime import RapidOCR
 
-        self.engine = RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1)
+        # Detection at most 960 px on the longest side (the default scales the shortest up to 736).
+        self.engine = RapidOCR(
+            intra_op_num_threads=1, inter_op_num_threads=1, det_limit_side_len=960, det_limit_type="max"
+        )
         self._lock = threading.Lock()  # RapidOCR keeps per-call settings on the instance
 
     def read(self, rgb: npt.NDArray[np.uint8]) -> str:
