@@ -404,9 +404,9 @@ def create_app(container: Container | None = None, *, extra_route_handlers: list
     from imagerepo.entrypoints import web
 
     handlers.extend(web.route_handlers())
-    from imagerepo.entrypoints import tokens
+    from imagerepo.entrypoints import oidc, tokens
 
-    handlers.append(tokens.router(container))
+    handlers.extend([tokens.router(container), oidc.router(container)])
     handlers.extend(extra_route_handlers or [])
     app = Litestar(
         route_handlers=handlers,
