@@ -408,6 +408,12 @@ def test_word_prefixes_stems_and_accents(image_repo: Any) -> None:
 # ---------------------------------------------------------------- SQLite specifics
 
 
+def all_versions(dialect: str) -> list[int]:
+    from imagerepo.adapters.sql import migrations
+
+    return [m.version for m in migrations.load(dialect)]
+
+
 def test_sqlite_data_survives_reopening_the_file(tmp_path: Path) -> None:
     from imagerepo.adapters.sqlite import SqliteDatabase, SqliteImageRepository
 
@@ -419,7 +425,7 @@ def test_sqlite_data_survives_reopening_the_file(tmp_path: Path) -> None:
     repo = SqliteImageRepository(reopened)
     assert repo.get("alice", img.id) == img
     assert ids(repo.search(build_query("alice", tags=["dog"]))) == [img.id]
-    assert reopened.schema_versions() == [1]
+    assert reopened.schema_versions() == all_versions("sqlite")
     reopened.close()
 
 
@@ -429,8 +435,8 @@ def test_sqlite_migrations_applied_once_when_processes_start_together(tmp_path: 
     path = tmp_path / "db.sqlite3"
     dbs = [SqliteDatabase(path) for _ in range(6)]
     results = hammer(6, lambda i: dbs[i].migrate())
-    assert sorted(map(tuple, results)) == [(), (), (), (), (), (1,)]
-    assert dbs[0].schema_versions() == [1]
+    assert sorted(map(tuple, results)) == [(), (), (), (), (), tuple(all_versions("sqlite"))]
+    assert dbs[0].schema_versions() == all_versions("sqlite")
     for db in dbs:
         db.close()
 
@@ -467,8 +473,8 @@ def test_postgres_migrations_applied_once_when_processes_start_together(postgres
             for db in dbs:
                 db.open(migrate=False)  # the race below is the point
             results = hammer(4, lambda i: dbs[i].migrate())
-            assert sorted(map(tuple, results)) == [(), (), (), (1,)]
-            assert dbs[0].schema_versions() == [1]
+            assert sorted(map(tuple, results)) == [(), (), (), tuple(all_versions("postgres"))]
+            assert dbs[0].schema_versions() == all_versions("postgres")
             dbs[0].open()  # open() on a migrated database is a no-op migration
         finally:
             for db in dbs:

@@ -191,6 +191,8 @@ class SortOrder(enum.StrEnum):
 
 
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
+# Not a client-selectable sort: the order of a word query that asks for none (search.relevance_key).
+RELEVANCE_ORDER = "-relevance"
 
 
 @attrs.frozen
@@ -205,9 +207,12 @@ class ImageQuery:
 
     @property
     def order(self) -> str:
-        """The effective order: an explicit sort, else color closeness, else newest first."""
+        """The effective order: an explicit sort, else relevance to the words, else color
+        closeness, else newest first."""
         if self.sort is not None:
             return self.sort.value
+        if self.words:
+            return RELEVANCE_ORDER
         if self.color is not None:
             return "color"
         return SortOrder.NEWEST.value

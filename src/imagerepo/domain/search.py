@@ -8,6 +8,7 @@ the databases against.
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,7 @@ from typing import Any
 
 import snowballstemmer
 
-from imagerepo.domain.colors import color_match_score, rgb_to_lab
+from imagerepo.domain.colors import COLOR_MATCH_CUTOFF, Lab, color_match_score, rgb_to_lab
 from imagerepo.domain.images import Image, ImageQuery
 
 _stemmer = snowballstemmer.stemmer("english")
@@ -59,16 +60,47 @@ def query_terms(q: str) -> list[str]:
     return out[:MAX_QUERY_TERMS]
 
 
+# Relevance: a query word scores the weight of the best field it hits; an image's relevance is
+# the sum over the query's words. Powers of two, so "hit in a tag" always beats "hit in the
+# description" whatever else matched.
+FIELD_WEIGHTS = {"tags": 8, "description": 4, "text": 2, "filename": 1}
+# relevance_key packs (score, uploaded) into one integer: timestamp keys of dates between 1970
+# and 2255 lie in [0, 2**53), so the score dominates and the upload time breaks ties.
+_RELEVANCE_SHIFT = 2**53
+
+
+def weighted_terms(image: Image) -> dict[str, int]:
+    """Every document term (words and stems) with the weight of the best field it occurs in."""
+    a = image.analysis
+    parts = [
+        (a.description, FIELD_WEIGHTS["description"]),
+        (a.text, FIELD_WEIGHTS["text"]),
+        (image.filename, FIELD_WEIGHTS["filename"]),
+        (" ".join(t.name for t in a.tags), FIELD_WEIGHTS["tags"]),
+    ]
+    out: dict[str, int] = {}
+    for part, weight in parts:
+        for w in tokenize(part):
+            for term in (w, stem(w)):
+                if out.get(term, 0) < weight:
+                    out[term] = weight
+    return out
+
+
 def document_terms(image: Image) -> list[str]:
     """Everything a word query may hit: description, tags, text read, filename; words and stems."""
-    a = image.analysis
-    parts = [a.description, a.text, image.filename, " ".join(t.name for t in a.tags)]
-    seen: dict[str, None] = {}
-    for part in parts:
-        for w in tokenize(part):
-            seen.setdefault(w, None)
-            seen.setdefault(stem(w), None)
-    return list(seen)
+    return list(weighted_terms(image))
+
+
+def relevance(image: Image, words: Iterable[str]) -> int:
+    """Sum over query words of the best weight among the stored terms the word is a prefix of."""
+    terms = weighted_terms(image)
+    return sum(max((wt for t, wt in terms.items() if t.startswith(w)), default=0) for w in words)
+
+
+def relevance_key(score: int, uploaded_key: int) -> int:
+    """The sort (and cursor) key of the relevance order: higher score first, then newest."""
+    return score * _RELEVANCE_SHIFT + uploaded_key
 
 
 def tag_names(image: Image) -> list[str]:
@@ -86,6 +118,41 @@ def filename_key(filename: str) -> str:
 
 def palette_labs(image: Image) -> list[tuple[tuple[float, float, float], float]]:
     return [(c.lab, c.fraction) for c in image.analysis.colors]
+
+
+# Color buckets: each palette color is filed under the CIELAB cube of side COLOR_CELL holding it,
+# so a color query reads only the cubes that reach within the cut-off of the query color.
+COLOR_CELL = 10.0
+_CELL_SPAN = 64  # cube indices are offset by 32 into 0..63 per axis (sRGB Lab needs -13..12)
+
+
+def _cell_index(v: float) -> int:
+    return math.floor(v / COLOR_CELL)
+
+
+def color_cell(lab: Lab) -> int:
+    """The bucket of one palette color (the SQL backfills compute floor(v / 10.0) the same way)."""
+    li, ai, bi = (_cell_index(v) + 32 for v in lab)
+    return (li * _CELL_SPAN + ai) * _CELL_SPAN + bi
+
+
+def color_cells_near(lab: Lab, radius: float = COLOR_MATCH_CUTOFF) -> list[int]:
+    """Every bucket whose cube comes within ``radius`` of ``lab``: a superset of the buckets of
+    colors that can match (a hair of slack covers rounding at cube faces)."""
+
+    def gap(v: float, i: int) -> float:
+        lo, hi = i * COLOR_CELL, (i + 1) * COLOR_CELL
+        return lo - v if v < lo else v - hi if v > hi else 0.0
+
+    ranges = [range(_cell_index(v - radius), _cell_index(v + radius) + 1) for v in lab]
+    out = []
+    for li in ranges[0]:
+        for ai in ranges[1]:
+            for bi in ranges[2]:
+                d2 = gap(lab[0], li) ** 2 + gap(lab[1], ai) ** 2 + gap(lab[2], bi) ** 2
+                if d2 <= radius * radius + 1e-6:
+                    out.append(((li + 32) * _CELL_SPAN + ai + 32) * _CELL_SPAN + bi + 32)
+    return out
 
 
 # ------------------------------------------------------------------ reference implementation
@@ -119,6 +186,8 @@ def order_key(image: Image, query: ImageQuery) -> Any:
         return filename_key(image.filename)
     if order == "size_bytes":
         return image.size_bytes
+    if order == "relevance":
+        return relevance_key(relevance(image, query.words), timestamp_key(image.uploaded_at))
     return color_score(image, query)
 
 

@@ -20,26 +20,31 @@ from imagerepo.adapters.sql.rows import (
     image_from_row,
     session_from_row,
 )
+from imagerepo.adapters.sql.search import Dialect, Sql, search_sql
 from imagerepo.domain.accounts import Account, Session, normalize_username
-from imagerepo.domain.colors import COLOR_MATCH_CUTOFF, COLOR_MIN_FRACTION, COLOR_SHARE_WEIGHT, rgb_to_lab
+from imagerepo.domain.colors import COLOR_MATCH_CUTOFF, COLOR_SHARE_WEIGHT
 from imagerepo.domain.errors import DuplicateImage, QuotaExceeded, UsernameTaken
 from imagerepo.domain.images import Analysis, AnalysisJob, AnalysisStatus, Cursor, Image, ImageQuery, Page
-from imagerepo.domain.search import is_descending
 
 Conn = psycopg.Connection[dict[str, Any]]
 
 _COLS = ", ".join(IMAGE_COLUMNS)
-# Above every code point a stored term can contain: [w, w + _TOP) in "C" order holds exactly
-# the terms that start with w.
-_TOP = "\U0010ffff"
 
-# The color score of search.color_score in SQL, term for term (CIE76 in Lab, then the share
-# weight, rounded to 6 places), so PostgreSQL orders colors exactly as the reference does.
-_COLOR_SCORE = """(
-    SELECT min(round((s.d + %s * (1.0::float8 - s.fraction))::numeric, 6))::float8
-    FROM (SELECT sqrt(power(%s - c.l, 2) + power(%s - c.a, 2) + power(%s - c.b, 2)) AS d, c.fraction
-          FROM image_colors c WHERE c.image_id = i.id AND c.fraction >= %s) AS s
-    WHERE s.d <= %s)"""
+def _pg(sql: str) -> str:
+    """The shared search SQL uses ``?`` placeholders; psycopg wants ``%s``."""
+    return sql.replace("?", "%s")
+
+# One palette color's score (search.color_score term for term: CIE76 in Lab, then the share
+# weight, rounded to 6 places), or NULL beyond the cut-off, so PostgreSQL orders colors exactly
+# as the reference does. Rows of search_colors already have fraction >= COLOR_MIN_FRACTION.
+_DISTANCE = "sqrt(power(? - c.l, 2) + power(? - c.a, 2) + power(? - c.b, 2))"
+POSTGRES_DIALECT = Dialect(
+    color_term=(
+        f"CASE WHEN {_DISTANCE} <= ? THEN"
+        f" round(({_DISTANCE} + ? * (1.0::float8 - c.fraction))::numeric, 6)::float8 END"
+    ),
+    color_params=lambda lab: [*lab, COLOR_MATCH_CUTOFF, *lab, COLOR_SHARE_WEIGHT],
+)
 
 
 class PostgresAccountRepository:
@@ -150,19 +155,43 @@ def _index(conn: Conn, image: Image) -> None:
             image.id,
         ),
     )
-    conn.execute("DELETE FROM image_terms WHERE image_id = %s", (image.id,))
-    conn.execute("DELETE FROM image_colors WHERE image_id = %s", (image.id,))
+    for table in ("search_terms", "search_tags", "search_colors"):
+        conn.execute(f"DELETE FROM {table} WHERE image_id = %s", (image.id,))
+    _insert_index_rows(conn, [(image, ix)])
+
+
+def _insert_index_rows(conn: Conn, indexed: Sequence[tuple[Image, SearchIndex]]) -> None:
     with conn.cursor() as cur:
-        if ix.terms:
-            cur.executemany(
-                "INSERT INTO image_terms (term, image_id) VALUES (%s, %s)", [(t, image.id) for t in ix.terms]
-            )
-        if ix.palette:
-            cur.executemany(
-                "INSERT INTO image_colors (image_id, position, l,"
-                " a, b, fraction) VALUES (%s, %s, %s, %s, %s, %s)",
-                [(image.id, n, *p) for n, p in enumerate(ix.palette)],
-            )
+        if len(indexed) > 1:  # bulk loads: COPY is several times faster than INSERT
+            for table, cols, rows in _index_tables(indexed):
+                with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            return
+        for table, cols, rows in _index_tables(indexed):
+            if rows:
+                marks = ", ".join(["%s"] * len(rows[0]))
+                cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)
+
+
+def _index_tables(indexed: Sequence[tuple[Image, SearchIndex]]) -> list[tuple[str, str, list[tuple[Any, ...]]]]:
+    return [
+        (
+            "search_terms",
+            "owner_id, term, image_id, weight",
+            [r for img, ix in indexed for r in ix.term_rows(img.owner_id, img.id)],
+        ),
+        (
+            "search_tags",
+            "owner_id, tag, image_id",
+            [r for img, ix in indexed for r in ix.tag_rows(img.owner_id, img.id)],
+        ),
+        (
+            "search_colors",
+            "owner_id, cell, image_id, position, l, a, b, fraction",
+            [r for img, ix in indexed for r in ix.color_rows(img.owner_id, img.id)],
+        ),
+    ]
 
 
 class PostgresImageRepository:
@@ -252,55 +281,52 @@ class PostgresImageRepository:
         return int(row["n"]) if row else 0
 
     def search(self, query: ImageQuery) -> Page:
-        score, score_params = "NULL::float8", []
-        if query.color is not None:
-            score = _COLOR_SCORE
-            score_params = [
-                COLOR_SHARE_WEIGHT,
-                *rgb_to_lab(query.color),
-                COLOR_MIN_FRACTION,
-                COLOR_MATCH_CUTOFF,
-            ]
-        where = ["i.owner_id = %s", "i.state = 'ready'"]
-        params: list[Any] = [query.owner_id]
-        if query.tags:
-            where.append("i.tags @> %s::text[]")
-            params.append(list(query.tags))
-        for word in query.words:
-            where.append(
-                "EXISTS (SELECT 1 FROM image_terms t WHERE t.term"
-                " >= %s AND t.term < %s AND t.image_id = i.id)"
-            )
-            params += [word, word + _TOP]
-        order = query.order.lstrip("-")
-        key = {
-            "uploaded_at": "uploaded_key",
-            "filename": 'filename_key COLLATE "C"',
-            "size_bytes": "size_bytes",
-        }.get(order, "score")
-        outer: list[str] = []
-        outer_params: list[Any] = []
-        if query.color is not None:
-            outer.append("score IS NOT NULL")
-        desc = is_descending(query)
-        if query.cursor is not None:
-            outer.append(f"(sort_key, id) {'<' if desc else '>'} (%s, %s)")
-            outer_params += [query.cursor.key, query.cursor.id]
-        direction = "DESC" if desc else "ASC"
-        inner = (
-            f"SELECT {', '.join('i.' + c for c in IMAGE_COLUMNS)}, i.uploaded_key, i.filename_key,"
-            f" {score} AS score FROM images i WHERE {' AND '.join(where)}"
-        )
-        sql = f"SELECT * FROM (SELECT *, {key} AS sort_key FROM ({inner}) AS m) AS k"
-        if outer:
-            sql += " WHERE " + " AND ".join(outer)
-        sql += f' ORDER BY sort_key {direction}, id COLLATE "C" {direction} LIMIT %s'
         with self._db.connection() as conn:
-            rows = conn.execute(sql, [*score_params, *params, *outer_params, query.limit + 1]).fetchall()
+
+            def estimate(sql: Sql) -> int:
+                row = conn.execute(_pg(sql.text), sql.params).fetchone()
+                return int(row["n"]) if row else 0
+
+            page = search_sql(query, POSTGRES_DIALECT, estimate)
+            rows = conn.execute(_pg(page.text), page.params).fetchall()
         more = len(rows) > query.limit
         rows = rows[: query.limit]
         last = Cursor(key=rows[-1]["sort_key"], id=rows[-1]["id"]) if more and rows else None
         return Page(tuple(image_from_row(r) for r in rows), last)
+
+    def import_ready(self, images: Sequence[Image]) -> None:
+        """Store ``images`` as ready, indexed, in one transaction (COPY), with no quota or duplicate
+        check. Not part of the port: for trusted bulk loads (benchmarks, imports)."""
+        indexed = [(img, SearchIndex.of(img)) for img in images]
+        cols = (
+            "id, owner_id, state, filename, filename_key, content_type, width, height, size_bytes, sha256,"
+            " uploaded_at, uploaded_key, analysis, analysis_status, terms, tags, available_at"
+        )
+        with self._db.connection() as conn, conn.cursor() as cur:
+            with cur.copy(f"COPY images ({cols}) FROM STDIN") as copy:
+                for img, ix in indexed:
+                    copy.write_row(
+                        (
+                            img.id,
+                            img.owner_id,
+                            "ready",
+                            img.filename,
+                            ix.filename_key,
+                            img.content_type,
+                            img.width,
+                            img.height,
+                            img.size_bytes,
+                            img.sha256,
+                            img.uploaded_at,
+                            ix.uploaded_key,
+                            Jsonb(img.analysis.to_json()),
+                            img.analysis.status.value,
+                            ix.terms_text,
+                            list(ix.tags),
+                            img.uploaded_at,
+                        )
+                    )
+            _insert_index_rows(conn, indexed)
 
     def begin_delete(self, owner_id: str, image_id: str) -> Image | None:
         with self._db.connection() as conn:

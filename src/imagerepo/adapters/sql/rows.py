@@ -9,8 +9,9 @@ from typing import Any, Protocol
 import attrs
 
 from imagerepo.domain.accounts import Account, Session
+from imagerepo.domain.colors import COLOR_MIN_FRACTION
 from imagerepo.domain.images import Analysis, Image
-from imagerepo.domain.search import document_terms, filename_key, tag_names, timestamp_key
+from imagerepo.domain.search import color_cell, filename_key, tag_names, timestamp_key, weighted_terms
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
@@ -63,16 +64,35 @@ class SearchIndex:
     palette: tuple[tuple[float, float, float, float], ...]
     filename_key: str
     uploaded_key: int
+    # search.weighted_terms as (term, weight) pairs.
+    weighted: tuple[tuple[str, int], ...] = ()
 
     @classmethod
     def of(cls, image: Image) -> SearchIndex:
+        weighted = weighted_terms(image)
         return cls(
-            terms=tuple(document_terms(image)),
+            terms=tuple(weighted),
+            weighted=tuple(weighted.items()),
             tags=tuple(tag_names(image)),
             palette=tuple((*c.lab, c.fraction) for c in image.analysis.colors),
             filename_key=filename_key(image.filename),
             uploaded_key=timestamp_key(image.uploaded_at),
         )
+
+    def term_rows(self, owner_id: str, image_id: str) -> list[tuple[str, str, str, int]]:
+        """(owner_id, term, image_id, weight) rows of the search_terms table."""
+        return [(owner_id, t, image_id, w) for t, w in self.weighted]
+
+    def tag_rows(self, owner_id: str, image_id: str) -> list[tuple[str, str, str]]:
+        return [(owner_id, t, image_id) for t in self.tags]
+
+    def color_rows(self, owner_id: str, image_id: str) -> list[tuple[Any, ...]]:
+        """(owner_id, cell, image_id, position, L, a, b, fraction) of colors big enough to match."""
+        return [
+            (owner_id, color_cell((p[0], p[1], p[2])), image_id, n, *p)
+            for n, p in enumerate(self.palette)
+            if p[3] >= COLOR_MIN_FRACTION
+        ]
 
     @property
     def terms_text(self) -> str:

@@ -24,6 +24,13 @@ def _color_score(palette: str, lab_l: float, lab_a: float, lab_b: float) -> floa
     return color_match_score((lab_l, lab_a, lab_b), colors)
 
 
+def _color_term(
+    q_l: float, q_a: float, q_b: float, lab_l: float, lab_a: float, lab_b: float, fraction: float
+) -> float | None:
+    """SQL function: one palette color's score against the query, by the domain's own code."""
+    return color_match_score((q_l, q_a, q_b), [((lab_l, lab_a, lab_b), fraction)])
+
+
 class SqliteDatabase:
     """Owns the connections to one SQLite file.
 
@@ -73,6 +80,7 @@ class SqliteDatabase:
                     raise
                 time.sleep(0.05)
         conn.create_function("imagerepo_color_score", 4, _color_score, deterministic=True)
+        conn.create_function("imagerepo_color_term", 7, _color_term, deterministic=True)
         return conn
 
     def _thread_connection(self) -> sqlite3.Connection:

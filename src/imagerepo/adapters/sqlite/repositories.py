@@ -7,7 +7,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import attrs
 
@@ -20,17 +19,18 @@ from imagerepo.adapters.sql.rows import (
     session_from_row,
     to_micros,
 )
+from imagerepo.adapters.sql.search import Dialect, Sql, search_sql
 from imagerepo.adapters.sqlite.database import SqliteDatabase
 from imagerepo.domain.accounts import Account, Session, normalize_username
-from imagerepo.domain.colors import rgb_to_lab
 from imagerepo.domain.errors import DuplicateImage, QuotaExceeded, UsernameTaken
 from imagerepo.domain.images import Analysis, AnalysisJob, AnalysisStatus, Cursor, Image, ImageQuery, Page
-from imagerepo.domain.search import is_descending
 
 _COLS = ", ".join(IMAGE_COLUMNS)
-# Above every code point a stored term can contain: [w, w + _TOP) holds exactly the terms
-# that start with w, in SQLite's code-point (UTF-8 byte) order.
-_TOP = "\U0010ffff"
+# One palette color's score, by the domain's own code (SqliteDatabase registers the function).
+SQLITE_DIALECT = Dialect(
+    color_term="imagerepo_color_term(?, ?, ?, c.l, c.a, c.b, c.fraction)",
+    color_params=lambda lab: list(lab),
+)
 
 
 class SqliteAccountRepository:
@@ -130,12 +130,25 @@ def _index(conn: sqlite3.Connection, image: Image) -> None:
         "UPDATE images SET terms = ?, tags = ?, palette = ?, filename_key = ?, uploaded_key = ? WHERE id = ?",
         (ix.terms_text, " ".join(ix.tags), ix.palette_json, ix.filename_key, ix.uploaded_key, image.id),
     )
-    conn.execute("DELETE FROM image_terms WHERE image_id = ?", (image.id,))
-    conn.execute("DELETE FROM image_tags WHERE image_id = ?", (image.id,))
+    for table in ("search_terms", "search_tags", "search_colors"):
+        conn.execute(f"DELETE FROM {table} WHERE image_id = ?", (image.id,))
+    _insert_index_rows(conn, [(image, ix)])
+
+
+def _insert_index_rows(conn: sqlite3.Connection, indexed: Sequence[tuple[Image, SearchIndex]]) -> None:
     conn.executemany(
-        "INSERT INTO image_terms (term, image_id) VALUES (?, ?)", [(t, image.id) for t in ix.terms]
+        "INSERT INTO search_terms (owner_id, term, image_id, weight) VALUES (?, ?, ?, ?)",
+        [r for img, ix in indexed for r in ix.term_rows(img.owner_id, img.id)],
     )
-    conn.executemany("INSERT INTO image_tags (tag, image_id) VALUES (?, ?)", [(t, image.id) for t in ix.tags])
+    conn.executemany(
+        "INSERT INTO search_tags (owner_id, tag, image_id) VALUES (?, ?, ?)",
+        [r for img, ix in indexed for r in ix.tag_rows(img.owner_id, img.id)],
+    )
+    conn.executemany(
+        "INSERT INTO search_colors (owner_id, cell, image_id, position, l, a, b, fraction)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [r for img, ix in indexed for r in ix.color_rows(img.owner_id, img.id)],
+    )
 
 
 def _set_analysis(conn: sqlite3.Connection, image: Image, analysis: Analysis) -> Image:
@@ -226,49 +239,54 @@ class SqliteImageRepository:
         return int(n)
 
     def search(self, query: ImageQuery) -> Page:
-        where = ["i.owner_id = ?", "i.state = 'ready'"]
-        params: list[Any] = [query.owner_id]
-        for tag in query.tags:
-            where.append("EXISTS (SELECT 1 FROM image_tags g WHERE g.tag = ? AND g.image_id = i.id)")
-            params.append(tag)
-        for word in query.words:
-            where.append(
-                "EXISTS (SELECT 1 FROM image_terms t WHERE t.term >= ? AND t.term < ? AND t.image_id = i.id)"
-            )
-            params += [word, word + _TOP]
-        score = "NULL"
-        score_params: list[Any] = []
-        if query.color is not None:
-            score = "imagerepo_color_score(i.palette, ?, ?, ?)"
-            score_params = list(rgb_to_lab(query.color))
-        key = {"uploaded_at": "uploaded_key", "filename": "filename_key", "size_bytes": "size_bytes"}.get(
-            query.order.lstrip("-"), "score"
-        )
-        outer: list[str] = []
-        outer_params: list[Any] = []
-        if query.color is not None:
-            outer.append("score IS NOT NULL")
-        desc = is_descending(query)
-        if query.cursor is not None:
-            outer.append(f"(sort_key, id) {'<' if desc else '>'} (?, ?)")
-            outer_params += [query.cursor.key, query.cursor.id]
-        direction = "DESC" if desc else "ASC"
-        # Nested so the key is computed once and the cursor and ORDER BY see the same value.
-        inner = (
-            f"SELECT {', '.join('i.' + c for c in IMAGE_COLUMNS)}, i.uploaded_key, i.filename_key,"
-            f" {score} AS score FROM images i WHERE {' AND '.join(where)}"
-        )
-        sql = f"SELECT * FROM (SELECT *, {key} AS sort_key FROM ({inner}) AS m) AS k"
-        if outer:
-            sql += " WHERE " + " AND ".join(outer)
-        sql += f" ORDER BY sort_key {direction}, id {direction} LIMIT ?"
-        limit_params: list[Any] = [query.limit + 1]
         with self._db.transaction(write=False) as conn:
-            rows = conn.execute(sql, [*score_params, *params, *outer_params, *limit_params]).fetchall()
+
+            def estimate(sql: Sql) -> int:
+                return int(conn.execute(sql.text, sql.params).fetchone()[0])
+
+            page = search_sql(query, SQLITE_DIALECT, estimate)
+            rows = conn.execute(page.text, page.params).fetchall()
         more = len(rows) > query.limit
         rows = rows[: query.limit]
         last = Cursor(key=rows[-1]["sort_key"], id=rows[-1]["id"]) if more and rows else None
         return Page(tuple(image_from_row(r) for r in rows), last)
+
+    def import_ready(self, images: Sequence[Image]) -> None:
+        """Store ``images`` as ready, indexed, in one transaction, with no quota or duplicate check.
+
+        Not part of the port: for trusted bulk loads (benchmarks, imports) where one
+        reserve/commit per image would be far too slow.
+        """
+        indexed = [(img, SearchIndex.of(img)) for img in images]
+        with self._db.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO images (id, owner_id, state, filename, filename_key, content_type, width, height,"
+                " size_bytes, sha256, uploaded_at, uploaded_key, analysis, analysis_status, terms, tags, palette,"
+                " available_at) VALUES (?, ?, 'ready', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        img.id,
+                        img.owner_id,
+                        img.filename,
+                        ix.filename_key,
+                        img.content_type,
+                        img.width,
+                        img.height,
+                        img.size_bytes,
+                        img.sha256,
+                        to_micros(img.uploaded_at),
+                        ix.uploaded_key,
+                        analysis_json(img.analysis),
+                        img.analysis.status.value,
+                        ix.terms_text,
+                        " ".join(ix.tags),
+                        ix.palette_json,
+                        to_micros(img.uploaded_at),
+                    )
+                    for img, ix in indexed
+                ],
+            )
+            _insert_index_rows(conn, indexed)
 
     def begin_delete(self, owner_id: str, image_id: str) -> Image | None:
         with self._db.transaction() as conn:
