@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml requirements/extra.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[postgres,s3,local,dev]'
-	$(BIN)/pip install -q -r requirements/extra.txt
+	$(BIN)/pip install -q --no-deps -r requirements/extra.txt
 	touch $(STAMP)
 
 install: $(STAMP)  ## create .venv and install everything (runs by itself when needed)
