@@ -58,3 +58,16 @@ def test_bytes_uploads_follow_the_api_rules(tmp_path: Path, settings: Settings) 
         assert repo.quota(alice).used == 2
         assert sorted(i.filename for i in repo.search(alice, sort="filename")) == ["b.gif", "c.webp"]
         assert not list((tmp_path / "tmp").iterdir())  # no temporary files left behind
+
+
+def test_the_example_in_the_operations_guide_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    text = (Path(__file__).parents[2] / "docs" / "operations.md").read_text()
+    example = text.split("```python\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "beach.jpg").write_bytes(img.jpeg((80, 60), (20, 110, 200)))
+    (tmp_path / "logo.png").write_bytes(img.png())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("IMAGEREPO_LOCAL_MODELS", "0")
+    exec(compile(example, "operations.md", "exec"), {})  # noqa: S102 - the documented example itself
+    assert "beach.jpg" in capsys.readouterr().out
