@@ -354,6 +354,16 @@ def security_headers_middleware(app: Any) -> Any:
     return middleware
 
 
+async def add_security_headers(message: Any, scope: Any) -> None:
+    """before_send hook: responses Litestar makes outside any route (unknown path, wrong method)
+    bypass the middleware, so the headers are added here too."""
+    if message["type"] == "http.response.start":
+        headers = list(message.get("headers", []))
+        present = {bytes(k).lower() for k, _ in headers}
+        headers.extend((k, v) for k, v in SECURITY_HEADERS.items() if k not in present)
+        message["headers"] = headers
+
+
 def _start_sweeper(container: Container, stop: threading.Event, interval: float = 600.0) -> threading.Thread:
     def loop() -> None:
         while not stop.wait(interval):
@@ -420,6 +430,7 @@ def create_app(container: Container | None = None, *, extra_route_handlers: list
             Exception: handle_unexpected,
         },
         middleware=[security_headers_middleware],
+        before_send=[add_security_headers],
         template_config=web.template_config(),
         request_max_body_size=settings.max_upload_bytes + 64 * 1024,
         openapi_config=OpenAPIConfig(
