@@ -1,0 +1,354 @@
+"""Search/list latency for one big user, with the indexes and without, on SQLite and PostgreSQL.
+
+Run with `make bench-search`. Default scale: 20,000 images for the big user (plus other users) so
+it finishes in a few minutes; BENCH_SCALE=full: 1,000,000 images over 10,000 users in PostgreSQL
+with one user holding 100,000, and 100,000 for one user in SQLite. PostgreSQL is used when
+IMAGEREPO_TEST_DATABASE_URL (or the local server) answers, in a throwaway database.
+
+Metadata is realistic in shape: tags from the ImageNet label vocabulary with a Zipf
+distribution, descriptions composed from them and a scene word, OCR text on some images,
+palettes of 3-5 colors. It is written through the adapters' bulk loader (COPY/executemany).
+
+"Without the index" is the naive plan: SQLite scans the user's rows (NOT INDEXED) testing the
+stored columns (tags/terms text, palette JSON) and pages with OFFSET; PostgreSQL runs the very
+same query with index scans switched off. Ends with one line per query and database:
+`bench search db=<sqlite|postgres> query=<name> n=<images of the user> p50_ms=<x> p99_ms=<y>`.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from imagerepo.domain.colors import rgb_to_lab, to_hex
+from imagerepo.domain.images import Analysis, AnalysisStatus, Color, Image, ImageQuery, Tag, build_query
+
+FULL = os.environ.get("BENCH_SCALE", "").lower() == "full"
+SEED = 20261124
+BATCH = 5000
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+SCENES = ["beach", "park", "kitchen", "street", "snow", "forest", "office", "garden", "city", "lake", "desk", "road"]
+SIGNS = ["espresso", "menu", "open", "sale", "exit", "coffee", "bakery", "parking", "hotel", "station"]
+REPS, NAIVE_REPS = (60, 5) if FULL else (100, 10)
+
+
+@attrs.frozen
+class Scale:
+    big: int  # images of the benchmarked user
+    others: int  # images of everybody else
+    users: int  # other users
+
+
+def scale(db: str) -> Scale:
+    if FULL:
+        return Scale(100_000, 900_000, 9_999) if db == "postgres" else Scale(100_000, 0, 0)
+    return Scale(20_000, 20_000, 199) if db == "postgres" else Scale(20_000, 5_000, 49)
+
+
+# ---------------------------------------------------------------- data
+
+
+class Generator:
+    def __init__(self) -> None:
+        self.rng = random.Random(SEED)
+        folder = resources.files("imagerepo.adapters.local").joinpath("data", "imagenet_labels.txt")
+        labels = [s.strip() for s in folder.read_text(encoding="utf-8").splitlines() if s.strip()]
+        self.rng.shuffle(labels)
+        self.labels = labels  # rank order: labels[0] is the most common tag
+        self.weights = [1 / (r + 1) ** 1.07 for r in range(len(labels))]
+
+    def tags(self) -> list[str]:
+        out: dict[str, None] = {}
+        for name in self.rng.choices(self.labels, self.weights, k=self.rng.randint(2, 6)):
+            out.setdefault(name, None)
+        return list(out)
+
+    def palette(self) -> tuple[Color, ...]:
+        n = self.rng.randint(3, 5)
+        shares = sorted((self.rng.random() for _ in range(n)), reverse=True)
+        total = sum(shares)
+        base = [self.rng.randint(0, 255) for _ in range(3)]
+        colors = []
+        for share in shares:
+            rgb = [max(0, min(255, c + self.rng.randint(-90, 90))) for c in base]
+            colors.append(Color(to_hex(rgb), round(share / total, 4), "bench"))
+        return tuple(colors)
+
+    def image(self, owner: str, n: int) -> Image:
+        rng = self.rng
+        tags = self.tags()
+        scene = rng.choice(SCENES)
+        description = f"a {tags[0]} {'and a ' + tags[1] if len(tags) > 1 else ''} in the {scene}"
+        text = " ".join(rng.sample(SIGNS, 2)) if rng.random() < 0.1 else ""
+        at = T0 + timedelta(seconds=n * 37 + rng.randint(0, 30), microseconds=rng.randint(0, 999_999))
+        analysis = Analysis(
+            status=AnalysisStatus.DONE,
+            analyzer="bench",
+            description=description,
+            tags=tuple(Tag(t, round(rng.uniform(0.3, 0.99), 3)) for t in tags),
+            colors=self.palette(),
+            text=text,
+            updated_at=at,
+        )
+        stem = rng.choice(["IMG_", "DSC", "photo-", "scan ", f"{scene}_"])
+        return Image(
+            id=str(uuid.UUID(int=rng.getrandbits(128))),
+            owner_id=owner,
+            filename=f"{stem}{rng.randint(0, 99999):05d}.{rng.choice(['jpg', 'png', 'webp'])}",
+            content_type="image/jpeg",
+            width=4000,
+            height=3000,
+            size_bytes=int(rng.lognormvariate(14.5, 0.8)),
+            sha256=uuid.UUID(int=rng.getrandbits(128)).hex * 2,
+            uploaded_at=at,
+            analysis=analysis,
+        )
+
+    def images(self, s: Scale) -> Iterator[list[Image]]:
+        """Batches: the big user's images interleaved in time with everybody else's."""
+        batch: list[Image] = []
+        for n in range(s.big):
+            batch.append(self.image("big", n))
+            if len(batch) >= BATCH:
+                yield batch
+                batch = []
+        for n in range(s.others):
+            batch.append(self.image(f"user{n % s.users:05d}", n % s.big))
+            if len(batch) >= BATCH:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+
+def load(repo: Any, s: Scale, label: str) -> None:
+    t = time.perf_counter()
+    done = 0
+    for batch in Generator().images(s):
+        repo.import_ready(batch)
+        done += len(batch)
+        print(f"\r  {label}: loaded {done:,} images in {time.perf_counter() - t:.0f} s", end="", flush=True)
+    print()
+
+
+# ---------------------------------------------------------------- queries
+
+
+def queries(gen: Generator) -> dict[str, ImageQuery]:
+    common, second, mid = gen.labels[0], gen.labels[1], gen.labels[6]
+    q = {
+        "list": build_query("big"),
+        "sort_oldest": build_query("big", sort="uploaded_at"),
+        "sort_filename": build_query("big", sort="filename"),
+        "sort_largest": build_query("big", sort="-size_bytes"),
+        "sort_smallest": build_query("big", sort="size_bytes"),
+        "tag": build_query("big", tags=[mid]),
+        "tag_common": build_query("big", tags=[common]),
+        "two_tags": build_query("big", tags=[common, second]),
+        "word": build_query("big", q="beach"),
+        "word_prefix": build_query("big", q="espres"),
+        "word_sorted": build_query("big", q="beach", sort="-uploaded_at"),
+        "color": build_query("big", color="#1f6fb2"),
+        "combo": build_query("big", q="park", tags=[common], color="#808080", sort="-uploaded_at"),
+    }
+    return q
+
+
+def timed(fn: Callable[[], Any], reps: int) -> tuple[float, float]:
+    fn()  # warm caches
+    samples = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t) * 1000)
+    samples.sort()
+    p99 = samples[min(len(samples) - 1, round(0.99 * (len(samples) - 1)))]
+    return statistics.median(samples), p99
+
+
+def cursor_at_page(repo: Any, query: ImageQuery, page: int) -> ImageQuery:
+    for _ in range(page - 1):
+        cur = repo.search(query).next_cursor
+        assert cur is not None, "not enough images for the cursor benchmark"
+        query = attrs.evolve(query, cursor=cur)
+    return query
+
+
+# ---------------------------------------------------------------- naive plans
+
+
+def sqlite_naive(db: Any, query: ImageQuery, offset: int = 0) -> Callable[[], Any]:
+    """Scan the user's rows, testing the stored text/JSON columns; OFFSET paging."""
+    where, params = ["owner_id = ?", "state = 'ready'"], [query.owner_id]
+    for tag in query.tags:
+        where.append("instr(' ' || tags || ' ', ?) > 0")
+        params.append(f" {tag} ")
+    for word in query.words:
+        where.append("instr(' ' || terms, ?) > 0")
+        params.append(f" {word}")
+    key = {"uploaded_at": "uploaded_key", "filename": "filename_key", "size_bytes": "size_bytes"}.get(
+        query.order.lstrip("-"), "uploaded_key"
+    )
+    score_params: list[Any] = []
+    if query.color is not None:
+        where.append("imagerepo_color_score(palette, ?, ?, ?) IS NOT NULL")
+        params += list(rgb_to_lab(query.color))
+        if query.order == "color":
+            key = "imagerepo_color_score(palette, ?, ?, ?)"
+            score_params = list(rgb_to_lab(query.color))
+    direction = "DESC" if query.order.startswith("-") else "ASC"
+    sql = (
+        f"SELECT id, owner_id, filename, content_type, width, height, size_bytes, sha256, uploaded_at, analysis"
+        f" FROM images NOT INDEXED WHERE {' AND '.join(where)} ORDER BY {key} {direction}, id {direction}"
+        f" LIMIT ? OFFSET ?"
+    )
+
+    def run() -> Any:
+        with db.transaction(write=False) as conn:
+            return conn.execute(sql, [*params, *score_params, query.limit + 1, offset]).fetchall()
+
+    return run
+
+
+def postgres_naive(db: Any, repo: Any, query: ImageQuery) -> Callable[[], Any]:
+    """The adapter's own query with the planner forbidden to use any index."""
+    from imagerepo.adapters.postgres.repositories import POSTGRES_DIALECT, _pg
+    from imagerepo.adapters.sql.search import search_sql
+
+    def run() -> Any:
+        with db.connection() as conn:
+            conn.execute("SET LOCAL enable_indexscan = off")
+            conn.execute("SET LOCAL enable_bitmapscan = off")
+            conn.execute("SET LOCAL enable_indexonlyscan = off")
+
+            def estimate(sql: Any) -> int:
+                return int(conn.execute(_pg(sql.text), sql.params).fetchone()["n"])
+
+            page = search_sql(query, POSTGRES_DIALECT, estimate)
+            return conn.execute(_pg(page.text), page.params).fetchall()
+
+    return run
+
+
+# ---------------------------------------------------------------- runs
+
+
+Result = tuple[str, str, int, float, float, float | None, float | None]
+
+
+def run_queries(db_name: str, repo: Any, naive: Callable[[ImageQuery, int], Callable[[], Any]], n: int) -> list[Result]:
+    gen = Generator()
+    out: list[Result] = []
+    for name, query in queries(gen).items():
+        p50, p99 = timed(lambda q=query: repo.search(q), REPS)
+        n50, n99 = timed(naive(query, 0), NAIVE_REPS)
+        out.append((db_name, name, n, p50, p99, n50, n99))
+        print(f"  {name:14s} p50 {p50:7.2f} ms  p99 {p99:7.2f} ms   naive p50 {n50:8.2f} ms", flush=True)
+    page50 = cursor_at_page(repo, build_query("big"), 50)
+    p50, p99 = timed(lambda: repo.search(page50), REPS)
+    n50, n99 = timed(naive(build_query("big"), 49 * 20), NAIVE_REPS)
+    out.append((db_name, "page50", n, p50, p99, n50, n99))
+    print(f"  {'page50':14s} p50 {p50:7.2f} ms  p99 {p99:7.2f} ms   naive p50 {n50:8.2f} ms", flush=True)
+    return out
+
+
+def bench_sqlite() -> list[Result]:
+    from imagerepo.adapters.sqlite import SqliteDatabase, SqliteImageRepository
+
+    s = scale("sqlite")
+    with tempfile.TemporaryDirectory() as tmp:
+        db = SqliteDatabase(Path(tmp) / "bench.sqlite3")
+        db.open()
+        repo = SqliteImageRepository(db)
+        print(f"sqlite: big user {s.big:,}, others {s.others:,}")
+        load(repo, s, "sqlite")
+        with db.transaction() as conn:
+            conn.execute("ANALYZE")
+        results = run_queries("sqlite", repo, lambda q, off: sqlite_naive(db, q, off), s.big)
+        db.close()
+    return results
+
+
+def bench_postgres() -> list[Result]:
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    from imagerepo.adapters.postgres import PostgresDatabase, PostgresImageRepository
+
+    server = os.environ.get("IMAGEREPO_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    try:
+        admin = psycopg.connect(server, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as e:
+        print(f"postgres: skipped, server not reachable ({e})")
+        return []
+    name = f"imagerepo_bench_{uuid.uuid4().hex[:10]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    db = PostgresDatabase(make_conninfo(server, dbname=name), min_size=1, max_size=2)
+    try:
+        db.open()
+        repo = PostgresImageRepository(db)
+        s = scale("postgres")
+        print(f"postgres: big user {s.big:,}, others {s.others:,} over {s.users:,} users")
+        load(repo, s, "postgres")
+        with db.connection() as conn:
+            conn.execute("ANALYZE")
+
+        def naive(q: ImageQuery, offset: int) -> Callable[[], Any]:
+            if offset:  # the naive way to page 50: OFFSET on the same query, index scans off
+                return postgres_offset(db, offset)
+            return postgres_naive(db, repo, q)
+
+        return run_queries("postgres", repo, naive, s.big)
+    finally:
+        db.close()
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def postgres_offset(db: Any, offset: int) -> Callable[[], Any]:
+    def run() -> Any:
+        with db.connection() as conn:
+            conn.execute("SET LOCAL enable_indexscan = off")
+            conn.execute("SET LOCAL enable_bitmapscan = off")
+            conn.execute("SET LOCAL enable_indexonlyscan = off")
+            return conn.execute(
+                "SELECT id, analysis FROM images WHERE owner_id = 'big' AND state = 'ready'"
+                " ORDER BY uploaded_key DESC, id DESC LIMIT 21 OFFSET %s",
+                (offset,),
+            ).fetchall()
+
+    return run
+
+
+def main() -> int:
+    which = os.environ.get("BENCH_DB", "sqlite,postgres").split(",")
+    results: list[Result] = []
+    if "sqlite" in which:
+        results += bench_sqlite()
+    if "postgres" in which:
+        results += bench_postgres()
+    print()
+    print(f"{'db':9s}{'query':15s}{'n':>8s}{'p50 ms':>9s}{'p99 ms':>9s}{'naive p50':>11s}{'naive p99':>11s}{'gain':>8s}")
+    for db, name, n, p50, p99, n50, n99 in results:
+        gain = f"{n50 / p50:7.0f}x" if n50 and p50 else ""
+        print(f"{db:9s}{name:15s}{n:8d}{p50:9.2f}{p99:9.2f}{n50 or 0:11.2f}{n99 or 0:11.2f}{gain:>8s}")
+    print()
+    for db, name, n, p50, p99, _, _ in results:
+        print(f"bench search db={db} query={name} n={n} p50_ms={p50:.2f} p99_ms={p99:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
