@@ -38,7 +38,8 @@ class OidcTestProvider:
         self.client_id, self.client_secret = client_id, client_secret
         self.key = RSAKey.generate_key(2048, parameters={"kid": "test-key-1", "use": "sig", "alg": "RS256"})
         self.foreign_key = RSAKey.generate_key(2048, parameters={"kid": "test-key-1"})
-        self.next_user: dict[str, Any] = {"sub": "248289761001", "preferred_username": "jane", "email": "jane@example.org"}
+        self.next_user: dict[str, Any] = {"sub": "248289761001", "preferred_username": "jane",
+                                          "email": "jane@example.org"}
         self.code_ttl = 60.0
         self.nonce_override: str | None = None
         self.sign_with_foreign_key = False

@@ -69,7 +69,8 @@ def test_every_command_has_help(env: dict[str, str]) -> None:
     for command in ("serve", "worker", "migrate", "create-user", "sweep", "import", "export", "reanalyze",
                     "users", "demo"):
         r = runner.invoke(cli, [command, "--help"], env=env)
-        assert r.exit_code == 0 and "Usage" in r.stdout, command
+        assert r.exit_code == 0, command
+        assert "Usage" in r.stdout, command
 
 
 def test_import_of_a_mixed_folder_then_a_second_run_imports_nothing(
@@ -106,7 +107,8 @@ def test_import_stops_at_the_quota_and_the_next_run_continues(env: dict[str, str
 
 def test_import_for_an_unknown_user_fails_clearly(env: dict[str, str], mixed: Path) -> None:
     r = runner.invoke(cli, ["import", str(mixed), "--user", "nobody"], env=env)
-    assert r.exit_code == 1 and "no user named 'nobody'" in r.output
+    assert r.exit_code == 1
+    assert "no user named 'nobody'" in r.output
 
 
 def test_export_writes_originals_and_the_analysis(env: dict[str, str], mixed: Path, tmp_path: Path) -> None:
@@ -118,7 +120,8 @@ def test_export_writes_originals_and_the_analysis(env: dict[str, str], mixed: Pa
     assert sorted(r["filename"] for r in records) == ["anim.gif", "beach.jpg", "logo.png", "sea.webp"]
     for r in records:
         assert (out_dir / r["file"]).read_bytes() == next(mixed.rglob(r["filename"])).read_bytes()
-        assert r["analysis"]["status"] == "done" and r["analysis"]["colors"]
+        assert r["analysis"]["status"] == "done"
+        assert r["analysis"]["colors"]
     with (out_dir / "images.csv").open(encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert {row["filename"]: row["status"] for row in rows} == {r["filename"]: "done" for r in records}
@@ -130,7 +133,8 @@ def test_reanalyze_runs_the_queue_again(env: dict[str, str], mixed: Path) -> Non
     run(env, "create-user", "alice", "--password", "correct horse", "--quota", "20")
     run(env, "import", str(mixed), "--user", "alice")
     out = run(env, "reanalyze", "--user", "alice")
-    assert "queued 4 images" in out and "analysis: done 4" in out
+    assert "queued 4 images" in out
+    assert "analysis: done 4" in out
     assert "queued 4 images" in run(env, "reanalyze")
 
 
@@ -138,9 +142,11 @@ def test_demo_creates_user_with_photos_once(env: dict[str, str]) -> None:
     r = runner.invoke(cli, ["demo"], env=env)
     assert r.exit_code == 0, r.output
     assert "demo account 'user' (created, password 'userPass')" in r.output
-    assert "scikit-image sample photos" in r.output and "added 4" in r.output
+    assert "scikit-image sample photos" in r.output
+    assert "added 4" in r.output
     again = runner.invoke(cli, ["demo", "--no-analyze"], env=env)
-    assert "already there, password unchanged" in again.output and "added 0" in again.output
+    assert "already there, password unchanged" in again.output
+    assert "added 0" in again.output
     assert re.search(r"user .* 4 .* 5 ", run(env, "users"))
 
 
@@ -176,7 +182,9 @@ def test_an_interrupted_import_resumes_without_loss_or_doubles(env: dict[str, st
 
     resumed = run(env, "import", str(root), "--user", "alice")
     s = summary(resumed)
-    assert s["imported"] + s["stored"] == 60 and s["skipped"] == 1 and s["failed"] == 0
+    assert s["imported"] + s["stored"] == 60
+    assert s["skipped"] == 1
+    assert s["failed"] == 0
     assert s["imported"] >= 60 - done_before - 1  # only the rest was uploaded again
     assert states(data_dir) == {"ready": 60}  # no half-finished upload holds a quota slot
     assert "alice now holds 60 of 100 images" in resumed

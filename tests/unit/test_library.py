@@ -27,7 +27,8 @@ def test_the_documented_example_round_trip(tmp_path: Path, settings: Settings) -
         assert repo.run_pending_analyses() == 1
         found = repo.search(alice, q="beach")
         assert [i.id for i in found] == [image.id]
-        assert found[0].analysis.status == "done" and found[0].analysis.colors
+        assert found[0].analysis.status == "done"
+        assert found[0].analysis.colors
         assert repo.read(alice, image.id) == photo.read_bytes()
     # Everything is still there when opened again.
     with Repository.open(tmp_path / "var", settings=settings) as repo:
@@ -69,5 +70,5 @@ def test_the_example_in_the_operations_guide_runs(tmp_path: Path, monkeypatch: p
     (tmp_path / "logo.png").write_bytes(img.png())
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("IMAGEREPO_LOCAL_MODELS", "0")
-    exec(compile(example, "operations.md", "exec"), {})  # noqa: S102 - the documented example itself
+    exec(compile(example, "operations.md", "exec"), {})
     assert "beach.jpg" in capsys.readouterr().out

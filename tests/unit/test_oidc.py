@@ -70,18 +70,24 @@ def accounts(container: Any) -> list[str]:
 def test_first_sign_in_creates_a_user_and_sets_the_session_cookie(
     env: tuple[TestClient[Any], Any], idp: OidcTestProvider
 ) -> None:
-    client, container = env
+    client, _container = env
     url = start(client, return_to="/gallery")
     q = parse_qs(urlsplit(url).query)
     assert url.startswith(idp.issuer + "/authorize?")
-    assert q["code_challenge_method"] == ["S256"] and q["nonce"] and q["state"] and q["scope"] == ["openid profile email"]
+    assert q["code_challenge_method"] == ["S256"]
+    assert q["nonce"]
+    assert q["state"]
+    assert q["scope"] == ["openid profile email"]
     assert q["redirect_uri"] == ["http://testserver.local/api/v1/oidc/corp/callback"]
     r = back(client, at_provider(url))
-    assert r.status_code == 303 and r.headers["location"] == "/gallery"
+    assert r.status_code == 303
+    assert r.headers["location"] == "/gallery"
     cookie = next(c for c in r.headers.get_list("set-cookie") if c.startswith(SESSION_COOKIE + "="))
-    assert "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie.replace("Lax", "lax")
     me = client.get("/api/v1/me")
-    assert me.status_code == 200 and me.json()["username"] == "jane"
+    assert me.status_code == 200
+    assert me.json()["username"] == "jane"
     # The token request proved possession of the PKCE verifier.
     assert idp.token_requests[-1]["code_verifier"]
     assert "code_verifier" not in url
@@ -101,7 +107,7 @@ def test_signing_in_again_reuses_the_linked_account(env: tuple[TestClient[Any], 
 def test_a_different_subject_with_a_taken_name_gets_a_new_unique_account(
     env: tuple[TestClient[Any], Any], idp: OidcTestProvider
 ) -> None:
-    client, container = env
+    client, _container = env
     client.post("/api/v1/accounts", json={"username": "jane", "password": "correct horse"})
     assert sign_in(client).status_code == 303
     assert client.get("/api/v1/me").json()["username"] == "jane-2"
@@ -115,7 +121,8 @@ def test_a_forged_state_signs_nobody_in(env: tuple[TestClient[Any], Any]) -> Non
     callback = at_provider(start(client))
     forged = callback.replace("state=", "state=x")
     r = back(client, forged)
-    assert r.status_code == 400 and r.json()["error"]["code"] == "state_mismatch"
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "state_mismatch"
     assert accounts(container) == []
     assert client.get("/api/v1/me").status_code == 401
 
@@ -126,7 +133,8 @@ def test_a_callback_without_the_login_cookie_is_refused(env: tuple[TestClient[An
     callback = at_provider(start(client))
     client.cookies.clear()
     r = back(client, callback)
-    assert r.status_code == 400 and r.json()["error"]["code"] == "state_mismatch"
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "state_mismatch"
     assert accounts(container) == []
 
 
@@ -134,15 +142,18 @@ def test_a_wrong_nonce_is_refused(env: tuple[TestClient[Any], Any], idp: OidcTes
     client, container = env
     idp.nonce_override = "replayed-from-another-sign-in"
     r = sign_in(client)
-    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_nonce"
-    assert accounts(container) == [] and client.get("/api/v1/me").status_code == 401
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "invalid_nonce"
+    assert accounts(container) == []
+    assert client.get("/api/v1/me").status_code == 401
 
 
 def test_an_id_token_signed_by_another_key_is_refused(env: tuple[TestClient[Any], Any], idp: OidcTestProvider) -> None:
     client, container = env
     idp.sign_with_foreign_key = True
     r = sign_in(client)
-    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_id_token"
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "invalid_id_token"
     assert accounts(container) == []
 
 
@@ -150,7 +161,8 @@ def test_an_expired_code_is_refused(env: tuple[TestClient[Any], Any], idp: OidcT
     client, container = env
     idp.code_ttl = -1  # every code is already expired when redeemed
     r = sign_in(client)
-    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_grant"
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "invalid_grant"
     assert accounts(container) == []
 
 
@@ -160,26 +172,30 @@ def test_a_replayed_code_is_refused(env: tuple[TestClient[Any], Any], idp: OidcT
     assert back(client, callback).status_code == 303
     # Replaying the same callback: the login cookie was spent.
     r = back(client, callback)
-    assert r.status_code == 400 and r.json()["error"]["code"] == "state_mismatch"
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "state_mismatch"
     # Replaying the code inside a fresh login (fresh state): the provider refuses the used code.
     client.cookies.clear()
     fresh = parse_qs(urlsplit(start(client)).query)["state"][0]
     code = parse_qs(urlsplit(callback).query)["code"][0]
     r = client.get("/api/v1/oidc/corp/callback", params={"code": code, "state": fresh}, follow_redirects=False)
-    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_grant"
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "invalid_grant"
     assert client.get("/api/v1/me").status_code == 401
     assert accounts(container) == ["jane"]
 
 
 def test_open_redirects_are_not_possible(client: TestClient[Any]) -> None:
     r = back(client, at_provider(start(client, return_to="https://evil.example/")))
-    assert r.status_code == 303 and r.headers["location"] == "/"
+    assert r.status_code == 303
+    assert r.headers["location"] == "/"
 
 
 def test_providers_are_listed_and_unknown_ones_are_404(client: TestClient[Any]) -> None:
     assert client.get("/api/v1/oidc/providers").json() == {
         "items": [{"name": "corp", "display_name": "Corp SSO", "login_url": "/api/v1/oidc/corp/login"}]}
     r = client.get("/api/v1/oidc/nope/login", follow_redirects=False)
-    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "not_found"
     paths = client.get("/schema/openapi.json").json()["paths"]
     assert "/api/v1/oidc/{name}/callback" in paths

@@ -62,12 +62,16 @@ def test_first_sign_in_creates_an_account_and_later_ones_reuse_it() -> None:
     accounts = InMemoryAccountRepository()
     svc = ExternalSignIn(accounts, InMemoryIdentityLinkRepository(), FastPasswordHasher(), ManualClock())
     a, created = svc.account_for("https://idp", "42", {"preferred_username": "Jane Doe"})
-    assert created and a.username == "Jane-Doe"
+    assert created
+    assert a.username == "Jane-Doe"
     b, created = svc.account_for("https://idp", "42", {"preferred_username": "renamed"})
-    assert not created and b.id == a.id
+    assert not created
+    assert b.id == a.id
     # Same name, another person: a unique name is chosen, never a takeover by email or name.
     c, created = svc.account_for("https://idp", "43", {"preferred_username": "Jane Doe", "email": "jane@x"})
-    assert created and c.id != a.id and c.username == "Jane-Doe-2"
+    assert created
+    assert c.id != a.id
+    assert c.username == "Jane-Doe-2"
 
 
 @given(st.dictionaries(st.sampled_from(["preferred_username", "nickname", "email", "name", "given_name"]),
@@ -76,7 +80,8 @@ def test_derived_usernames_always_follow_the_rules(claims: dict[str, str]) -> No
     base = username_base(claims)
     assert username_problems(base) == []
     cands = username_candidates(base)
-    assert cands and all(username_problems(c) == [] for c in cands)
+    assert cands
+    assert all(username_problems(c) == [] for c in cands)
     assert len(set(cands)) == len(cands)
 
 

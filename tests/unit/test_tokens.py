@@ -58,9 +58,11 @@ def test_a_token_is_shown_once_and_works_as_a_bearer_token(client: TestClient[An
     auth = session(client)
     created = make_token(client, auth)
     assert set(created) == {"id", "name", "created_at", "expires_at", "token"}
-    assert created["name"] == "backup script" and created["expires_at"] is None
+    assert created["name"] == "backup script"
+    assert created["expires_at"] is None
     me = client.get("/api/v1/me", headers=bearer(created["token"]))
-    assert me.status_code == 200 and me.json()["username"] == "alice"
+    assert me.status_code == 200
+    assert me.json()["username"] == "alice"
     listed = client.get("/api/v1/tokens", headers=auth).json()["items"]
     assert [t["id"] for t in listed] == [created["id"]]
     assert "token" not in listed[0]
@@ -86,18 +88,21 @@ def test_revoking_a_token_stops_it_at_once(client: TestClient[Any]) -> None:
     keep, drop = make_token(client, auth, name="keep"), make_token(client, auth, name="drop")
     assert client.delete(f"/api/v1/tokens/{drop['id']}", headers=auth).status_code == 204
     r = client.get("/api/v1/me", headers=bearer(drop["token"]))
-    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthenticated"
+    assert r.status_code == 401
+    assert r.json()["error"]["code"] == "unauthenticated"
     assert client.get("/api/v1/me", headers=bearer(keep["token"])).status_code == 200
     assert [t["name"] for t in client.get("/api/v1/tokens", headers=auth).json()["items"]] == ["keep"]
     r = client.delete(f"/api/v1/tokens/{drop['id']}", headers=auth)
-    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "not_found"
 
 
 def test_a_token_can_revoke_itself_but_cannot_mint_more(client: TestClient[Any]) -> None:
     auth = session(client)
     t = make_token(client, auth)
     r = client.post("/api/v1/tokens", json={"name": "child"}, headers=bearer(t["token"]))
-    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthenticated"
+    assert r.status_code == 401
+    assert r.json()["error"]["code"] == "unauthenticated"
     assert len(client.get("/api/v1/tokens", headers=auth).json()["items"]) == 1
     assert client.delete(f"/api/v1/tokens/{t['id']}", headers=bearer(t["token"])).status_code == 204
     assert client.get("/api/v1/me", headers=bearer(t["token"])).status_code == 401
@@ -150,7 +155,8 @@ def test_bad_token_requests_are_refused_and_create_nothing(
     r = client.post("/api/v1/tokens", json=body, headers=auth)
     assert r.status_code == 400
     err = r.json()["error"]
-    assert err["code"] == "validation_error" and field in err["details"]
+    assert err["code"] == "validation_error"
+    assert field in err["details"]
     assert client.get("/api/v1/tokens", headers=auth).json()["items"] == []
 
 
@@ -168,5 +174,6 @@ def test_token_routes_are_in_the_openapi_document(client: TestClient[Any]) -> No
 
 @given(st.text(min_size=1, max_size=80))
 def test_token_ids_are_never_the_hash_and_do_not_collide_trivially(h: str) -> None:
-    assert token_id(h) != h and len(token_id(h)) == 24
+    assert token_id(h) != h
+    assert len(token_id(h)) == 24
     assert token_id(h) != token_id(h + "x")

@@ -15,8 +15,8 @@ from typing import Any
 
 import attrs
 import httpx
-from authlib.oauth2.client import OAuth2Client
-from authlib.oidc.core import CodeIDToken
+from authlib.oauth2.client import OAuth2Client  # type: ignore[import-untyped]
+from authlib.oidc.core import CodeIDToken  # type: ignore[import-untyped]
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -123,14 +123,14 @@ class AuthlibOidcClient:
         """Redeem the code at the token endpoint (client_secret_basic, or a public client)."""
         body = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
                 "code_verifier": code_verifier}
-        auth = None
-        if self.config.client_secret:
-            auth = httpx.BasicAuth(self.config.client_id, self.config.client_secret)
-        else:
-            body["client_id"] = self.config.client_id
+        if not self.config.client_secret:
+            body["client_id"] = self.config.client_id  # a public client: PKCE is its proof
         try:
-            r = self.http.post(self.metadata()["token_endpoint"], data=body, auth=auth,
-                               headers={"Accept": "application/json"})
+            r = self.http.post(
+                self.metadata()["token_endpoint"], data=body, headers={"Accept": "application/json"},
+                auth=httpx.BasicAuth(self.config.client_id, self.config.client_secret)
+                if self.config.client_secret else httpx.USE_CLIENT_DEFAULT,
+            )
         except httpx.HTTPError as e:
             raise ServiceUnavailable(f"identity provider {self.config.name} unreachable: {type(e).__name__}") from e
         try:
@@ -143,7 +143,8 @@ class AuthlibOidcClient:
             error = value.get("error") if isinstance(value, dict) else None
             if error == "invalid_grant":
                 raise SignInFailed("invalid_grant", "The sign-in code is expired or was already used; sign in again.")
-            raise SignInFailed("token_request_failed", f"The identity provider refused the sign-in ({error or r.status_code}).")
+            raise SignInFailed("token_request_failed",
+                               f"The identity provider refused the sign-in ({error or r.status_code}).")
         if not isinstance(value.get("id_token"), str):
             raise SignInFailed("invalid_id_token", "The identity provider returned no ID token.")
         return value

@@ -15,9 +15,9 @@ from imagerepo.domain.errors import NotFound, Unauthenticated, ValidationFailed
 from imagerepo.ports.clock import Clock
 from imagerepo.ports.session_repository import SessionRepository
 
-API_TOKEN_KIND = "api_token"
+API_TOKEN_KIND = "api_token"  # noqa: S105 - a session kind, not a secret
 # A recognisable prefix lets secret scanners and people tell an imagerepo token at a glance.
-TOKEN_PREFIX = "irp_"
+TOKEN_PREFIX = "irp_"  # noqa: S105 - a public marker, not a secret
 # "No expiry" is stored as a far-future instant, so every SessionRepository keeps working unchanged.
 NEVER = datetime(9999, 1, 1, tzinfo=UTC)
 NAME_MAX = 100

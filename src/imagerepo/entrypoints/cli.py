@@ -224,8 +224,16 @@ def import_(
     Non-images are skipped with a reason; identical bytes are stored once; an interrupted run
     (Ctrl-C, a crash, a kill) resumes where it stopped when run again.
     """
-    from imagerepo.entrypoints.bulk_import import FAILED, IMPORTED, SKIPPED, STORED, Journal, import_tree, \
-        journal_path, walk
+    from imagerepo.entrypoints.bulk_import import (
+        FAILED,
+        IMPORTED,
+        SKIPPED,
+        STORED,
+        Journal,
+        import_tree,
+        journal_path,
+        walk,
+    )
 
     container = _container(workers=0)
     container.init_resources()
@@ -365,7 +373,9 @@ def export(
 
 @cli.command()
 def reanalyze(
-    user: Annotated[str | None, typer.Option("--user", "-u", help="only this user's images (default: everyone's)")] = None,
+    user: Annotated[
+        str | None, typer.Option("--user", "-u", help="only this user's images (default: everyone's)")
+    ] = None,
     wait: Annotated[bool, typer.Option(help="analyze in this process now; --no-wait leaves it to the workers")] = True,
 ) -> None:
     """Queue every image for analysis again (after an analyzer upgrade, say) and run the queue."""
@@ -421,8 +431,9 @@ def _seed_demo(container: Container, *, analyze: bool) -> None:
     container.init_resources()
     try:
         report = seed_from_container(container)
+        state = f"created, password {DEMO_PASSWORD!r}" if report.created else "already there, password unchanged"
         typer.echo(
-            f"demo account {DEMO_USERNAME!r} ({'created, password ' + repr(DEMO_PASSWORD) if report.created else 'already there, password unchanged'}); "
+            f"demo account {DEMO_USERNAME!r} ({state}); "
             f"photos from {report.source}: added {len(report.added)}"
             + (f" ({', '.join(report.added)})" if report.added else "")
             + (f", already there {len(report.already_there)}" if report.already_there else ""),

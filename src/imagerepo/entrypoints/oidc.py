@@ -70,8 +70,11 @@ class OidcFlow:
 
     def seal(self, state: dict[str, Any]) -> str:
         body = base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode()).decode().rstrip("=")
-        sig = base64.urlsafe_b64encode(hmac.new(self._key, body.encode(), hashlib.sha256).digest()).decode().rstrip("=")
-        return f"{body}.{sig}"
+        return f"{body}.{self._sign(body)}"
+
+    def _sign(self, body: str) -> str:
+        mac = hmac.new(self._key, body.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
     def unseal(self, value: str | None, name: str, returned_state: str | None) -> dict[str, Any]:
         mismatch = SignInFailed("state_mismatch", "This sign-in was not started from this browser, or it took "
@@ -79,12 +82,12 @@ class OidcFlow:
         if not value or not returned_state or "." not in value:
             raise mismatch
         body, sig = value.rsplit(".", 1)
-        good = base64.urlsafe_b64encode(hmac.new(self._key, body.encode(), hashlib.sha256).digest()).decode().rstrip("=")
-        if not hmac.compare_digest(sig.encode(), good.encode()):
+        if not hmac.compare_digest(sig.encode(), self._sign(body).encode()):
             raise mismatch
         state = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
         if (state.get("p") != name or state.get("e", 0) < time.time()
-                or not hmac.compare_digest(str(state.get("s", "")).encode(), returned_state.encode("utf-8", "replace"))):
+                or not hmac.compare_digest(str(state.get("s", "")).encode(),
+                                           returned_state.encode("utf-8", "replace"))):
             raise mismatch
         return dict(state)
 
