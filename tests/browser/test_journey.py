@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import re
@@ -152,6 +153,18 @@ def test_the_whole_journey(server: Server, page_and_shots: tuple[Any, Shots]) ->
     expect(page.locator("#quota")).to_have_text(f"{QUOTA - 1} of {QUOTA} used")
     assert "red.png" not in card_names(page)
 
+    # Drag and drop a photo onto the upload area: the freed slot is used again.
+    dropped = page.evaluate_handle(
+        """([b64, name]) => {
+            const dt = new DataTransfer();
+            const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+            dt.items.add(new File([bytes], name, {type: "image/png"}));
+            return dt;
+        }""", [base64.b64encode(catalog["blue.png"][0]).decode(), "blue.png"])
+    page.dispatch_event("#dropzone", "drop", {"dataTransfer": dropped})
+    expect(page.locator("#uploads li.ok")).to_have_count(1)
+    expect(page.locator("#quota")).to_have_text(f"{QUOTA} of {QUOTA} used")
+
     # Sign out, back in: the data is still there.
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/signin"))
@@ -161,7 +174,7 @@ def test_the_whole_journey(server: Server, page_and_shots: tuple[Any, Shots]) ->
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(re.compile(r"/gallery$"))
-    assert card_names(page) == ["rocket.jpg", "astronaut.png", HOSTILE, "coffee.jpg"]
+    assert card_names(page) == ["blue.png", "rocket.jpg", "astronaut.png", HOSTILE, "coffee.jpg"]
     shot("back")
 
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
