@@ -386,6 +386,7 @@ def create_app(container: Container | None = None, *, extra_route_handlers: list
     def on_startup(app: Litestar) -> None:
         container.init_resources()
         container.image_repository()  # opens and migrates the database now, not on first request
+        container.blob_store()  # checks the bucket now: a missing one stops the start
         if settings.workers > 0:
             container.worker().start()
         _start_sweeper(container, stop_sweeper)
