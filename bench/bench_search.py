@@ -148,7 +148,7 @@ def load(repo: Any, s: Scale, label: str) -> None:
 
 def queries(gen: Generator) -> dict[str, ImageQuery]:
     common, second, mid = gen.labels[0], gen.labels[1], gen.labels[6]
-    q = {
+    return {
         "list": build_query("big"),
         "sort_oldest": build_query("big", sort="uploaded_at"),
         "sort_filename": build_query("big", sort="filename"),
@@ -163,7 +163,6 @@ def queries(gen: Generator) -> dict[str, ImageQuery]:
         "color": build_query("big", color="#1f6fb2"),
         "combo": build_query("big", q="park", tags=[common], color="#808080", sort="-uploaded_at"),
     }
-    return q
 
 
 def timed(fn: Callable[[], Any], reps: int) -> tuple[float, float]:
@@ -236,7 +235,7 @@ def postgres_naive(db: Any, repo: Any, query: ImageQuery) -> Callable[[], Any]:
             def estimate(sql: Any) -> int:
                 return int(conn.execute(_pg(sql.text), sql.params).fetchone()["n"])
 
-            page = search_sql(query, POSTGRES_DIALECT, estimate)
+            page = search_sql(query, POSTGRES_DIALECT, estimate, repo.drive_below)
             return conn.execute(_pg(page.text), page.params).fetchall()
 
     return run
@@ -340,7 +339,8 @@ def main() -> int:
     if "postgres" in which:
         results += bench_postgres()
     print()
-    print(f"{'db':9s}{'query':15s}{'n':>8s}{'p50 ms':>9s}{'p99 ms':>9s}{'naive p50':>11s}{'naive p99':>11s}{'gain':>8s}")
+    head = ("db", "query", "n", "p50 ms", "p99 ms", "naive p50", "naive p99", "gain")
+    print("{:9s}{:15s}{:>8s}{:>9s}{:>9s}{:>11s}{:>11s}{:>8s}".format(*head))
     for db, name, n, p50, p99, n50, n99 in results:
         gain = f"{n50 / p50:7.0f}x" if n50 and p50 else ""
         print(f"{db:9s}{name:15s}{n:8d}{p50:9.2f}{p99:9.2f}{n50 or 0:11.2f}{n99 or 0:11.2f}{gain:>8s}")

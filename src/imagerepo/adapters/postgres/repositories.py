@@ -20,7 +20,7 @@ from imagerepo.adapters.sql.rows import (
     image_from_row,
     session_from_row,
 )
-from imagerepo.adapters.sql.search import Dialect, Sql, search_sql
+from imagerepo.adapters.sql.search import DRIVE_BELOW, Dialect, Sql, search_sql
 from imagerepo.domain.accounts import Account, Session, normalize_username
 from imagerepo.domain.colors import COLOR_MATCH_CUTOFF, COLOR_SHARE_WEIGHT
 from imagerepo.domain.errors import DuplicateImage, QuotaExceeded, UsernameTaken
@@ -195,8 +195,10 @@ def _index_tables(indexed: Sequence[tuple[Image, SearchIndex]]) -> list[tuple[st
 
 
 class PostgresImageRepository:
-    def __init__(self, db: PostgresDatabase) -> None:
+    def __init__(self, db: PostgresDatabase, *, drive_below: int = DRIVE_BELOW) -> None:
         self._db = db
+        # A search filter matching fewer images than this drives the query (sql.search).
+        self.drive_below = drive_below
 
     def reserve(self, image: Image, quota_limit: int) -> None:
         try:
@@ -287,7 +289,7 @@ class PostgresImageRepository:
                 row = conn.execute(_pg(sql.text), sql.params).fetchone()
                 return int(row["n"]) if row else 0
 
-            page = search_sql(query, POSTGRES_DIALECT, estimate)
+            page = search_sql(query, POSTGRES_DIALECT, estimate, self.drive_below)
             rows = conn.execute(_pg(page.text), page.params).fetchall()
         more = len(rows) > query.limit
         rows = rows[: query.limit]

@@ -114,13 +114,19 @@ def sources(query: ImageQuery, dialect: Dialect) -> list[Source]:
     return out
 
 
-def sample_sql(source: Source) -> Sql:
-    """Counts the source's index entries, stopping at DRIVE_BELOW (an upper bound of its images)."""
-    return Sql(f"SELECT count(*) AS n FROM ({source.sample.text} LIMIT ?) AS s", [*source.sample.params, DRIVE_BELOW])
+def sample_sql(source: Source, cap: int) -> Sql:
+    """Counts the source's index entries, stopping at ``cap`` (an upper bound of its images)."""
+    return Sql(f"SELECT count(*) AS n FROM ({source.sample.text} LIMIT ?) AS s", [*source.sample.params, cap])
 
 
-def search_sql(query: ImageQuery, dialect: Dialect, estimate: Callable[[Sql], int]) -> Sql:
-    """The page query (limit + 1 rows, each with its ``sort_key``) for ``query``."""
+def search_sql(
+    query: ImageQuery, dialect: Dialect, estimate: Callable[[Sql], int], drive_below: int = DRIVE_BELOW
+) -> Sql:
+    """The page query (limit + 1 rows, each with its ``sort_key``) for ``query``.
+
+    ``estimate`` runs a sample_sql and returns its count; filters under ``drive_below`` images
+    drive the query (0: always walk the sort index).
+    """
     order = query.order.lstrip("-")
     desc = is_descending(query)
     direction = "DESC" if desc else "ASC"
@@ -163,9 +169,9 @@ def search_sql(query: ImageQuery, dialect: Dialect, estimate: Callable[[Sql], in
         driver = ""
         probes = [f.probe for f in filters]
         if filters:
-            sizes = [estimate(sample_sql(f)) for f in filters]
+            sizes = [estimate(sample_sql(f, drive_below)) if drive_below > 0 else 0 for f in filters]
             smallest = min(range(len(filters)), key=lambda n: sizes[n])
-            if sizes[smallest] < DRIVE_BELOW:
+            if sizes[smallest] < drive_below:
                 lead = filters[smallest]
                 driver = f"({lead.ids.text}) AS c"
                 head_params += lead.ids.params
@@ -181,8 +187,14 @@ def search_sql(query: ImageQuery, dialect: Dialect, estimate: Callable[[Sql], in
     source = f"{driver} CROSS JOIN images AS i" if driver else "images AS i"
     if driver:
         where.insert(0, "i.id = c.image_id")
-    text = (
-        f"SELECT {cols}, {key} AS sort_key FROM {source} WHERE {' AND '.join(where)}"
+    # Two steps: order the matches by key reading only narrow columns, then fetch whole rows
+    # (with their analysis JSON) for the one page.
+    keys = (
+        f"SELECT i.id AS id, {key} AS sort_key FROM {source} WHERE {' AND '.join(where)}"
         f" ORDER BY {key} {direction}, i.id {direction} LIMIT ?"
+    )
+    text = (
+        f"SELECT {cols}, k.sort_key AS sort_key FROM ({keys}) AS k CROSS JOIN images AS i WHERE i.id = k.id"
+        f" ORDER BY k.sort_key {direction}, k.id {direction}"
     )
     return Sql(text, [*head_params, *params, query.limit + 1])

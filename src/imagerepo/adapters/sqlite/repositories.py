@@ -19,7 +19,7 @@ from imagerepo.adapters.sql.rows import (
     session_from_row,
     to_micros,
 )
-from imagerepo.adapters.sql.search import Dialect, Sql, search_sql
+from imagerepo.adapters.sql.search import DRIVE_BELOW, Dialect, Sql, search_sql
 from imagerepo.adapters.sqlite.database import SqliteDatabase
 from imagerepo.domain.accounts import Account, Session, normalize_username
 from imagerepo.domain.errors import DuplicateImage, QuotaExceeded, UsernameTaken
@@ -162,8 +162,10 @@ def _set_analysis(conn: sqlite3.Connection, image: Image, analysis: Analysis) ->
 
 
 class SqliteImageRepository:
-    def __init__(self, db: SqliteDatabase) -> None:
+    def __init__(self, db: SqliteDatabase, *, drive_below: int = DRIVE_BELOW) -> None:
         self._db = db
+        # A search filter matching fewer images than this drives the query (sql.search).
+        self.drive_below = drive_below
 
     def reserve(self, image: Image, quota_limit: int) -> None:
         # BEGIN IMMEDIATE takes the write lock first, so check-then-insert cannot race.
@@ -244,7 +246,7 @@ class SqliteImageRepository:
             def estimate(sql: Sql) -> int:
                 return int(conn.execute(sql.text, sql.params).fetchone()[0])
 
-            page = search_sql(query, SQLITE_DIALECT, estimate)
+            page = search_sql(query, SQLITE_DIALECT, estimate, self.drive_below)
             rows = conn.execute(page.text, page.params).fetchall()
         more = len(rows) > query.limit
         rows = rows[: query.limit]
