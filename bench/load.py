@@ -13,7 +13,6 @@ import io
 import os
 import random
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -114,7 +113,8 @@ class Client(threading.Thread):
         except httpx.HTTPError as e:
             self.stats.record(op, time.perf_counter() - started, 599, str(e))
             return None
-        self.stats.record(op, time.perf_counter() - started, r.status_code, r.text[:200] if r.status_code >= 500 else "")
+        sample = r.text[:200] if r.status_code >= 500 else ""
+        self.stats.record(op, time.perf_counter() - started, r.status_code, sample)
         return r
 
     def sign_in(self) -> None:
@@ -133,13 +133,15 @@ class Client(threading.Thread):
             elif op == "upload" or (op in ("fetch", "delete") and not live):
                 self.uploads += 1
                 data = picture(self.n * 1_000_000 + self.uploads)
-                r = self.call("upload", "POST", "/api/v1/images", files={"file": (f"{self.uploads}.jpg", data, "image/jpeg")})
+                files = {"file": (f"{self.uploads}.jpg", data, "image/jpeg")}
+                r = self.call("upload", "POST", "/api/v1/images", files=files)
                 if r is not None and r.status_code == 201:
                     self.acked[r.json()["id"]] = hashlib.sha256(data).hexdigest()
             elif op == "list":
                 self.call("list", "GET", "/api/v1/images", params={"limit": 20})
             elif op == "search":
-                self.call("search", "GET", "/api/v1/images", params={"q": self.rng.choice(["jpg", "image", "7"]), "limit": 20})
+                words = self.rng.choice(["jpg", "image", "7"])
+                self.call("search", "GET", "/api/v1/images", params={"q": words, "limit": 20})
             elif op == "fetch":
                 image_id = self.rng.choice(live)
                 r = self.call("fetch", "GET", f"/api/v1/images/{image_id}/content", follow_redirects=True)

@@ -7,14 +7,13 @@ runs raise it, e.g. HARDENING_FUZZ_EXAMPLES=500 pytest tests/hardening/test_sche
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 import schemathesis
-from schemathesis import checks
 from hypothesis import HealthCheck, given, settings
 from litestar.testing import TestClient
+from schemathesis import checks
 
 from imagerepo.entrypoints.app import create_app
 from imagerepo.entrypoints.container import Settings, memory_container
@@ -52,7 +51,9 @@ def check(case: Any, headers: dict[str, str]) -> None:
     # only successful responses against the document.
     if response.status_code >= 400:
         body = response.json()
-        assert set(body) == {"error"} and body["error"]["code"] and body["error"]["message"], body
+        assert set(body) == {"error"}, body
+        assert body["error"]["code"]
+        assert body["error"]["message"]
         case.validate_response(response, checks=[checks.not_a_server_error])
     else:
         case.validate_response(response, checks=[

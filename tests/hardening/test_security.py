@@ -81,13 +81,15 @@ def test_every_route_refuses_anonymous_callers_and_other_users_ids(sec: tuple[Te
     bob_token = bob["Authorization"].split()[1]
     image_id = upload(client, alice, img.jpeg()).json()["id"]
     routes = private_routes(client.app)
-    assert ("GET", "/api/v1/me") in routes and ("DELETE", "/api/v1/images/{image_id}") in routes
+    assert ("GET", "/api/v1/me") in routes
+    assert ("DELETE", "/api/v1/images/{image_id}") in routes
     for method, path in routes:
         url = path.replace("{image_id}", image_id).replace("{token_id}", "t").replace("{name}", "x")
         r = client.request(method, url, follow_redirects=False)
         assert refused_anonymously(r), (method, path, r.status_code, r.text[:200])
         if path.startswith("/api/"):
-            assert r.status_code == 401 and error_code(r) == "unauthenticated"
+            assert r.status_code == 401
+            assert error_code(r) == "unauthenticated"
         if "{image_id}" in path:
             if path.startswith("/api/"):
                 r = client.request(method, url, headers=bob, follow_redirects=False)
@@ -97,7 +99,8 @@ def test_every_route_refuses_anonymous_callers_and_other_users_ids(sec: tuple[Te
                 client.cookies.clear()
             assert r.status_code in (403, 404), (method, path, r.status_code)  # 403 only from a CSRF guard
             if path.startswith("/api/"):
-                assert r.status_code == 404 and error_code(r) == "not_found"
+                assert r.status_code == 404
+                assert error_code(r) == "not_found"
     # None of that touched alice's image.
     assert client.get(f"/api/v1/images/{image_id}", headers=alice).status_code == 200
     assert client.get("/api/v1/images", headers=bob).json()["items"] == []
@@ -140,7 +143,8 @@ def test_expiry_and_revocation_on_sign_out(sec: tuple[TestClient[Any], Container
     cookie = dict(client.cookies)
     assert client.get("/api/v1/me").status_code == 200
     out = client.delete("/api/v1/sessions/current")
-    assert out.status_code == 204 and "max-age=0" in out.headers["set-cookie"].lower()
+    assert out.status_code == 204
+    assert "max-age=0" in out.headers["set-cookie"].lower()
     client.cookies.update(cookie)  # a stolen copy of the cookie is useless now
     assert client.get("/api/v1/me").status_code == 401
     client.cookies.clear()
@@ -162,7 +166,9 @@ def test_cookie_flags(tmp_path: Path, base: str, secure: bool) -> None:
         client.post("/api/v1/accounts", json={"username": "alice", "password": PASSWORD})
         r = client.post("/api/v1/sessions", json={"username": "alice", "password": PASSWORD})
         flags = [f.strip().lower() for f in r.headers["set-cookie"].split(";")]
-        assert "httponly" in flags and "samesite=lax" in flags and "path=/" in flags
+        assert "httponly" in flags
+        assert "samesite=lax" in flags
+        assert "path=/" in flags
         assert ("secure" in flags) is secure
         assert r.headers["cache-control"] == "no-store"
 
@@ -179,7 +185,8 @@ def test_login_throttling_per_account_with_retry_after_and_no_permanent_lockout(
             assert error_code(r) == "too_many_attempts"
             waits.append(int(r.headers["retry-after"]))
             clock.advance(waits[-1])
-    assert waits and max(waits) <= ThrottlePolicy().max_delay  # the wait has a ceiling
+    assert waits
+    assert max(waits) <= ThrottlePolicy().max_delay
     r = client.post("/api/v1/sessions", json={"username": "alice", "password": PASSWORD})
     if r.status_code == 429:  # locked right now: the real user waits at most the ceiling
         clock.advance(int(r.headers["retry-after"]))
@@ -194,9 +201,11 @@ def test_login_throttling_per_client_address(sec: tuple[TestClient[Any], Contain
                 for i in range(30)]  # spraying many names from one address
     assert 429 in statuses
     first = statuses.index(429)
-    assert first >= 5 and set(statuses[:first]) == {401}
+    assert first >= 5
+    assert set(statuses[:first]) == {401}
     r = client.post("/api/v1/sessions", json={"username": "victim", "password": PASSWORD})
-    assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+    assert r.status_code == 429
+    assert int(r.headers["retry-after"]) > 0
     clock.advance(int(r.headers["retry-after"]))
     assert client.post("/api/v1/sessions", json={"username": "victim", "password": PASSWORD}).status_code == 201
 
