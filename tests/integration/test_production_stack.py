@@ -29,6 +29,7 @@ from tests.integration.stack import (
     fresh_bucket,
     fresh_database,
     keys_of,
+    seaweedfs_with,
     wait_for,
 )
 
@@ -316,3 +317,26 @@ def test_a_missing_bucket_stops_the_start(make_app: AppFactory, workers: int) ->
         errors.append(errors[-1].exceptions[0])
     assert isinstance(errors[-1], ServiceUnavailable), raised.value
     assert "does not exist" in errors[-1].message
+
+
+def test_an_identity_with_only_object_and_list_rights_can_run_the_app(
+    make_app: AppFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The IAM policy of docs/production.md: object read/write/delete and ListBucket suffice; the
+    public-access checks the role may not make are skipped with a warning, not a failed start."""
+    admin = {"accessKey": "ADMIN" + secrets.token_hex(6), "secretKey": secrets.token_hex(20)}
+    app_role = {"accessKey": "APP" + secrets.token_hex(6), "secretKey": secrets.token_hex(20)}
+    identities = [
+        {"name": "admin", "credentials": [admin], "actions": ["Admin", "Read", "Write", "List", "Tagging"]},
+        {"name": "app", "credentials": [app_role], "actions": ["Read", "Write", "List"]},
+    ]
+    with seaweedfs_with(identities, tmp_path / "weed") as endpoint:
+        S3Service(endpoint, admin["accessKey"], admin["secretKey"]).client().create_bucket(Bucket="restricted")
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", app_role["accessKey"])
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", app_role["secretKey"])
+        client = make_app(storage_url="s3://restricted", s3_endpoint_url=endpoint, workers=0)
+        auth = signup(client)
+        data = unique_jpeg()
+        image = upload(client, auth, data).json()
+        assert httpx.get(image["url"]).content == data
+        assert client.delete(f"/api/v1/images/{image['id']}", headers=auth).status_code == 204

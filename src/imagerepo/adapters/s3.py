@@ -211,12 +211,20 @@ class S3BlobStore:
         return warnings
 
     def _optional(self, call: str, **kwargs: Any) -> dict[str, Any] | None:
-        """The response, or None when the server does not implement the call."""
+        """The response, or None when the server does not implement the call or the credentials
+        may not make it: the app needs only object access and ListBucket, so a role without the
+        bucket-reading permissions still starts, with a warning that the check was skipped."""
         try:
             return dict(getattr(self._client, call)(Bucket=self._bucket, **kwargs))
         except ClientError as e:
             if _code(e) in _NOT_IMPLEMENTED or _status(e) == 501:
                 log.debug("S3 server does not implement %s; check skipped", call)
+                return None
+            if _code(e) == "AccessDenied" or _status(e) == 403:
+                log.warning(
+                    "cannot check whether S3 bucket %r is public: %s is not permitted to these credentials",
+                    self._bucket, call,
+                )
                 return None
             raise
 
