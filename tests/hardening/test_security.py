@@ -296,3 +296,72 @@ def test_security_headers_on_every_response(sec: tuple[TestClient[Any], Containe
     for r in responses:
         for name, value in SECURITY_HEADERS.items():
             assert r.headers.get(name) == value, (r.request.url, name)
+
+
+AZURE_KEY = "azure-key-5f1c0d9e8b7a6f5e4d3c2b1a"
+S3_SECRET = "s3-secret-9a8b7c6d5e4f3a2b1c0d"
+APP_SECRET = "app-secret-0e1d2c3b4a5f6e7d8c9b"
+
+
+def test_secrets_are_never_logged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run with every credential set, at DEBUG, through failures that log: no secret in the logs."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDBENCHLOGTEST")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", S3_SECRET)
+    import io
+    import logging
+
+    captured = io.StringIO()
+    handler = logging.StreamHandler(captured)
+    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s %(args)s"))
+    # The test client's own httpx log lines (it is the user, holding the URL) are not the server's.
+    handler.addFilter(lambda r: not (r.name == "httpx" and "testserver" in r.getMessage()))
+    root = logging.getLogger()
+    with socket_closed_port() as dead:
+        settings = Settings(data_dir=tmp_path, workers=0, local_models=False, analyzer="azure",
+                            azure_endpoint=f"http://127.0.0.1:{dead}", azure_key=AZURE_KEY, secret_key=APP_SECRET,
+                            analysis_timeout_seconds=5)
+        container = Container()
+        container.settings.override(providers.Object(settings))
+        with TestClient(create_app(container)) as client:
+            # Attached after start-up: Litestar's logging set-up replaces the root handlers.
+            old_level = root.level
+            root.addHandler(handler)
+            root.setLevel(logging.DEBUG)
+            client.post("/api/v1/accounts", json={"username": "alice", "password": PASSWORD})
+            token = client.post("/api/v1/sessions", json={"username": "alice", "password": PASSWORD}).json()["token"]
+            client.cookies.clear()
+            auth = {"Authorization": f"Bearer {token}"}
+            image = upload(client, auth, img.jpeg()).json()
+            client.get(image["url"])
+            client.get(image["url"] + "x")  # a refused signature
+            client.post("/api/v1/sessions", json={"username": "alice", "password": "wrong " + PASSWORD})
+            container.analysis_service().run_once()  # Azure is unreachable: logged as a failure
+            failed = client.get(f"/api/v1/images/{image['id']}", headers=auth).json()["analysis"]
+            assert failed["status"] in ("pending", "failed")
+            client.get("/api/v1/me", headers={"Authorization": "Bearer " + token + "x"})
+        from imagerepo.adapters.s3 import S3BlobStore, make_s3_client
+
+        store = S3BlobStore(make_s3_client(f"http://127.0.0.1:{dead}"), "bucket")
+        with pytest.raises(Exception):  # noqa: PT011 (the point is the log, not the error)
+            store.check()
+    root.removeHandler(handler)
+    root.setLevel(old_level)
+    text = captured.getvalue()
+    assert "analysis" in text or "azure" in text.lower()  # the failures did log
+    sig = image["url"].rsplit("sig=", 1)[-1]
+    for secret in (AZURE_KEY, S3_SECRET, APP_SECRET, token, PASSWORD, sig):
+        assert secret not in text, secret[:6]
+
+
+class socket_closed_port:  # noqa: N801 (used as a context manager)
+    """A loopback port with nothing listening (bound, then closed)."""
+
+    def __enter__(self) -> int:
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+
+    def __exit__(self, *exc: object) -> None:
+        return None
