@@ -353,7 +353,7 @@ def test_secrets_are_never_logged(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         assert secret not in text, secret[:6]
 
 
-class socket_closed_port:  # noqa: N801 (used as a context manager)
+class socket_closed_port:
     """A loopback port with nothing listening (bound, then closed)."""
 
     def __enter__(self) -> int:
