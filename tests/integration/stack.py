@@ -176,7 +176,7 @@ def seaweedfs_with(identities: list[dict[str, Any]], workdir: Path) -> Iterator[
 
     import pytest
 
-    from tests.fixtures_services import S3Service, _free_ports, _stop, _wait_for_s3
+    from tests.fixtures_services import S3Service, _free_ports, _wait_for_s3
 
     weed = shutil.which("weed") or str(Path(sys.executable).with_name("weed"))
     if not Path(weed).is_file():
@@ -201,4 +201,5 @@ def seaweedfs_with(identities: list[dict[str, Any]], workdir: Path) -> Iterator[
         assert problem is None, problem
         yield endpoint
     finally:
-        _stop(proc)
+        proc.kill()  # a throwaway server: no need for its slow graceful stop
+        proc.wait(timeout=10)
