@@ -318,3 +318,18 @@ def test_pages_carry_a_strict_content_security_policy_and_api_responses_do_not_c
     assert r.status_code == 201  # the API needs no CSRF token: it is not a form
     assert client.get("/static/app.js").status_code == 200
     assert "<script>" not in client.get("/signin").text  # no inline script anywhere
+
+
+def test_demo_password_is_shown_only_when_the_operator_enabled_the_demo(tmp_path: Any) -> None:
+    from litestar.testing import TestClient
+
+    from imagerepo.entrypoints.app import create_app
+    from imagerepo.entrypoints.container import Settings, memory_container
+
+    for enabled in (False, True):
+        container = memory_container(Settings(data_dir=tmp_path, workers=0, demo=enabled))
+        container.account_service().sign_up("user", "userPass")
+        with TestClient(create_app(container)) as client:
+            page = client.get("/signin").text
+        assert "sign in as <strong>user</strong>" in page
+        assert ("userPass" in page) == enabled

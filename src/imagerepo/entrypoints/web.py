@@ -194,6 +194,13 @@ def home(request: Request[Any, Any, Any]) -> Redirect:
     return Redirect("/gallery" if _signed_in(request) else "/signin", status_code=303)
 
 
+def _demo_password(request: Request[Any, Any, Any]) -> str:
+    """The seed's published demo password, shown only when the operator turned the demo on."""
+    from imagerepo.entrypoints.demo import DEMO_PASSWORD
+
+    return DEMO_PASSWORD if _container(request).settings().demo else ""
+
+
 def _demo_exists(request: Request[Any, Any, Any]) -> bool:
     try:
         _container(request).account_service().get_by_username(DEMO_USERNAME)
@@ -207,7 +214,8 @@ def signin_page(request: Request[Any, Any, Any]) -> Template | Redirect:
     if _signed_in(request):
         return Redirect("/gallery", status_code=303)
     return _page(request, "signin.html", account=None, username=request.query_params.get("username", ""),
-                 next=_safe_next(request.query_params.get("next")), demo=_demo_exists(request))
+                 next=_safe_next(request.query_params.get("next")), demo=_demo_exists(request),
+                 demo_password=_demo_password(request))
 
 
 @post("/signin", include_in_schema=False)
@@ -224,7 +232,7 @@ async def signin(request: Request[Any, Any, Any]) -> Template | Redirect:
         demo = await anyio.to_thread.run_sync(lambda: _demo_exists(request))
         status = 429 if isinstance(e, E.TooManyAttempts) else 401
         return _page(request, "signin.html", status, account=None, username=username, next=target,
-                     demo=demo, message=e.message)
+                     demo=demo, demo_password=_demo_password(request), message=e.message)
     ttl = container.settings().session_ttl_seconds
     return Redirect(target, status_code=303, cookies=[_session_cookie(request, issued.token, ttl)])
 
