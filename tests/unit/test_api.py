@@ -211,6 +211,7 @@ def test_upload_accepted_formats(client: TestClient[Any], data: bytes, ctype: st
     assert (body["width"], body["height"]) == (64, 48)
     assert body["size_bytes"] == len(data)
     assert body["analysis"]["status"] == "pending"
+    assert body["analysis"]["analyzer"] == "local"  # the configured analyzer, before it ran
     assert body["url"] and body["thumbnail_url"] and body["url_expires_at"].endswith("Z")
     assert r.headers["location"] == f"/api/v1/images/{body['id']}"
 

@@ -12,7 +12,7 @@ import attrs
 
 from imagerepo.domain.accounts import Account, QuotaUse
 from imagerepo.domain.errors import DuplicateImage, NotFound
-from imagerepo.domain.images import Image, ImageQuery, Page, clean_filename
+from imagerepo.domain.images import Analysis, Image, ImageQuery, Page, clean_filename
 from imagerepo.ports.analysis_scheduler import AnalysisScheduler
 from imagerepo.ports.blob_store import BlobStore
 from imagerepo.ports.clock import Clock
@@ -47,6 +47,7 @@ class ImageService:
         default_quota: int = 5,
         url_ttl: timedelta = timedelta(minutes=30),
         stale_upload_after: timedelta = timedelta(minutes=15),
+        analyzer_name: str = "",
     ) -> None:
         self.images = images
         self.blobs = blobs
@@ -56,6 +57,7 @@ class ImageService:
         self.default_quota = default_quota
         self.url_ttl = url_ttl
         self.stale_upload_after = stale_upload_after
+        self.analyzer_name = analyzer_name
 
     def quota_limit(self, account: Account) -> int:
         return account.quota_limit if account.quota_limit is not None else self.default_quota
@@ -80,6 +82,7 @@ class ImageService:
             size_bytes=info.size_bytes,
             sha256=info.sha256,
             uploaded_at=self.clock.now(),
+            analysis=Analysis.pending(self.analyzer_name),
         )
         self.images.reserve(image, self.quota_limit(account))  # quota + duplicate, atomically
         try:

@@ -353,7 +353,7 @@ class Container(containers.DeclarativeContainer):
     image_service = providers.Singleton(
         lambda images, blobs, inspector, scheduler, clock, s: ImageService(
             images, blobs, inspector, scheduler, clock,
-            default_quota=s.upload_quota, url_ttl=timedelta(seconds=s.url_ttl_seconds),
+            default_quota=s.upload_quota, url_ttl=timedelta(seconds=s.url_ttl_seconds), analyzer_name=s.analyzer,
         ),
         image_repository,
         blob_store,
