@@ -9,7 +9,9 @@ import zlib
 from PIL import Image
 
 
-def encode(fmt: str, size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (30, 110, 180), **kw: object) -> bytes:
+def encode(
+    fmt: str, size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (30, 110, 180), **kw: object
+) -> bytes:
     im = Image.new("RGB", size, color)
     # A second color so images are not flat.
     im.paste((240, 240, 240), (0, 0, size[0] // 2, size[1] // 3))
@@ -53,6 +55,9 @@ def decompression_bomb_png(width: int = 40_000, height: int = 40_000) -> bytes:
     )
 
 
-SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>'
+SVG = (
+    b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+    b'<rect width="10" height="10"/></svg>'
+)
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 TEXT = b"This is plain text pretending to be a JPEG.\n"

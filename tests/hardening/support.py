@@ -62,7 +62,7 @@ def listed_ids(client: TestClient[Any], auth: dict[str, str]) -> list[str]:
 
 def blob_image_ids(store: Any) -> set[str]:
     """Image ids that own at least one blob (keys are ``<owner>/<image>/<kind>``)."""
-    return {key.split("/")[1] for key in store.keys()}  # noqa: SIM118 (a BlobStore, not a dict)
+    return {key.split("/")[1] for key in store.keys()}
 
 
 def assert_consistent(client: TestClient[Any], auth: dict[str, str], store: InMemoryBlobStore | Any) -> list[str]:

@@ -359,7 +359,7 @@ def test_killed_between_blob_and_commit_then_swept(tmp_path: Path, crash_env: di
     container = restarted(tmp_path / "data", later=timedelta(minutes=20))
     with TestClient(create_app(container)) as client:
         blobs = container.blob_store()
-        owners = {k.split("/")[1] for k in blobs.keys()}  # noqa: SIM118 (a BlobStore, not a dict)
+        owners = {k.split("/")[1] for k in blobs.keys()}
         assert owners == {image_id}  # the crash left its blobs
         auth = signup_existing(client, "victim")
         assert listed_ids(client, auth) == []  # but no image is visible without a commit

@@ -121,7 +121,7 @@ class TwoUsers(RuleBasedStateMachine):
             for image_id in self.gone[user]:
                 assert self.client.get(f"/api/v1/images/{image_id}", headers=self.auth[user]).status_code == 404
         live = {i for u in USERS for i in self.held[u]}
-        owners = {k.split("/")[1] for k in self.store.keys()}  # noqa: SIM118 (a BlobStore, not a dict)
+        owners = {k.split("/")[1] for k in self.store.keys()}
         assert owners == live
 
 

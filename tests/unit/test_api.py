@@ -125,7 +125,8 @@ def test_sign_in_sets_a_safe_cookie_and_the_cookie_works(client: TestClient[Any]
     assert r.status_code == 201
     assert set(r.json()) == {"token", "expires_at"}
     cookie = r.headers["set-cookie"].lower()
-    assert "httponly" in cookie and "samesite=lax" in cookie
+    assert "httponly" in cookie
+    assert "samesite=lax" in cookie
     assert "secure" not in cookie  # served over http here
     assert client.get("/api/v1/me").status_code == 200  # the cookie jar carries it
 
@@ -188,7 +189,9 @@ def test_me_reports_quota(client: TestClient[Any]) -> None:
     ],
 )
 @pytest.mark.parametrize("header", [None, "Bearer nonsense", "Basic YTpi"])
-def test_every_private_route_needs_a_credential(client: TestClient[Any], method: str, path: str, header: str | None) -> None:
+def test_every_private_route_needs_a_credential(
+    client: TestClient[Any], method: str, path: str, header: str | None
+) -> None:
     headers = {"Authorization": header} if header else {}
     r = client.request(method, path, headers=headers)
     assert r.status_code == 401
@@ -212,7 +215,9 @@ def test_upload_accepted_formats(client: TestClient[Any], data: bytes, ctype: st
     assert body["size_bytes"] == len(data)
     assert body["analysis"]["status"] == "pending"
     assert body["analysis"]["analyzer"] == "local"  # the configured analyzer, before it ran
-    assert body["url"] and body["thumbnail_url"] and body["url_expires_at"].endswith("Z")
+    assert body["url"]
+    assert body["thumbnail_url"]
+    assert body["url_expires_at"].endswith("Z")
     assert r.headers["location"] == f"/api/v1/images/{body['id']}"
 
 

@@ -62,7 +62,8 @@ def test_journey_survives_a_restart_and_keeps_no_plaintext(tmp_path: Path) -> No
         assert original.status_code == 200
         assert original.content == marker
         thumb = c.get(items[0]["thumbnail_url"])
-        assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
+        assert thumb.status_code == 200
+        assert thumb.headers["content-type"] == "image/jpeg"
     # No file in the data dir holds the image's bytes or a recognisable part of them.
     needle = marker[-64:]
     for path in tmp_path.rglob("*"):

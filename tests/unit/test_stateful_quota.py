@@ -73,7 +73,8 @@ class QuotaMachine(RuleBasedStateMachine):
             assert storage_fails
         else:
             assert not storage_fails
-            assert seed not in mine.values() and len(mine) < QUOTA
+            assert seed not in mine.values()
+            assert len(mine) < QUOTA
             mine[image.id] = seed
         finally:
             self.blobs.fail_puts = False

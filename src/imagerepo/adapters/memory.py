@@ -153,7 +153,9 @@ class InMemoryImageRepository:
                     raise DuplicateImage(r.image.id)
             if len(mine) >= quota_limit:
                 raise QuotaExceeded(len(mine), quota_limit)
-            self._rows[image.id] = _Row(image, "uploading", available_at=image.uploaded_at, created_at=image.uploaded_at)
+            self._rows[image.id] = _Row(
+                image, "uploading", available_at=image.uploaded_at, created_at=image.uploaded_at
+            )
 
     def commit(self, image_id: str) -> None:
         with self._lock:
@@ -345,14 +347,12 @@ class FakeImageInspector:
         data = path.read_bytes()
         if not data:
             raise UnsupportedMediaType("The file is empty.")
-        for magic, ctype, fmt in _MAGIC:
-            if data.startswith(magic):
-                break
-        else:
-            if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-                ctype, fmt = "image/webp", "WEBP"
-            else:
-                raise UnsupportedMediaType()
+        found = next(((c, f) for magic, c, f in _MAGIC if data.startswith(magic)), None)
+        if found is None and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+            found = ("image/webp", "WEBP")
+        if found is None:
+            raise UnsupportedMediaType()
+        ctype, fmt = found
         width = height = 1
         if fmt == "PNG":
             if len(data) < 24:
@@ -473,7 +473,10 @@ def png_bytes(width: int = 2, height: int = 2, seed: int = 0) -> bytes:
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
-    rows = b"".join(b"\x00" + b"".join(bytes([(seed * 7 + x) % 256, (seed // 256) % 256, y % 256]) for x in range(width)) for y in range(height))
+    rows = b"".join(
+        b"\x00" + b"".join(bytes([(seed * 7 + x) % 256, (seed // 256) % 256, y % 256]) for x in range(width))
+        for y in range(height)
+    )
     return (
         b"\x89PNG\r\n\x1a\n"
         + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))

@@ -62,7 +62,9 @@ class AnalysisService:
         else:
             self.images.complete_analysis(job, Analysis.done(result, self.clock.now()))
 
-    def _failed(self, job: AnalysisJob, analyzer: str, reason: str, *, retryable: bool, retry_after: float | None = None) -> None:
+    def _failed(
+        self, job: AnalysisJob, analyzer: str, reason: str, *, retryable: bool, retry_after: float | None = None
+    ) -> None:
         now = self.clock.now()
         if retryable and job.attempts < self.max_attempts:
             delay = self.base_backoff.total_seconds() * 2 ** (job.attempts - 1)

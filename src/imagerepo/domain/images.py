@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from imagerepo.domain.colors import Lab, rgb_to_lab, parse_hex
+from imagerepo.domain.colors import Lab, parse_hex, rgb_to_lab
 from imagerepo.domain.errors import InvalidQuery
 
 # Formats accepted for upload; HEIC/AVIF join when their codecs are installed.
@@ -166,12 +166,14 @@ class AnalysisJob:
 
 
 MAX_FILENAME_LENGTH = 255
+# Right-to-left overrides and isolates let "gpj.exe" display as "exe.jpg".
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def clean_filename(name: str | None) -> str:
     """A display name: no directories, no control characters, at most 255 characters."""
     name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if ch.isprintable() and ch not in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+    name = "".join(ch for ch in name if ch.isprintable() and ch not in _BIDI_CONTROLS)
     name = name.strip().strip(".") or "image"
     return name[:MAX_FILENAME_LENGTH]
 

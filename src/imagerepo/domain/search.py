@@ -35,7 +35,7 @@ def tokenize(text: str) -> list[str]:
     """Lower-case, accent-free alphanumeric words."""
     words, current = [], []
     for ch in _fold(text):
-        if ch.isalnum() and ch.isascii() or (ch.isalpha() and not ch.isascii()):
+        if (ch.isalnum() and ch.isascii()) or (ch.isalpha() and not ch.isascii()):
             current.append(ch)
         elif current:
             words.append("".join(current))
@@ -168,9 +168,7 @@ def matches(image: Image, query: ImageQuery) -> bool:
         terms = document_terms(image)
         if not all(any(d.startswith(w) for d in terms) for w in query.words):
             return False
-    if query.color is not None and color_score(image, query) is None:
-        return False
-    return True
+    return query.color is None or color_score(image, query) is not None
 
 
 def color_score(image: Image, query: ImageQuery) -> float | None:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import anyio
 import attrs
-from litestar import Litestar, MediaType, Request, Response, Router, delete, get, post
+from litestar import Litestar, MediaType, Request, Response, delete, get, post
 from litestar.config.response_cache import ResponseCacheConfig  # noqa: F401  (kept for plugins)
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency, Provide
@@ -98,7 +98,9 @@ def handle_domain_error(request: Request[Any, Any, Any], exc: E.DomainError) -> 
         headers["WWW-Authenticate"] = 'Bearer realm="imagerepo"'
     if isinstance(exc, E.ServiceUnavailable):
         log.warning("dependency unavailable: %s", exc.message)
-        return error_response(503, "service_unavailable", "A storage service is unavailable; nothing was changed. Try again shortly.")
+        return error_response(
+            503, "service_unavailable", "A storage service is unavailable; nothing was changed. Try again shortly."
+        )
     return error_response(status, exc.code, exc.message, exc.details, headers)
 
 
@@ -242,10 +244,15 @@ async def upload(request: Request[Any, Any, Any], auth: NamedDependency[Auth],
 def list_images(
     auth: NamedDependency[Auth],
     images: NamedDependency[ImageService],
-    q: Annotated[str | None, QueryParameter(description="words matched against description, tags, text, filename")] = None,
+    q: Annotated[
+        str | None, QueryParameter(description="words matched against description, tags, text, filename")
+    ] = None,
     tag: Annotated[list[str] | None, QueryParameter(description="repeatable; every tag must be present")] = None,
     color: Annotated[str | None, QueryParameter(description="#rrggbb; closest first")] = None,
-    sort: Annotated[str | None, QueryParameter(description="-uploaded_at (default), uploaded_at, filename, -size_bytes, size_bytes")] = None,
+    sort: Annotated[
+        str | None,
+        QueryParameter(description="-uploaded_at (default), uploaded_at, filename, -size_bytes, size_bytes"),
+    ] = None,
     limit: Annotated[str | None, QueryParameter(description="1-100, default 20")] = None,
     cursor: Annotated[str | None, QueryParameter(description="next_cursor of the previous page")] = None,
 ) -> ImagePageOut:
