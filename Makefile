@@ -48,7 +48,7 @@ bench-load: $(STAMP)  ## mixed load against a local server (BENCH_LOAD_SECONDS=6
 	$(BIN)/python bench/load.py
 
 fuzz: $(STAMP)  ## longer hostile-input runs (hypothesis + schemathesis with many more examples)
-	IMAGEREPO_FUZZ_EXAMPLES=$${IMAGEREPO_FUZZ_EXAMPLES:-2000} $(BIN)/pytest tests/hardening -m "not slow or slow" -p no:cacheprovider
+	HARDENING_FUZZ_EXAMPLES=$${HARDENING_FUZZ_EXAMPLES:-500} $(BIN)/pytest tests/hardening -p no:cacheprovider
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
