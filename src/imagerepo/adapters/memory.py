@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import struct
 import threading
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,7 +38,7 @@ from imagerepo.domain.images import (
     Page,
     Tag,
 )
-from imagerepo.domain.search import reference_search
+from imagerepo.domain.search import reference_search, tag_names
 from imagerepo.domain.throttle import ThrottlePolicy
 from imagerepo.ports.image_inspector import Thumbnail
 
@@ -217,6 +218,13 @@ class InMemoryImageRepository:
         with self._lock:
             self._up()
             return image_id in self._rows
+
+    def tag_counts(self, owner_id: str) -> list[tuple[str, int]]:
+        with self._lock:
+            self._up()
+            counts = Counter(t for r in self._rows.values() if r.state == "ready" and r.image.owner_id == owner_id
+                             for t in tag_names(r.image))
+        return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
     def request_analysis(self, owner_id: str, image_id: str, now: datetime) -> Image | None:
         with self._lock:

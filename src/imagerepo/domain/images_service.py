@@ -124,6 +124,10 @@ class ImageService:
     def search(self, query: ImageQuery) -> Page:
         return self.images.search(query)
 
+    def tag_counts(self, account: Account) -> list[tuple[str, int]]:
+        """The tags on the account's images, with how many carry each, most used first."""
+        return self.images.tag_counts(account.id)
+
     def delete(self, account: Account, image_id: str) -> None:
         image = self.images.begin_delete(account.id, image_id)
         if image is None:

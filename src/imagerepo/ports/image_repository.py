@@ -65,6 +65,11 @@ class ImageRepository(Protocol):
         """True when a row with this id exists in any state."""
         ...
 
+    def tag_counts(self, owner_id: str) -> list[tuple[str, int]]:
+        """Each tag the owner's ready images carry (casefolded, as search matches them) with how
+        many images carry it, most used first, then by name."""
+        ...
+
     # ---- analysis queue
 
     def request_analysis(self, owner_id: str, image_id: str, now: datetime) -> Image | None:

@@ -352,6 +352,16 @@ class PostgresImageRepository:
         with self._db.connection() as conn:
             return conn.execute("SELECT 1 FROM images WHERE id = %s", (image_id,)).fetchone() is not None
 
+    def tag_counts(self, owner_id: str) -> list[tuple[str, int]]:
+        # COLLATE "C": code-point order, as the other adapters sort ties, whatever the database locale.
+        with self._db.connection() as conn:
+            rows = conn.execute(
+                "SELECT g.tag, count(*) AS n FROM search_tags g JOIN images i ON i.id = g.image_id"
+                " WHERE g.owner_id = %s AND i.state = 'ready' GROUP BY g.tag ORDER BY n DESC, g.tag COLLATE \"C\"",
+                (owner_id,),
+            ).fetchall()
+        return [(str(r["tag"]), int(r["n"])) for r in rows]
+
     # ---- analysis queue
 
     def request_analysis(self, owner_id: str, image_id: str, now: datetime) -> Image | None:

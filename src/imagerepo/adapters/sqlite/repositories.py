@@ -313,6 +313,15 @@ class SqliteImageRepository:
         with self._db.transaction(write=False) as conn:
             return conn.execute("SELECT 1 FROM images WHERE id = ?", (image_id,)).fetchone() is not None
 
+    def tag_counts(self, owner_id: str) -> list[tuple[str, int]]:
+        with self._db.transaction(write=False) as conn:
+            rows = conn.execute(
+                "SELECT g.tag, count(*) AS n FROM search_tags g JOIN images i ON i.id = g.image_id"
+                " WHERE g.owner_id = ? AND i.state = 'ready' GROUP BY g.tag ORDER BY n DESC, g.tag",
+                (owner_id,),
+            ).fetchall()
+        return [(str(r[0]), int(r[1])) for r in rows]
+
     # ---- analysis queue
 
     def request_analysis(self, owner_id: str, image_id: str, now: datetime) -> Image | None:
