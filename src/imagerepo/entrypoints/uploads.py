@@ -13,8 +13,12 @@ import multipart
 from imagerepo.domain.errors import TooLarge, ValidationFailed
 
 FIELD = "file"
+# One part header line (Content-Disposition with the filename) may be this long: room for a
+# 10,000-character non-Latin filename percent- or UTF-8-encoded; clean_filename then shortens it.
+MAX_HEADER_BYTES = 64 * 1024
+MAX_HEADER_COUNT = 16
 # Room for multipart boundaries and part headers on top of the file itself.
-ENVELOPE_BYTES = 64 * 1024
+ENVELOPE_BYTES = 4 * MAX_HEADER_BYTES
 
 
 @attrs.define
@@ -50,7 +54,9 @@ async def receive_file(
             raise _bad("The Content-Length header is not a number.") from None
         if declared > max_bytes + ENVELOPE_BYTES:
             raise TooLarge(max_bytes)
-    parser = multipart.PushMultipartParser(options["boundary"], max_header_count=16)
+    parser = multipart.PushMultipartParser(
+        options["boundary"], max_header_size=MAX_HEADER_BYTES, max_header_count=MAX_HEADER_COUNT
+    )
     fd, name = tempfile.mkstemp(prefix="upload-", dir=tmp_dir)
     out = os.fdopen(fd, "wb")
     received: ReceivedFile | None = None
