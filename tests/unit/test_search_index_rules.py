@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from datetime import UTC, datetime
 
@@ -10,7 +11,20 @@ from hypothesis import strategies as st
 
 from imagerepo.domain.colors import COLOR_MATCH_CUTOFF, delta_e76, rgb_to_lab
 from imagerepo.domain.images import Analysis, AnalysisResult, Image, Tag
-from imagerepo.domain.search import color_cell, color_cells_near, relevance, relevance_key, timestamp_key
+from imagerepo.domain.search import (
+    COLOR_SCORE_SCALE,
+    color_cell,
+    color_cells_near,
+    color_distance_squared,
+    color_match_score,
+    color_near_params,
+    color_near_sql,
+    color_term_params,
+    color_term_score,
+    relevance,
+    relevance_key,
+    timestamp_key,
+)
 
 rgbs = st.tuples(st.integers(0, 255), st.integers(0, 255), st.integers(0, 255))
 
@@ -51,3 +65,40 @@ def test_relevance_key_orders_by_score_then_time(s1: int, s2: int, t1: datetime,
     k1, k2 = relevance_key(s1, timestamp_key(t1)), relevance_key(s2, timestamp_key(t2))
     assert (k1 < k2) == ((s1, t1) < (s2, t2))
     assert k1 < 2**63  # fits a signed 64-bit column
+
+
+@given(rgbs, rgbs, st.floats(0.0, 1.0))
+def test_sqlite_computes_the_color_score_bit_for_bit(
+    query: tuple[int, int, int], color: tuple[int, int, int], fraction: float
+) -> None:
+    """The SQL adapters rank colors by the very score the reference computes (PostgreSQL is
+    held to it by the contract suite)."""
+    from imagerepo.adapters.sqlite.repositories import SQLITE_DIALECT
+
+    q, c = rgb_to_lab(query), rgb_to_lab(color)
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE search_colors (l REAL, a REAL, b REAL, fraction REAL)")
+    conn.execute("INSERT INTO search_colors VALUES (?, ?, ?, ?)", (*c, fraction))
+    score, near = conn.execute(
+        f"SELECT {SQLITE_DIALECT.color_score}, {color_near_sql()} FROM search_colors c",
+        [*color_term_params(q), *color_near_params(q)],
+    ).fetchone()
+    conn.close()
+    expected = color_term_score(q, c, fraction)
+    assert bool(near) == (color_distance_squared(q, c) <= COLOR_MATCH_CUTOFF**2)
+    if expected is not None:
+        assert score == expected
+
+
+@given(rgbs, st.lists(st.tuples(rgbs, st.floats(0.0, 1.0)), max_size=5), st.sampled_from([4.0, 8.0, 14.0]))
+def test_a_color_tier_holds_every_image_scoring_within_it(
+    query: tuple[int, int, int], palette: list[tuple[tuple[int, int, int], float]], tier: float
+) -> None:
+    """Color ranking reads only colors within ΔE tier + 0.001 to rank images scoring <= tier."""
+    q = rgb_to_lab(query)
+    labs = [(rgb_to_lab(c), f) for c, f in palette]
+    score = color_match_score(q, labs)
+    if score is not None and score <= tier * COLOR_SCORE_SCALE:
+        near = [(lab, f) for lab, f in labs if color_distance_squared(q, lab) <= (tier + 0.001) ** 2]
+        assert color_match_score(q, near) == score
+        assert all(color_cell(lab) in color_cells_near(q, tier + 0.001) for lab, _ in near)

@@ -17,7 +17,13 @@ from typing import Any
 
 import snowballstemmer
 
-from imagerepo.domain.colors import COLOR_MATCH_CUTOFF, Lab, color_match_score, rgb_to_lab
+from imagerepo.domain.colors import (
+    COLOR_MATCH_CUTOFF,
+    COLOR_MIN_FRACTION,
+    COLOR_SHARE_WEIGHT,
+    Lab,
+    rgb_to_lab,
+)
 from imagerepo.domain.images import Image, ImageQuery
 
 _stemmer = snowballstemmer.stemmer("english")
@@ -155,6 +161,54 @@ def color_cells_near(lab: Lab, radius: float = COLOR_MATCH_CUTOFF) -> list[int]:
     return out
 
 
+# Color score: lower is closer. An integer (millionths of ΔE) computed from IEEE doubles by
+# +, -, *, sqrt and floor only, each correctly rounded, so SQLite and PostgreSQL evaluate the very
+# same number in plain SQL (color_term_sql) and order and page exactly like this reference.
+COLOR_SCORE_SCALE = 1_000_000.0
+COLOR_CUTOFF_SQUARED = COLOR_MATCH_CUTOFF * COLOR_MATCH_CUTOFF
+
+
+def color_distance_squared(query: Lab, lab: Lab) -> float:
+    dl, da, db = query[0] - lab[0], query[1] - lab[1], query[2] - lab[2]
+    return dl * dl + da * da + db * db
+
+
+def color_term_score(query: Lab, lab: Lab, fraction: float) -> int | None:
+    """One palette color's score: floor((ΔE76 + weight × (1 − share)) × 10⁶), or None when the
+    color is too small or farther than the cut-off (compared squared, as the SQL does)."""
+    d2 = color_distance_squared(query, lab)
+    if fraction < COLOR_MIN_FRACTION or d2 > COLOR_CUTOFF_SQUARED:
+        return None
+    return math.floor((math.sqrt(d2) + COLOR_SHARE_WEIGHT * (1.0 - fraction)) * COLOR_SCORE_SCALE)
+
+
+def color_match_score(query: Lab, palette: Iterable[tuple[Lab, float]]) -> int | None:
+    """An image's score: the best (lowest) of its colors' scores; None when none matches."""
+    scores = [s for lab, f in palette if (s := color_term_score(query, lab, f)) is not None]
+    return min(scores, default=None)
+
+
+def color_term_sql(floor_to_int: str) -> str:
+    """``color_term_score`` of a search_colors row ``c`` in SQL, without the cut-off test; takes
+    ``color_term_params(lab)``. ``floor_to_int`` wraps an expression ``{}`` into an integer."""
+    d2 = "((? - c.l) * (? - c.l) + (? - c.a) * (? - c.a) + (? - c.b) * (? - c.b))"
+    return floor_to_int.format(f"(sqrt({d2}) + ? * (? - c.fraction)) * ?")
+
+
+def color_term_params(lab: Lab) -> list[float]:
+    return [lab[0], lab[0], lab[1], lab[1], lab[2], lab[2], COLOR_SHARE_WEIGHT, 1.0, COLOR_SCORE_SCALE]
+
+
+def color_near_sql() -> str:
+    """SQL test that a search_colors row ``c`` lies within a radius of the query: takes
+    ``color_near_params(lab, radius_squared)``."""
+    return "(? - c.l) * (? - c.l) + (? - c.a) * (? - c.a) + (? - c.b) * (? - c.b) <= ?"
+
+
+def color_near_params(lab: Lab, radius_squared: float = COLOR_CUTOFF_SQUARED) -> list[float]:
+    return [lab[0], lab[0], lab[1], lab[1], lab[2], lab[2], radius_squared]
+
+
 # ------------------------------------------------------------------ reference implementation
 
 def matches(image: Image, query: ImageQuery) -> bool:
@@ -171,7 +225,7 @@ def matches(image: Image, query: ImageQuery) -> bool:
     return query.color is None or color_score(image, query) is not None
 
 
-def color_score(image: Image, query: ImageQuery) -> float | None:
+def color_score(image: Image, query: ImageQuery) -> int | None:
     assert query.color is not None
     return color_match_score(rgb_to_lab(query.color), palette_labs(image))
 

@@ -20,9 +20,8 @@ from imagerepo.adapters.sql.rows import (
     image_from_row,
     session_from_row,
 )
-from imagerepo.adapters.sql.search import DRIVE_BELOW, Dialect, Sql, search_sql
+from imagerepo.adapters.sql.search import DRIVE_BELOW, Dialect, Sql, search_rows
 from imagerepo.domain.accounts import Account, Session, normalize_username
-from imagerepo.domain.colors import COLOR_MATCH_CUTOFF, COLOR_SHARE_WEIGHT
 from imagerepo.domain.errors import DuplicateImage, QuotaExceeded, UsernameTaken
 from imagerepo.domain.images import Analysis, AnalysisJob, AnalysisStatus, Cursor, Image, ImageQuery, Page
 
@@ -34,17 +33,7 @@ def _pg(sql: str) -> str:
     """The shared search SQL uses ``?`` placeholders; psycopg wants ``%s``."""
     return sql.replace("?", "%s")
 
-# One palette color's score (search.color_score term for term: CIE76 in Lab, then the share
-# weight, rounded to 6 places), or NULL beyond the cut-off, so PostgreSQL orders colors exactly
-# as the reference does. Rows of search_colors already have fraction >= COLOR_MIN_FRACTION.
-_DISTANCE = "sqrt(power(? - c.l, 2) + power(? - c.a, 2) + power(? - c.b, 2))"
-POSTGRES_DIALECT = Dialect(
-    color_term=(
-        f"CASE WHEN {_DISTANCE} <= ? THEN"
-        f" round(({_DISTANCE} + ? * (1.0::float8 - c.fraction))::numeric, 6)::float8 END"
-    ),
-    color_params=lambda lab: [*lab, COLOR_MATCH_CUTOFF, *lab, COLOR_SHARE_WEIGHT],
-)
+POSTGRES_DIALECT = Dialect(floor_to_int="floor({})::bigint")
 
 
 class PostgresAccountRepository:
@@ -140,11 +129,12 @@ class PostgresSessionRepository:
 
 
 def _index(conn: Conn, image: Image) -> None:
-    """(Re)write the search columns and side tables of ``image`` from its current analysis."""
+    """(Re)write the search columns of ``image`` from its current analysis, and its side-table
+    rows when it is ready (the side tables hold ready images only)."""
     ix = SearchIndex.of(image)
-    conn.execute(
+    row = conn.execute(
         "UPDATE images SET terms = %s, tags = %s, filename_key = %s, uploaded_key = %s,"
-        " analysis = %s, analysis_status = %s WHERE id = %s",
+        " analysis = %s, analysis_status = %s WHERE id = %s RETURNING state",
         (
             ix.terms_text,
             list(ix.tags),
@@ -154,10 +144,15 @@ def _index(conn: Conn, image: Image) -> None:
             image.analysis.status.value,
             image.id,
         ),
-    )
+    ).fetchone()
+    _drop_index_rows(conn, image.id)
+    if row is not None and row["state"] == "ready":
+        _insert_index_rows(conn, [(image, ix)])
+
+
+def _drop_index_rows(conn: Conn, image_id: str) -> None:
     for table in ("search_terms", "search_tags", "search_colors"):
-        conn.execute(f"DELETE FROM {table} WHERE image_id = %s", (image.id,))
-    _insert_index_rows(conn, [(image, ix)])
+        conn.execute(f"DELETE FROM {table} WHERE image_id = %s", (image_id,))
 
 
 def _insert_index_rows(conn: Conn, indexed: Sequence[tuple[Image, SearchIndex]]) -> None:
@@ -178,7 +173,7 @@ def _index_tables(indexed: Sequence[tuple[Image, SearchIndex]]) -> list[tuple[st
     return [
         (
             "search_terms",
-            "owner_id, term, image_id, weight",
+            "owner_id, term, image_id, weight, uploaded_key",
             [r for img, ix in indexed for r in ix.term_rows(img.owner_id, img.id)],
         ),
         (
@@ -251,9 +246,13 @@ class PostgresImageRepository:
 
     def commit(self, image_id: str) -> None:
         with self._db.connection() as conn:
-            conn.execute(
-                "UPDATE images SET state = 'ready' WHERE id = %s AND state = 'uploading'", (image_id,)
-            )
+            row = conn.execute(
+                f"UPDATE images SET state = 'ready' WHERE id = %s AND state = 'uploading' RETURNING {_COLS}",
+                (image_id,),
+            ).fetchone()
+            if row is not None:  # searchable from now on
+                image = image_from_row(row)
+                _insert_index_rows(conn, [(image, SearchIndex.of(image))])
 
     def discard(self, image_id: str) -> None:
         with self._db.connection() as conn:
@@ -285,12 +284,10 @@ class PostgresImageRepository:
     def search(self, query: ImageQuery) -> Page:
         with self._db.connection() as conn:
 
-            def estimate(sql: Sql) -> int:
-                row = conn.execute(_pg(sql.text), sql.params).fetchone()
-                return int(row["n"]) if row else 0
+            def fetch(sql: Sql) -> list[dict[str, Any]]:
+                return conn.execute(_pg(sql.text), sql.params).fetchall()
 
-            page = search_sql(query, POSTGRES_DIALECT, estimate, self.drive_below)
-            rows = conn.execute(_pg(page.text), page.params).fetchall()
+            rows = search_rows(query, POSTGRES_DIALECT, fetch, self.drive_below)
         more = len(rows) > query.limit
         rows = rows[: query.limit]
         last = Cursor(key=rows[-1]["sort_key"], id=rows[-1]["id"]) if more and rows else None
@@ -337,6 +334,8 @@ class PostgresImageRepository:
                 f" RETURNING {_COLS}",
                 (image_id, owner_id),
             ).fetchone()
+            if row is not None:
+                _drop_index_rows(conn, image_id)
         return image_from_row(row) if row else None
 
     def stale(self, now: datetime, uploading_older_than: datetime) -> Sequence[tuple[Image, str]]:

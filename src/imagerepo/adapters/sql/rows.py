@@ -79,9 +79,9 @@ class SearchIndex:
             uploaded_key=timestamp_key(image.uploaded_at),
         )
 
-    def term_rows(self, owner_id: str, image_id: str) -> list[tuple[str, str, str, int]]:
-        """(owner_id, term, image_id, weight) rows of the search_terms table."""
-        return [(owner_id, t, image_id, w) for t, w in self.weighted]
+    def term_rows(self, owner_id: str, image_id: str) -> list[tuple[str, str, str, int, int]]:
+        """(owner_id, term, image_id, weight, uploaded_key) rows of the search_terms table."""
+        return [(owner_id, t, image_id, w, self.uploaded_key) for t, w in self.weighted]
 
     def tag_rows(self, owner_id: str, image_id: str) -> list[tuple[str, str, str]]:
         return [(owner_id, t, image_id) for t in self.tags]

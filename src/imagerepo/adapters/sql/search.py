@@ -7,8 +7,10 @@ and plans each query one of three ways, so a big user's query touches few rows:
   each image's filters through the by-image indexes; cheap when filters are common or absent.
 * **drive**: start from the rarest filter's index entries (fewer than ``DRIVE_BELOW`` images),
   look those images up and sort them; cheap when a filter is rare.
-* **ranked**: relevance and color orders need every match scored, so they start from the word
-  (or color bucket) entries, which are the matches.
+* **ranked**: relevance and color orders start from the word (or color bucket) entries, which
+  are the matches, and rank them on the side table alone (search_terms carries uploaded_key;
+  side tables hold ready images only, migration 0030), joining ``images`` for the page only.
+  Color ranks in tiers: colors within ΔE 4 first, widening only while the page is not full.
 
 The SQL is written with ``?`` placeholders; PostgreSQL swaps in ``%s`` (no other ``?`` or ``%``
 appears in it).
@@ -26,13 +28,24 @@ import attrs
 from imagerepo.adapters.sql.rows import IMAGE_COLUMNS
 from imagerepo.domain.colors import rgb_to_lab
 from imagerepo.domain.images import ImageQuery
-from imagerepo.domain.search import color_cells_near, is_descending
+from imagerepo.domain.search import (
+    COLOR_SCORE_SCALE,
+    color_cells_near,
+    color_near_params,
+    color_near_sql,
+    color_term_params,
+    color_term_sql,
+    is_descending,
+)
 
 # Above every code point a stored term can contain: [w, w + TOP) in code-point order holds
 # exactly the terms that start with w.
 TOP = "\U0010ffff"
 # A filter matching fewer images than this drives the query; otherwise the sort index is walked.
 DRIVE_BELOW = 3000
+# Color ranking tiers (ΔE): a page is complete once it fills from colors this close; None is
+# the cut-off itself.
+COLOR_TIERS: tuple[float | None, ...] = (4.0, 8.0, 14.0, None)
 # relevance_key's multiplier (search._RELEVANCE_SHIFT), as an SQL literal.
 _SHIFT = str(2**53)
 
@@ -41,15 +54,14 @@ _COLUMN_KEYS = {"uploaded_at": "i.uploaded_key", "filename": "i.filename_key", "
 
 @attrs.frozen
 class Dialect:
-    """What differs between the databases: how one palette color scores against the query.
+    """What differs between the databases: how a float becomes an integer (``{}`` is the
+    expression), which ``search.color_term_sql`` needs."""
 
-    ``color_term`` is an SQL expression over a ``search_colors`` row ``c`` that is the color's
-    score (colors.color_match_score of that one color) or NULL when it cannot match; it takes
-    the parameters ``color_params(lab)``.
-    """
+    floor_to_int: str
 
-    color_term: str
-    color_params: Callable[[tuple[float, float, float]], list[Any]]
+    @property
+    def color_score(self) -> str:
+        return color_term_sql(self.floor_to_int)
 
 
 @attrs.frozen
@@ -63,17 +75,17 @@ class Source:
     """One filter as a set of image ids read from an owner-first index."""
 
     ids: Sql  # SELECT image_id ... (each image once)
-    probe: Sql  # correlated EXISTS for one image i
+    probe: Sql  # correlated EXISTS for one image whose id is the expression {id}
     sample: Sql  # SELECT 1 ... index entries, for estimating the size (LIMIT appended)
 
 
-def sources(query: ImageQuery, dialect: Dialect) -> list[Source]:
+def sources(query: ImageQuery) -> list[Source]:
     out = []
     for tag in query.tags:
         out.append(
             Source(
                 Sql("SELECT image_id FROM search_tags WHERE owner_id = ? AND tag = ?", [query.owner_id, tag]),
-                Sql("EXISTS (SELECT 1 FROM search_tags g WHERE g.image_id = i.id AND g.tag = ?)", [tag]),
+                Sql("EXISTS (SELECT 1 FROM search_tags g WHERE g.image_id = {id} AND g.tag = ?)", [tag]),
                 Sql("SELECT 1 FROM search_tags WHERE owner_id = ? AND tag = ?", [query.owner_id, tag]),
             )
         )
@@ -86,7 +98,7 @@ def sources(query: ImageQuery, dialect: Dialect) -> list[Source]:
                     [query.owner_id, *rng],
                 ),
                 Sql(
-                    "EXISTS (SELECT 1 FROM search_terms t WHERE t.image_id = i.id AND t.term >= ? AND t.term < ?)",
+                    "EXISTS (SELECT 1 FROM search_terms t WHERE t.image_id = {id} AND t.term >= ? AND t.term < ?)",
                     rng,
                 ),
                 Sql("SELECT 1 FROM search_terms WHERE owner_id = ? AND term >= ? AND term < ?", [query.owner_id, *rng]),
@@ -96,18 +108,15 @@ def sources(query: ImageQuery, dialect: Dialect) -> list[Source]:
         lab = rgb_to_lab(query.color)
         cells = color_cells_near(lab)
         marks = ", ".join("?" * len(cells))
-        term = dialect.color_term
+        near, near_params = color_near_sql(), color_near_params(lab)
         out.append(
             Source(
                 Sql(
                     f"SELECT DISTINCT image_id FROM search_colors c WHERE c.owner_id = ? AND c.cell IN ({marks})"
-                    f" AND {term} IS NOT NULL",
-                    [query.owner_id, *cells, *dialect.color_params(lab)],
+                    f" AND {near}",
+                    [query.owner_id, *cells, *near_params],
                 ),
-                Sql(
-                    f"EXISTS (SELECT 1 FROM search_colors c WHERE c.image_id = i.id AND {term} IS NOT NULL)",
-                    dialect.color_params(lab),
-                ),
+                Sql(f"EXISTS (SELECT 1 FROM search_colors c WHERE c.image_id = {{id}} AND {near})", near_params),
                 Sql(f"SELECT 1 FROM search_colors WHERE owner_id = ? AND cell IN ({marks})", [query.owner_id, *cells]),
             )
         )
@@ -119,55 +128,115 @@ def sample_sql(source: Source, cap: int) -> Sql:
     return Sql(f"SELECT count(*) AS n FROM ({source.sample.text} LIMIT ?) AS s", [*source.sample.params, cap])
 
 
+def search_rows(
+    query: ImageQuery, dialect: Dialect, fetch: Callable[[Sql], list[Any]], drive_below: int = DRIVE_BELOW
+) -> list[Any]:
+    """The page's rows (limit + 1 at most, each with its ``sort_key``); ``fetch`` runs one Sql.
+
+    Color order runs tier by tier (COLOR_TIERS) until a tier fills the page: every image
+    scoring within tier T has a color within ΔE T, so the tier's candidates rank it exactly.
+    """
+    if query.order != "color":
+
+        def estimate(sql: Sql) -> int:
+            return int(fetch(sql)[0]["n"])
+
+        return fetch(search_sql(query, dialect, estimate, drive_below))
+    rows: list[Any] = []
+    for tier in COLOR_TIERS:
+        if tier is not None and query.cursor is not None and query.cursor.key > tier * COLOR_SCORE_SCALE:
+            continue  # the whole tier lies before the cursor
+        rows = fetch(search_sql(query, dialect, lambda _: 0, drive_below, color_tier=tier))
+        if len(rows) > query.limit:
+            break
+    return rows
+
+
+def _probe(probe: Sql, ident: str) -> str:
+    return probe.text.replace("{id}", ident)
+
+
 def search_sql(
-    query: ImageQuery, dialect: Dialect, estimate: Callable[[Sql], int], drive_below: int = DRIVE_BELOW
+    query: ImageQuery,
+    dialect: Dialect,
+    estimate: Callable[[Sql], int],
+    drive_below: int = DRIVE_BELOW,
+    color_tier: float | None = None,
 ) -> Sql:
     """The page query (limit + 1 rows, each with its ``sort_key``) for ``query``.
 
     ``estimate`` runs a sample_sql and returns its count; filters under ``drive_below`` images
-    drive the query (0: always walk the sort index).
+    drive the query (0: always walk the sort index). ``color_tier``: for color order, rank only
+    images scoring within that ΔE (None: every match).
     """
     order = query.order.lstrip("-")
     desc = is_descending(query)
     direction = "DESC" if desc else "ASC"
     cols = ", ".join("i." + c for c in IMAGE_COLUMNS)
-    filters = sources(query, dialect)
+    filters = sources(query)
     nt, nw = len(query.tags), len(query.words)
     tag_filters, word_filters, color_filters = filters[:nt], filters[nt : nt + nw], filters[nt + nw :]
-    where = ["i.owner_id = ?", "i.state = 'ready'"]
-    params: list[Any] = [query.owner_id]
-    head_params: list[Any] = []
+    cmp = "<" if desc else ">"
 
-    if order == "relevance":
-        parts = [
-            "SELECT image_id, max(weight) AS w FROM search_terms WHERE owner_id = ? AND term >= ? AND term < ?"
-            " GROUP BY image_id"
-            for _ in query.words
-        ]
-        for word in query.words:
-            head_params += [query.owner_id, word, word + TOP]
-        driver = (
-            f"(SELECT image_id, sum(w) AS score FROM ({' UNION ALL '.join(parts)}) AS u"
-            f" GROUP BY image_id HAVING count(*) = {len(query.words)}) AS c"
+    if order in ("relevance", "color"):
+        # Ranked on the side tables alone: they hold only ready images (migration 0030).
+        params: list[Any] = []
+        if order == "relevance":
+            if len(query.words) == 1:
+                word = query.words[0]
+                ranked = (
+                    f"SELECT image_id, max(weight) * {_SHIFT} + max(uploaded_key) AS sort_key FROM search_terms"
+                    " WHERE owner_id = ? AND term >= ? AND term < ? GROUP BY image_id"
+                )
+                params += [query.owner_id, word, word + TOP]
+            else:
+                parts = [
+                    "SELECT image_id, max(weight) AS w, max(uploaded_key) AS uk FROM search_terms"
+                    " WHERE owner_id = ? AND term >= ? AND term < ? GROUP BY image_id"
+                    for _ in query.words
+                ]
+                for word in query.words:
+                    params += [query.owner_id, word, word + TOP]
+                ranked = (
+                    f"SELECT image_id, sum(w) * {_SHIFT} + max(uk) AS sort_key FROM ({' UNION ALL '.join(parts)})"
+                    f" AS u GROUP BY image_id HAVING count(*) = {len(query.words)}"
+                )
+            probes = [f.probe for f in (*tag_filters, *color_filters)]
+        else:
+            assert query.color is not None
+            lab = rgb_to_lab(query.color)
+            radius = 25.0 if color_tier is None else color_tier + 0.001
+            cells = color_cells_near(lab, radius)
+            near_params = color_near_params(lab) if color_tier is None else color_near_params(lab, radius * radius)
+            ranked = (
+                f"SELECT c.image_id AS image_id, min({dialect.color_score}) AS sort_key FROM search_colors c"
+                f" WHERE c.owner_id = ? AND c.cell IN ({', '.join('?' * len(cells))}) AND {color_near_sql()}"
+                " GROUP BY c.image_id"
+            )
+            params += [*color_term_params(lab), query.owner_id, *cells, *near_params]
+            if color_tier is not None:
+                ranked += " HAVING min(" + dialect.color_score + ") <= ?"
+                params += [*color_term_params(lab), color_tier * COLOR_SCORE_SCALE]
+            probes = [f.probe for f in (*tag_filters, *word_filters)]
+        where = [_probe(p, "r.image_id") for p in probes]
+        for p in probes:
+            params += p.params
+        if query.cursor is not None:
+            where.append(f"(r.sort_key, r.image_id) {cmp} (?, ?)")
+            params += [query.cursor.key, query.cursor.id]
+        keys = (
+            f"SELECT r.image_id AS id, r.sort_key AS sort_key FROM ({ranked}) AS r"
+            f"{' WHERE ' + ' AND '.join(where) if where else ''}"
+            f" ORDER BY r.sort_key {direction}, r.image_id {direction} LIMIT ?"
         )
-        key = f"(c.score * {_SHIFT} + i.uploaded_key)"
-        probes = [f.probe for f in (*tag_filters, *color_filters)]
-    elif order == "color":
-        assert query.color is not None
-        lab = rgb_to_lab(query.color)
-        cells = color_cells_near(lab)
-        driver = (
-            f"(SELECT c.image_id, min({dialect.color_term}) AS score FROM search_colors c"
-            f" WHERE c.owner_id = ? AND c.cell IN ({', '.join('?' * len(cells))}) GROUP BY c.image_id) AS c"
-        )
-        head_params += [*dialect.color_params(lab), query.owner_id, *cells]
-        key = "c.score"
-        where.append("c.score IS NOT NULL")
-        probes = [f.probe for f in (*tag_filters, *word_filters)]
+        params.append(query.limit + 1)
     else:
         key = _COLUMN_KEYS[order]
+        where = ["i.owner_id = ?", "i.state = 'ready'"]
+        params = [query.owner_id]
+        head_params: list[Any] = []
         driver = ""
-        probes = [f.probe for f in filters]
+        walk_probes = [f.probe for f in filters]
         if filters:
             sizes = [estimate(sample_sql(f, drive_below)) if drive_below > 0 else 0 for f in filters]
             smallest = min(range(len(filters)), key=lambda n: sizes[n])
@@ -175,26 +244,25 @@ def search_sql(
                 lead = filters[smallest]
                 driver = f"({lead.ids.text}) AS c"
                 head_params += lead.ids.params
-                probes = [f.probe for n, f in enumerate(filters) if n != smallest]
-
-    for probe in probes:
-        where.append(probe.text)
-        params += probe.params
-    if query.cursor is not None:
-        where.append(f"({key}, i.id) {'<' if desc else '>'} (?, ?)")
-        params += [query.cursor.key, query.cursor.id]
-    # CROSS JOIN fixes the join order in SQLite (the driver first); PostgreSQL plans it freely.
-    source = f"{driver} CROSS JOIN images AS i" if driver else "images AS i"
-    if driver:
-        where.insert(0, "i.id = c.image_id")
-    # Two steps: order the matches by key reading only narrow columns, then fetch whole rows
-    # (with their analysis JSON) for the one page.
-    keys = (
-        f"SELECT i.id AS id, {key} AS sort_key FROM {source} WHERE {' AND '.join(where)}"
-        f" ORDER BY {key} {direction}, i.id {direction} LIMIT ?"
-    )
+                walk_probes = [f.probe for n, f in enumerate(filters) if n != smallest]
+        for probe in walk_probes:
+            where.append(_probe(probe, "i.id"))
+            params += probe.params
+        if query.cursor is not None:
+            where.append(f"({key}, i.id) {cmp} (?, ?)")
+            params += [query.cursor.key, query.cursor.id]
+        # CROSS JOIN fixes the join order in SQLite (the driver first); PostgreSQL plans it freely.
+        source = f"{driver} CROSS JOIN images AS i" if driver else "images AS i"
+        if driver:
+            where.insert(0, "i.id = c.image_id")
+        # Order the matches reading only narrow columns; whole rows are fetched for the page.
+        keys = (
+            f"SELECT i.id AS id, {key} AS sort_key FROM {source} WHERE {' AND '.join(where)}"
+            f" ORDER BY {key} {direction}, i.id {direction} LIMIT ?"
+        )
+        params = [*head_params, *params, query.limit + 1]
     text = (
         f"SELECT {cols}, k.sort_key AS sort_key FROM ({keys}) AS k CROSS JOIN images AS i WHERE i.id = k.id"
         f" ORDER BY k.sort_key {direction}, k.id {direction}"
     )
-    return Sql(text, [*head_params, *params, query.limit + 1])
+    return Sql(text, params)

@@ -19,18 +19,14 @@ from imagerepo.adapters.sql.rows import (
     session_from_row,
     to_micros,
 )
-from imagerepo.adapters.sql.search import DRIVE_BELOW, Dialect, Sql, search_sql
+from imagerepo.adapters.sql.search import DRIVE_BELOW, Dialect, Sql, search_rows
 from imagerepo.adapters.sqlite.database import SqliteDatabase
 from imagerepo.domain.accounts import Account, Session, normalize_username
 from imagerepo.domain.errors import DuplicateImage, QuotaExceeded, UsernameTaken
 from imagerepo.domain.images import Analysis, AnalysisJob, AnalysisStatus, Cursor, Image, ImageQuery, Page
 
 _COLS = ", ".join(IMAGE_COLUMNS)
-# One palette color's score, by the domain's own code (SqliteDatabase registers the function).
-SQLITE_DIALECT = Dialect(
-    color_term="imagerepo_color_term(?, ?, ?, c.l, c.a, c.b, c.fraction)",
-    color_params=lambda lab: list(lab),
-)
+SQLITE_DIALECT = Dialect(floor_to_int="CAST(floor({}) AS INTEGER)")
 
 
 class SqliteAccountRepository:
@@ -124,20 +120,27 @@ class SqliteSessionRepository:
 
 
 def _index(conn: sqlite3.Connection, image: Image) -> None:
-    """(Re)write the search columns and side tables of ``image`` from its current analysis."""
+    """(Re)write the search columns of ``image`` from its current analysis, and its side-table
+    rows when it is ready (the side tables hold ready images only)."""
     ix = SearchIndex.of(image)
-    conn.execute(
-        "UPDATE images SET terms = ?, tags = ?, palette = ?, filename_key = ?, uploaded_key = ? WHERE id = ?",
+    row = conn.execute(
+        "UPDATE images SET terms = ?, tags = ?, palette = ?, filename_key = ?, uploaded_key = ? WHERE id = ?"
+        " RETURNING state",
         (ix.terms_text, " ".join(ix.tags), ix.palette_json, ix.filename_key, ix.uploaded_key, image.id),
-    )
+    ).fetchone()
+    _drop_index_rows(conn, image.id)
+    if row is not None and row["state"] == "ready":
+        _insert_index_rows(conn, [(image, ix)])
+
+
+def _drop_index_rows(conn: sqlite3.Connection, image_id: str) -> None:
     for table in ("search_terms", "search_tags", "search_colors"):
-        conn.execute(f"DELETE FROM {table} WHERE image_id = ?", (image.id,))
-    _insert_index_rows(conn, [(image, ix)])
+        conn.execute(f"DELETE FROM {table} WHERE image_id = ?", (image_id,))
 
 
 def _insert_index_rows(conn: sqlite3.Connection, indexed: Sequence[tuple[Image, SearchIndex]]) -> None:
     conn.executemany(
-        "INSERT INTO search_terms (owner_id, term, image_id, weight) VALUES (?, ?, ?, ?)",
+        "INSERT INTO search_terms (owner_id, term, image_id, weight, uploaded_key) VALUES (?, ?, ?, ?, ?)",
         [r for img, ix in indexed for r in ix.term_rows(img.owner_id, img.id)],
     )
     conn.executemany(
@@ -209,9 +212,13 @@ class SqliteImageRepository:
 
     def commit(self, image_id: str) -> None:
         with self._db.transaction() as conn:
-            conn.execute(
-                "UPDATE images SET state = 'ready' WHERE id = ? AND state = 'uploading'", (image_id,)
-            )
+            row = conn.execute(
+                f"UPDATE images SET state = 'ready' WHERE id = ? AND state = 'uploading' RETURNING {_COLS}",
+                (image_id,),
+            ).fetchone()
+            if row is not None:  # searchable from now on
+                image = image_from_row(row)
+                _insert_index_rows(conn, [(image, SearchIndex.of(image))])
 
     def discard(self, image_id: str) -> None:
         with self._db.transaction() as conn:
@@ -243,11 +250,10 @@ class SqliteImageRepository:
     def search(self, query: ImageQuery) -> Page:
         with self._db.transaction(write=False) as conn:
 
-            def estimate(sql: Sql) -> int:
-                return int(conn.execute(sql.text, sql.params).fetchone()[0])
+            def fetch(sql: Sql) -> list[sqlite3.Row]:
+                return conn.execute(sql.text, sql.params).fetchall()
 
-            page = search_sql(query, SQLITE_DIALECT, estimate, self.drive_below)
-            rows = conn.execute(page.text, page.params).fetchall()
+            rows = search_rows(query, SQLITE_DIALECT, fetch, self.drive_below)
         more = len(rows) > query.limit
         rows = rows[: query.limit]
         last = Cursor(key=rows[-1]["sort_key"], id=rows[-1]["id"]) if more and rows else None
@@ -297,6 +303,8 @@ class SqliteImageRepository:
                 f" RETURNING {_COLS}",
                 (image_id, owner_id),
             ).fetchone()
+            if row is not None:
+                _drop_index_rows(conn, image_id)
         return image_from_row(row) if row else None
 
     def stale(self, now: datetime, uploading_older_than: datetime) -> Sequence[tuple[Image, str]]:
