@@ -198,7 +198,8 @@ def cursor_at_page(repo: Any, query: ImageQuery, page: int) -> ImageQuery:
 
 def sqlite_naive(db: Any, query: ImageQuery, offset: int = 0) -> Callable[[], Any]:
     """Scan the user's rows, testing the stored text/JSON columns; OFFSET paging."""
-    where, params = ["owner_id = ?", "state = 'ready'"], [query.owner_id]
+    where = ["owner_id = ?", "state = 'ready'"]
+    params: list[Any] = [query.owner_id]
     for tag in query.tags:
         where.append("instr(' ' || tags || ' ', ?) > 0")
         params.append(f" {tag} ")
@@ -246,9 +247,11 @@ def postgres_naive(db: Any, repo: Any, query: ImageQuery) -> Callable[[], Any]:
             conn.execute("SET LOCAL enable_indexscan = off")
             conn.execute("SET LOCAL enable_bitmapscan = off")
             conn.execute("SET LOCAL enable_indexonlyscan = off")
-            return search_rows(
-                query, POSTGRES_DIALECT, lambda sql: conn.execute(_pg(sql.text), sql.params).fetchall(), repo.drive_below
-            )
+
+            def fetch(sql: Any) -> list[Any]:
+                return list(conn.execute(_pg(sql.text), sql.params).fetchall())
+
+            return search_rows(query, POSTGRES_DIALECT, fetch, repo.drive_below)
 
     return run
 
@@ -347,9 +350,7 @@ def bare_tables(dsn: str) -> Iterator[None]:
             (tables,),
         ).fetchall()
         owned = {c[1] for c in cons}
-        idx = conn.execute(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s)", (tables,)
-        ).fetchall()
+        idx = conn.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s)", (tables,)).fetchall()
         idx = [i for i in idx if i[0] not in owned]
         for table, con, _, _ in cons:  # foreign keys first
             conn.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{con}"')

@@ -211,6 +211,7 @@ def color_near_params(lab: Lab, radius_squared: float = COLOR_CUTOFF_SQUARED) ->
 
 # ------------------------------------------------------------------ reference implementation
 
+
 def matches(image: Image, query: ImageQuery) -> bool:
     if image.owner_id != query.owner_id:
         return False
