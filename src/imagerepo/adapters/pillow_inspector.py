@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
+import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from imagerepo.domain.errors import InvalidImage, UnsupportedMediaType
+from imagerepo.domain.errors import InvalidImage, ServiceUnavailable, UnsupportedMediaType
 from imagerepo.domain.images import InspectedImage
 from imagerepo.ports.image_inspector import Thumbnail
 
@@ -40,20 +45,115 @@ def _optional_formats() -> list[str]:
     return extra
 
 
+class DecodeTimeout(InvalidImage):
+    """The decode ran past its wall-clock budget and was abandoned."""
+
+
+class DecodeGate:
+    """Bounds how many big images this process decodes at once.
+
+    A few megabytes of upload can ask for a hundred megapixels and seconds of CPU; without a
+    bound, a handful of such uploads would hold every request thread. Big decodes queue here
+    (for at most ``wait_seconds``, then the upload is refused as busy); small ones never wait.
+    """
+
+    def __init__(self, max_concurrent: int = 2, wait_seconds: float = 10.0) -> None:
+        self.max_concurrent = max_concurrent
+        self.wait_seconds = wait_seconds
+        self._slots = threading.BoundedSemaphore(max_concurrent)
+        self._lock = threading.Lock()
+        self.active = 0
+        self.peak = 0  # most big decodes seen at once: what the bound promises to keep low
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        if not self._slots.acquire(timeout=self.wait_seconds):
+            raise ServiceUnavailable("Too many large images are being processed; try again shortly.")
+        with self._lock:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.active -= 1
+            self._slots.release()
+
+
+_shared_gates: dict[tuple[int, float], DecodeGate] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_gate(max_concurrent: int = 2, wait_seconds: float = 10.0) -> DecodeGate:
+    """The process-wide gate for these limits (made on first use, not at import)."""
+    with _shared_lock:
+        return _shared_gates.setdefault((max_concurrent, wait_seconds), DecodeGate(max_concurrent, wait_seconds))
+
+
+class _DeadlineFile(io.FileIO):
+    """A file whose reads fail once the decode's time budget is spent.
+
+    Pillow's decoders pull compressed data in blocks through read(), so a decode that runs
+    too long is abandoned at its next block: it stops using CPU instead of running on.
+    """
+
+    deadline = float("inf")
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        if time.monotonic() > self.deadline:
+            raise DecodeTimeout("The image takes too long to decode.")
+        return super().read(size)
+
+
 class PillowImageInspector:
-    def __init__(self, max_pixels: int = 100_000_000, thumbnail_size: int = 480) -> None:
+    def __init__(
+        self,
+        max_pixels: int = 100_000_000,
+        thumbnail_size: int = 480,
+        *,
+        big_pixels: int = 24_000_000,
+        max_big_decodes: int = 2,
+        decode_seconds: float = 15.0,
+        gate: DecodeGate | None = None,
+    ) -> None:
+        """``big_pixels``: images over this many pixels take a slot of the process-wide gate
+        (``max_big_decodes`` at once); ``decode_seconds``: wall-clock budget of one decode."""
         self.max_pixels = max_pixels
         self.thumbnail_size = thumbnail_size
+        self.big_pixels = big_pixels
+        self.decode_seconds = decode_seconds
+        self.gate = gate or shared_gate(max_big_decodes)
         self.formats = ["JPEG", "PNG", "GIF", "WEBP", *_optional_formats()]
+
+    @contextmanager
+    def _decoding(self, im: Image.Image, fp: _DeadlineFile) -> Iterator[None]:
+        """Holds a gate slot for a big image, and starts the time budget once decoding may begin."""
+        w, h = im.size
+        if w * h > self.big_pixels:
+            with self.gate.slot():
+                fp.deadline = time.monotonic() + self.decode_seconds
+                yield
+        else:
+            fp.deadline = time.monotonic() + self.decode_seconds
+            yield
 
     def accepted_content_types(self) -> list[str]:
         return [_CONTENT_TYPES[f] for f in self.formats]
 
-    def _open(self, path: Path) -> Image.Image:
+    def _open(self, path: Path) -> tuple[Image.Image, _DeadlineFile]:
+        fp = _DeadlineFile(path, "rb")
+        try:
+            im = self._open_fp(fp)
+        except BaseException:
+            fp.close()
+            raise
+        return im, fp
+
+    def _open_fp(self, fp: IO[bytes]) -> Image.Image:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
-                im = Image.open(path, formats=self.formats)
+                im = Image.open(fp, formats=self.formats)
         except UnidentifiedImageError as e:
             raise UnsupportedMediaType(
                 "This file is not an image in an accepted format (JPEG, PNG, GIF, WebP)."
@@ -74,13 +174,15 @@ class PillowImageInspector:
     def inspect(self, path: Path) -> InspectedImage:
         if path.stat().st_size == 0:
             raise UnsupportedMediaType("The file is empty.")
-        im = self._open(path)
+        im, fp = self._open(path)
         try:
             fmt = im.format or ""
             try:
-                with warnings.catch_warnings():
+                with self._decoding(im, fp), warnings.catch_warnings():
                     warnings.simplefilter("error", Image.DecompressionBombWarning)
                     im.load()  # decodes the first frame fully: truncation and corruption show here
+            except DecodeTimeout:
+                raise
             except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
                 raise InvalidImage(f"The image has too many pixels (limit {self.max_pixels}).") from e
             except (OSError, SyntaxError, ValueError, EOFError) as e:
@@ -91,6 +193,7 @@ class PillowImageInspector:
                 w, h = h, w  # report the size as the image is shown
         finally:
             im.close()
+            fp.close()
         digest = hashlib.sha256()
         size = 0
         with path.open("rb") as f:
@@ -103,28 +206,35 @@ class PillowImageInspector:
         )
 
     def thumbnail(self, path: Path) -> Thumbnail:
-        im = self._open(path)
+        im, fp = self._open(path)
         try:
-            box = (self.thumbnail_size, self.thumbnail_size)
-            if im.format == "JPEG":
-                im.draft("RGB", (box[0] * 2, box[1] * 2))
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("error", Image.DecompressionBombWarning)
-                    shown = ImageOps.exif_transpose(im)
-            except (OSError, SyntaxError, ValueError, EOFError) as e:
-                raise InvalidImage("The image is truncated or corrupt.") from e
-            if shown.mode in ("RGBA", "LA", "PA") or (shown.mode == "P" and "transparency" in shown.info):
-                rgba = shown.convert("RGBA")
-                flat = Image.new("RGB", rgba.size, (255, 255, 255))
-                flat.paste(rgba, mask=rgba.getchannel("A"))
-                shown = flat
-            else:
-                shown = shown.convert("RGB")
-            shown.thumbnail(box, Image.Resampling.LANCZOS)
-            out = io.BytesIO()
-            # A fresh RGB image carries no EXIF, ICC or comments: metadata is stripped.
-            shown.save(out, "JPEG", quality=82, optimize=True, progressive=True)
-            return Thumbnail(out.getvalue(), "image/jpeg")
+            with self._decoding(im, fp):
+                return self._thumbnail(im)
         finally:
             im.close()
+            fp.close()
+
+    def _thumbnail(self, im: Image.Image) -> Thumbnail:
+        box = (self.thumbnail_size, self.thumbnail_size)
+        if im.format == "JPEG":
+            im.draft("RGB", (box[0] * 2, box[1] * 2))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                shown = ImageOps.exif_transpose(im)
+        except DecodeTimeout:
+            raise
+        except (OSError, SyntaxError, ValueError, EOFError) as e:
+            raise InvalidImage("The image is truncated or corrupt.") from e
+        if shown.mode in ("RGBA", "LA", "PA") or (shown.mode == "P" and "transparency" in shown.info):
+            rgba = shown.convert("RGBA")
+            flat = Image.new("RGB", rgba.size, (255, 255, 255))
+            flat.paste(rgba, mask=rgba.getchannel("A"))
+            shown = flat
+        else:
+            shown = shown.convert("RGB")
+        shown.thumbnail(box, Image.Resampling.LANCZOS)
+        out = io.BytesIO()
+        # A fresh RGB image carries no EXIF, ICC or comments: metadata is stripped.
+        shown.save(out, "JPEG", quality=82, optimize=True, progressive=True)
+        return Thumbnail(out.getvalue(), "image/jpeg")
