@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from litestar.testing import TestClient
 
-from imagerepo.adapters.memory import FakeImageAnalyzer, ManualClock
+from imagerepo.adapters.memory import FakeImageAnalyzer, InMemoryImageRepository, ManualClock
 from imagerepo.domain.accounts import PASSWORD_RULES, USERNAME_RULES
 from imagerepo.domain.images import AnalysisResult, Color, Tag
 from imagerepo.entrypoints.app import create_app
@@ -333,3 +335,196 @@ def test_demo_password_is_shown_only_when_the_operator_enabled_the_demo(tmp_path
             page = client.get("/signin").text
         assert "sign in as <strong>user</strong>" in page
         assert ("userPass" in page) == enabled
+
+
+# ---------------------------------------------------------------- identity providers
+
+
+def test_sign_in_page_has_one_button_per_identity_provider(tmp_path: Path) -> None:
+    from imagerepo.domain.identity import OidcProviderConfig
+
+    providers = (OidcProviderConfig(name="corp", issuer="https://idp.example", client_id="c", display_name="Corp SSO"),
+                 OidcProviderConfig(name="git_lab", issuer="https://gitlab.example", client_id="g"))
+    for configured in ((), providers):
+        container = memory_container(Settings(data_dir=tmp_path, workers=0, oidc_providers=configured))
+        with TestClient(create_app(container)) as client:
+            page = client.get("/signin").text
+            after = client.get("/signin", params={"next": "/search?tag=cat"}).text
+        buttons = re.findall(r'<a class="button secondary provider" href="([^"]+)">([^<]+)</a>', page)
+        if not configured:
+            assert buttons == []
+            assert "Or sign in with" not in page
+            continue
+        assert buttons == [("/api/v1/oidc/corp/login?return_to=%2Fgallery", "Sign in with Corp SSO"),
+                           ("/api/v1/oidc/git_lab/login?return_to=%2Fgallery", "Sign in with Git Lab")]
+        assert 'href="/api/v1/oidc/corp/login?return_to=%2Fsearch%3Ftag%3Dcat"' in after  # back where they were going
+
+
+def test_the_provider_button_signs_in_and_lands_on_the_page_asked_for(tmp_path: Path) -> None:
+    import httpx
+
+    from imagerepo.domain.identity import OidcProviderConfig
+    from tests.oidc_provider import OidcTestProvider
+
+    with OidcTestProvider() as idp, httpx.Client(timeout=10) as http:
+        config = OidcProviderConfig(name="corp", issuer=idp.issuer, client_id=idp.client_id,
+                                    client_secret=idp.client_secret, display_name="Corp SSO")
+        container = memory_container(Settings(data_dir=tmp_path, workers=0, oidc_providers=(config,)),
+                                     http_client=http)
+        with TestClient(create_app(container)) as client:
+            signin = client.get("/search", follow_redirects=True).text  # sent to sign in, next=/search
+            button = re.search(r'href="([^"]+)">Sign in with Corp SSO</a>', signin)
+            assert button
+            r = client.get(button.group(1).replace("&amp;", "&"), follow_redirects=False)
+            assert r.status_code == 302
+            assert r.headers["location"].startswith(idp.issuer)
+            back = httpx.get(r.headers["location"], follow_redirects=False).headers["location"]
+            parts = httpx.URL(back)
+            r = client.get(f"{parts.path}?{parts.query.decode()}", follow_redirects=False)
+            assert r.status_code == 303
+            assert r.headers["location"] == "/search"
+            assert "Your tags" not in client.get("/search").text  # signed in, with no images yet
+            assert client.get("/search").status_code == 200
+
+
+# ---------------------------------------------------------------- error pages
+
+
+class BrokenImageRepository(InMemoryImageRepository):
+    """Listing fails with a bug the app never anticipated (a programming error, not an outage)."""
+
+    def search(self, query: Any) -> Any:
+        raise RuntimeError("index exploded")
+
+
+class Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(self.format(record))
+
+
+def test_an_unexpected_error_shows_a_friendly_page_and_the_api_keeps_json(tmp_path: Path) -> None:
+    container = memory_container(Settings(data_dir=tmp_path, workers=0), image_repository=BrokenImageRepository())
+    records = Records()  # Litestar's logging set-up replaces the root handlers, so caplog would see nothing
+    logging.getLogger("imagerepo").addHandler(records)
+    try:
+        check_pages_and_api(container)
+    finally:
+        logging.getLogger("imagerepo").removeHandler(records)
+    # The operator gets the traceback.
+    assert any("GET /gallery" in m and "index exploded" in m for m in records.messages)
+
+
+def check_pages_and_api(container: Any) -> None:
+    with TestClient(create_app(container)) as client:
+        sign_up(client)
+        page = client.get("/gallery", headers={"Accept": "text/html"})
+        assert page.status_code == 500
+        assert page.headers["content-type"].startswith("text/html")
+        assert "Something went wrong on our side" in text_of(page.text)
+        assert "index exploded" not in page.text  # no internals shown
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        api = client.get("/api/v1/images", headers={"Accept": "text/html"})
+        assert api.status_code == 500
+        assert api.json()["error"]["code"] == "internal_error"
+
+
+def test_an_unknown_page_is_a_friendly_404_and_unknown_api_paths_stay_json(client: TestClient[Any]) -> None:
+    browser = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+    page = client.get("/no-such-page", headers=browser)
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Page not found" in text_of(page.text)
+    assert 'href="/static/app.css"' in page.text
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    api = client.get("/api/v1/no-such-thing", headers=browser)
+    assert api.status_code == 404
+    assert api.json()["error"]["code"] == "not_found"
+    assert client.get("/no-such-page").json()["error"]["code"] == "not_found"  # a script asking for anything
+    wrong = client.get("/signout", headers=browser)  # the sign-out form posts; a typed URL gets a page
+    assert wrong.status_code == 405
+    assert "This page cannot be used that way" in text_of(wrong.text)
+
+
+# ---------------------------------------------------------------- detail updates in place
+
+
+def test_the_analysis_panel_is_the_detail_pages_analysis_alone(env: tuple[TestClient[Any], Any],
+                                                               analyzer: FakeImageAnalyzer) -> None:
+    client, container = env
+    data = img.png(color=(9, 99, 199))
+    analyzer.table[hashlib.sha256(data).hexdigest()] = AnalysisResult(
+        analyzer="fake", description="a <blue> square", tags=(Tag("square", 0.9),),
+        colors=(Color("#0963c7", 1.0, "blue"),))
+    sign_up(client)
+    upload(client, ("sq.png", data, "image/png"))
+    image_id = re.search(r'id="card-([^"]+)"', client.get("/gallery").text).group(1)  # type: ignore[union-attr]
+    detail = client.get(f"/images/{image_id}").text
+    assert 'id="analysis-body" data-status="pending"' in detail
+    assert "<script>" not in detail  # no inline script: the in-place update is static/app.js's
+    pending = client.get(f"/images/{image_id}/panel")
+    assert pending.text.startswith('<div id="analysis-body" data-status="pending"')
+    assert "Analyzing" in pending.text
+    analyze_all(container)
+    panel = client.get(f"/images/{image_id}/panel")
+    assert panel.status_code == 200
+    assert panel.headers["cache-control"] == "no-store"
+    assert 'data-status="done"' in panel.text
+    assert 'data-alt="a &lt;blue&gt; square"' in panel.text  # the new alt text for the original, escaped
+    assert 'href="/search?tag=square"' in panel.text
+    assert "<html" not in panel.text
+    assert "_csrf_token" not in panel.text  # the forms stay on the page, outside what is replaced
+    # The fragment is what the full page shows once analysis is done.
+    body = re.search(r'<div id="analysis-body".*?</dl>\s*</div>', client.get(f"/images/{image_id}").text, re.S)
+    assert body
+    assert body.group(0) == panel.text.strip()
+    client.post("/signout", data={"_csrf_token": csrf(client, "/gallery")})
+    sign_up(client, "bob")
+    assert client.get(f"/images/{image_id}/panel").status_code == 404
+
+
+# ---------------------------------------------------------------- your tags
+
+
+def test_search_page_lists_your_tags_with_counts_that_filter_when_clicked(env: tuple[TestClient[Any], Any],
+                                                                          analyzer: FakeImageAnalyzer) -> None:
+    client, container = env
+    specs = {"a.png": ("Dog", "beach"), "b.png": ("dog", "sky"), "c.png": ("dog",)}
+    sign_up(client, "bob")
+    bobs = img.png(color=(1, 1, 1))
+    analyzer.table[hashlib.sha256(bobs).hexdigest()] = AnalysisResult(analyzer="fake", tags=(Tag("bobs-own", 0.9),))
+    upload(client, ("bob.png", bobs, "image/png"))
+    client.post("/signout", data={"_csrf_token": csrf(client, "/gallery")})
+    sign_up(client)
+    assert "Your tags" not in client.get("/search").text  # nothing to show yet
+    for i, (name, tags) in enumerate(specs.items()):
+        data = img.png(color=(i, 50, 50))
+        analyzer.table[hashlib.sha256(data).hexdigest()] = AnalysisResult(
+            analyzer="fake", tags=tuple(Tag(t, 0.9) for t in tags))
+        upload(client, (name, data, "image/png"))
+    analyze_all(container)
+
+    def chips(html: str) -> list[tuple[str, str, str]]:
+        section = re.search(r'<nav class="your-tags".*?</nav>', html, re.S)
+        assert section
+        return [(n, c, h.replace("&amp;", "&")) for h, n, c in re.findall(
+            r'<a class="chip[^"]*" href="([^"]+)"[^>]*>([^<]+) <span class="count">(\d+)', section.group(0))]
+
+    page = client.get("/search").text
+    assert chips(page) == [("dog", "3", "/search?tag=dog"), ("beach", "1", "/search?tag=beach"),
+                           ("sky", "1", "/search?tag=sky")]
+    assert "bobs-own" not in page  # only this user's tags
+    filtered = client.get("/search?q=&tag=dog").text
+    assert sorted(re.findall(r'<p class="filename"><a href="[^"]+">([^<]+)</a>', filtered)) == ["a.png", "b.png",
+                                                                                              "c.png"]
+    got = chips(filtered)
+    assert got[0] == ("dog", "3", "/search?q=")  # the chosen tag is marked and takes itself off again
+    assert 'class="chip selected" href="/search?q=" aria-current="true"' in filtered
+    assert got[1][:2] == ("beach", "1")
+    assert sorted(parse_qsl(urlsplit(got[1][2]).query, keep_blank_values=True)) == [
+        ("q", ""), ("tag", "beach"), ("tag", "dog")]  # narrows the search further
+    narrowed = client.get(got[1][2]).text
+    assert re.findall(r'<p class="filename"><a href="[^"]+">([^<]+)</a>', narrowed) == ["a.png"]

@@ -104,7 +104,11 @@ def handle_domain_error(request: Request[Any, Any, Any], exc: E.DomainError) -> 
     return error_response(status, exc.code, exc.message, exc.details, headers)
 
 
-def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorOut]:
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    from imagerepo.entrypoints import web
+
+    if web.wants_page(request):  # a browser on an unknown page gets the UI's page, the API keeps JSON
+        return web.http_error_page(request, exc)
     status = exc.status_code
     if status == 413:
         settings: Settings = request.app.state.container.settings()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import shutil
 import tempfile
@@ -11,14 +12,14 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import anyio
 from jinja2 import Environment, FileSystemLoader
 from litestar import Request, Response, Router, get, post
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import Cookie, UploadFile
-from litestar.exceptions import PermissionDeniedException
+from litestar.exceptions import HTTPException, PermissionDeniedException
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.params import FromPath
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -32,6 +33,8 @@ from imagerepo.domain.accounts import PASSWORD_RULES, USERNAME_RULES, Account
 from imagerepo.domain.images import Image, SortOrder, build_query
 from imagerepo.domain.images_service import ImageService
 
+log = logging.getLogger("imagerepo.web")
+
 HERE = Path(__file__).parent
 TEMPLATES_DIR = HERE / "templates"
 STATIC_DIR = HERE / "static"
@@ -39,6 +42,9 @@ SESSION_COOKIE = "imagerepo_session"  # the API's cookie: one sign-in serves pag
 CSRF_COOKIE = "imagerepo_csrf"
 DEMO_USERNAME = "user"
 PAGE_SIZE = 24
+TOP_TAGS = 24  # "your tags" on the search page: the most used ones
+# Paths that are the API's (or files), never pages: their errors stay JSON whatever the client accepts.
+NOT_PAGES = ("/api/", "/health/", "/schema", "/blobs/", "/static/")
 _HEX = re.compile(r"#[0-9a-fA-F]{6}")
 
 SORT_LABELS = {
@@ -209,13 +215,23 @@ def _demo_exists(request: Request[Any, Any, Any]) -> bool:
     return True
 
 
+def identity_providers(request: Request[Any, Any, Any], next_path: str) -> list[dict[str, str]]:
+    """One sign-in button per configured OpenID Connect provider, landing back on ``next_path``."""
+    from imagerepo.entrypoints.oidc import LOGIN_PATH
+
+    return [{"label": p.label,
+             "url": f"{LOGIN_PATH}/{quote(p.name, safe='')}/login?{urlencode({'return_to': next_path})}"}
+            for p in _container(request).settings().oidc_providers]
+
+
 @get("/signin", include_in_schema=False, sync_to_thread=True)
 def signin_page(request: Request[Any, Any, Any]) -> Template | Redirect:
     if _signed_in(request):
         return Redirect("/gallery", status_code=303)
+    target = _safe_next(request.query_params.get("next"))
     return _page(request, "signin.html", account=None, username=request.query_params.get("username", ""),
-                 next=_safe_next(request.query_params.get("next")), demo=_demo_exists(request),
-                 demo_password=_demo_password(request))
+                 next=target, demo=_demo_exists(request), demo_password=_demo_password(request),
+                 providers=identity_providers(request, target))
 
 
 @post("/signin", include_in_schema=False)
@@ -232,7 +248,8 @@ async def signin(request: Request[Any, Any, Any]) -> Template | Redirect:
         demo = await anyio.to_thread.run_sync(lambda: _demo_exists(request))
         status = 429 if isinstance(e, E.TooManyAttempts) else 401
         return _page(request, "signin.html", status, account=None, username=username, next=target,
-                     demo=demo, demo_password=_demo_password(request), message=e.message)
+                     demo=demo, demo_password=_demo_password(request), message=e.message,
+                     providers=identity_providers(request, target))
     ttl = container.settings().session_ttl_seconds
     return Redirect(target, status_code=303, cookies=[_session_cookie(request, issued.token, ttl)])
 
@@ -329,10 +346,27 @@ def gallery(request: Request[Any, Any, Any]) -> Template:
                  **_listing(request, account, search=False))
 
 
+def your_tags(request: Request[Any, Any, Any], account: Account, selected: list[str]) -> list[dict[str, Any]]:
+    """The account's most used tags as chips: one click adds the tag to the search, or takes it off again."""
+    counts = _container(request).image_service().tag_counts(account)[:TOP_TAGS]
+    chosen = {t.casefold() for t in selected}
+    kept = [(k, v) for k, v in _multi(request.query_params) if k != "cursor"]
+    chips = []
+    for name, n in counts:
+        on = name in chosen
+        params = ([(k, v) for k, v in kept if not (k == "tag" and v.casefold() == name)] if on
+                  else [*kept, ("tag", name)])
+        chips.append({"name": name, "count": n, "selected": on,
+                      "url": "/search" + (f"?{urlencode(params)}" if params else "")})
+    return chips
+
+
 @get("/search", include_in_schema=False, sync_to_thread=True)
 def search(request: Request[Any, Any, Any]) -> Template:
     account = _require(request)
-    return _page(request, "search.html", account=account, **_listing(request, account, search=True))
+    listing = _listing(request, account, search=True)
+    return _page(request, "search.html", account=account, your_tags=your_tags(request, account, listing["tags"]),
+                 **listing)
 
 
 @post("/upload", include_in_schema=False)
@@ -394,6 +428,16 @@ def card_fragment(request: Request[Any, Any, Any], image_id: FromPath[str]) -> T
                     headers={"Cache-Control": "no-store"})
 
 
+@get("/images/{image_id:str}/panel", include_in_schema=False, sync_to_thread=True)
+def analysis_panel(request: Request[Any, Any, Any], image_id: FromPath[str]) -> Template:
+    """The analysis part of the detail page, for the script that updates it in place once analysis ends."""
+    account = _require(request)
+    images: ImageService = _container(request).image_service()
+    image = card(images.get(account, image_id), images)
+    return Template(template_name="_analysis_fragment.html", context={"image": image},
+                    headers={"Cache-Control": "no-store"})
+
+
 @get("/images/{image_id:str}/delete", include_in_schema=False, sync_to_thread=True)
 def confirm_delete(request: Request[Any, Any, Any], image_id: FromPath[str]) -> Template:
     account = _require(request)
@@ -425,8 +469,39 @@ def _on_unauthenticated(request: Request[Any, Any, Any], exc: E.Unauthenticated)
 
 
 def _error_page(request: Request[Any, Any, Any], status: int, title: str, message: str) -> Response[Any]:
-    return Template(template_name="error.html", status_code=status, headers={"Cache-Control": "no-store"},
+    """The friendly page; it carries the CSP itself, since errors outside any route miss page_security."""
+    csp = content_security_policy(_container(request).settings())
+    return Template(template_name="error.html", status_code=status,
+                    headers={"Cache-Control": "no-store", "Content-Security-Policy": csp},
                     context={"account": None, "quota": None, "title": title, "message": message})
+
+
+def wants_page(request: Request[Any, Any, Any]) -> bool:
+    """A browser asking for a page (not the API, not a file): its errors are shown as HTML."""
+    return not request.url.path.startswith(NOT_PAGES) and "text/html" in request.headers.get("accept", "")
+
+
+def http_error_page(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """HTTP-level errors (unknown page, wrong method, body too large) in plain words."""
+    status = exc.status_code
+    if status == 404:
+        return _error_page(request, 404, "Page not found",
+                           "There is no page at this address. It may have moved, or the link has a typo.")
+    if status == 405:
+        return _error_page(request, 405, "That did not work", "This page cannot be used that way.")
+    if status == 413:
+        limit = _container(request).settings().max_upload_bytes
+        return _error_page(request, 413, "File too large",
+                           f"This upload is too large: the limit is {_filesize(limit)} per file.")
+    if status >= 500:
+        return _on_unexpected(request, exc)
+    return _error_page(request, status, "That did not work", "The request could not be handled. Go back and try again.")
+
+
+def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error on page %s %s", request.method, request.url.path)
+    return _error_page(request, 500, "Something went wrong",
+                       "Something went wrong on our side; nothing was changed. Try again in a moment.")
 
 
 def _on_domain_error(request: Request[Any, Any, Any], exc: E.DomainError) -> Response[Any]:
@@ -486,7 +561,8 @@ def page_security(app: ASGIApp) -> ASGIApp:
         async def send_with_csp(message: Any) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                if any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers):
+                if (any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers)
+                        and not any(k.lower() == b"content-security-policy" for k, _ in headers)):
                     headers.append((b"content-security-policy", csp[0]))
                 message = {**message, "headers": headers}
             await send(message)
@@ -504,7 +580,7 @@ def page_security(app: ASGIApp) -> ASGIApp:
 
 PAGES: list[Callable[..., Any]] = [
     home, signin_page, signin, signup_page, signup, signout, gallery, search, upload, detail, card_fragment,
-    confirm_delete, delete, reanalyze,
+    analysis_panel, confirm_delete, delete, reanalyze,
 ]
 
 
@@ -516,6 +592,8 @@ def route_handlers() -> list[Any]:
         exception_handlers={
             E.Unauthenticated: _on_unauthenticated,
             E.DomainError: _on_domain_error,
+            HTTPException: http_error_page,
+            Exception: _on_unexpected,
         },
         include_in_schema=False,
     )

@@ -61,6 +61,28 @@
       });
   }
 
+  // Replaces the analysis part of the detail page in place; the original image and the forms stay as they are.
+  function showPanel(detail) {
+    var id = detail.getAttribute("data-id");
+    return fetch("/images/" + encodeURIComponent(id) + "/panel", { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        var old = document.getElementById("analysis-body");
+        if (html === null || !old) return;
+        var tpl = document.createElement("template");
+        tpl.innerHTML = html.trim();
+        var fresh = tpl.content.firstElementChild;
+        var status = fresh.getAttribute("data-status");
+        old.replaceWith(fresh);
+        detail.setAttribute("data-status", status);
+        var img = detail.querySelector(".original img");
+        if (img) img.alt = fresh.getAttribute("data-alt");  // the description is the alt text
+        var live = document.getElementById("analysis-live");
+        if (live) live.textContent = status === "failed" ? "The analysis failed." : "Analysis finished.";
+        watch(detail);  // still pending (a re-run began meanwhile): keep watching
+      });
+  }
+
   // ---- live analysis status: poll the API while an image is pending
   function watch(node) {
     if (!node || node.getAttribute("data-status") !== "pending") return;
@@ -71,7 +93,7 @@
         .then(function (image) {
           if (!image) return;
           if (image.analysis.status === "pending") { delay = Math.min(delay * 1.5, 5000); setTimeout(poll, delay); return; }
-          if (node.id === "detail") window.location.reload();
+          if (node.id === "detail") showPanel(node);
           else showCard(id, false);
         })
         .catch(function () { setTimeout(poll, 5000); });
