@@ -39,7 +39,7 @@ from imagerepo.domain.images import (
     Tag,
 )
 from imagerepo.domain.search import reference_search, tag_names
-from imagerepo.domain.throttle import ThrottlePolicy
+from imagerepo.domain.throttle import ThrottlePolicy, ThrottleRules, whole_seconds
 from imagerepo.ports.image_inspector import Thumbnail
 
 
@@ -434,10 +434,12 @@ class RecordingScheduler:
 
 
 class InMemoryLoginThrottle:
+    """Failure counters in a dict: one process only (SqliteLoginThrottle/PostgresLoginThrottle share them)."""
+
     def __init__(self, clock: object, policy: ThrottlePolicy | None = None) -> None:
         self._clock = clock
-        self._policy = policy or ThrottlePolicy()
-        self._state: dict[str, tuple[int, datetime]] = {}  # key -> (failures, last failure)
+        self._rules = ThrottleRules.scaled(policy)
+        self._state: dict[str, tuple[int, datetime]] = {}  # counter -> (failures, last failure)
         self._lock = threading.Lock()
 
     def _now(self) -> datetime:
@@ -447,31 +449,28 @@ class InMemoryLoginThrottle:
         now = self._now()
         wait = 0.0
         with self._lock:
-            for key in keys:
-                if key not in self._state:
-                    continue
-                failures, last = self._state[key]
-                if (now - last).total_seconds() > self._policy.forget_after:
-                    del self._state[key]
-                    continue
-                limit = self._policy.free_attempts * (4 if key.startswith("addr:") else 1)
-                over = failures - limit + self._policy.free_attempts
-                remaining = self._policy.delay(over) - (now - last).total_seconds()
-                wait = max(wait, remaining)
-        return int(wait) + (1 if wait > int(wait) else 0)
+            for key, policy in self._rules.counters(keys):
+                if key in self._state:
+                    failures, last = self._state[key]
+                    wait = max(wait, policy.wait(failures, (now - last).total_seconds()))
+        return whole_seconds(wait)
 
     def failed(self, keys: Sequence[str]) -> None:
         now = self._now()
         with self._lock:
-            for key in keys:
-                failures, _ = self._state.get(key, (0, now))
+            for key, policy in self._rules.counters(keys):
+                failures, last = self._state.get(key, (0, now))
+                if (now - last).total_seconds() > policy.forget_after:
+                    failures = 0
                 self._state[key] = (failures + 1, now)
+            horizon = max(p.forget_after for p in (self._rules.pair, self._rules.address, self._rules.account))
+            for key in [k for k, (_, last) in self._state.items() if (now - last).total_seconds() > horizon]:
+                del self._state[key]
 
     def succeeded(self, keys: Sequence[str]) -> None:
         with self._lock:
-            for key in keys:
-                if key.startswith("user:"):
-                    self._state.pop(key, None)
+            for key in self._rules.cleared_by_success(keys):
+                self._state.pop(key, None)
 
 
 def png_bytes(width: int = 2, height: int = 2, seed: int = 0) -> bytes:

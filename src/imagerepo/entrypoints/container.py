@@ -290,10 +290,21 @@ def make_identity_links(db: Any, settings: Settings) -> Any:
     return InMemoryIdentityLinkRepository()  # memory_container's stand-in database
 
 
-def make_throttle(clock: Any) -> Any:
+def make_throttle(db: Any, clock: Any, settings: Settings) -> Any:
+    """The sign-in throttle keeps its counters in the database, so every process shares them."""
+    if settings.uses_postgres:
+        from imagerepo.adapters.postgres.login_throttle import PostgresLoginThrottle
+
+        return PostgresLoginThrottle(db, clock)
+    from imagerepo.adapters.sqlite import SqliteDatabase
+
+    if isinstance(db, SqliteDatabase):
+        from imagerepo.adapters.sqlite.login_throttle import SqliteLoginThrottle
+
+        return SqliteLoginThrottle(db, clock)
     from imagerepo.adapters.memory import InMemoryLoginThrottle
 
-    return InMemoryLoginThrottle(clock)
+    return InMemoryLoginThrottle(clock)  # memory_container's stand-in database
 
 
 def make_scheduler(settings: Settings, worker: ThreadAnalysisWorker) -> Any:
@@ -318,7 +329,7 @@ class Container(containers.DeclarativeContainer):
     )
     analyzer = providers.Singleton(make_analyzer, settings, http_client)
     hasher = providers.Singleton(Argon2PasswordHasher)
-    throttle = providers.Singleton(make_throttle, clock)
+    throttle = providers.Singleton(make_throttle, database, clock, settings)
 
     # The lease is how long a claimed job stays hidden from other workers: a worker that dies
     # mid-job gives its analysis back to the queue once the lease runs out.
