@@ -78,6 +78,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     settings = Settings.from_env({
         "IMAGEREPO_DATA_DIR": str(data_dir), "IMAGEREPO_LOCAL_MODELS": "false", "IMAGEREPO_WORKERS": "2",
         "IMAGEREPO_UPLOAD_QUOTA": str(QUOTA), "IMAGEREPO_LOG_LEVEL": "WARNING",
+        # A provider only to show its button: the journey never follows it (no provider runs here).
+        "IMAGEREPO_OIDC_CORP_ISSUER": "https://sso.example.com", "IMAGEREPO_OIDC_CORP_CLIENT_ID": "imagerepo",
+        "IMAGEREPO_OIDC_CORP_DISPLAY_NAME": "Corp SSO",
     })
     container = Container()
     container.settings.override(providers.Object(settings))

@@ -80,6 +80,9 @@ def test_the_whole_journey(server: Server, page_and_shots: tuple[Any, Shots]) ->
     # Sign up: a bad password first, explained next to the field; the username is kept.
     page.goto(server.url + "/")
     expect(page).to_have_url(re.compile(r"/signin"))
+    expect(page.get_by_role("link", name="Sign in with Corp SSO")).to_have_attribute(
+        "href", "/api/v1/oidc/corp/login?return_to=%2Fgallery")
+    shot("signin")
     page.get_by_role("link", name="Create an account").click()
     expect(page.locator("#password-hint")).to_contain_text("not only digits")
     page.get_by_label("Username", exact=True).fill(username)
@@ -131,6 +134,18 @@ def test_the_whole_journey(server: Server, page_and_shots: tuple[Any, Shots]) ->
     expect(page.locator("#grid .card")).to_have_count(1)
     expect(page.locator("#grid .card .filename")).to_have_text(HOSTILE)
     shot("search-tag")
+    # "Your tags" on the search page: every tag of this user's images, with counts; a chip filters.
+    page.goto(server.url + "/search")
+    your_tags = page.get_by_role("navigation", name="Your tags")
+    expect(your_tags.get_by_role("link", name="rocket 1 image")).to_be_visible()
+    expect(your_tags.get_by_role("link")).to_have_count(len({t for n in ("coffee.jpg", HOSTILE, "astronaut.png",
+                                                                         "rocket.jpg", "red.png")
+                                                             for t in catalog[n][2]}))
+    shot("your-tags")
+    your_tags.get_by_role("link", name="rocket 1 image").click()
+    expect(page).to_have_url(re.compile(r"/search\?tag=rocket$"))
+    expect(page.locator("#grid .card .filename")).to_have_text("rocket.jpg")
+    expect(your_tags.get_by_role("link", name="rocket 1 image")).to_have_attribute("aria-current", "true")
     page.goto(server.url + "/search")
     page.locator("#color").fill("#d02020")
     page.get_by_label("Match this color").check()
@@ -142,9 +157,20 @@ def test_the_whole_journey(server: Server, page_and_shots: tuple[Any, Shots]) ->
     page.locator("#grid .card .filename a", has_text="red.png").first.click()
     expect(page.locator("h1")).to_have_text("red.png")
     assert page.locator(".original img").evaluate("i => i.complete && i.naturalWidth") == 320
+    analyzer = server.container.analyzer()
+    analyzer.delay = 2.0  # long enough that the page surely shows "Analyzing…" first
     page.get_by_role("button", name="Analyze again").click()
-    expect(page.locator("#detail")).to_have_attribute("data-status", "done", timeout=15000)  # the page reloads itself
+    expect(page.locator("h1")).to_have_text("red.png")
+    # A marker that a reload would wipe out, set while the analysis is still running.
+    assert page.evaluate("window.notReloaded = true; document.getElementById('detail').dataset.status") == "pending"
+    expect(page.locator("#analysis-body .status.pending")).to_contain_text("Analyzing")
+    expect(page.locator("#detail")).to_have_attribute("data-status", "done", timeout=15000)  # updated in place
+    analyzer.delay = 0.6
+    expect(page.locator("#analysis-live")).to_have_text("Analysis finished.")
     expect(page.locator(".analysis .chips")).to_contain_text("red")
+    assert page.evaluate("window.notReloaded") is True
+    description = page.locator("#analysis-body .description").inner_text()
+    expect(page.locator(".original img")).to_have_attribute("alt", description)
     shot("detail")
     page.get_by_role("link", name="Delete…").click()
     expect(page.locator("h1")).to_have_text("Delete this image?")
@@ -164,6 +190,12 @@ def test_the_whole_journey(server: Server, page_and_shots: tuple[Any, Shots]) ->
     page.dispatch_event("#dropzone", "drop", {"dataTransfer": dropped})
     expect(page.locator("#uploads li.ok")).to_have_count(1)
     expect(page.locator("#quota")).to_have_text(f"{QUOTA} of {QUOTA} used")
+
+    # A mistyped address: a page in plain words, not the API's JSON.
+    page.goto(server.url + "/galery")
+    expect(page.locator("h1")).to_have_text("Page not found")
+    page.get_by_role("link", name="Back to your images").click()
+    expect(page).to_have_url(re.compile(r"/gallery$"))
 
     # Sign out, back in: the data is still there.
     page.get_by_role("button", name="Sign out").click()
