@@ -17,6 +17,7 @@ from litestar.datastructures import Cookie
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Redirect
 
@@ -37,6 +38,8 @@ from imagerepo.entrypoints.schemas import (
     RulesOut,
     StatusOut,
     TokenOut,
+    UploadOperation,
+    error_responses,
     rfc3339,
 )
 from imagerepo.entrypoints.uploads import receive_file
@@ -165,7 +168,9 @@ async def live() -> StatusOut:
     return StatusOut(status="ok")
 
 
-@get("/health/ready", tags=["health"], summary="Database and blob store reachable", sync_to_thread=True)
+@get("/health/ready", tags=["health"], summary="Database and blob store reachable", sync_to_thread=True,
+     responses={503: ResponseSpec(data_container=StatusOut, generate_examples=False,
+                                  description="A dependency is down: `failing` names it.")})
 def ready(request: Request[Any, Any, Any]) -> Response[StatusOut]:
     container: Container = request.app.state.container
     failing: list[str] = []
@@ -191,13 +196,14 @@ async def rules() -> RulesOut:
 
 
 @post("/api/v1/accounts", tags=["accounts"], status_code=201, sync_to_thread=True,
-      request_max_body_size=JSON_BODY_LIMIT, summary="Sign up")
+      request_max_body_size=JSON_BODY_LIMIT, summary="Sign up", responses=error_responses(400, 409, 413, 422, 503))
 def sign_up(data: JSONBody[CredentialsIn], accounts: NamedDependency[AccountService]) -> AccountOut:
     return AccountOut.of(accounts.sign_up(data.username, data.password))
 
 
 @post("/api/v1/sessions", tags=["accounts"], status_code=201, sync_to_thread=True,
-      request_max_body_size=JSON_BODY_LIMIT, summary="Sign in: a bearer token and a session cookie")
+      request_max_body_size=JSON_BODY_LIMIT, summary="Sign in: a bearer token and a session cookie",
+      responses=error_responses(400, 401, 413, 429, 503))
 def sign_in(request: Request[Any, Any, Any], data: JSONBody[CredentialsIn],
             accounts: NamedDependency[AccountService]) -> Response[TokenOut]:
     issued = accounts.sign_in(data.username, data.password, client_address(request))
@@ -210,14 +216,16 @@ def sign_in(request: Request[Any, Any, Any], data: JSONBody[CredentialsIn],
                     cookies=[cookie], headers={"Cache-Control": "no-store"})
 
 
-@delete("/api/v1/sessions/current", tags=["accounts"], status_code=204, sync_to_thread=True, summary="Sign out")
+@delete("/api/v1/sessions/current", tags=["accounts"], status_code=204, sync_to_thread=True, summary="Sign out",
+        responses=error_responses(401, 503))
 def sign_out(auth: NamedDependency[Auth], accounts: NamedDependency[AccountService]) -> Response[None]:
     accounts.sign_out(auth.token)
     return Response(None, status_code=204, cookies=[Cookie(key=SESSION_COOKIE, value="", path="/", max_age=0,
                                                            httponly=True, samesite="lax")])
 
 
-@get("/api/v1/me", tags=["accounts"], sync_to_thread=True, summary="Who am I, and my quota")
+@get("/api/v1/me", tags=["accounts"], sync_to_thread=True, summary="Who am I, and my quota",
+     responses=error_responses(401, 503))
 def me(auth: NamedDependency[Auth], images: NamedDependency[ImageService]) -> MeOut:
     return MeOut.of(auth.account, images.quota(auth.account))
 
@@ -226,7 +234,9 @@ def image_out(images: ImageService, image: Any) -> ImageOut:
     return ImageOut.of(image, images.urls(image))
 
 
-@post("/api/v1/images", tags=["images"], status_code=201, summary="Upload an image (multipart field 'file')")
+@post("/api/v1/images", tags=["images"], status_code=201, summary="Upload an image (multipart field 'file')",
+      operation_class=UploadOperation, request_max_body_size=None,  # receive_file enforces the limit itself
+      responses=error_responses(400, 401, 409, 413, 415, 422, 503))
 async def upload(request: Request[Any, Any, Any], auth: NamedDependency[Auth],
                  images: NamedDependency[ImageService]) -> Response[ImageOut]:
     settings: Settings = request.app.state.container.settings()
@@ -244,7 +254,8 @@ async def upload(request: Request[Any, Any, Any], auth: NamedDependency[Auth],
     return Response(out, status_code=201, headers={"Location": f"/api/v1/images/{image.id}"})
 
 
-@get("/api/v1/images", tags=["images"], sync_to_thread=True, summary="List and search my images")
+@get("/api/v1/images", tags=["images"], sync_to_thread=True, summary="List and search my images",
+     responses=error_responses(400, 401, 422, 503))
 def list_images(
     auth: NamedDependency[Auth],
     images: NamedDependency[ImageService],
@@ -268,13 +279,14 @@ def list_images(
     )
 
 
-@get("/api/v1/images/{image_id:str}", tags=["images"], sync_to_thread=True, summary="One image")
+@get("/api/v1/images/{image_id:str}", tags=["images"], sync_to_thread=True, summary="One image",
+     responses=error_responses(401, 404, 503))
 def get_image(image_id: FromPath[str], auth: NamedDependency[Auth], images: NamedDependency[ImageService]) -> ImageOut:
     return image_out(images, images.get(auth.account, image_id))
 
 
 @get("/api/v1/images/{image_id:str}/content", tags=["images"], sync_to_thread=True, status_code=307,
-     summary="Redirect to the temporary URL of the original")
+     summary="Redirect to the temporary URL of the original", responses=error_responses(401, 404, 503))
 def image_content(image_id: FromPath[str], auth: NamedDependency[Auth],
                   images: NamedDependency[ImageService]) -> Redirect:
     image = images.get(auth.account, image_id)
@@ -282,13 +294,13 @@ def image_content(image_id: FromPath[str], auth: NamedDependency[Auth],
 
 
 @delete("/api/v1/images/{image_id:str}", tags=["images"], status_code=204, sync_to_thread=True,
-        summary="Delete an image, its blobs and its quota slot")
+        summary="Delete an image, its blobs and its quota slot", responses=error_responses(401, 404, 503))
 def delete_image(image_id: FromPath[str], auth: NamedDependency[Auth], images: NamedDependency[ImageService]) -> None:
     images.delete(auth.account, image_id)
 
 
 @post("/api/v1/images/{image_id:str}/analysis", tags=["images"], status_code=202, sync_to_thread=True,
-      summary="Re-run the analysis")
+      summary="Re-run the analysis", responses=error_responses(401, 404, 503))
 def reanalyze(image_id: FromPath[str], auth: NamedDependency[Auth], images: NamedDependency[ImageService]) -> ImageOut:
     return image_out(images, images.reanalyze(auth.account, image_id))
 

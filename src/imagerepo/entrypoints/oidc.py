@@ -27,6 +27,7 @@ from imagerepo.domain.errors import NotFound
 from imagerepo.domain.identity import ExternalSignIn
 from imagerepo.entrypoints.app import SESSION_COOKIE
 from imagerepo.entrypoints.container import Container
+from imagerepo.entrypoints.schemas import error_responses
 
 LOGIN_COOKIE = "imagerepo_oidc"
 LOGIN_PATH = "/api/v1/oidc"
@@ -112,7 +113,8 @@ async def providers(flow: NamedDependency[OidcFlow]) -> ProvidersOut:
 
 @get(f"{LOGIN_PATH}/{{name:str}}/login", tags=["accounts"], sync_to_thread=True, status_code=302,
      summary="Start signing in with a provider (redirects to it)",
-     description="Authorization-code flow with PKCE (S256), state and nonce. `return_to` is a path on this site.")
+     description="Authorization-code flow with PKCE (S256), state and nonce. `return_to` is a path on this site.",
+     responses=error_responses(400, 404))
 def login(request: Request[Any, Any, Any], name: FromPath[str], flow: NamedDependency[OidcFlow],
           return_to: Annotated[str | None, QueryParameter(description="path to land on after sign-in")] = None,
           ) -> Redirect:
@@ -128,7 +130,8 @@ def login(request: Request[Any, Any, Any], name: FromPath[str], flow: NamedDepen
 @get(f"{LOGIN_PATH}/{{name:str}}/callback", tags=["accounts"], sync_to_thread=True, status_code=303,
      summary="Where the provider sends the browser back; sets the session cookie",
      description="Errors (forged state, wrong nonce, expired or reused code, bad signature) are 400 in the "
-                 "API.md error format and sign nobody in.")
+                 "API.md error format and sign nobody in.",
+     responses=error_responses(400, 404, 503))
 def callback(request: Request[Any, Any, Any], name: FromPath[str], flow: NamedDependency[OidcFlow],
              code: Annotated[str | None, QueryParameter(description="the authorization code")] = None,
              error: Annotated[str | None, QueryParameter(description="set when the provider refused")] = None,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 
 from imagerepo.domain.accounts import Account, QuotaUse
 from imagerepo.domain.images import Image
@@ -139,3 +142,46 @@ class StatusOut(msgspec.Struct, omit_defaults=True):
 class RulesOut(msgspec.Struct):
     username: list[str]
     password: list[str]
+
+
+# ------------------------------------------------------------------ OpenAPI: errors and uploads
+
+# What each error status means on this API (API.md); routes list the statuses they can answer.
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "`bad_request` / `validation_error`: the request is malformed; `details` maps fields to messages.",
+    401: "`unauthenticated`: the credential is missing, expired or revoked (`invalid_login` when signing in).",
+    403: "`forbidden`: not allowed from this kind of credential.",
+    404: "`not_found`: no such resource of yours (another user's looks the same).",
+    409: "`username_taken`, `quota_exceeded` (details: used, limit) or `duplicate_image` (details: existing id).",
+    413: "`too_large`: the body is over the size limit.",
+    415: "`unsupported_media_type`: not an image, or a format that is not accepted.",
+    422: "`invalid_credentials_format`, `invalid_image` or `invalid_query`; `details` say which rule failed.",
+    429: "`too_many_attempts`: wait the seconds of `Retry-After`.",
+    503: "`service_unavailable`: a storage service is down or the server is busy; nothing was changed.",
+}
+
+
+def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI responses for ``statuses`` and 400 (any request can be malformed; this replaces
+    Litestar's own 400 body), each with the API.md error body."""
+    return {
+        status: ResponseSpec(data_container=ErrorOut, description=ERROR_DESCRIPTIONS[status], generate_examples=False)
+        for status in sorted({400, *statuses})
+    }
+
+
+@dataclass
+class UploadOperation(Operation):
+    """The upload handler streams the raw body itself (no ``data`` parameter for Litestar to
+    parse), so its multipart request body is declared here for the OpenAPI document."""
+
+    def __post_init__(self) -> None:
+        file_schema = Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY,
+                             description="the image: JPEG, PNG, GIF, WebP (HEIC/AVIF where supported)")
+        self.request_body = RequestBody(
+            required=True,
+            description="multipart/form-data with the image in the field `file`",
+            content={"multipart/form-data": OpenAPIMediaType(
+                schema=Schema(type=OpenAPIType.OBJECT, properties={"file": file_schema}, required=["file"]),
+            )},
+        )

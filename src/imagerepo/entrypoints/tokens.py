@@ -14,7 +14,7 @@ from imagerepo.domain.errors import ValidationFailed
 from imagerepo.domain.tokens_service import ApiToken, TokenService
 from imagerepo.entrypoints.app import JSON_BODY_LIMIT, Auth
 from imagerepo.entrypoints.container import Container
-from imagerepo.entrypoints.schemas import rfc3339
+from imagerepo.entrypoints.schemas import error_responses, rfc3339
 
 
 class TokenIn(msgspec.Struct, forbid_unknown_fields=False):
@@ -51,7 +51,8 @@ class TokenListOut(msgspec.Struct):
 @post("/api/v1/tokens", tags=["tokens"], status_code=201, sync_to_thread=True, request_max_body_size=JSON_BODY_LIMIT,
       summary="Create a personal access token (shown once)",
       description="Only from a signed-in session. Use the returned `token` as `Authorization: Bearer <token>`. "
-                  "It is stored only as a hash: it cannot be shown again.")
+                  "It is stored only as a hash: it cannot be shown again.",
+      responses=error_responses(400, 401, 413, 503))
 def create_token(data: JSONBody[TokenIn], auth: NamedDependency[Auth],
                  tokens: NamedDependency[TokenService]) -> Response[TokenCreatedOut]:
     expires_at = data.expires_at
@@ -72,13 +73,14 @@ def create_token(data: JSONBody[TokenIn], auth: NamedDependency[Auth],
     )
 
 
-@get("/api/v1/tokens", tags=["tokens"], sync_to_thread=True, summary="My API tokens (never the secret)")
+@get("/api/v1/tokens", tags=["tokens"], sync_to_thread=True, summary="My API tokens (never the secret)",
+     responses=error_responses(401, 503))
 def list_tokens(auth: NamedDependency[Auth], tokens: NamedDependency[TokenService]) -> TokenListOut:
     return TokenListOut(items=[TokenInfoOut.of(t) for t in tokens.list(auth.account)])
 
 
 @delete("/api/v1/tokens/{token_id:str}", tags=["tokens"], status_code=204, sync_to_thread=True,
-        summary="Revoke an API token; it stops working at once")
+        summary="Revoke an API token; it stops working at once", responses=error_responses(401, 404, 503))
 def revoke_token(token_id: FromPath[str], auth: NamedDependency[Auth], tokens: NamedDependency[TokenService]) -> None:
     tokens.revoke(auth.account, token_id)
 
