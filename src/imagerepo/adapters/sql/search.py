@@ -27,7 +27,7 @@ import attrs
 
 from imagerepo.adapters.sql.rows import IMAGE_COLUMNS
 from imagerepo.domain.colors import rgb_to_lab
-from imagerepo.domain.images import ImageQuery
+from imagerepo.domain.images import RELEVANCE_ORDER, ImageQuery
 from imagerepo.domain.search import (
     COLOR_SCORE_SCALE,
     color_cells_near,
@@ -46,6 +46,8 @@ DRIVE_BELOW = 3000
 # Color ranking tiers (ΔE): a page is complete once it fills from colors this close; None is
 # the cut-off itself.
 COLOR_TIERS: tuple[float | None, ...] = (4.0, 8.0, 14.0, None)
+# A one-word relevance query matching at most this many distinct terms walks them one by one.
+MAX_WALKED_TERMS = 32
 # relevance_key's multiplier (search._RELEVANCE_SHIFT), as an SQL literal.
 _SHIFT = str(2**53)
 
@@ -136,6 +138,12 @@ def search_rows(
     Color order runs tier by tier (COLOR_TIERS) until a tier fills the page: every image
     scoring within tier T has a color within ΔE T, so the tier's candidates rank it exactly.
     """
+    if query.order == RELEVANCE_ORDER and len(query.words) == 1:
+        word = query.words[0]
+        found = fetch(Sql(_TERMS_IN_RANGE, [query.owner_id, word, word + TOP, query.owner_id, word + TOP]))
+        terms = [r["term"] for r in found]
+        if len(terms) <= MAX_WALKED_TERMS:
+            return fetch(search_sql(query, dialect, lambda _: 0, drive_below, word_terms=terms))
     if query.order != "color":
 
         def estimate(sql: Sql) -> int:
@@ -152,6 +160,49 @@ def search_rows(
     return rows
 
 
+# The distinct terms a prefix matches, by a loose index scan (one b-tree seek per term).
+_TERMS_IN_RANGE = (
+    "WITH RECURSIVE t(term) AS ("
+    " SELECT (SELECT min(term) FROM search_terms WHERE owner_id = ? AND term >= ? AND term < ?)"
+    " UNION ALL SELECT (SELECT min(s.term) FROM search_terms s WHERE s.owner_id = ? AND s.term > t.term"
+    " AND s.term < ?) FROM t WHERE t.term IS NOT NULL)"
+    f" SELECT term FROM t WHERE term IS NOT NULL LIMIT {MAX_WALKED_TERMS + 1}"
+)
+
+
+def _walk_terms(query: ImageQuery, terms: list[str], probes: list[Sql]) -> tuple[str, list[Any]]:
+    """Relevance of one word as a merge of per-term walks of search_terms_ranked (weight, then
+    upload time, descending), each row kept only when it is its image's best hit of the word;
+    every walk stops after limit + 1 rows, so a common word costs no more than a rare one.
+    Exact: ahead of an image's best row in its term's walk lie only other images' best rows."""
+    word = query.words[0]
+    params: list[Any] = []
+    branches = []
+    for term in terms:
+        where = [
+            "r.owner_id = ?",
+            "r.term = ?",
+            "NOT EXISTS (SELECT 1 FROM search_terms h WHERE h.image_id = r.image_id AND h.term >= ?"
+            " AND h.term < ? AND h.weight > r.weight)",
+        ]
+        params += [query.owner_id, term, word, word + TOP]
+        for p in probes:
+            where.append(_probe(p, "r.image_id"))
+            params += p.params
+        if query.cursor is not None:
+            where.append(f"(r.weight * {_SHIFT} + r.uploaded_key, r.image_id) < (?, ?)")
+            params += [query.cursor.key, query.cursor.id]
+        branches.append(
+            f"SELECT * FROM (SELECT r.image_id AS image_id, r.weight * {_SHIFT} + r.uploaded_key AS sort_key"
+            f" FROM search_terms r WHERE {' AND '.join(where)}"
+            " ORDER BY r.weight DESC, r.uploaded_key DESC, r.image_id DESC LIMIT ?) AS w"
+        )
+        params.append(query.limit + 1)
+    if not branches:
+        return "SELECT '' AS image_id, 0 AS sort_key WHERE 1 = 0", []
+    return f"SELECT DISTINCT image_id, sort_key FROM ({' UNION ALL '.join(branches)}) AS m", params
+
+
 def _probe(probe: Sql, ident: str) -> str:
     return probe.text.replace("{id}", ident)
 
@@ -162,12 +213,14 @@ def search_sql(
     estimate: Callable[[Sql], int],
     drive_below: int = DRIVE_BELOW,
     color_tier: float | None = None,
+    word_terms: list[str] | None = None,
 ) -> Sql:
     """The page query (limit + 1 rows, each with its ``sort_key``) for ``query``.
 
     ``estimate`` runs a sample_sql and returns its count; filters under ``drive_below`` images
     drive the query (0: always walk the sort index). ``color_tier``: for color order, rank only
-    images scoring within that ΔE (None: every match).
+    images scoring within that ΔE (None: every match). ``word_terms``: for relevance to one word,
+    the distinct stored terms it matches, walked term by term (_walk_terms).
     """
     order = query.order.lstrip("-")
     desc = is_descending(query)
@@ -181,6 +234,19 @@ def search_sql(
     if order in ("relevance", "color"):
         # Ranked on the side tables alone: they hold only ready images (migration 0030).
         params: list[Any] = []
+        if order == "relevance" and word_terms is not None:
+            probes = [f.probe for f in (*tag_filters, *color_filters)]
+            walked, walk_params = _walk_terms(query, word_terms, probes)
+            keys = (
+                f"SELECT r.image_id AS id, r.sort_key AS sort_key FROM ({walked}) AS r"
+                f" ORDER BY r.sort_key {direction}, r.image_id {direction} LIMIT ?"
+            )
+            params = [*walk_params, query.limit + 1]
+            return Sql(
+                f"SELECT {cols}, k.sort_key AS sort_key FROM ({keys}) AS k CROSS JOIN images AS i WHERE i.id = k.id"
+                f" ORDER BY k.sort_key {direction}, k.id {direction}",
+                params,
+            )
         if order == "relevance":
             if len(query.words) == 1:
                 word = query.words[0]
