@@ -425,3 +425,21 @@ def test_security_headers_on_every_response(client: TestClient[Any]) -> None:
         r = client.get(path)
         assert r.headers["x-content-type-options"] == "nosniff"
         assert r.headers["x-frame-options"] == "DENY"
+
+
+def test_a_full_decode_gate_is_503_busy_with_retry_after(tmp_path: Path) -> None:
+    from imagerepo.adapters.pillow_inspector import DecodeGate, PillowImageInspector
+
+    gate = DecodeGate(max_concurrent=1, wait_seconds=0.05)
+    inspector = PillowImageInspector(big_pixels=100, gate=gate)
+    container = memory_container(Settings(data_dir=tmp_path, workers=0), inspector=inspector)
+    with TestClient(create_app(container)) as client, gate.slot():  # another big decode holds the slot
+        auth = signup(client)
+        r = upload(client, auth, img.jpeg())
+        assert r.status_code == 503
+        assert error_code(r) == "busy"
+        assert int(r.headers["retry-after"]) > 0
+        assert client.get("/api/v1/me", headers=auth).json()["quota"]["used"] == 0
+        assert upload(client, auth, img.jpeg()).status_code == 503
+    with TestClient(create_app(container)) as client:  # the slot is free again
+        assert upload(client, auth, img.jpeg()).status_code == 201

@@ -14,7 +14,7 @@ from typing import IO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from imagerepo.domain.errors import InvalidImage, ServiceUnavailable, UnsupportedMediaType
+from imagerepo.domain.errors import Busy, InvalidImage, UnsupportedMediaType
 from imagerepo.domain.images import InspectedImage
 from imagerepo.ports.image_inspector import Thumbnail
 
@@ -68,7 +68,7 @@ class DecodeGate:
     @contextmanager
     def slot(self) -> Iterator[None]:
         if not self._slots.acquire(timeout=self.wait_seconds):
-            raise ServiceUnavailable("Too many large images are being processed; try again shortly.")
+            raise Busy("Too many large images are being processed; nothing was changed. Try again shortly.")
         with self._lock:
             self.active += 1
             self.peak = max(self.peak, self.active)

@@ -125,6 +125,14 @@ class ServiceUnavailable(DomainError):
     code = "service_unavailable"
 
 
+class Busy(ServiceUnavailable):
+    """The server is momentarily at capacity; the message is safe to show and a retry will work."""
+
+    def __init__(self, message: str, retry_after: int = 5) -> None:
+        super().__init__(message, {"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
 class AnalysisFailed(DomainError):
     """Raised by analyzers; ``retryable`` tells the worker whether to try again later."""
 

@@ -99,7 +99,11 @@ def handle_domain_error(request: Request[Any, Any, Any], exc: E.DomainError) -> 
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, E.Unauthenticated):
         headers["WWW-Authenticate"] = 'Bearer realm="imagerepo"'
+    if isinstance(exc, E.Busy):
+        headers["Retry-After"] = str(exc.retry_after)
+        return error_response(503, "busy", exc.message, exc.details, headers)
     if isinstance(exc, E.ServiceUnavailable):
+        # Adapter messages may name internals; the client gets a fixed sentence.
         log.warning("dependency unavailable: %s", exc.message)
         return error_response(
             503, "service_unavailable", "A storage service is unavailable; nothing was changed. Try again shortly."
