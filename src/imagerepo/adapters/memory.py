@@ -368,6 +368,9 @@ class FakeImageInspector:
             width, height = struct.unpack(">II", data[16:24])
         return InspectedImage(ctype, fmt, width, height, len(data), hashlib.sha256(data).hexdigest())
 
+    def open(self, path: Path) -> BinaryIO:
+        return path.open("rb")
+
     def thumbnail(self, path: Path) -> Thumbnail:
         return Thumbnail(b"thumb:" + hashlib.sha256(path.read_bytes()).digest(), "image/jpeg")
 

@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, BinaryIO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -204,6 +204,9 @@ class PillowImageInspector:
             content_type=_CONTENT_TYPES[fmt], format=fmt, width=w, height=h, size_bytes=size,
             sha256=digest.hexdigest(),
         )
+
+    def open(self, path: Path) -> BinaryIO:
+        return path.open("rb")
 
     def thumbnail(self, path: Path) -> Thumbnail:
         im, fp = self._open(path)

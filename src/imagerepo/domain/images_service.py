@@ -86,7 +86,7 @@ class ImageService:
         )
         self.images.reserve(image, self.quota_limit(account))  # quota + duplicate, atomically
         try:
-            with path.open("rb") as f:
+            with self.inspector.open(path) as f:
                 self.blobs.put(image.original_key, f, image.content_type)
             self.blobs.put(image.thumbnail_key, io.BytesIO(thumb.data), thumb.content_type)
             self.images.commit(image.id)

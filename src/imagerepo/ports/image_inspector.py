@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import BinaryIO, Protocol, runtime_checkable
 
 import attrs
 
@@ -21,6 +21,10 @@ class ImageInspector(Protocol):
     def inspect(self, path: Path) -> InspectedImage:
         """Decode and validate the file. Raises UnsupportedMediaType (not a raster image of an
         accepted format) or InvalidImage (truncated, corrupt, too many pixels)."""
+        ...
+
+    def open(self, path: Path) -> BinaryIO:
+        """The file's bytes as inspected, for storing (the caller closes the stream)."""
         ...
 
     def thumbnail(self, path: Path) -> Thumbnail:
