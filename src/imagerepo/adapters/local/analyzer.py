@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from imagerepo.adapters.local import models as m
 from imagerepo.adapters.local.decode import decode
 from imagerepo.adapters.local.describe import describe
-from imagerepo.adapters.local.palette import palette
+from imagerepo.adapters.local.palette import colors_of
 from imagerepo.adapters.local.vocabulary import tags_from_scores
 from imagerepo.domain.errors import AnalysisFailed
 from imagerepo.domain.images import AnalysisResult, Tag
@@ -19,7 +19,6 @@ from imagerepo.domain.images import AnalysisResult, Tag
 T = TypeVar("T")
 
 # Pixels each stage looks at (longest side); the decoded image is at most 1024.
-_COLORS_SIZE = 256
 _OCR_SIZE = 1024
 # Haar cascades give no calibrated score: a found face is reported with this confidence.
 _FACE_CONFIDENCE = 0.8
@@ -75,7 +74,7 @@ class LocalImageAnalyzer:
             return value
 
         image = stage("decode", lambda: decode(data))
-        colors = stage("colors", lambda: palette(image.resized(_COLORS_SIZE), image.resized_opaque(_COLORS_SIZE)))
+        colors = stage("colors", lambda: colors_of(image))
         tags: list[Tag] = []
         subject: str | None = None
         faces = 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from imagerepo.adapters.local.decode import Decoded
 from imagerepo.domain.colors import color_name, delta_e76, rgb_to_lab, to_hex
 from imagerepo.domain.images import Color
 
@@ -121,3 +122,13 @@ def _merge_close(groups: list[tuple[FloatArray, int]]) -> list[tuple[FloatArray,
         merged = (groups[i][0] + groups[j][0], groups[i][1] + groups[j][1])
         groups = [g for n, g in enumerate(groups) if n not in (i, j)] + [merged]
     return groups
+
+
+def colors_of(image: Decoded) -> tuple[Color, ...]:
+    """The palette of a decoded upload, as the analyzer's colors stage computes it.
+
+    The sample is drawn from the decoded pixels as they are (a 12 MP JPEG arrives at 500×375
+    from its 1/8 DCT draft): resizing first would cost more than the clustering and change
+    nothing a sample of SAMPLE_SIZE pixels can see.
+    """
+    return palette(image.rgb, image.opaque)
