@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from imagerepo.domain.errors import InvalidQuery
 
@@ -140,28 +140,9 @@ def color_name(rgb: Sequence[int]) -> str:
     return min(_ANCHORS, key=lambda item: delta_e2000(lab, item[1]))[0]
 
 
-# Color search: a palette color counts when within this CIE76 distance of the query.
+# Color search (scored in domain/search.py): a palette color counts within this CIE76 distance.
 COLOR_MATCH_CUTOFF = 25.0
 # How much a color's share of the image lowers (improves) its score.
 COLOR_SHARE_WEIGHT = 10.0
 # Palette colors under this share are too small to match.
 COLOR_MIN_FRACTION = 0.03
-
-
-def color_match_score(query: Lab, palette: Iterable[tuple[Lab, float]]) -> float | None:
-    """Lower is closer; None when no palette color is close enough.
-
-    score = min over palette colors within the cutoff of ΔE76 + weight × (1 − share), so a
-    close color that covers much of the image beats an equally close speck.
-    """
-    best: float | None = None
-    for lab, fraction in palette:
-        if fraction < COLOR_MIN_FRACTION:
-            continue
-        d = delta_e76(query, lab)
-        if d > COLOR_MATCH_CUTOFF:
-            continue
-        score = round(d + COLOR_SHARE_WEIGHT * (1.0 - fraction), 6)
-        if best is None or score < best:
-            best = score
-    return best

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 import time
@@ -12,23 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from imagerepo.adapters.sql import migrations
-from imagerepo.domain.colors import color_match_score
 from imagerepo.domain.errors import ServiceUnavailable
 
 BUSY_TIMEOUT_MS = 10_000
-
-
-def _color_score(palette: str, lab_l: float, lab_a: float, lab_b: float) -> float | None:
-    """SQL function: search's color score of a stored palette, by the domain's own code."""
-    colors = [((p[0], p[1], p[2]), p[3]) for p in json.loads(palette)]
-    return color_match_score((lab_l, lab_a, lab_b), colors)
-
-
-def _color_term(
-    q_l: float, q_a: float, q_b: float, lab_l: float, lab_a: float, lab_b: float, fraction: float
-) -> float | None:
-    """SQL function: one palette color's score against the query, by the domain's own code."""
-    return color_match_score((q_l, q_a, q_b), [((lab_l, lab_a, lab_b), fraction)])
 
 
 class SqliteDatabase:
@@ -79,8 +64,6 @@ class SqliteDatabase:
                 if attempt == 99:
                     raise
                 time.sleep(0.05)
-        conn.create_function("imagerepo_color_score", 4, _color_score, deterministic=True)
-        conn.create_function("imagerepo_color_term", 7, _color_term, deterministic=True)
         return conn
 
     def _thread_connection(self) -> sqlite3.Connection:
