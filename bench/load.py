@@ -257,10 +257,40 @@ def postgres_s3_env(workdir: Path) -> tuple[dict[str, str], Any] | str:
         proc, s3 = started
     bucket = f"bench-{os.getpid()}"
     s3.client().create_bucket(Bucket=bucket)
-    env = {"IMAGEREPO_DATABASE_URL": dsn, "IMAGEREPO_STORAGE_URL": f"s3://{bucket}",
+    database_url, drop_database = throwaway_database(dsn)
+    env = {"IMAGEREPO_DATABASE_URL": database_url, "IMAGEREPO_STORAGE_URL": f"s3://{bucket}",
            "IMAGEREPO_S3_ENDPOINT_URL": s3.endpoint, "AWS_ACCESS_KEY_ID": s3.access_key,
            "AWS_SECRET_ACCESS_KEY": s3.secret_key, "AWS_DEFAULT_REGION": s3.region}
-    return env, (lambda: _stop(proc)) if proc else (lambda: None)
+
+    def stop() -> None:
+        if proc:
+            _stop(proc)
+        drop_database()
+
+    return env, stop
+
+
+def throwaway_database(server_url: str) -> tuple[str, Any]:
+    """A fresh database on the server named by ``server_url``, and how to drop it afterwards."""
+    from urllib.parse import quote
+
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    name = f"imagerepo_load_{os.getpid()}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    params = conninfo_to_dict(server_url)
+    auth = quote(str(params.get("user", "postgres")))
+    if params.get("password"):
+        auth += ":" + quote(str(params["password"]))
+    url = f"postgresql://{auth}@{params.get('host', '127.0.0.1')}:{params.get('port', 5432)}/{name}"
+
+    def drop() -> None:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return url, drop
 
 
 def main() -> None:
