@@ -238,21 +238,50 @@ def sqlite_naive(db: Any, query: ImageQuery, offset: int = 0) -> Callable[[], An
     return run
 
 
+NO_INDEX = ("enable_indexscan", "enable_bitmapscan", "enable_indexonlyscan")
+
+
+@contextmanager
+def postgres_unindexed(db: Any) -> Iterator[Callable[[str, list[Any]], list[Any]]]:
+    """A pooled connection in one transaction with index, index-only and bitmap scans off
+    (SET LOCAL), and a fetch that never uses a prepared statement: psycopg prepares a query after
+    five runs, and a prepared plan made with the indexes on ignores the switches, so the naive
+    runs would silently time the indexed plan. The first run of each SQL text is EXPLAINed and
+    must read no index."""
+    with db.connection() as conn:
+        for setting in NO_INDEX:
+            conn.execute(f"SET LOCAL {setting} = off", prepare=False)
+
+        def fetch(text: str, params: list[Any]) -> list[Any]:
+            if text not in _EXPLAINED:
+                plan = conn.execute(f"EXPLAIN (FORMAT JSON) {text}", params, prepare=False).fetchone()
+                nodes = _plan_nodes(next(iter(plan.values()))[0]["Plan"])
+                used = sorted({n for n in nodes if "Index" in n or "Bitmap" in n})
+                assert not used, f"naive plan still reads an index ({', '.join(used)}): {text[:120]}"
+                _EXPLAINED.add(text)
+            return list(conn.execute(text, params, prepare=False).fetchall())
+
+        yield fetch
+
+
+_EXPLAINED: set[str] = set()
+
+
+def _plan_nodes(plan: dict[str, Any]) -> Iterator[str]:
+    yield plan["Node Type"]
+    for child in plan.get("Plans", []):
+        yield from _plan_nodes(child)
+
+
 def postgres_naive(db: Any, repo: Any, query: ImageQuery) -> Callable[[], Any]:
-    """The adapter's own query with the planner forbidden to use any index."""
+    """The adapter's own query with the planner forbidden to use any index (a Seq Scan of each
+    table, checked by EXPLAIN)."""
     from imagerepo.adapters.postgres.repositories import POSTGRES_DIALECT, _pg
     from imagerepo.adapters.sql.search import search_rows
 
     def run() -> Any:
-        with db.connection() as conn:
-            conn.execute("SET LOCAL enable_indexscan = off")
-            conn.execute("SET LOCAL enable_bitmapscan = off")
-            conn.execute("SET LOCAL enable_indexonlyscan = off")
-
-            def fetch(sql: Any) -> list[Any]:
-                return list(conn.execute(_pg(sql.text), sql.params).fetchall())
-
-            return search_rows(query, POSTGRES_DIALECT, fetch, repo.drive_below)
+        with postgres_unindexed(db) as fetch:
+            return search_rows(query, POSTGRES_DIALECT, lambda sql: fetch(_pg(sql.text), sql.params), repo.drive_below)
 
     return run
 
@@ -369,15 +398,12 @@ def bare_tables(dsn: str) -> Iterator[None]:
 
 def postgres_offset(db: Any, offset: int) -> Callable[[], Any]:
     def run() -> Any:
-        with db.connection() as conn:
-            conn.execute("SET LOCAL enable_indexscan = off")
-            conn.execute("SET LOCAL enable_bitmapscan = off")
-            conn.execute("SET LOCAL enable_indexonlyscan = off")
-            return conn.execute(
+        with postgres_unindexed(db) as fetch:
+            return fetch(
                 "SELECT id, analysis FROM images WHERE owner_id = 'big' AND state = 'ready'"
                 " ORDER BY uploaded_key DESC, id DESC LIMIT 21 OFFSET %s",
-                (offset,),
-            ).fetchall()
+                [offset],
+            )
 
     return run
 
