@@ -15,8 +15,8 @@ rebuilt afterwards (then VACUUM ANALYZE), so 1M images load in minutes rather th
 "Without the index" is the naive plan, measured in the same run: SQLite scans the images table
 (NOT INDEXED) testing the stored columns in plain SQL (tags/terms text; the palette JSON scored by
 the same integer color score the index uses) and pages with OFFSET; PostgreSQL runs the very same
-query with index, index-only and bitmap scans switched off. Ends with one line per query and
-database:
+query with index, index-only and bitmap scans switched off (SET LOCAL, never from a prepared
+statement, EXPLAIN checked to read no index). Ends with one line per query and database:
 `bench search db=<sqlite|postgres> query=<name> n=<images of the user> p50_ms=<x> p99_ms=<y>`.
 """
 
