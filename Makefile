@@ -14,7 +14,7 @@ help:  ## list the targets
 $(STAMP): pyproject.toml requirements/extra.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[postgres,s3,local,dev]'
+	$(BIN)/pip install -q -e '.[postgres,s3,local,heif,dev]'
 	$(BIN)/pip install -q --no-deps -r requirements/extra.txt
 	touch $(STAMP)
 

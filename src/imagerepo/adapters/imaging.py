@@ -9,6 +9,7 @@ import attrs
 from PIL import Image as PILImage
 from PIL import ImageOps, UnidentifiedImageError
 
+from imagerepo.adapters.codecs import optional_formats
 from imagerepo.domain.errors import InvalidImage
 
 # Pillow format name -> the MIME type sent when an image goes out untouched.
@@ -52,6 +53,7 @@ class PreparedImage:
 def probe(data: bytes) -> tuple[str, int, int]:
     """(Pillow format, width, height) from the header only; raises InvalidImage when unreadable."""
     try:
+        optional_formats()
         with PILImage.open(io.BytesIO(data)) as img:
             return str(img.format or ""), img.width, img.height
     except (UnidentifiedImageError, PILImage.DecompressionBombError, OSError, ValueError) as e:
@@ -64,6 +66,7 @@ def load_rgb(data: bytes, max_side: int) -> PILImage.Image:
     JPEG draft mode lets libjpeg decode at 1/2, 1/4 or 1/8 scale: 3-6x faster on photos.
     """
     try:
+        optional_formats()
         with PILImage.open(io.BytesIO(data)) as img:
             if img.format == "JPEG" and max(img.size) > max_side:
                 img.draft("RGB", (max_side, max_side))

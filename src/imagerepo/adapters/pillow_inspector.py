@@ -14,6 +14,7 @@ from typing import IO, BinaryIO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from imagerepo.adapters.codecs import optional_formats
 from imagerepo.domain.errors import Busy, InvalidImage, UnsupportedMediaType
 from imagerepo.domain.images import InspectedImage
 from imagerepo.ports.image_inspector import Thumbnail
@@ -26,23 +27,6 @@ _CONTENT_TYPES = {
     "HEIF": "image/heic",
     "AVIF": "image/avif",
 }
-
-
-def _optional_formats() -> list[str]:
-    """HEIC/AVIF when pillow-heif is installed (and Pillow's own AVIF plugin when built with it)."""
-    extra = []
-    try:
-        import pillow_heif
-
-        pillow_heif.register_heif_opener()
-        extra.append("HEIF")
-    except ImportError:
-        pass
-    from PIL import features
-
-    if features.check("avif"):
-        extra.append("AVIF")
-    return extra
 
 
 class DecodeTimeout(InvalidImage):
@@ -123,7 +107,7 @@ class PillowImageInspector:
         self.big_pixels = big_pixels
         self.decode_seconds = decode_seconds
         self.gate = gate or shared_gate(max_big_decodes)
-        self.formats = ["JPEG", "PNG", "GIF", "WEBP", *_optional_formats()]
+        self.formats = ["JPEG", "PNG", "GIF", "WEBP", *optional_formats()]
 
     @contextmanager
     def _decoding(self, im: Image.Image, fp: _DeadlineFile) -> Iterator[None]:

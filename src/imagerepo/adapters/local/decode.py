@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageOps
 
+from imagerepo.adapters.codecs import optional_formats
 from imagerepo.domain.errors import AnalysisFailed
 
 # Longest side kept after decoding; every stage reduces further to what it needs.
@@ -71,6 +72,7 @@ def decode(data: bytes, *, min_side: int = DRAFT_SIDE) -> Decoded:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
+            optional_formats()
             im = Image.open(io.BytesIO(data))
             width, height = im.size
             if im.format == "JPEG":
