@@ -39,7 +39,8 @@ from imagerepo.domain.images import (
     Tag,
 )
 from imagerepo.domain.search import reference_search, tag_names
-from imagerepo.domain.throttle import ThrottlePolicy, ThrottleRules, whole_seconds
+from imagerepo.domain.throttle import ThrottlePolicy, ThrottleRules
+from imagerepo.ports.clock import Clock
 from imagerepo.ports.image_inspector import Thumbnail
 
 
@@ -439,34 +440,33 @@ class RecordingScheduler:
 class InMemoryLoginThrottle:
     """Failure counters in a dict: one process only (SqliteLoginThrottle/PostgresLoginThrottle share them)."""
 
-    def __init__(self, clock: object, policy: ThrottlePolicy | None = None) -> None:
+    def __init__(self, clock: Clock, policy: ThrottlePolicy | None = None) -> None:
         self._clock = clock
         self._rules = ThrottleRules.scaled(policy)
         self._state: dict[str, tuple[int, datetime]] = {}  # counter -> (failures, last failure)
         self._lock = threading.Lock()
 
-    def _now(self) -> datetime:
-        return self._clock.now()  # type: ignore[attr-defined,no-any-return]
-
     def retry_after(self, keys: Sequence[str]) -> int:
-        now = self._now()
-        wait = 0.0
+        now = self._clock.now()
+        counters = self._rules.counters(keys)
         with self._lock:
-            for key, policy in self._rules.counters(keys):
-                if key in self._state:
-                    failures, last = self._state[key]
-                    wait = max(wait, policy.wait(failures, (now - last).total_seconds()))
-        return whole_seconds(wait)
+            found = {
+                k: (failures, (now - last).total_seconds())
+                for k, _ in counters
+                if k in self._state
+                for failures, last in [self._state[k]]
+            }
+        return self._rules.retry_after(counters, found)
 
     def failed(self, keys: Sequence[str]) -> None:
-        now = self._now()
+        now = self._clock.now()
         with self._lock:
             for key, policy in self._rules.counters(keys):
                 failures, last = self._state.get(key, (0, now))
                 if (now - last).total_seconds() > policy.forget_after:
                     failures = 0
                 self._state[key] = (failures + 1, now)
-            horizon = max(p.forget_after for p in (self._rules.pair, self._rules.address, self._rules.account))
+            horizon = self._rules.forget_after
             for key in [k for k, (_, last) in self._state.items() if (now - last).total_seconds() > horizon]:
                 del self._state[key]
 

@@ -16,7 +16,7 @@ attacker cannot reset it, and the real user's success does not grant the attacke
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import attrs
 
@@ -68,6 +68,26 @@ class ThrottleRules:
         # Without an address the account's own attempts get the normal policy.
         found += [(pair_key(u, a), self.pair) for u in users for a in addrs or [""]]
         return found
+
+    @property
+    def forget_after(self) -> float:
+        """Seconds after which no counter matters any more: older ones may be deleted."""
+        return max(p.forget_after for p in (self.pair, self.address, self.account))
+
+    def retry_after(
+        self, counters: Sequence[tuple[str, ThrottlePolicy]], found: Mapping[str, tuple[int, float]]
+    ) -> int:
+        """Retry-After for an attempt: the longest wait of its counters.
+
+        ``found`` maps a counter key to (failures, seconds since the last failure); counters
+        without an entry have no failures.
+        """
+        wait = 0.0
+        for key, policy in counters:
+            if key in found:
+                failures, elapsed = found[key]
+                wait = max(wait, policy.wait(failures, elapsed))
+        return whole_seconds(wait)
 
     def cleared_by_success(self, keys: Sequence[str]) -> list[str]:
         return [k for k, _ in self.counters(keys) if k.startswith("pair:")]

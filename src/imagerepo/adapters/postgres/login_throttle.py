@@ -10,7 +10,7 @@ import psycopg
 from imagerepo.adapters.postgres.database import PostgresDatabase
 from imagerepo.adapters.sql.login_attempts import counter_id
 from imagerepo.domain.errors import ServiceUnavailable
-from imagerepo.domain.throttle import ThrottlePolicy, ThrottleRules, whole_seconds
+from imagerepo.domain.throttle import ThrottlePolicy, ThrottleRules
 from imagerepo.ports.clock import Clock
 
 
@@ -21,25 +21,19 @@ class PostgresLoginThrottle:
         self._db = db
         self._clock = clock
         self._rules = ThrottleRules.scaled(policy)
-        self._horizon = max(p.forget_after for p in (self._rules.pair, self._rules.address, self._rules.account))
 
     def retry_after(self, keys: Sequence[str]) -> int:
         counters = self._rules.counters(keys)
         now = self._clock.now()
+        keys_by_id = {counter_id(k): k for k, _ in counters}
         with self._db.connection() as conn:
-            rows = {
-                r["key"]: (r["failures"], r["last_failure"])
+            found = {
+                keys_by_id[r["key"]]: (r["failures"], (now - r["last_failure"]).total_seconds())
                 for r in conn.execute(
-                    "SELECT key, failures, last_failure FROM login_attempts WHERE key = ANY(%s)",
-                    ([counter_id(k) for k, _ in counters],),
+                    "SELECT key, failures, last_failure FROM login_attempts WHERE key = ANY(%s)", (list(keys_by_id),)
                 ).fetchall()
             }
-        wait = 0.0
-        for key, policy in counters:
-            if (found := rows.get(counter_id(key))) is not None:
-                failures, last = found
-                wait = max(wait, policy.wait(failures, (now - last).total_seconds()))
-        return whole_seconds(wait)
+        return self._rules.retry_after(counters, found)
 
     def failed(self, keys: Sequence[str]) -> None:
         now = self._clock.now()
@@ -57,9 +51,8 @@ class PostgresLoginThrottle:
                         " last_failure = GREATEST(login_attempts.last_failure, excluded.last_failure)",
                         (counter_id(key), now, timedelta(seconds=policy.forget_after)),
                     )
-                conn.execute(
-                    "DELETE FROM login_attempts WHERE last_failure < %s", (now - timedelta(seconds=self._horizon),)
-                )
+                oldest = now - timedelta(seconds=self._rules.forget_after)
+                conn.execute("DELETE FROM login_attempts WHERE last_failure < %s", (oldest,))
         except psycopg.IntegrityError as e:
             raise ServiceUnavailable(f"database error: {e}") from e
 

@@ -9,7 +9,7 @@ from imagerepo.adapters.sql.login_attempts import counter_id
 from imagerepo.adapters.sql.rows import to_micros
 from imagerepo.adapters.sqlite.database import SqliteDatabase
 from imagerepo.domain.errors import ServiceUnavailable
-from imagerepo.domain.throttle import ThrottlePolicy, ThrottleRules, whole_seconds
+from imagerepo.domain.throttle import ThrottlePolicy, ThrottleRules
 from imagerepo.ports.clock import Clock
 
 
@@ -20,25 +20,19 @@ class SqliteLoginThrottle:
         self._db = db
         self._clock = clock
         self._rules = ThrottleRules.scaled(policy)
-        self._horizon = max(p.forget_after for p in (self._rules.pair, self._rules.address, self._rules.account))
 
     def retry_after(self, keys: Sequence[str]) -> int:
         counters = self._rules.counters(keys)
         now = to_micros(self._clock.now())
+        found = {}
         with self._db.transaction(write=False) as conn:
-            rows = {}
             for key, _ in counters:  # at most three counters per attempt
                 row = conn.execute(
                     "SELECT failures, last_failure FROM login_attempts WHERE key = ?", (counter_id(key),)
                 ).fetchone()
                 if row is not None:
-                    rows[counter_id(key)] = (row["failures"], row["last_failure"])
-        wait = 0.0
-        for key, policy in counters:
-            if (found := rows.get(counter_id(key))) is not None:
-                failures, last = found
-                wait = max(wait, policy.wait(failures, (now - last) / 1e6))
-        return whole_seconds(wait)
+                    found[key] = (row["failures"], (now - row["last_failure"]) / 1e6)
+        return self._rules.retry_after(counters, found)
 
     def failed(self, keys: Sequence[str]) -> None:
         now = to_micros(self._clock.now())
@@ -54,7 +48,8 @@ class SqliteLoginThrottle:
                         " last_failure = max(login_attempts.last_failure, excluded.last_failure)",
                         (counter_id(key), now, int(policy.forget_after * 1e6)),
                     )
-                conn.execute("DELETE FROM login_attempts WHERE last_failure < ?", (now - int(self._horizon * 1e6),))
+                oldest = now - int(self._rules.forget_after * 1e6)
+                conn.execute("DELETE FROM login_attempts WHERE last_failure < ?", (oldest,))
         except sqlite3.IntegrityError as e:
             raise ServiceUnavailable(f"database error: {e}") from e
 
