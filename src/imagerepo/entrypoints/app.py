@@ -6,13 +6,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
 import attrs
 from litestar import Litestar, MediaType, Request, Response, delete, get, post
-from litestar.config.response_cache import ResponseCacheConfig  # noqa: F401  (kept for plugins)
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException, ValidationException
@@ -467,8 +465,7 @@ def create_app(container: Container | None = None, *, extra_route_handlers: list
             description="A private image repository: encrypted storage, analysis, search. See API.md.",
             path="/schema",
         ),
-        signature_namespace={"Auth": Auth, "AccountService": AccountService, "ImageService": ImageService,
-                             "Path": Path, "Callable": Callable},
+        signature_namespace={"Auth": Auth, "AccountService": AccountService, "ImageService": ImageService},
         debug=False,
     )
     app.state.container = container

@@ -206,10 +206,7 @@ def open_database(settings: Settings) -> Iterator[Any]:
             path = settings.data_dir / "imagerepo.sqlite3"
         path.parent.mkdir(parents=True, exist_ok=True)
         db = SqliteDatabase(path)
-    if hasattr(db, "open"):
-        db.open()
-    if hasattr(db, "migrate"):
-        db.migrate()
+    db.open()  # both databases apply pending migrations when they open
     try:
         yield db
     finally:
