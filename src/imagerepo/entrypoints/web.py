@@ -158,6 +158,13 @@ def _require(request: Request[Any, Any, Any]) -> Account:
     return who[0]
 
 
+def _own_card(request: Request[Any, Any, Any], image_id: str) -> tuple[Account, dict[str, Any]]:
+    """The signed-in account and its image as a card (another user's image is NotFound)."""
+    account = _require(request)
+    images: ImageService = _container(request).image_service()
+    return account, card(images.get(account, image_id), images)
+
+
 def _safe_next(target: str | None) -> str:
     """Only same-site paths: an open redirect would make the sign-in page a phishing tool."""
     if target and target.startswith("/") and not target.startswith(("//", "/\\")):
@@ -413,17 +420,14 @@ async def upload(request: Request[Any, Any, Any]) -> Template:
 
 @get("/images/{image_id:str}", include_in_schema=False, sync_to_thread=True)
 def detail(request: Request[Any, Any, Any], image_id: FromPath[str]) -> Template:
-    account = _require(request)
-    images: ImageService = _container(request).image_service()
-    return _page(request, "detail.html", account=account, image=card(images.get(account, image_id), images))
+    account, image = _own_card(request, image_id)
+    return _page(request, "detail.html", account=account, image=image)
 
 
 @get("/images/{image_id:str}/card", include_in_schema=False, sync_to_thread=True)
 def card_fragment(request: Request[Any, Any, Any], image_id: FromPath[str]) -> Template:
     """One gallery card, for the script that shows new uploads and finished analyses in place."""
-    account = _require(request)
-    images: ImageService = _container(request).image_service()
-    image = card(images.get(account, image_id), images)
+    _, image = _own_card(request, image_id)
     return Template(template_name="_card_fragment.html", context={"image": image},
                     headers={"Cache-Control": "no-store"})
 
@@ -431,18 +435,15 @@ def card_fragment(request: Request[Any, Any, Any], image_id: FromPath[str]) -> T
 @get("/images/{image_id:str}/panel", include_in_schema=False, sync_to_thread=True)
 def analysis_panel(request: Request[Any, Any, Any], image_id: FromPath[str]) -> Template:
     """The analysis part of the detail page, for the script that updates it in place once analysis ends."""
-    account = _require(request)
-    images: ImageService = _container(request).image_service()
-    image = card(images.get(account, image_id), images)
+    _, image = _own_card(request, image_id)
     return Template(template_name="_analysis_fragment.html", context={"image": image},
                     headers={"Cache-Control": "no-store"})
 
 
 @get("/images/{image_id:str}/delete", include_in_schema=False, sync_to_thread=True)
 def confirm_delete(request: Request[Any, Any, Any], image_id: FromPath[str]) -> Template:
-    account = _require(request)
-    images: ImageService = _container(request).image_service()
-    return _page(request, "delete.html", account=account, image=card(images.get(account, image_id), images))
+    account, image = _own_card(request, image_id)
+    return _page(request, "delete.html", account=account, image=image)
 
 
 @post("/images/{image_id:str}/delete", include_in_schema=False, sync_to_thread=True)
