@@ -293,15 +293,9 @@ def make_throttle(db: Any, clock: Any, settings: Settings) -> Any:
         from imagerepo.adapters.postgres.login_throttle import PostgresLoginThrottle
 
         return PostgresLoginThrottle(db, clock)
-    from imagerepo.adapters.sqlite import SqliteDatabase
+    from imagerepo.adapters.sqlite.login_throttle import SqliteLoginThrottle
 
-    if isinstance(db, SqliteDatabase):
-        from imagerepo.adapters.sqlite.login_throttle import SqliteLoginThrottle
-
-        return SqliteLoginThrottle(db, clock)
-    from imagerepo.adapters.memory import InMemoryLoginThrottle
-
-    return InMemoryLoginThrottle(clock)  # memory_container's stand-in database
+    return SqliteLoginThrottle(db, clock)
 
 
 def make_scheduler(settings: Settings, worker: ThreadAnalysisWorker) -> Any:
@@ -394,4 +388,6 @@ def memory_container(settings: Settings | None = None, **overrides: Any) -> Cont
     defaults.update(overrides)
     for name, value in defaults.items():
         getattr(c, name).override(providers.Object(value))
+    if "throttle" not in overrides:  # follows an overridden clock
+        c.throttle.override(providers.Singleton(memory.InMemoryLoginThrottle, c.clock))
     return c
