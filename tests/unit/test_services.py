@@ -10,12 +10,8 @@ import pytest
 from imagerepo.adapters.memory import (
     FakeImageAnalyzer,
     FakeImageInspector,
-    FastPasswordHasher,
-    InMemoryAccountRepository,
     InMemoryBlobStore,
     InMemoryImageRepository,
-    InMemoryLoginThrottle,
-    InMemorySessionRepository,
     ManualClock,
     RecordingScheduler,
     png_bytes,
@@ -37,25 +33,26 @@ from imagerepo.domain.errors import (
 )
 from imagerepo.domain.images import AnalysisStatus, build_query
 from imagerepo.domain.images_service import ImageService
+from imagerepo.entrypoints.container import Settings, memory_container
 
 
 class World:
+    """The domain services on the in-memory fakes, wired by the composition root itself."""
+
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
         self.clock = ManualClock()
-        self.accounts_repo = InMemoryAccountRepository()
-        self.images_repo = InMemoryImageRepository()
-        self.blobs = InMemoryBlobStore()
-        self.scheduler = RecordingScheduler()
-        self.analyzer = FakeImageAnalyzer()
-        self.accounts = AccountService(
-            self.accounts_repo, InMemorySessionRepository(), FastPasswordHasher(), self.clock,
-            InMemoryLoginThrottle(self.clock),
+        c = memory_container(
+            Settings(data_dir=tmp, workers=0, upload_quota=3),
+            clock=self.clock, inspector=FakeImageInspector(), scheduler=RecordingScheduler(),
         )
-        self.images = ImageService(
-            self.images_repo, self.blobs, FakeImageInspector(), self.scheduler, self.clock, default_quota=3
-        )
-        self.analysis = AnalysisService(self.images_repo, self.blobs, self.analyzer, self.clock)
+        self.images_repo: InMemoryImageRepository = c.image_repository()
+        self.blobs: InMemoryBlobStore = c.blob_store()
+        self.scheduler: RecordingScheduler = c.scheduler()
+        self.analyzer: FakeImageAnalyzer = c.analyzer()
+        self.accounts: AccountService = c.account_service()
+        self.images: ImageService = c.image_service()
+        self.analysis: AnalysisService = c.analysis_service()
         self.n = 0
 
     def file(self, data: bytes) -> Path:

@@ -10,14 +10,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from imagerepo.adapters.memory import (
-    FakeImageAnalyzer,
     FakeImageInspector,
-    FastPasswordHasher,
-    InMemoryAccountRepository,
     InMemoryBlobStore,
     InMemoryImageRepository,
-    InMemoryLoginThrottle,
-    InMemorySessionRepository,
     ManualClock,
     RecordingScheduler,
     png_bytes,
@@ -27,6 +22,7 @@ from imagerepo.domain.analysis_service import AnalysisService
 from imagerepo.domain.errors import DuplicateImage, NotFound, QuotaExceeded, ServiceUnavailable
 from imagerepo.domain.images import build_query
 from imagerepo.domain.images_service import ImageService
+from imagerepo.entrypoints.container import Settings, memory_container
 
 QUOTA = 3
 USERS = ("alice", "bob")
@@ -36,16 +32,15 @@ class QuotaMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.tmp = Path(tempfile.mkdtemp())
-        clock = ManualClock()
-        self.repo = InMemoryImageRepository()
-        self.blobs = InMemoryBlobStore()
-        self.accounts = AccountService(
-            InMemoryAccountRepository(), InMemorySessionRepository(), FastPasswordHasher(), clock,
-            InMemoryLoginThrottle(clock),
+        c = memory_container(
+            Settings(data_dir=self.tmp, workers=0, upload_quota=QUOTA),
+            clock=ManualClock(), inspector=FakeImageInspector(), scheduler=RecordingScheduler(),
         )
-        self.images = ImageService(self.repo, self.blobs, FakeImageInspector(), RecordingScheduler(), clock,
-                                   default_quota=QUOTA)
-        self.analysis = AnalysisService(self.repo, self.blobs, FakeImageAnalyzer(), clock)
+        self.repo: InMemoryImageRepository = c.image_repository()
+        self.blobs: InMemoryBlobStore = c.blob_store()
+        self.accounts: AccountService = c.account_service()
+        self.images: ImageService = c.image_service()
+        self.analysis: AnalysisService = c.analysis_service()
         self.users = {u: self.accounts.sign_up(u, "password " + u) for u in USERS}
         # model: user -> {image_id: seed}
         self.model: dict[str, dict[str, int]] = {u: {} for u in USERS}
