@@ -4,7 +4,9 @@ running server, then testcontainers when a Docker daemon answers, then skip with
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -107,7 +109,6 @@ def _wait_for_s3(service: S3Service, alive: Any = None, timeout: float = 60.0) -
 def _start_seaweedfs(workdir: Any) -> tuple[Any, S3Service] | str:
     """A SeaweedFS `weed mini` on free ports bound to 127.0.0.1, or the reason it cannot run."""
     import json
-    import secrets
     import shutil
     import subprocess
     import sys
@@ -171,7 +172,6 @@ def s3_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Service]:
             pass  # testcontainers[minio] not installed: fall through to SeaweedFS
         else:
             import base64
-            import secrets
 
             kms = "imagerepo-test:" + base64.b64encode(secrets.token_bytes(32)).decode()
             with MinioContainer().with_env("MINIO_KMS_SECRET_KEY", kms) as minio:  # SSE-S3 needs a KMS key
@@ -189,22 +189,29 @@ def s3_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Service]:
         _stop(proc)
 
 
+@contextlib.contextmanager
+def fresh_bucket(client: Any, prefix: str = "imagerepo-t") -> Iterator[str]:
+    """A new, empty bucket, emptied and removed afterwards."""
+    name = f"{prefix}-{secrets.token_hex(8)}"
+    client.create_bucket(Bucket=name)
+    try:
+        yield name
+    finally:
+        try:
+            for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
+                for item in page.get("Contents", ()):
+                    client.delete_object(Bucket=name, Key=item["Key"])
+            client.delete_bucket(Bucket=name)
+        except Exception:
+            pass  # a leftover bucket in a throwaway server is harmless
+
+
 @pytest.fixture
 def s3_bucket(s3_service: S3Service) -> Iterator[tuple[Any, str]]:
-    """A fresh, empty bucket per test (emptied and removed afterwards): ``(client, name)``."""
-    import uuid
-
+    """A fresh, empty bucket per test: ``(client, name)``."""
     client = s3_service.client()
-    name = f"imagerepo-t-{uuid.uuid4().hex[:20]}"
-    client.create_bucket(Bucket=name)
-    yield client, name
-    try:
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
-            for item in page.get("Contents", ()):
-                client.delete_object(Bucket=name, Key=item["Key"])
-        client.delete_bucket(Bucket=name)
-    except Exception:
-        pass  # a leftover bucket in a throwaway server is harmless
+    with fresh_bucket(client) as name:
+        yield client, name
 
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -214,7 +221,6 @@ def s3_bucket(s3_service: S3Service) -> Iterator[tuple[Any, str]]:
 def postgres_dsn() -> Iterator[str]:
     """A DSN for an empty throwaway database: on IMAGEREPO_TEST_DATABASE_URL's server (created
     here, dropped at the end), else in a testcontainers PostgreSQL, else skip."""
-    import secrets
 
     server = os.environ.get("IMAGEREPO_TEST_DATABASE_URL")
     if server:

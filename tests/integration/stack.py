@@ -58,22 +58,6 @@ def fresh_database(server_dsn: str) -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@contextmanager
-def fresh_bucket(client: Any) -> Iterator[str]:
-    name = f"imagerepo-stack-{secrets.token_hex(8)}"
-    client.create_bucket(Bucket=name)
-    try:
-        yield name
-    finally:
-        try:
-            for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
-                for item in page.get("Contents", ()):
-                    client.delete_object(Bucket=name, Key=item["Key"])
-            client.delete_bucket(Bucket=name)
-        except Exception:
-            pass  # a leftover bucket in a throwaway server is harmless
-
-
 def keys_of(client: Any, bucket: str) -> set[str]:
     found: set[str] = set()
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):

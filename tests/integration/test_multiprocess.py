@@ -21,8 +21,8 @@ import psycopg
 import pytest
 
 from tests import images as img
-from tests.fixtures_services import S3Service, _free_ports
-from tests.integration.stack import AZURE_KEY, AzureServer, fresh_bucket, fresh_database, keys_of, wait_for
+from tests.fixtures_services import S3Service, _free_ports, fresh_bucket
+from tests.integration.stack import AZURE_KEY, AzureServer, fresh_database, keys_of, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

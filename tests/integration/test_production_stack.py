@@ -22,11 +22,10 @@ from imagerepo.domain.errors import ServiceUnavailable
 from imagerepo.entrypoints.app import create_app
 from imagerepo.entrypoints.container import Container, Settings
 from tests import images as img
-from tests.fixtures_services import S3Service
+from tests.fixtures_services import S3Service, fresh_bucket
 from tests.integration.stack import (
     AZURE_KEY,
     azure_v32_body,
-    fresh_bucket,
     fresh_database,
     keys_of,
     seaweedfs_with,
