@@ -1,0 +1,188 @@
+"""A small TCP fault proxy for tests: put it in front of PostgreSQL or an S3 server on loopback
+and switch what the wire does.
+
+Modes, applied to connections already open and to new ones alike:
+
+- ``pass``: bytes flow both ways.
+- ``cut``: every connection is closed (FIN) by the proxy; new ones are closed on accept.
+- ``stall``: connections stay open but nothing is forwarded; bytes wait in the kernel buffers and
+  flow again on ``pass``. New connections are accepted and not connected upstream until then.
+- ``reset``: every connection is aborted with a TCP RST (SO_LINGER 0); new ones likewise.
+
+``set_mode`` returns once every open connection has acted on the new mode, so a test may go on
+at once. The proxy binds 127.0.0.1 only, holds at most ``max_connections`` connections (more
+are closed on accept), and stops by itself after ``lifetime`` seconds should a test forget to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import selectors
+import socket
+import struct
+import threading
+import time
+from typing import Literal
+
+Mode = Literal["pass", "cut", "stall", "reset"]
+MODES: tuple[Mode, ...] = ("pass", "cut", "stall", "reset")
+_TICK = 0.02  # how often an idle connection looks at the mode
+
+
+def _abort(sock: socket.socket) -> None:
+    """Close with RST rather than FIN."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+class FaultProxy:
+    def __init__(self, target_host: str, target_port: int, *, max_connections: int = 64,
+                 lifetime: float = 300.0) -> None:
+        self.target = (target_host, target_port)
+        self.max_connections = max_connections
+        self.lifetime = lifetime
+        self.accepted = 0  # connections accepted since start, for tests of the proxy itself
+        self.stopped = threading.Event()
+        self._mode: Mode = "pass"
+        self._generation = 0  # bumped on every mode change
+        self._seen: dict[int, int] = {}  # connection id -> generation it has acted on
+        self._cond = threading.Condition()
+        self._threads: list[threading.Thread] = []
+        self._listener = socket.create_server(("127.0.0.1", 0), backlog=max_connections)
+        self._listener.settimeout(_TICK * 5)
+        self._acceptor = threading.Thread(target=self._accept_loop, name="faultproxy-accept", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._listener.getsockname()[1])
+
+    @property
+    def mode(self) -> Mode:
+        return self._mode
+
+    @property
+    def open_connections(self) -> int:
+        with self._cond:
+            return len(self._seen)
+
+    def start(self) -> FaultProxy:
+        self._acceptor.start()
+        return self
+
+    def set_mode(self, mode: Mode, wait: float = 10.0) -> None:
+        """Switch the mode; returns when every open connection has acted on it."""
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}")
+        with self._cond:
+            self._mode = mode
+            self._generation += 1
+            generation = self._generation
+            self._cond.notify_all()
+            settled = self._cond.wait_for(
+                lambda: all(seen >= generation for seen in self._seen.values()), timeout=wait
+            )
+        if not settled:
+            raise RuntimeError(f"fault proxy: connections did not switch to {mode!r} in {wait:g} s")
+
+    def stop(self) -> None:
+        with self._cond:
+            self.stopped.set()
+            self._cond.notify_all()
+        if self._acceptor.is_alive() and threading.current_thread() is not self._acceptor:
+            self._acceptor.join(5)
+        self._listener.close()
+        for t in list(self._threads):
+            t.join(5)
+
+    def __enter__(self) -> FaultProxy:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _accept_loop(self) -> None:
+        deadline = time.monotonic() + self.lifetime
+        while not self.stopped.is_set():
+            if time.monotonic() > deadline:
+                self.stopped.set()  # forgotten by its test: stop by ourselves
+                break
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            with self._cond:
+                full = len(self._seen) >= self.max_connections
+                mode = self._mode
+                self.accepted += 1
+                cid = self.accepted
+                if not (full or mode in ("cut", "reset")):
+                    self._seen[cid] = self._generation
+            if full or mode == "cut":
+                client.close()
+                continue
+            if mode == "reset":
+                _abort(client)
+                continue
+            t = threading.Thread(target=self._serve, args=(cid, client), name=f"faultproxy-{cid}", daemon=True)
+            self._threads = [x for x in self._threads if x.is_alive()] + [t]
+            t.start()
+        with self._cond:
+            self._cond.notify_all()
+
+    def _serve(self, cid: int, client: socket.socket) -> None:
+        upstream: socket.socket | None = None
+        mode: Mode = "pass"
+        sel = selectors.DefaultSelector()
+        try:
+            while True:
+                with self._cond:
+                    if self.stopped.is_set():
+                        mode = "cut"
+                    else:
+                        mode = self._mode
+                    self._seen[cid] = self._generation
+                    self._cond.notify_all()
+                    if mode == "stall":
+                        self._cond.wait(_TICK)
+                        continue
+                if mode in ("cut", "reset"):
+                    return
+                if upstream is None:
+                    try:
+                        upstream = socket.create_connection(self.target, timeout=5)
+                    except OSError:
+                        return  # the target is down: the client sees its connection closed
+                    client.settimeout(5)
+                    upstream.settimeout(5)
+                    sel.register(client, selectors.EVENT_READ, upstream)
+                    sel.register(upstream, selectors.EVENT_READ, client)
+                if not self._pump(sel):
+                    return
+        finally:
+            sel.close()
+            closer = _abort if mode == "reset" else socket.socket.close
+            closer(client)
+            if upstream is not None:
+                closer(upstream)
+            with self._cond:
+                self._seen.pop(cid, None)
+                self._cond.notify_all()
+
+    @staticmethod
+    def _pump(sel: selectors.BaseSelector) -> bool:
+        """Forward whatever is ready within one tick; False when either side has closed."""
+        for key, _ in sel.select(_TICK):
+            source: socket.socket = key.fileobj  # type: ignore[assignment]
+            try:
+                data = source.recv(65536)
+                if not data:
+                    return False
+                key.data.sendall(data)
+            except OSError:
+                return False
+        return True
