@@ -9,6 +9,9 @@ Modes, applied to connections already open and to new ones alike:
   flow again on ``pass``. New connections are accepted and not connected upstream until then.
 - ``reset``: every connection is aborted with a TCP RST (SO_LINGER 0); new ones likewise.
 
+``switch_on(pattern, mode)`` changes the mode at a precise point: when the client next sends
+bytes containing ``pattern`` (a ``COMMIT``, say), before they go further.
+
 ``set_mode`` returns once every open connection has acted on the new mode, so a test may go on
 at once. The proxy binds 127.0.0.1 only, holds at most ``max_connections`` connections (more
 are closed on accept), and stops by itself after ``lifetime`` seconds should a test forget to.
@@ -47,6 +50,7 @@ class FaultProxy:
         self._mode: Mode = "pass"
         self._generation = 0  # bumped on every mode change
         self._seen: dict[int, int] = {}  # connection id -> generation it has acted on
+        self._trigger: tuple[bytes, Mode] | None = None
         self._cond = threading.Condition()
         self._threads: list[threading.Thread] = []
         self._listener = socket.create_server(("127.0.0.1", 0), backlog=max_connections)
@@ -76,6 +80,7 @@ class FaultProxy:
             raise ValueError(f"unknown mode {mode!r}")
         with self._cond:
             self._mode = mode
+            self._trigger = None
             self._generation += 1
             generation = self._generation
             self._cond.notify_all()
@@ -84,6 +89,15 @@ class FaultProxy:
             )
         if not settled:
             raise RuntimeError(f"fault proxy: connections did not switch to {mode!r} in {wait:g} s")
+
+    def switch_on(self, pattern: bytes, mode: Mode) -> None:
+        """Switch to ``mode`` when the client next sends bytes containing ``pattern``, before
+        they go further: with ``stall`` they are delivered late (when the mode is ``pass``
+        again), with ``cut`` or ``reset`` never."""
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}")
+        with self._cond:
+            self._trigger = (pattern, mode)
 
     def stop(self) -> None:
         with self._cond:
@@ -137,14 +151,12 @@ class FaultProxy:
     def _serve(self, cid: int, client: socket.socket) -> None:
         upstream: socket.socket | None = None
         mode: Mode = "pass"
+        held = b""  # bytes from the client caught by a trigger, forwarded when the stall ends
         sel = selectors.DefaultSelector()
         try:
             while True:
                 with self._cond:
-                    if self.stopped.is_set():
-                        mode = "cut"
-                    else:
-                        mode = self._mode
+                    mode = "cut" if self.stopped.is_set() else self._mode
                     self._seen[cid] = self._generation
                     self._cond.notify_all()
                     if mode == "stall":
@@ -161,8 +173,14 @@ class FaultProxy:
                     upstream.settimeout(5)
                     sel.register(client, selectors.EVENT_READ, upstream)
                     sel.register(upstream, selectors.EVENT_READ, client)
-                if not self._pump(sel):
+                if held:
+                    upstream.sendall(held)
+                    held = b""
+                alive, held = self._pump(sel, client)
+                if not alive:
                     return
+        except OSError:
+            return
         finally:
             sel.close()
             closer = _abort if mode == "reset" else socket.socket.close
@@ -173,16 +191,32 @@ class FaultProxy:
                 self._seen.pop(cid, None)
                 self._cond.notify_all()
 
-    @staticmethod
-    def _pump(sel: selectors.BaseSelector) -> bool:
-        """Forward whatever is ready within one tick; False when either side has closed."""
+    def _pump(self, sel: selectors.BaseSelector, client: socket.socket) -> tuple[bool, bytes]:
+        """Forward whatever is ready within one tick. Returns (still open, bytes held back by a
+        trigger). An end of stream is passed on as a half-close, so bytes already sent still
+        reach the other side (a COMMIT sent just before the client gave up, say)."""
         for key, _ in sel.select(_TICK):
             source: socket.socket = key.fileobj  # type: ignore[assignment]
-            try:
-                data = source.recv(65536)
-                if not data:
-                    return False
-                key.data.sendall(data)
-            except OSError:
+            dest: socket.socket = key.data
+            data = source.recv(65536)
+            if not data:
+                sel.unregister(source)
+                with contextlib.suppress(OSError):
+                    dest.shutdown(socket.SHUT_WR)
+                if not sel.get_map():
+                    return False, b""
+                continue
+            if source is client and self._fires(data):
+                return True, data  # the mode has changed: this chunk waits for it
+            dest.sendall(data)
+        return True, b""
+
+    def _fires(self, data: bytes) -> bool:
+        with self._cond:
+            if self._trigger is None or self._trigger[0] not in data:
                 return False
-        return True
+            self._mode = self._trigger[1]
+            self._trigger = None
+            self._generation += 1
+            self._cond.notify_all()
+            return True

@@ -123,6 +123,28 @@ def test_stall_holds_bytes_and_releases_them_on_pass(proxy: FaultProxy) -> None:
         fresh.close()
 
 
+def test_a_trigger_stalls_at_the_pattern_and_delivers_it_late(proxy: FaultProxy) -> None:
+    with connect(proxy) as s:
+        proxy.switch_on(b"COMMIT", "stall")
+        assert roundtrip(s, b"BEGIN") == b"BEGIN"  # no match: forwarded
+        s.sendall(b"COMMIT")
+        s.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            s.recv(10)
+        assert proxy.mode == "stall"
+        proxy.set_mode("pass")
+        s.settimeout(5)
+        assert s.recv(10) == b"COMMIT"
+
+
+def test_a_trigger_that_cuts_never_delivers_the_bytes(proxy: FaultProxy) -> None:
+    with connect(proxy) as s:
+        proxy.switch_on(b"COMMIT", "cut")
+        s.sendall(b"COMMIT")
+        assert s.recv(10) == b""
+    assert proxy.mode == "cut"
+
+
 def test_stops_by_itself_after_its_lifetime(echo: int) -> None:
     p = FaultProxy("127.0.0.1", echo, lifetime=0.2).start()
     try:

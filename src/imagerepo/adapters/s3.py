@@ -37,19 +37,23 @@ def make_s3_client(
     *,
     access_key: str | None = None,
     secret_key: str | None = None,
+    connect_timeout: float = 5,
+    read_timeout: float = 60,
+    max_attempts: int = 4,
 ) -> Any:
     """A boto3 S3 client that presigns with SigV4 (boto3 would pick SigV2 for some endpoints) and
     uses path-style addressing for S3-compatible endpoints. Credentials default to the usual AWS
-    chain (environment, profile, instance role)."""
+    chain (environment, profile, instance role). A call that gets no answer fails after at most
+    ``max_attempts`` tries of ``connect_timeout`` + ``read_timeout`` seconds."""
     import boto3
     from botocore.config import Config
 
     config = Config(
         signature_version="s3v4",
         s3={"addressing_style": "path" if endpoint_url else "auto"},
-        retries={"max_attempts": 4, "mode": "standard"},
-        connect_timeout=5,
-        read_timeout=60,
+        retries={"max_attempts": max_attempts, "mode": "standard"},
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
     )
     return boto3.session.Session().client(
         "s3",
