@@ -55,11 +55,12 @@ class FaultProxy:
         self._threads: list[threading.Thread] = []
         self._listener = socket.create_server(("127.0.0.1", 0), backlog=max_connections)
         self._listener.settimeout(_TICK * 5)
+        self._port = int(self._listener.getsockname()[1])
         self._acceptor = threading.Thread(target=self._accept_loop, name="faultproxy-accept", daemon=True)
 
     @property
     def port(self) -> int:
-        return int(self._listener.getsockname()[1])
+        return self._port
 
     @property
     def mode(self) -> Mode:
@@ -145,6 +146,7 @@ class FaultProxy:
             t = threading.Thread(target=self._serve, args=(cid, client), name=f"faultproxy-{cid}", daemon=True)
             self._threads = [x for x in self._threads if x.is_alive()] + [t]
             t.start()
+        self._listener.close()  # refuse new connections; open ones see ``stopped`` and close
         with self._cond:
             self._cond.notify_all()
 

@@ -39,7 +39,6 @@ import pytest
 from dependency_injector import providers
 from litestar.testing import TestClient
 
-from imagerepo.adapters import filestore
 from imagerepo.adapters.memory import FastPasswordHasher, ManualClock
 from imagerepo.domain.errors import ServiceUnavailable
 from imagerepo.entrypoints.app import create_app
@@ -54,7 +53,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 MODES: list[Mode] = ["cut", "stall", "reset"]
 # Short bounds: a stalled call gives up after about a second.
-PG_BOUNDS = {"timeout": 1.0, "connect_timeout": 2, "query_timeout": 0.5, "reconnect_timeout": 1.0}
+PG_BOUNDS = {"timeout": 2.0, "connect_timeout": 2, "query_timeout": 1.0, "reconnect_timeout": 1.0}
 S3_BOUNDS = {"connect_timeout": 0.5, "read_timeout": 0.5, "max_attempts": 1}
 SQLITE_BUSY_SECONDS = 0.3
 
@@ -278,6 +277,9 @@ def test_commit_in_doubt_leaves_no_image_without_its_blobs(stack_app: App, pg_pr
     [image_id] = consistent(app, auth)  # it landed after all, and whole
     url = app.client.get(f"/api/v1/images/{image_id}", headers=auth).json()["url"]
     assert app.blobs.get(url_key(url)) == picture(1)
+    again = upload(app.client, auth, picture(1))  # the client's retry learns where it went
+    assert (again.status_code, error_code(again)) == (409, "duplicate_image")
+    assert again.json()["error"]["details"]["existing_id"] == image_id
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -285,11 +287,12 @@ def test_database_fault_on_list_get_and_delete(stack_app: App, pg_proxy: FaultPr
     app = stack_app
     auth = newcomer(app)
     image_id = upload(app.client, auth, picture(1)).json()["id"]
-    for method, call in [
+    calls: list[tuple[str, Callable[[], Any]]] = [
         ("search", lambda: app.client.get("/api/v1/images", headers=auth)),
         ("get", lambda: app.client.get(f"/api/v1/images/{image_id}", headers=auth)),
         ("begin_delete", lambda: app.client.delete(f"/api/v1/images/{image_id}", headers=auth)),
-    ]:
+    ]
+    for method, call in calls:
         app.images.arm(method, lambda: pg_proxy.set_mode(mode))  # past sign-in, at the query itself
         unavailable(call())
         pg_proxy.set_mode("pass")
@@ -462,9 +465,9 @@ def test_disk_full_while_writing_the_thumbnail(
             raise OSError(errno.ENOSPC, "No space left on device")
         real_fsync(fd)
 
-    monkeypatch.setattr(filestore.os, "fsync", fsync)
+    monkeypatch.setattr(os, "fsync", fsync)  # the file store's own fsync calls
     unavailable(upload(app.client, auth, picture(1)))
-    monkeypatch.setattr(filestore.os, "fsync", real_fsync)
+    monkeypatch.setattr(os, "fsync", real_fsync)
     assert tmp_files(tmp_path / "blobs") == []  # the partial file is gone
     assert consistent(app, auth) == []  # and the original with it
     assert upload(app.client, auth, picture(1)).status_code == 201
@@ -517,6 +520,7 @@ def test_sqlite_locked_by_another_connection(local_app: App, lock: Callable[[boo
     unavailable(upload(app.client, auth, picture(2)))
     unavailable(app.client.delete(f"/api/v1/images/{image_id}", headers=auth))
     assert listed_ids(app.client, auth) == [image_id]  # WAL: readers are not blocked
+    assert app.client.get(f"/api/v1/images/{image_id}", headers=auth).status_code == 200
     with pytest.raises(ServiceUnavailable):
         app.analyze()  # claiming a job writes
     lock(False)

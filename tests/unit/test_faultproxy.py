@@ -43,10 +43,8 @@ def echo() -> Iterator[int]:
         t.join()
         server.close()
         for conn in conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 @pytest.fixture
@@ -56,8 +54,7 @@ def proxy(echo: int) -> Iterator[FaultProxy]:
 
 
 def connect(proxy: FaultProxy) -> socket.socket:
-    s = socket.create_connection(("127.0.0.1", proxy.port), timeout=5)
-    return s
+    return socket.create_connection(("127.0.0.1", proxy.port), timeout=5)
 
 
 def roundtrip(s: socket.socket, data: bytes) -> bytes:
@@ -146,13 +143,17 @@ def test_a_trigger_that_cuts_never_delivers_the_bytes(proxy: FaultProxy) -> None
 
 
 def test_stops_by_itself_after_its_lifetime(echo: int) -> None:
-    p = FaultProxy("127.0.0.1", echo, lifetime=0.2).start()
+    p = FaultProxy("127.0.0.1", echo, lifetime=0.5).start()
     try:
+        open_one = connect(p)
+        assert roundtrip(open_one, b"a") == b"a"
         assert p.stopped.wait(10)
+        assert open_one.recv(10) == b""  # its connections are closed
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", p.port), timeout=1)  # and its port
+        open_one.close()
     finally:
         p.stop()
-    with pytest.raises(OSError):
-        socket.create_connection(("127.0.0.1", p.port), timeout=1).recv(1)
 
 
 def test_connections_beyond_the_limit_are_closed(echo: int) -> None:
