@@ -24,6 +24,7 @@ from imagerepo.domain.accounts import PASSWORD_RULES, USERNAME_RULES, Account, S
 from imagerepo.domain.accounts_service import AccountService
 from imagerepo.domain.images import build_query
 from imagerepo.domain.images_service import ImageService
+from imagerepo.entrypoints.client_address import client_address, proxy_headers
 from imagerepo.entrypoints.container import Container, Settings
 from imagerepo.entrypoints.schemas import (
     AccountOut,
@@ -156,10 +157,6 @@ def token_from(request: Request[Any, Any, Any]) -> str | None:
         scheme, _, value = header.partition(" ")
         return value.strip() if scheme.lower() == "bearer" else None
     return request.cookies.get(SESSION_COOKIE)
-
-
-def client_address(request: Request[Any, Any, Any]) -> str:
-    return request.client.host if request.client else ""
 
 
 # ------------------------------------------------------------------------------------- routes
@@ -455,7 +452,7 @@ def create_app(container: Container | None = None, *, extra_route_handlers: list
             RecursionError: handle_too_deep,
             Exception: handle_unexpected,
         },
-        middleware=[security_headers_middleware],
+        middleware=[proxy_headers(settings.trusted_proxies), security_headers_middleware],
         before_send=[add_security_headers],
         template_config=web.template_config(),
         request_max_body_size=settings.max_upload_bytes + 64 * 1024,

@@ -65,8 +65,8 @@ def serve(
         _seed_demo(_container(workers=0), analyze=False)
     typer.echo(f"imagerepo serving on http://{s.host}:{s.port}  (data: {s.data_dir.resolve()})", err=True)
     uvicorn.run(
-        create_app(container), host=s.host, port=s.port, proxy_headers=s.trust_proxy,
-        forwarded_allow_ips="*" if s.trust_proxy else None, log_level=s.log_level.lower(),
+        # Forwarded headers are read by the app (client_address.py), from trusted proxies only.
+        create_app(container), host=s.host, port=s.port, proxy_headers=False, log_level=s.log_level.lower(),
         server_header=False, access_log=False,
     )
 

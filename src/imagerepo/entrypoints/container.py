@@ -22,6 +22,7 @@ from imagerepo.domain.accounts_service import AccountService
 from imagerepo.domain.analysis_service import AnalysisService
 from imagerepo.domain.identity import OidcProviderConfig
 from imagerepo.domain.images_service import ImageService
+from imagerepo.entrypoints.client_address import LOOPBACK, Network, parse_trusted_proxies
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,16 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _trusted_proxies(env: Mapping[str, str]) -> tuple[Network, ...]:
+    """IMAGEREPO_TRUSTED_PROXIES, plus loopback when the older IMAGEREPO_TRUST_PROXY is true."""
+    try:
+        listed = parse_trusted_proxies(env.get("IMAGEREPO_TRUSTED_PROXIES", ""))
+    except ValueError as e:
+        raise ConfigError(f"IMAGEREPO_TRUSTED_PROXIES: {e}") from None
+    loopback = LOOPBACK if _bool(env, "IMAGEREPO_TRUST_PROXY", False) else ()
+    return tuple(dict.fromkeys(listed + loopback))
 
 
 def _oidc_providers(env: Mapping[str, str]) -> tuple[OidcProviderConfig, ...]:
@@ -101,7 +112,8 @@ class Settings:
     azure_endpoint: str = ""
     azure_key: str = attrs.field(default="", repr=False)
     azure_api: str = "v3.2"
-    trust_proxy: bool = False
+    # Reverse proxies whose X-Forwarded-For / -Proto are believed (see client_address.py).
+    trusted_proxies: tuple[Network, ...] = ()
     log_level: str = "INFO"
     demo: bool = False
     public_url: str = ""
@@ -136,7 +148,7 @@ class Settings:
             azure_endpoint=e.get("AZURE_CV_ENDPOINT", "").strip(),
             azure_key=e.get("AZURE_CV_KEY", "").strip(),
             azure_api=e.get("IMAGEREPO_AZURE_API", "v3.2").strip() or "v3.2",
-            trust_proxy=_bool(e, "IMAGEREPO_TRUST_PROXY", False),
+            trusted_proxies=_trusted_proxies(e),
             log_level=e.get("IMAGEREPO_LOG_LEVEL", "INFO").upper(),
             demo=_bool(e, "IMAGEREPO_DEMO", False),
             public_url=e.get("IMAGEREPO_PUBLIC_URL", "").strip().rstrip("/"),
