@@ -4,6 +4,7 @@ proxy owns: what a client writes to the left of it never changes whom the thrott
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +31,7 @@ def _outside(networks: list[Network]) -> st.SearchStrategy[str]:
 def _split(entries: list[str], cuts: list[int]) -> list[str]:
     """The entries as several X-Forwarded-For header lines (as proxies may send them)."""
     bounds = sorted({0, len(entries), *(c % (len(entries) + 1) for c in cuts)})
-    return [", ".join(entries[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [", ".join(entries[a:b]) for a, b in itertools.pairwise(bounds)]
 
 
 @st.composite
