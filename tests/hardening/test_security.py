@@ -300,7 +300,7 @@ def test_security_headers_on_every_response(sec: tuple[TestClient[Any], Containe
 
 AZURE_KEY = "azure-key-5f1c0d9e8b7a6f5e4d3c2b1a"
 S3_SECRET = "s3-secret-9a8b7c6d5e4f3a2b1c0d"
-APP_SECRET = "app-secret-0e1d2c3b4a5f6e7d8c9b"
+APP_SECRET = "app-secret-0e1d2c3b4a5f6e7d8c9b7a6f5e4d"
 
 
 def test_secrets_are_never_logged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -85,7 +85,7 @@ def stack(postgres_dsn: str, s3_service: S3Service, tmp_path_factory: pytest.Tem
             "AWS_ACCESS_KEY_ID": s3_service.access_key,
             "AWS_SECRET_ACCESS_KEY": s3_service.secret_key,
             "AWS_DEFAULT_REGION": s3_service.region,
-            "IMAGEREPO_SECRET_KEY": "one-secret-for-every-process",
+            "IMAGEREPO_SECRET_KEY": "one-secret-for-every-process-of-the-test",
             "IMAGEREPO_ANALYZER": "azure",
             "AZURE_CV_KEY": AZURE_KEY,
             "AZURE_CV_ENDPOINT": azure.endpoint("app"),  # apps never analyze; workers get their own

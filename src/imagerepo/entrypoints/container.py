@@ -55,6 +55,18 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
+MIN_KEY_BYTES = 32
+
+
+def _strong_secret(instance: object, attribute: object, value: str) -> None:
+    """attrs validator: an explicit secret key must carry at least MIN_KEY_BYTES bytes."""
+    if value and len(value.encode()) < MIN_KEY_BYTES:
+        raise ConfigError(
+            f"IMAGEREPO_SECRET_KEY must be at least {MIN_KEY_BYTES} bytes of random data, got "
+            f"{len(value.encode())} (make one: python3 -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+
+
 def _trusted_proxies(env: Mapping[str, str]) -> tuple[Network, ...]:
     """IMAGEREPO_TRUSTED_PROXIES, plus loopback when the older IMAGEREPO_TRUST_PROXY is true."""
     try:
@@ -99,7 +111,7 @@ class Settings:
     upload_quota: int = 5
     max_upload_bytes: int = 52_428_800
     url_ttl_seconds: int = 1800
-    secret_key: str = attrs.field(default="", repr=False)
+    secret_key: str = attrs.field(default="", repr=False, validator=_strong_secret)
     max_pixels: int = 100_000_000
     session_ttl_seconds: int = 7 * 24 * 3600
     workers: int = 2
@@ -181,16 +193,50 @@ class Keys:
     blob_key: bytes = attrs.field(repr=False)
 
 
-def _read_or_create(path: Path, nbytes: int) -> bytes:
-    """A random key kept in a file of the data dir, created once with owner-only permissions."""
-    if path.exists():
-        return bytes.fromhex(path.read_text().strip())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_bytes(nbytes)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(value.hex())
+def _read_key(path: Path) -> bytes:
+    try:
+        value = bytes.fromhex(path.read_text().strip())
+    except ValueError:
+        value = b""
+    if len(value) < MIN_KEY_BYTES:
+        raise ConfigError(
+            f"the key file {path} is damaged (it must hold at least {MIN_KEY_BYTES} bytes in hex): "
+            "restore it from your backup"
+        )
     return value
+
+
+def _read_or_create(path: Path, nbytes: int) -> bytes:
+    """A random key kept in a file of the data dir, created once with owner-only permissions.
+
+    The key is written to a temporary file and then linked into place, which fails if the name
+    exists: processes starting together on a fresh data dir all end up reading the one winner,
+    and none can read a half-written file.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_bytes(nbytes).hex())
+                f.flush()
+                os.fsync(f.fileno())
+            os.link(temporary, path)
+            _sync_directory(path.parent)
+        except FileExistsError:
+            pass  # another process made it first: use that one
+        finally:
+            temporary.unlink()
+    return _read_key(path)
+
+
+def _sync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def load_keys(settings: Settings) -> Keys:
