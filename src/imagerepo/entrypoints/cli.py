@@ -6,6 +6,7 @@ import csv
 import hashlib
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -23,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from imagerepo.domain.errors import DomainError
-from imagerepo.entrypoints.container import ConfigError, Container, Settings
+from imagerepo.entrypoints.container import ConfigError, Container, Settings, unknown_variables
 from imagerepo.entrypoints.schemas import rfc3339
 
 cli = typer.Typer(help="imagerepo: a private image repository.", no_args_is_help=True, add_completion=False)
@@ -35,6 +36,9 @@ def _container(**changes: Any) -> Container:
     except ConfigError as e:
         typer.secho(f"configuration error: {e}", fg="red", err=True)
         raise typer.Exit(2) from None
+    for name, likely in unknown_variables(os.environ).items():
+        hint = f" (did you mean {likely}?)" if likely else ""
+        typer.secho(f"warning: {name} is not an imagerepo setting and is ignored{hint}", fg="yellow", err=True)
     changes = {k: v for k, v in changes.items() if v is not None}
     if changes:
         settings = attrs.evolve(settings, **changes)
