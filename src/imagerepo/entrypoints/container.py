@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import attrs
 from dependency_injector import containers, providers
 
+from imagerepo.adapters.imaging import allow_pixels
 from imagerepo.adapters.pillow_inspector import PillowImageInspector
 from imagerepo.adapters.system import Argon2PasswordHasher, SystemClock
 from imagerepo.adapters.worker import NullScheduler, ThreadAnalysisWorker, TimeoutImageAnalyzer
@@ -407,6 +408,7 @@ def make_blob_store(settings: Settings, keys: Keys, clock: Any) -> Any:
 
 
 def make_analyzer(settings: Settings, http_client: Any) -> Any:
+    allow_pixels(settings.max_pixels)  # a worker process decodes what serve accepted
     if settings.analyzer == "azure":
         from imagerepo.adapters.azure import AzureVisionAnalyzer
 
