@@ -26,6 +26,7 @@ from imagerepo.domain.images import build_query
 from imagerepo.domain.images_service import ImageService
 from imagerepo.entrypoints.client_address import client_address, proxy_headers
 from imagerepo.entrypoints.container import Container, Settings
+from imagerepo.entrypoints.logs import app_logging, set_levels
 from imagerepo.entrypoints.schemas import (
     AccountOut,
     CredentialsIn,
@@ -453,6 +454,7 @@ def create_app(container: Container | None = None, *, extra_route_handlers: list
             Exception: handle_unexpected,
         },
         middleware=[proxy_headers(settings.trusted_proxies), security_headers_middleware],
+        logging_config=app_logging(settings.log_level),
         before_send=[add_security_headers],
         template_config=web.template_config(),
         request_max_body_size=settings.max_upload_bytes + 64 * 1024,
@@ -465,5 +467,6 @@ def create_app(container: Container | None = None, *, extra_route_handlers: list
         signature_namespace={"Auth": Auth, "AccountService": AccountService, "ImageService": ImageService},
         debug=False,
     )
+    set_levels(settings.log_level)  # after Litestar(...) has applied its logging config
     app.state.container = container
     return app

@@ -25,7 +25,10 @@ from rich.text import Text
 
 from imagerepo.domain.errors import DomainError
 from imagerepo.entrypoints.container import ConfigError, Container, Settings, unknown_variables
+from imagerepo.entrypoints.logs import configure_logging
 from imagerepo.entrypoints.schemas import rfc3339
+
+log = logging.getLogger("imagerepo.cli")
 
 cli = typer.Typer(help="imagerepo: a private image repository.", no_args_is_help=True, add_completion=False)
 
@@ -42,9 +45,7 @@ def _container(**changes: Any) -> Container:
     changes = {k: v for k, v in changes.items() if v is not None}
     if changes:
         settings = attrs.evolve(settings, **changes)
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    configure_logging(settings.log_level)
     container = Container()
     container.settings.override(providers.Object(settings))
     return container
@@ -68,9 +69,13 @@ def serve(
     if s.demo:
         _seed_demo(_container(workers=0), analyze=False)
     typer.echo(f"imagerepo serving on http://{s.host}:{s.port}  (data: {s.data_dir.resolve()})", err=True)
+    app = create_app(container)
+    log.debug("database %s, blob store %s, analyzer %s, %d analysis threads, %d trusted proxy networks",
+              "postgresql" if s.uses_postgres else "sqlite", "s3" if s.uses_s3 else "encrypted files",
+              s.analyzer, s.workers, len(s.trusted_proxies))
     uvicorn.run(
         # Forwarded headers are read by the app (client_address.py), from trusted proxies only.
-        create_app(container), host=s.host, port=s.port, proxy_headers=False, log_level=s.log_level.lower(),
+        app, host=s.host, port=s.port, proxy_headers=False, log_level=s.log_level.lower(),
         server_header=False, access_log=False,
     )
 
