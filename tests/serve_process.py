@@ -28,14 +28,19 @@ class Server:
 
     def stop(self) -> str:
         """Stops the server (flushing its log) and returns the whole log."""
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(timeout=5)
+        stop(self.popen)
         return self.log.read_text(errors="replace")
+
+
+def stop(popen: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    """SIGTERM, so the process shuts down cleanly; SIGKILL if it has not within ``timeout``."""
+    if popen.poll() is None:
+        popen.send_signal(signal.SIGTERM)
+        try:
+            popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            popen.kill()
+            popen.wait(timeout=5)
 
 
 def clean_env(**settings: str) -> dict[str, str]:

@@ -23,6 +23,7 @@ import pytest
 from tests import images as img
 from tests.fixtures_services import S3Service, _free_ports, fresh_bucket
 from tests.integration.stack import AZURE_KEY, AzureServer, fresh_database, keys_of, wait_for
+from tests.serve_process import stop
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -63,13 +64,7 @@ def _start(name: str, args: list[str], env: dict[str, str], tmp: Path) -> Proc:
 
 
 def _stop(proc: Proc) -> None:
-    if proc.popen.poll() is None:
-        proc.popen.send_signal(signal.SIGTERM)
-        try:
-            proc.popen.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.popen.kill()
-            proc.popen.wait(timeout=5)
+    stop(proc.popen, timeout=15)
 
 
 @pytest.fixture(scope="module")

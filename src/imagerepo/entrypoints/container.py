@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import attrs
 from dependency_injector import containers, providers
 
+from imagerepo.adapters.filestore import fsync_directory
 from imagerepo.adapters.imaging import allow_pixels
 from imagerepo.adapters.pillow_inspector import PillowImageInspector
 from imagerepo.adapters.system import Argon2PasswordHasher, SystemClock
@@ -315,20 +316,12 @@ def _read_or_create(path: Path, nbytes: int) -> bytes:
                 f.flush()
                 os.fsync(f.fileno())
             os.link(temporary, path)
-            _sync_directory(path.parent)
+            fsync_directory(path.parent)
         except FileExistsError:
             pass  # another process made it first: use that one
         finally:
             temporary.unlink()
     return _read_key(path)
-
-
-def _sync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def load_keys(settings: Settings) -> Keys:
