@@ -25,6 +25,7 @@ from imagerepo.domain.accounts_service import AccountService
 from imagerepo.domain.images import build_query
 from imagerepo.domain.images_service import ImageService
 from imagerepo.entrypoints.container import Container, Settings
+from imagerepo.entrypoints.guards import json_bodies_only, same_origin_only
 from imagerepo.entrypoints.schemas import (
     AccountOut,
     CredentialsIn,
@@ -58,6 +59,7 @@ STATUS: dict[type[E.DomainError], int] = {
     E.BlobMissing: 404,
     E.TooLarge: 413,
     E.UnsupportedMediaType: 415,
+    E.CrossOriginRequest: 403,
     E.InvalidImage: 422,
     E.QuotaExceeded: 409,
     E.DuplicateImage: 409,
@@ -198,14 +200,15 @@ async def rules() -> RulesOut:
 
 
 @post("/api/v1/accounts", tags=["accounts"], status_code=201, sync_to_thread=True,
-      request_max_body_size=JSON_BODY_LIMIT, summary="Sign up", responses=error_responses(400, 409, 413, 422, 503))
+      request_max_body_size=JSON_BODY_LIMIT, summary="Sign up",
+      responses=error_responses(400, 409, 413, 415, 422, 503))
 def sign_up(data: JSONBody[CredentialsIn], accounts: NamedDependency[AccountService]) -> AccountOut:
     return AccountOut.of(accounts.sign_up(data.username, data.password))
 
 
 @post("/api/v1/sessions", tags=["accounts"], status_code=201, sync_to_thread=True,
       request_max_body_size=JSON_BODY_LIMIT, summary="Sign in: a bearer token and a session cookie",
-      responses=error_responses(400, 401, 413, 429, 503))
+      guards=[same_origin_only], responses=error_responses(400, 401, 403, 413, 415, 429, 503))
 def sign_in(request: Request[Any, Any, Any], data: JSONBody[CredentialsIn],
             accounts: NamedDependency[AccountService]) -> Response[TokenOut]:
     issued = accounts.sign_in(data.username, data.password, client_address(request))
@@ -455,6 +458,7 @@ def create_app(container: Container | None = None, *, extra_route_handlers: list
             RecursionError: handle_too_deep,
             Exception: handle_unexpected,
         },
+        guards=[json_bodies_only],  # every JSON route, present and future: see guards.py
         middleware=[security_headers_middleware],
         before_send=[add_security_headers],
         template_config=web.template_config(),

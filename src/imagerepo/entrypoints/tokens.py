@@ -52,7 +52,7 @@ class TokenListOut(msgspec.Struct):
       summary="Create a personal access token (shown once)",
       description="Only from a signed-in session. Use the returned `token` as `Authorization: Bearer <token>`. "
                   "It is stored only as a hash: it cannot be shown again.",
-      responses=error_responses(400, 401, 413, 503))
+      responses=error_responses(400, 401, 413, 415, 503))
 def create_token(data: JSONBody[TokenIn], auth: NamedDependency[Auth],
                  tokens: NamedDependency[TokenService]) -> Response[TokenCreatedOut]:
     expires_at = data.expires_at
