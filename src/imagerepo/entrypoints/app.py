@@ -174,7 +174,7 @@ async def live() -> StatusOut:
 
 @get("/health/ready", tags=["health"], summary="Database and blob store reachable", sync_to_thread=True,
      responses={503: ResponseSpec(data_container=StatusOut, generate_examples=False,
-                                  description="A dependency is down: `failing` names it.")})
+                                  description="A dependency is down: `failing` names it; details are logged, not shown.")})
 def ready(request: Request[Any, Any, Any]) -> Response[StatusOut]:
     container: Container = request.app.state.container
     failing: list[str] = []
@@ -187,8 +187,12 @@ def ready(request: Request[Any, Any, Any]) -> Response[StatusOut]:
         try:
             check()
         except Exception as e:
+            # The probe is public: adapter messages name hosts, paths and buckets, so they go
+            # to the log and the caller learns only which dependency is down.
             failing.append(name)
-            details[name] = e.message if isinstance(e, E.DomainError) else type(e).__name__
+            details[name] = "unavailable"
+            log.warning("readiness: %s unavailable: %s", name,
+                        e.message if isinstance(e, E.DomainError) else f"{type(e).__name__}: {e}")
     if failing:
         return Response(StatusOut(status="unavailable", failing=failing, details=details), status_code=503)
     return Response(StatusOut(status="ok"))
