@@ -132,7 +132,8 @@ def test_the_web_sign_in_form_still_works(client: TestClient[Any]) -> None:
     """The UI's own forms post form-urlencoded bodies to page routes, not to the JSON API."""
     page = client.get("/signin")
     match = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
-    assert page.status_code == 200 and match
+    assert page.status_code == 200
+    assert match
     csrf = match.group(1)
     r = client.post("/signin", data={"username": "mallory", "password": PASSWORD, "_csrf_token": csrf},
                     headers={"origin": "http://testserver.local"}, follow_redirects=False)

@@ -124,6 +124,13 @@ class InMemorySessionRepository:
                 del self._sessions[h]
             return len(dead)
 
+    def delete_for_account(self, account_id: str) -> int:
+        with self._lock:
+            dead = [h for h, s in self._sessions.items() if s.account_id == account_id]
+            for h in dead:
+                del self._sessions[h]
+            return len(dead)
+
 
 @attrs.define
 class _Row:

@@ -126,6 +126,19 @@ class InvalidQuery(DomainError):
     code = "invalid_query"
 
 
+class TokenLifetimeTooLong(DomainError):
+    """An API token asked to live longer than the longest lifetime allowed."""
+
+    code = "token_lifetime_too_long"
+
+    def __init__(self, field: str, max_days: int) -> None:
+        super().__init__(
+            f"An API token may live at most {max_days} days; ask for a shorter lifetime and create a new "
+            "token when it runs out.",
+            {field: [f"must be at most {max_days} days from now"]},
+        )
+
+
 class ValidationFailed(DomainError):
     """A request body or parameter of the wrong shape (not a credential rule)."""
 

@@ -64,6 +64,7 @@ STATUS: dict[type[E.DomainError], int] = {
     E.QuotaExceeded: 409,
     E.DuplicateImage: 409,
     E.InvalidQuery: 422,
+    E.TokenLifetimeTooLong: 422,
     E.ValidationFailed: 400,
     E.ServiceUnavailable: 503,
 }
@@ -174,7 +175,7 @@ async def live() -> StatusOut:
 
 @get("/health/ready", tags=["health"], summary="Database and blob store reachable", sync_to_thread=True,
      responses={503: ResponseSpec(data_container=StatusOut, generate_examples=False,
-                                  description="A dependency is down: `failing` names it; details are logged, not shown.")})
+                                  description="A dependency is down: `failing` names it (details: the log).")})
 def ready(request: Request[Any, Any, Any]) -> Response[StatusOut]:
     container: Container = request.app.state.container
     failing: list[str] = []
@@ -210,12 +211,16 @@ def sign_up(data: JSONBody[CredentialsIn], accounts: NamedDependency[AccountServ
     return AccountOut.of(accounts.sign_up(data.username, data.password))
 
 
-@post("/api/v1/sessions", tags=["accounts"], status_code=201, sync_to_thread=True,
+# Async on purpose: Litestar 2.25 answers a sync handler that returns a Response with a 500
+# ("'coroutine' object has no attribute 'to_asgi_response'") when a later handler shares its path,
+# as DELETE /api/v1/sessions does.
+@post("/api/v1/sessions", tags=["accounts"], status_code=201,
       request_max_body_size=JSON_BODY_LIMIT, summary="Sign in: a bearer token and a session cookie",
       guards=[same_origin_only], responses=error_responses(400, 401, 403, 413, 415, 429, 503))
-def sign_in(request: Request[Any, Any, Any], data: JSONBody[CredentialsIn],
-            accounts: NamedDependency[AccountService]) -> Response[TokenOut]:
-    issued = accounts.sign_in(data.username, data.password, client_address(request))
+async def sign_in(request: Request[Any, Any, Any], data: JSONBody[CredentialsIn],
+                  accounts: NamedDependency[AccountService]) -> Response[TokenOut]:
+    issued = await anyio.to_thread.run_sync(
+        lambda: accounts.sign_in(data.username, data.password, client_address(request)))
     settings: Settings = request.app.state.container.settings()
     cookie = Cookie(
         key=SESSION_COOKIE, value=issued.token, path="/", httponly=True, samesite="lax",
@@ -225,12 +230,21 @@ def sign_in(request: Request[Any, Any, Any], data: JSONBody[CredentialsIn],
                     cookies=[cookie], headers={"Cache-Control": "no-store"})
 
 
+EXPIRED_SESSION_COOKIE = Cookie(key=SESSION_COOKIE, value="", path="/", max_age=0, httponly=True, samesite="lax")
+
+
 @delete("/api/v1/sessions/current", tags=["accounts"], status_code=204, sync_to_thread=True, summary="Sign out",
         responses=error_responses(401, 503))
 def sign_out(auth: NamedDependency[Auth], accounts: NamedDependency[AccountService]) -> Response[None]:
     accounts.sign_out(auth.token)
-    return Response(None, status_code=204, cookies=[Cookie(key=SESSION_COOKIE, value="", path="/", max_age=0,
-                                                           httponly=True, samesite="lax")])
+    return Response(None, status_code=204, cookies=[EXPIRED_SESSION_COOKIE])
+
+
+@delete("/api/v1/sessions", tags=["accounts"], status_code=204, sync_to_thread=True,
+        summary="Sign out everywhere: end every session and API token of the account",
+        response_cookies=[EXPIRED_SESSION_COOKIE], responses=error_responses(401, 503))
+def sign_out_everywhere(auth: NamedDependency[Auth], accounts: NamedDependency[AccountService]) -> None:
+    accounts.sign_out_everywhere(auth.account)
 
 
 @get("/api/v1/me", tags=["accounts"], sync_to_thread=True, summary="Who am I, and my quota",
@@ -441,8 +455,8 @@ def create_app(container: Container | None = None, *, extra_route_handlers: list
         "auth": Provide(provide_auth, sync_to_thread=True),
     }
     handlers: list[Any] = [
-        live, ready, rules, sign_up, sign_in, sign_out, me, upload, list_images, get_image, image_content,
-        delete_image, reanalyze, serve_blob,
+        live, ready, rules, sign_up, sign_in, sign_out, sign_out_everywhere, me, upload, list_images, get_image,
+        image_content, delete_image, reanalyze, serve_blob,
     ]
     from imagerepo.entrypoints import web
 

@@ -155,7 +155,8 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     409: "`username_taken`, `quota_exceeded` (details: used, limit) or `duplicate_image` (details: existing id).",
     413: "`too_large`: the body is over the size limit.",
     415: "`unsupported_media_type`: not an image or not an accepted format; a JSON endpoint sent another type.",
-    422: "`invalid_credentials_format`, `invalid_image` or `invalid_query`; `details` say which rule failed.",
+    422: "`invalid_credentials_format`, `invalid_image`, `invalid_query` or `token_lifetime_too_long`; "
+         "`details` say which rule failed.",
     429: "`too_many_attempts`: wait the seconds of `Retry-After`.",
     503: "`service_unavailable`: a storage service is down or the server is busy; nothing was changed.",
 }
