@@ -61,6 +61,9 @@ class ManualClock:
         with self._lock:
             self._now += delta if isinstance(delta, timedelta) else timedelta(seconds=delta)
 
+    def sleep(self, seconds: float) -> None:
+        self.advance(seconds)
+
 
 class InMemoryAccountRepository:
     def __init__(self) -> None:
