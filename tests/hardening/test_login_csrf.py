@@ -52,6 +52,7 @@ def test_sign_in_refuses_a_body_that_is_not_json_and_sets_no_cookie(client: Test
     r = cross_site_post(client, "/api/v1/sessions", kind)
     assert r.status_code == 415, r.text
     assert error_code(r) == "unsupported_media_type"
+    assert r.json()["error"]["details"] == {"accepted": ["application/json"]}
     assert "set-cookie" not in r.headers
     assert SESSION_COOKIE not in client.cookies
     assert client.get("/api/v1/me").status_code == 401  # the victim is not signed in as mallory
