@@ -404,3 +404,30 @@ def test_a_custom_endpoint_defaults_to_path_style_and_may_ask_for_virtual_hosts(
     client = make_s3_client("http://s3.internal:9000", "eu-west-1", addressing_style="virtual")
     assert urlsplit(presign(S3BlobStore(client, BUCKET))).netloc == f"{BUCKET}.s3.internal:9000"
 
+
+def _img_src_allows(csp: str, url: str) -> bool:
+    """Whether the CSP's img-src lets a page show ``url`` (exact origins and ``*.`` host wildcards)."""
+    (img_src,) = [d.split()[1:] for d in csp.split(";") if d.split()[:1] == ["img-src"]]
+    u = urlsplit(url)
+    for source in img_src:
+        scheme, _, host = source.partition("://")
+        if scheme == u.scheme and (host == u.netloc or (host.startswith("*.") and u.netloc.endswith(host[1:]))):
+            return True
+    return False
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "style"),
+    [(None, ""), (None, "path"), (None, "auto"), ("http://s3.internal:9000", ""),
+     ("http://s3.internal:9000", "virtual"), ("https://s3.example.net", "auto")],
+)
+def test_the_pages_may_show_images_from_the_presigned_urls(
+    aws_env: pytest.MonkeyPatch, endpoint: str | None, style: str
+) -> None:
+    from imagerepo.entrypoints.web import content_security_policy
+
+    settings = Settings(storage_url=f"s3://{BUCKET}", s3_endpoint_url=endpoint or "", s3_addressing_style=style)
+    client = make_s3_client(endpoint, "eu-west-1", addressing_style=style or None)
+    url = presign(S3BlobStore(client, BUCKET))
+    assert _img_src_allows(content_security_policy(settings), url), url
+
