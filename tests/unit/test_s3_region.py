@@ -166,8 +166,10 @@ def test_a_presigned_aws_url_is_signed_for_the_region_on_its_regional_virtual_ho
 
 
 @pytest.mark.parametrize("region", ["eu-west-1", "ap-southeast-2"])
-def test_the_configured_region_signs_urls_and_requests(aws_env: pytest.MonkeyPatch, region: str) -> None:
-    with StubS3(region) as s3:
+def test_the_configured_region_signs_urls_and_requests(
+    aws_env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, region: str
+) -> None:
+    with StubS3(region) as s3, caplog.at_level(logging.INFO, logger="imagerepo"):
         aws_env.setenv("IMAGEREPO_S3_ENDPOINT_URL", s3.endpoint)
         aws_env.setenv("IMAGEREPO_S3_REGION", region)
         store = container_from_env().blob_store()
@@ -177,6 +179,7 @@ def test_the_configured_region_signs_urls_and_requests(aws_env: pytest.MonkeyPat
         assert httpx.get(url).content == b"pixels"  # the stub, like AWS, refuses another region
         assert store.exists("a/original")
         assert {signed for _, _, signed in s3.signed_for} == {region}
+    assert f"'{BUCKET}': region {region} (set by IMAGEREPO_S3_REGION, confirmed by the bucket)" in caplog.text
 
 
 def test_with_no_region_configured_the_bucket_names_it(
@@ -188,7 +191,7 @@ def test_with_no_region_configured_the_bucket_names_it(
         url = presign(store)
         assert scope_region(url) == "eu-west-3"
         assert httpx.get(url).status_code == 200
-    assert any(f"'{BUCKET}'" in r.getMessage() and "eu-west-3" in r.getMessage() for r in caplog.records), caplog.text
+    assert f"S3 bucket '{BUCKET}': region eu-west-3 (named by the bucket)" in caplog.text
 
 
 def test_a_bucket_without_the_header_is_asked_for_its_location(aws_env: pytest.MonkeyPatch) -> None:
@@ -272,8 +275,10 @@ def test_a_configured_region_that_is_not_the_buckets_stops_the_start(aws_env: py
     error = _innermost(raised.value)
     assert isinstance(error, ConfigError), raised.value
     message = str(error)
-    assert "AWS_REGION sets eu-west-1" in message
-    assert "is in region us-east-2" in message
+    assert message == (
+        f"S3 bucket '{BUCKET}' is in region us-east-2, but AWS_REGION sets eu-west-1: "
+        "set IMAGEREPO_S3_REGION=us-east-2 or correct AWS_REGION"
+    )
 
 
 @pytest.mark.timeout(60)  # before the fix, serve started and ran on
