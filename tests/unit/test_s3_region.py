@@ -44,7 +44,7 @@ class StubS3:
         self.location = location
         self.strict = strict
         self.objects = {"a/original": b"pixels"}
-        self.signed_for: list[tuple[str, str, str]] = []  # (method, path, region)
+        self.signed_for: list[tuple[str, str, str]] = []  # (method, path?query, region)
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -72,7 +72,7 @@ class StubS3:
                 split = urlsplit(self.path)
                 bucket, _, key = unquote(split.path).lstrip("/").partition("/")
                 signed = self._region()
-                stub.signed_for.append((self.command, split.path, signed))
+                stub.signed_for.append((self.command, self.path, signed))
                 named = {"x_amz_bucket_region": stub.region} if stub.header else {}
                 if bucket != BUCKET:
                     return self._error(404, "NoSuchBucket")
@@ -191,6 +191,7 @@ def test_with_no_region_configured_the_bucket_names_it(
         url = presign(store)
         assert scope_region(url) == "eu-west-3"
         assert httpx.get(url).status_code == 200
+    assert not [path for _, path, _ in s3.signed_for if "location" in path]  # HeadBucket sufficed
     assert f"S3 bucket '{BUCKET}': region eu-west-3 (named by the bucket)" in caplog.text
 
 
