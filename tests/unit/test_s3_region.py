@@ -297,6 +297,20 @@ def test_a_region_mismatch_is_a_configuration_error_of_imagerepo_serve(aws_env: 
     assert "IMAGEREPO_S3_REGION=us-east-2" in result.output
 
 
+@pytest.mark.timeout(60)
+def test_imagerepo_serve_refuses_a_missing_bucket_with_a_plain_message(aws_env: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from imagerepo.entrypoints.cli import cli
+
+    with StubS3("eu-west-1") as s3:
+        aws_env.setenv("IMAGEREPO_S3_ENDPOINT_URL", s3.endpoint)
+        aws_env.setenv("IMAGEREPO_STORAGE_URL", "s3://no-such-bucket")
+        result = CliRunner().invoke(cli, ["serve", "--port", "0"])
+    assert result.exit_code == 1, result.output
+    assert "cannot start: S3 bucket 'no-such-bucket' does not exist" in result.output
+
+
 # --------------------------------------------------------------------- where the region comes from
 
 SOURCES = ["IMAGEREPO_S3_REGION", "AWS_REGION", "AWS_DEFAULT_REGION", "profile"]

@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Table
 from rich.text import Text
 
-from imagerepo.domain.errors import DomainError
+from imagerepo.domain.errors import DomainError, ServiceUnavailable
 from imagerepo.entrypoints.container import ConfigError, Container, Settings
 from imagerepo.entrypoints.schemas import rfc3339
 
@@ -69,6 +69,9 @@ def serve(
         container.blob_store()  # the bucket and its region are checked before listening
     except ConfigError as e:
         _config_error(e)
+    except ServiceUnavailable as e:
+        typer.secho(f"cannot start: {e.message}", fg="red", err=True)
+        raise typer.Exit(1) from None
     if s.demo:
         _seed_demo(_container(workers=0), analyze=False)
     typer.echo(f"imagerepo serving on http://{s.host}:{s.port}  (data: {s.data_dir.resolve()})", err=True)
