@@ -541,11 +541,17 @@ def csrf_secret(container: Any) -> str:
 
 
 def content_security_policy(settings: Any) -> str:
-    """No inline script or style; images from this site, plus the S3 endpoint when URLs point there."""
+    """No inline script or style; images from this site, plus the S3 endpoint when URLs point there
+    (its bucket subdomains too, when the addressing style is not path)."""
     img = ["'self'"]
     if getattr(settings, "uses_s3", False):
         endpoint = urlsplit(settings.s3_endpoint_url or "")
-        img.append(f"{endpoint.scheme}://{endpoint.netloc}" if endpoint.netloc else "https://*.amazonaws.com")
+        if not endpoint.netloc:
+            img.append("https://*.amazonaws.com")
+        else:
+            img.append(f"{endpoint.scheme}://{endpoint.netloc}")
+            if settings.s3_addressing_style in ("virtual", "auto"):
+                img.append(f"{endpoint.scheme}://*.{endpoint.netloc}")
     return (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src " + " ".join(img) + "; "
         "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
