@@ -86,6 +86,8 @@ BAD_VALUES: list[tuple[str, str, str, dict[str, str]]] = [
     ("IMAGEREPO_S3_ENDPOINT_URL", "localhost:9000", "http://localhost:9000", {}),
     ("IMAGEREPO_S3_SSE", "AES-256", "aws:kms", {}),
     ("IMAGEREPO_S3_KMS_KEY_ID", "alias/images", "", {"IMAGEREPO_S3_SSE": "AES256"}),
+    ("IMAGEREPO_S3_REGION", "Europe (Ireland)", "eu-west-1", {"IMAGEREPO_STORAGE_URL": "s3://bucket"}),
+    ("IMAGEREPO_S3_ADDRESSING_STYLE", "subdomain", "path", {}),
     ("IMAGEREPO_ANALYZER", "cloud", "local", {}),
     ("IMAGEREPO_AZURE_API", "v4", "4.0", {}),
     ("AZURE_CV_ENDPOINT", "westeurope", "https://x.cognitiveservices.azure.com", {}),
