@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+
 def unavailable(reason: str) -> None:
     """Skip with the reason; in CI (IMAGEREPO_TEST_REQUIRE_SERVICES=1) tests/no_skips.py turns
     the skip into a failure."""
