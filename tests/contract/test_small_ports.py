@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,12 @@ def test_clock_is_aware_utc_and_never_goes_back(clock: Any) -> None:
     times = [clock.now() for _ in range(50)]
     assert all(t.tzinfo is not None and t.utcoffset() == UTC.utcoffset(None) for t in times)
     assert times == sorted(times)
+
+
+def test_clock_sleep_lets_at_least_that_much_time_pass(clock: Any) -> None:
+    before = clock.now()
+    clock.sleep(0.02)
+    assert clock.now() - before >= timedelta(seconds=0.02)  # a lower bound: sleep never waits less
 
 
 # ------------------------------------------------------------------ PasswordHasher

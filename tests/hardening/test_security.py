@@ -358,7 +358,7 @@ def test_secrets_are_never_logged(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
             client.get("/api/v1/me", headers={"Authorization": "Bearer " + token + "x"})
         from imagerepo.adapters.s3 import S3BlobStore, make_s3_client
 
-        store = S3BlobStore(make_s3_client(f"http://127.0.0.1:{dead}"), "bucket")
+        store = S3BlobStore(make_s3_client(f"http://127.0.0.1:{dead}", "us-east-1"), "bucket")
         with pytest.raises(Exception):  # noqa: PT011 (the point is the log, not the error)
             store.check()
     root.removeHandler(handler)
