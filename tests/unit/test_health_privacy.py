@@ -33,7 +33,7 @@ def test_ready_tells_anonymous_callers_only_what_is_down(tmp_path: Path) -> None
     blocker.write_text("not a directory")
     db_path = blocker / "imagerepo.sqlite3"
     (port,) = _free_ports(1)
-    s3 = make_s3_client(f"http://127.0.0.1:{port}", access_key="k", secret_key="s")
+    s3 = make_s3_client(f"http://127.0.0.1:{port}", "us-east-1", access_key="k", secret_key="s")
     settings = Settings(data_dir=tmp_path, workers=0)
     container = memory_container(settings, image_repository=SqliteImageRepository(SqliteDatabase(db_path)),
                                  blob_store=S3BlobStore(s3, BUCKET))
