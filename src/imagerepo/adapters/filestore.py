@@ -62,6 +62,15 @@ def _read_exact(stream: BinaryIO, n: int) -> bytes:
     return bytes(buf)
 
 
+def fsync_directory(directory: Path) -> None:
+    """Makes a new or renamed entry of ``directory`` survive a crash."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class EncryptedFileBlobStore:
     """Blobs as AES-256-GCM encrypted files under ``root``, written atomically, streamed in
     64 KiB chunks so large objects never sit whole in memory while stored. URLs point at the
@@ -145,15 +154,7 @@ class EncryptedFileBlobStore:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        self._fsync_dir(path.parent)
-
-    @staticmethod
-    def _fsync_dir(directory: Path) -> None:
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_directory(path.parent)
 
     def open(self, key: str) -> tuple[str, Generator[bytes, None, None]]:
         """Content type and an iterator of authenticated plaintext chunks. A chunk is yielded only

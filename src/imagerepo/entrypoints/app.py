@@ -24,8 +24,10 @@ from imagerepo.domain.accounts import PASSWORD_RULES, USERNAME_RULES, Account, S
 from imagerepo.domain.accounts_service import AccountService
 from imagerepo.domain.images import build_query
 from imagerepo.domain.images_service import ImageService
+from imagerepo.entrypoints.client_address import client_address, proxy_headers
 from imagerepo.entrypoints.container import Container, Settings
 from imagerepo.entrypoints.guards import json_bodies_only, same_origin_only
+from imagerepo.entrypoints.logs import app_logging, set_levels
 from imagerepo.entrypoints.schemas import (
     AccountOut,
     CredentialsIn,
@@ -159,10 +161,6 @@ def token_from(request: Request[Any, Any, Any]) -> str | None:
         scheme, _, value = header.partition(" ")
         return value.strip() if scheme.lower() == "bearer" else None
     return request.cookies.get(SESSION_COOKIE)
-
-
-def client_address(request: Request[Any, Any, Any]) -> str:
-    return request.client.host if request.client else ""
 
 
 # ------------------------------------------------------------------------------------- routes
@@ -485,7 +483,8 @@ def create_app(container: Container | None = None, *, extra_route_handlers: list
             Exception: handle_unexpected,
         },
         guards=[json_bodies_only],  # every JSON route, present and future: see guards.py
-        middleware=[security_headers_middleware],
+        middleware=[proxy_headers(settings.trusted_proxies), security_headers_middleware],
+        logging_config=app_logging(settings.log_level),
         before_send=[add_security_headers],
         template_config=web.template_config(),
         request_max_body_size=settings.max_upload_bytes + 64 * 1024,
@@ -498,5 +497,6 @@ def create_app(container: Container | None = None, *, extra_route_handlers: list
         signature_namespace={"Auth": Auth, "AccountService": AccountService, "ImageService": ImageService},
         debug=False,
     )
+    set_levels(settings.log_level)  # after Litestar(...) has applied its logging config
     app.state.container = container
     return app

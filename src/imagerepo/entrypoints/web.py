@@ -32,6 +32,7 @@ from imagerepo.domain import errors as E
 from imagerepo.domain.accounts import PASSWORD_RULES, USERNAME_RULES, Account
 from imagerepo.domain.images import Image, SortOrder, build_query
 from imagerepo.domain.images_service import ImageService
+from imagerepo.entrypoints.client_address import client_address
 
 log = logging.getLogger("imagerepo.web")
 
@@ -172,10 +173,6 @@ def _safe_next(target: str | None) -> str:
     return "/gallery"
 
 
-def _client(request: Request[Any, Any, Any]) -> str:
-    return request.client.host if request.client else ""
-
-
 def _page(request: Request[Any, Any, Any], name: str, status: int = 200, *, account: Account | None,
           **context: Any) -> Template:
     """A full page: the header shows who is signed in and their quota."""
@@ -249,7 +246,7 @@ async def signin(request: Request[Any, Any, Any]) -> Template | Redirect:
     container = _container(request)
     try:
         issued = await anyio.to_thread.run_sync(
-            lambda: container.account_service().sign_in(username, password, _client(request))
+            lambda: container.account_service().sign_in(username, password, client_address(request))
         )
     except (E.InvalidLogin, E.TooManyAttempts) as e:
         demo = await anyio.to_thread.run_sync(lambda: _demo_exists(request))
@@ -278,7 +275,7 @@ async def signup(request: Request[Any, Any, Any]) -> Template | Redirect:
 
     def create() -> Any:
         accounts.sign_up(username, password)
-        return accounts.sign_in(username, password, _client(request))
+        return accounts.sign_in(username, password, client_address(request))
 
     try:
         issued = await anyio.to_thread.run_sync(create)
