@@ -33,14 +33,13 @@ def make(request: pytest.FixtureRequest, tmp_path: Path, clock: ManualClock) -> 
         if backend.name == "memory":
             return shared
         if backend.name == "sqlite":
-            from imagerepo.adapters.sqlite import SqliteDatabase
-            from imagerepo.adapters.sqlite.login_throttle import SqliteLoginThrottle
+            from imagerepo.adapters.sqlite import SqliteDatabase, SqliteLoginThrottle
 
             db = SqliteDatabase(tmp_path / "imagerepo.sqlite3")  # a second handle, as another process has
             db.open()
             closers.append(db.close)
             return SqliteLoginThrottle(db, clock)
-        from imagerepo.adapters.postgres.login_throttle import PostgresLoginThrottle
+        from imagerepo.adapters.postgres import PostgresLoginThrottle
 
         return PostgresLoginThrottle(backend.db, clock)
 

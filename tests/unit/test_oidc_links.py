@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 
 from imagerepo.adapters.memory import FastPasswordHasher, InMemoryAccountRepository, ManualClock
 from imagerepo.adapters.memory_identity import InMemoryIdentityLinkRepository
-from imagerepo.adapters.sqlite import SqliteDatabase
-from imagerepo.adapters.sqlite.identity_links import SqliteIdentityLinkRepository
+from imagerepo.adapters.sqlite import SqliteDatabase, SqliteIdentityLinkRepository
 from imagerepo.domain.accounts import username_problems
 from imagerepo.domain.identity import ExternalSignIn, IdentityLink, username_base, username_candidates
 from imagerepo.entrypoints.container import ConfigError, Settings
