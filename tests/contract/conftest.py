@@ -69,6 +69,19 @@ class Backend:
 
         return PostgresImageRepository(self.db)
 
+    def identity_links(self) -> Any:
+        if self.name == "memory":
+            from imagerepo.adapters.memory_identity import InMemoryIdentityLinkRepository
+
+            return InMemoryIdentityLinkRepository()
+        if self.name == "sqlite":
+            from imagerepo.adapters.sqlite import SqliteIdentityLinkRepository
+
+            return SqliteIdentityLinkRepository(self.db)
+        from imagerepo.adapters.postgres import PostgresIdentityLinkRepository
+
+        return PostgresIdentityLinkRepository(self.db)
+
     def close(self) -> None:
         for close in reversed(self._closers):
             close()
@@ -96,7 +109,12 @@ def image_repo(backend: Backend) -> Any:
     return backend.images()
 
 
+@pytest.fixture
+def identity_link_repo(backend: Backend) -> Any:
+    return backend.identity_links()
+
+
 def truncate_postgres(db: Any) -> None:
     """Empty every table so each test starts from a clean database."""
     with db.connection() as conn:
-        conn.execute("TRUNCATE accounts, sessions, images CASCADE")
+        conn.execute("TRUNCATE accounts, sessions, images, identity_links CASCADE")
