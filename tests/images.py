@@ -41,18 +41,30 @@ def truncated_jpeg() -> bytes:
     return data[: len(data) // 2]
 
 
-def decompression_bomb_png(width: int = 40_000, height: int = 40_000) -> bytes:
-    """A valid PNG header declaring 1.6 gigapixels with a tiny body."""
+def _png(width: int, height: int, bit_depth: int, idat: bytes) -> bytes:
+    """A grey PNG with this header and this (compressed) pixel data, however short."""
 
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
     return (
         b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-        + chunk(b"IDAT", zlib.compress(b"\x00" * 1024))
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, bit_depth, 0, 0, 0, 0))
+        + chunk(b"IDAT", idat)
         + chunk(b"IEND", b"")
     )
+
+
+def decompression_bomb_png(width: int = 40_000, height: int = 40_000) -> bytes:
+    """A valid PNG header declaring 1.6 gigapixels (by default) with a tiny body."""
+    return _png(width, height, 8, zlib.compress(b"\x00" * 1024))
+
+
+def blank_png(width: int, height: int) -> bytes:
+    """A complete, valid all-white PNG of any size that stays small on disk (1 bit a pixel,
+    compressed): 10000x10000 is about 12 kB."""
+    row = b"\x00" + b"\xff" * ((width + 7) // 8)  # filter byte "none", then the pixels
+    return _png(width, height, 1, zlib.compress(row * height, 9))
 
 
 SVG = (

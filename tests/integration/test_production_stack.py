@@ -73,7 +73,7 @@ def settings(tmp_path: Path, database_url: str, bucket: tuple[Any, str], s3_cred
         local_models=False,
         upload_quota=3,
         url_ttl_seconds=URL_TTL,
-        secret_key="production-stack-test-secret",
+        secret_key="production-stack-test-secret-of-32-bytes",
         workers=1,
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import threading
 
 import attrs
 from PIL import Image as PILImage
@@ -23,6 +24,23 @@ _MIME = {
     "ICO": "image/x-icon",
     "MPO": "image/jpeg",
 }
+
+
+_pixel_limit_lock = threading.Lock()
+
+
+def allow_pixels(max_pixels: int) -> None:
+    """Let Pillow open images of up to ``max_pixels`` in this process.
+
+    Pillow's own decompression-bomb limit is process-wide (``Image.MAX_IMAGE_PIXELS``, about 89
+    megapixels: it warns above it and refuses twice that), so left alone it would quietly cap
+    IMAGEREPO_MAX_PIXELS. It is only ever raised here: the inspector enforces the setting itself,
+    and analyzers only decode images the inspector accepted.
+    """
+    with _pixel_limit_lock:
+        current = PILImage.MAX_IMAGE_PIXELS
+        if current is not None and current < max_pixels:
+            PILImage.MAX_IMAGE_PIXELS = max_pixels
 
 
 @attrs.frozen

@@ -15,6 +15,7 @@ from typing import IO, BinaryIO
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from imagerepo.adapters.codecs import optional_formats
+from imagerepo.adapters.imaging import allow_pixels
 from imagerepo.domain.errors import Busy, InvalidImage, UnsupportedMediaType
 from imagerepo.domain.images import InspectedImage
 from imagerepo.ports.image_inspector import Thumbnail
@@ -103,6 +104,7 @@ class PillowImageInspector:
         """``big_pixels``: images over this many pixels take a slot of the process-wide gate
         (``max_big_decodes`` at once); ``decode_seconds``: wall-clock budget of one decode."""
         self.max_pixels = max_pixels
+        allow_pixels(max_pixels)
         self.thumbnail_size = thumbnail_size
         self.big_pixels = big_pixels
         self.decode_seconds = decode_seconds
@@ -136,13 +138,14 @@ class PillowImageInspector:
     def _open_fp(self, fp: IO[bytes]) -> Image.Image:
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                # Pillow's warning comes at its own limit; the size check below is ours and says more.
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 im = Image.open(fp, formats=self.formats)
         except UnidentifiedImageError as e:
             raise UnsupportedMediaType(
                 "This file is not an image in an accepted format (JPEG, PNG, GIF, WebP)."
             ) from e
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        except Image.DecompressionBombError as e:
             raise InvalidImage(f"The image has too many pixels (limit {self.max_pixels}).") from e
         except (OSError, SyntaxError, ValueError) as e:
             raise InvalidImage("The image is corrupt and cannot be read.") from e

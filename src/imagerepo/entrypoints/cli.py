@@ -6,6 +6,7 @@ import csv
 import hashlib
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -22,25 +23,33 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Table
 from rich.text import Text
 
-from imagerepo.domain.errors import DomainError
-from imagerepo.entrypoints.container import ConfigError, Container, Settings
+from imagerepo.domain.errors import DomainError, ServiceUnavailable
+from imagerepo.entrypoints.container import ConfigError, Container, Settings, unknown_variables
+from imagerepo.entrypoints.logs import configure_logging
 from imagerepo.entrypoints.schemas import rfc3339
 
+log = logging.getLogger("imagerepo.cli")
+
 cli = typer.Typer(help="imagerepo: a private image repository.", no_args_is_help=True, add_completion=False)
+
+
+def _config_error(e: ConfigError) -> NoReturn:
+    typer.secho(f"configuration error: {e}", fg="red", err=True)
+    raise typer.Exit(2) from None
 
 
 def _container(**changes: Any) -> Container:
     try:
         settings = Settings.from_env()
     except ConfigError as e:
-        typer.secho(f"configuration error: {e}", fg="red", err=True)
-        raise typer.Exit(2) from None
+        _config_error(e)
+    for name, likely in unknown_variables(os.environ).items():
+        hint = f" (did you mean {likely}?)" if likely else ""
+        typer.secho(f"warning: {name} is not an imagerepo setting and is ignored{hint}", fg="yellow", err=True)
     changes = {k: v for k, v in changes.items() if v is not None}
     if changes:
         settings = attrs.evolve(settings, **changes)
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    configure_logging(settings.log_level)
     container = Container()
     container.settings.override(providers.Object(settings))
     return container
@@ -61,12 +70,23 @@ def serve(
 
     container = _container(host=host, port=port, workers=workers)
     s = container.settings()
+    try:
+        container.blob_store()  # the bucket and its region are checked before listening
+    except ConfigError as e:
+        _config_error(e)
+    except ServiceUnavailable as e:
+        typer.secho(f"cannot start: {e.message}", fg="red", err=True)
+        raise typer.Exit(1) from None
     if s.demo:
         _seed_demo(_container(workers=0), analyze=False)
     typer.echo(f"imagerepo serving on http://{s.host}:{s.port}  (data: {s.data_dir.resolve()})", err=True)
+    app = create_app(container)
+    log.debug("database %s, blob store %s, analyzer %s, %d analysis threads, %d trusted proxy networks",
+              "postgresql" if s.uses_postgres else "sqlite", "s3" if s.uses_s3 else "encrypted files",
+              s.analyzer, s.workers, len(s.trusted_proxies))
     uvicorn.run(
-        create_app(container), host=s.host, port=s.port, proxy_headers=s.trust_proxy,
-        forwarded_allow_ips="*" if s.trust_proxy else None, log_level=s.log_level.lower(),
+        # Forwarded headers are read by the app (client_address.py), from trusted proxies only.
+        app, host=s.host, port=s.port, proxy_headers=False, log_level=s.log_level.lower(),
         server_header=False, access_log=False,
     )
 

@@ -120,6 +120,10 @@ class SqlSessionRepository:
         with self._db.transaction() as tx:
             return tx.execute("DELETE FROM sessions WHERE expires_at <= ?", (self._db.dialect.time(now),)).rowcount
 
+    def delete_for_account(self, account_id: str) -> int:
+        with self._db.transaction() as tx:
+            return tx.execute("DELETE FROM sessions WHERE account_id = ?", (account_id,)).rowcount
+
 
 def _search_columns(d: Dialect, image: Image, ix: SearchIndex) -> dict[str, Any]:
     """The image row's columns that follow from its analysis."""
