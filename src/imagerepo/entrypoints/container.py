@@ -490,13 +490,13 @@ def make_analyzer(settings: Settings, http_client: Any) -> Any:
 
 def make_identity_links(db: Any, settings: Settings) -> Any:
     if settings.uses_postgres:
-        from imagerepo.adapters.postgres.identity_links import PostgresIdentityLinkRepository
+        from imagerepo.adapters.postgres import PostgresIdentityLinkRepository
 
         return PostgresIdentityLinkRepository(db)
     from imagerepo.adapters.sqlite import SqliteDatabase
 
     if isinstance(db, SqliteDatabase):
-        from imagerepo.adapters.sqlite.identity_links import SqliteIdentityLinkRepository
+        from imagerepo.adapters.sqlite import SqliteIdentityLinkRepository
 
         return SqliteIdentityLinkRepository(db)
     from imagerepo.adapters.memory_identity import InMemoryIdentityLinkRepository
@@ -507,10 +507,10 @@ def make_identity_links(db: Any, settings: Settings) -> Any:
 def make_throttle(db: Any, clock: Any, settings: Settings) -> Any:
     """The sign-in throttle keeps its counters in the database, so every process shares them."""
     if settings.uses_postgres:
-        from imagerepo.adapters.postgres.login_throttle import PostgresLoginThrottle
+        from imagerepo.adapters.postgres import PostgresLoginThrottle
 
         return PostgresLoginThrottle(db, clock)
-    from imagerepo.adapters.sqlite.login_throttle import SqliteLoginThrottle
+    from imagerepo.adapters.sqlite import SqliteLoginThrottle
 
     return SqliteLoginThrottle(db, clock)
 
