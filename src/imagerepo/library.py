@@ -44,11 +44,12 @@ class Repository:
              **changes: Any) -> Repository:
         """Open the repository in ``data_dir`` (created when missing). ``settings`` (default: the
         IMAGEREPO_* environment) and keyword ``changes`` such as ``upload_quota=100`` adjust it.
-        Analyses run only when you call :meth:`run_pending_analyses`."""
+        Analyses run only when you call :meth:`run_pending_analyses`, in this process unless
+        ``analysis_processes`` says otherwise (so a script needs no ``__main__`` guard)."""
         s = settings or Settings.from_env()
         if data_dir is not None:
             changes["data_dir"] = Path(data_dir)
-        s = attrs.evolve(s, **{"workers": 0, **changes})
+        s = attrs.evolve(s, **{"workers": 0, "analysis_processes": 0, **changes})
         container = Container()
         container.settings.override(providers.Object(s))
         return cls(container).start()

@@ -166,3 +166,18 @@ def test_notify_never_blocks_or_fails(scheduler: Any) -> None:
     for _ in range(1000):
         scheduler.notify()
     assert time.perf_counter() - started < 1.0
+
+
+def test_analyzer_contract_holds_across_the_process_boundary() -> None:
+    """The `local` analyzer behind ProcessImageAnalyzer, as the container wires it, keeps the contract."""
+    import functools
+
+    from imagerepo.adapters.local import LocalImageAnalyzer
+    from imagerepo.adapters.process_analyzer import ProcessImageAnalyzer
+
+    analyzer = ProcessImageAnalyzer(functools.partial(LocalImageAnalyzer, models=False), name="local", processes=1)
+    try:
+        test_analyzer_describes_an_image_in_the_domains_terms(analyzer)
+        assert analyzer.pids()
+    finally:
+        analyzer.close()

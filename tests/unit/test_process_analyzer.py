@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -245,3 +247,22 @@ def test_analysis_processes_must_be_a_whole_number() -> None:
 
     with pytest.raises(ConfigError, match="IMAGEREPO_ANALYSIS_PROCESSES"):
         Settings.from_env({"IMAGEREPO_ANALYSIS_PROCESSES": "many"})
+
+
+def test_a_library_script_without_a_main_guard_runs_once(tmp_path: Path) -> None:
+    """The library analyzes in its own process: a spawned child would re-run such a script."""
+    (tmp_path / "photo.jpg").write_bytes(img.jpeg((80, 60), (20, 110, 200)))
+    script = tmp_path / "script.py"
+    script.write_text(
+        "from imagerepo.library import Repository\n"
+        "print('script ran', flush=True)\n"
+        f"with Repository.open({str(tmp_path / 'var')!r}, local_models=False) as repo:\n"
+        "    alice = repo.sign_up('alice', 'correct horse')\n"
+        f"    image = repo.upload(alice, {str(tmp_path / 'photo.jpg')!r})\n"
+        "    assert repo.run_pending_analyses() == 1\n"
+        "    print(repo.get(alice, image.id).analysis.status.value)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMAGEREPO_")}
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n") == ["script ran", "done", ""]
