@@ -44,12 +44,11 @@ class Repository:
              **changes: Any) -> Repository:
         """Open the repository in ``data_dir`` (created when missing). ``settings`` (default: the
         IMAGEREPO_* environment) and keyword ``changes`` such as ``upload_quota=100`` adjust it.
-        Analyses run only when you call :meth:`run_pending_analyses`, in this process unless
-        ``analysis_processes`` says otherwise (so a script needs no ``__main__`` guard)."""
+        Analyses run only when you call :meth:`run_pending_analyses`."""
         s = settings or Settings.from_env()
         if data_dir is not None:
             changes["data_dir"] = Path(data_dir)
-        s = attrs.evolve(s, **{"workers": 0, "analysis_processes": 0, **changes})
+        s = attrs.evolve(s, **{"workers": 0, **changes})
         container = Container()
         container.settings.override(providers.Object(s))
         return cls(container).start()
@@ -133,7 +132,8 @@ class Repository:
         return self._c.image_service().reanalyze(account, image_id)
 
     def run_pending_analyses(self, max_jobs: int = 10_000) -> int:
-        """Analyze due images in this thread; returns how many were processed."""
+        """Analyze due images now (local analysis in a child process, as in the server, unless
+        ``analysis_processes=0``); returns how many were processed."""
         service, done = self._c.analysis_service(), 0
         while done < max_jobs and service.run_once():
             done += 1

@@ -250,7 +250,8 @@ def test_analysis_processes_must_be_a_whole_number() -> None:
 
 
 def test_a_library_script_without_a_main_guard_runs_once(tmp_path: Path) -> None:
-    """The library analyzes in its own process: a spawned child would re-run such a script."""
+    """Analysis processes are fresh interpreters: unlike multiprocessing's spawn they never re-run
+    the parent's script, so a library script needs no `if __name__ == "__main__"` guard."""
     (tmp_path / "photo.jpg").write_bytes(img.jpeg((80, 60), (20, 110, 200)))
     script = tmp_path / "script.py"
     script.write_text(
@@ -266,3 +267,8 @@ def test_a_library_script_without_a_main_guard_runs_once(tmp_path: Path) -> None
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\n") == ["script ran", "done", ""]
+
+
+def test_a_factory_a_child_cannot_import_is_refused_at_once() -> None:
+    with pytest.raises(ValueError, match="picklable"):
+        ProcessImageAnalyzer(lambda: ScriptedAnalyzer(), name="scripted")

@@ -11,11 +11,15 @@ run code in the parent, which holds the database pool and the keys.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-import multiprocessing
 import os
+import pickle
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 import traceback
@@ -41,15 +45,16 @@ def _watch_parent(parent_pid: int) -> None:
     os._exit(0)
 
 
-def _serve(conn: Connection, factory: AnalyzerFactory, nice: int, parent_pid: int) -> None:
-    """The child's loop: a content type and the image bytes in, one JSON reply out."""
+def _child_main(fd: int, nice: int, parent_pid: int) -> None:
+    """The child's loop: the factory first, then a content type and the image bytes in, one
+    JSON reply out per image."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal: the parent decides
     if nice:
-        try:
+        with contextlib.suppress(OSError):
             os.nice(nice)
-        except OSError:
-            pass
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+    conn = Connection(fd)
+    factory: AnalyzerFactory = pickle.loads(conn.recv_bytes())  # from the parent, which we trust
     analyzer: ImageAnalyzer | None = None
     conn.send_bytes(_READY)
     while True:
@@ -57,7 +62,7 @@ def _serve(conn: Connection, factory: AnalyzerFactory, nice: int, parent_pid: in
             content_type = conn.recv_bytes().decode()
             data = conn.recv_bytes()
         except (EOFError, OSError):
-            return  # the parent closed the pipe: shut down
+            return  # the parent closed its end: shut down
         try:
             if analyzer is None:
                 analyzer = factory()
@@ -69,22 +74,42 @@ def _serve(conn: Connection, factory: AnalyzerFactory, nice: int, parent_pid: in
         conn.send_bytes(reply.encode())
 
 
+# The child is a fresh interpreter (fork + exec, never a bare fork of this threaded process) with
+# this process's import path. Unlike multiprocessing's spawn it does not re-run the parent's
+# __main__, so a script without an ``if __name__ == "__main__"`` guard is safe.
+_BOOT = (
+    "import sys, json; sys.path[:] = json.loads(sys.argv[1]); "
+    "from imagerepo.adapters.process_analyzer import _child_main; "
+    "_child_main(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))"
+)
+
+
 class _ChildDied(Exception):
     pass
 
 
 class _Child:
-    def __init__(self, ctx: Any, factory: AnalyzerFactory, nice: int) -> None:
-        self.conn, child_end = ctx.Pipe()
-        self.process = ctx.Process(
-            target=_serve, args=(child_end, factory, nice, os.getpid()), name="imagerepo-analysis", daemon=True
-        )
-        self.process.start()
-        child_end.close()
+    def __init__(self, factory: bytes, nice: int) -> None:
+        mine, theirs = socket.socketpair()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _BOOT, json.dumps(sys.path), str(theirs.fileno()), str(nice), str(os.getpid())],
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
+            )
+        except BaseException:
+            mine.close()
+            raise
+        finally:
+            theirs.close()
+        self.conn = Connection(mine.detach())
         self.pid: int = self.process.pid
         self.ready = False
         self._stop_lock = threading.Lock()
         self._stopped = False
+        try:
+            self.conn.send_bytes(factory)
+        except OSError:
+            pass  # it died at once: wait_ready says how
 
     def wait_ready(self, timeout: float) -> None:
         if self.ready:
@@ -113,10 +138,10 @@ class _Child:
         with self._stop_lock:
             if self._stopped:
                 return "it was stopped"
-            self.process.join(5.0)
-            code = self.process.exitcode
-        if code is None:
-            return "it closed its pipe"
+            try:
+                code = self.process.wait(5.0)
+            except subprocess.TimeoutExpired:
+                return "it closed its end of the pipe"
         if code < 0:
             name = signal.Signals(-code).name
             return f"killed by {name}" + (", perhaps out of memory" if name == "SIGKILL" else "")
@@ -128,14 +153,14 @@ class _Child:
             if self._stopped:
                 return
             self._stopped = True
-            if self.process.exitcode is None:
+            if self.process.poll() is None:
                 self.process.terminate()
-                self.process.join(grace)
-            if self.process.exitcode is None:
-                self.process.kill()
-                self.process.join()
+                try:
+                    self.process.wait(grace)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                    self.process.wait()
             self.conn.close()
-            self.process.close()
 
 
 class ProcessImageAnalyzer:
@@ -157,7 +182,6 @@ class ProcessImageAnalyzer:
         nice: int = 10,
         start_timeout_seconds: float = 120.0,
         terminate_grace_seconds: float = 2.0,
-        start_method: str = "spawn",  # never fork: the parent has threads and a database pool
     ) -> None:
         if processes < 1:
             raise ValueError("processes must be at least 1")
@@ -166,9 +190,11 @@ class ProcessImageAnalyzer:
         self.timeout_seconds = timeout_seconds
         self.start_timeout_seconds = start_timeout_seconds
         self.terminate_grace_seconds = terminate_grace_seconds
-        self._factory = factory
+        try:
+            self._factory = pickle.dumps(factory)
+        except (pickle.PicklingError, AttributeError, TypeError) as e:
+            raise ValueError(f"the analyzer factory must be picklable (a module-level callable): {e}") from e
         self._nice = nice
-        self._ctx = multiprocessing.get_context(start_method)
         self._cond = threading.Condition()
         self._idle: list[_Child] = []
         self._children: set[_Child] = set()
@@ -222,7 +248,7 @@ class ProcessImageAnalyzer:
     def _start(self) -> _Child:
         """Start a child (the caller reserved a slot in ``_starting``)."""
         try:
-            child = _Child(self._ctx, self._factory, self._nice)
+            child = _Child(self._factory, self._nice)
         except BaseException:
             with self._cond:
                 self._starting -= 1
