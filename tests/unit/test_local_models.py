@@ -278,4 +278,5 @@ def test_models_run_in_the_analysis_process_not_in_the_caller() -> None:
         analyzer.close()
     assert "cat" in {t.name for t in result.tags}
     assert result.extra["timings_ms"]["tags"] > 0  # the classifier ran, over there
-    assert len(children) == 1 and children[0] != os.getpid()
+    assert len(children) == 1
+    assert children[0] != os.getpid()

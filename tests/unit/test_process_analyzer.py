@@ -183,7 +183,8 @@ def test_close_ends_every_child_busy_or_idle(tmp_path: Path) -> None:
     wait_for(marker.exists, "the stage to start")
     idle = pid_of(a)
     children = a.pids()
-    assert len(children) == 2 and idle in children
+    assert len(children) == 2
+    assert idle in children
 
     a.close()
     busy.join(60)
@@ -227,7 +228,8 @@ def test_local_analysis_runs_in_as_many_processes_as_workers_by_default(tmp_path
     assert analyzer.processes == 3
     assert analyzer.name == "local"
     result = analyzer.analyze(img.jpeg((320, 240), (200, 40, 40)), "image/jpeg")
-    assert result.analyzer == "local" and result.colors
+    assert result.analyzer == "local"
+    assert result.colors
     children = analyzer.pids()
     assert children
     with pytest.raises(StopIteration):

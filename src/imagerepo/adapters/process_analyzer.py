@@ -54,7 +54,7 @@ def _child_main(fd: int, nice: int, parent_pid: int) -> None:
             os.nice(nice)
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
     conn = Connection(fd)
-    factory: AnalyzerFactory = pickle.loads(conn.recv_bytes())  # from the parent, which we trust
+    factory: AnalyzerFactory = pickle.loads(conn.recv_bytes())  # noqa: S301 - sent by the parent that started us
     analyzer: ImageAnalyzer | None = None
     conn.send_bytes(_READY)
     while True:
@@ -92,7 +92,7 @@ class _Child:
     def __init__(self, factory: bytes, nice: int) -> None:
         mine, theirs = socket.socketpair()
         try:
-            self.process = subprocess.Popen(
+            self.process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed code
                 [sys.executable, "-c", _BOOT, json.dumps(sys.path), str(theirs.fileno()), str(nice), str(os.getpid())],
                 pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
             )
@@ -106,10 +106,8 @@ class _Child:
         self.ready = False
         self._stop_lock = threading.Lock()
         self._stopped = False
-        try:
+        with contextlib.suppress(OSError):  # it died at once: wait_ready says how
             self.conn.send_bytes(factory)
-        except OSError:
-            pass  # it died at once: wait_ready says how
 
     def wait_ready(self, timeout: float) -> None:
         if self.ready:

@@ -72,8 +72,11 @@ class ImageService:
         Duplicate and quota are checked on the bytes' hash before any decode, so a user at quota
         cannot make the server decode; ``reserve`` re-checks both atomically afterwards.
         """
+        digest = hashlib.sha256()
         with self.inspector.open(path) as f:
-            sha256 = hashlib.file_digest(f, "sha256").hexdigest()
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+        sha256 = digest.hexdigest()
         self._refuse_duplicate(account, sha256)
         limit = self.quota_limit(account)
         used = self.images.count(account.id)
