@@ -57,6 +57,23 @@ def wait_for(condition: Any, what: str) -> None:
         time.sleep(0.02)
 
 
+def hang_in_background(analyzer: ProcessImageAnalyzer, tmp_path: Path) -> tuple[threading.Thread, list[AnalysisFailed]]:
+    """Start an analysis that hangs in another thread; returns once its stage is running."""
+    marker = tmp_path / "running"
+    errors: list[AnalysisFailed] = []
+
+    def run() -> None:
+        try:
+            analyzer.analyze(b"hang:" + str(marker).encode(), "image/jpeg")
+        except AnalysisFailed as e:
+            errors.append(e)
+
+    t = threading.Thread(target=run)
+    t.start()
+    wait_for(marker.exists, "the stage to start")
+    return t, errors
+
+
 def test_a_hanging_stage_is_killed_with_its_process_and_the_next_image_runs_on_a_replacement(
     analyzer: ProcessImageAnalyzer,
 ) -> None:
@@ -101,19 +118,8 @@ def test_a_child_that_crashes_fails_that_image_and_is_replaced(analyzer: Process
 def test_a_child_killed_from_outside_is_reported_and_replaced(analyzer: ProcessImageAnalyzer, tmp_path: Path) -> None:
     """As the kernel's OOM killer would: SIGKILL in the middle of a stage."""
     pid_of(analyzer)
-    marker = tmp_path / "running"
-    errors: list[AnalysisFailed] = []
-
-    def run() -> None:
-        try:
-            analyzer.analyze(b"hang:" + str(marker).encode(), "image/jpeg")
-        except AnalysisFailed as e:
-            errors.append(e)
-
     analyzer.timeout_seconds = 600  # only the kill may end this one
-    t = threading.Thread(target=run)
-    t.start()
-    wait_for(marker.exists, "the stage to start")
+    t, errors = hang_in_background(analyzer, tmp_path)
     victim = analyzer.pids()[0]
     os.kill(victim, 9)
     t.join(60)
@@ -169,18 +175,7 @@ def test_no_more_children_than_processes_however_many_callers() -> None:
 
 def test_close_ends_every_child_busy_or_idle(tmp_path: Path) -> None:
     a = ProcessImageAnalyzer(ScriptedAnalyzer, name="scripted", processes=2, timeout_seconds=600, nice=0)
-    marker = tmp_path / "running"
-    errors: list[AnalysisFailed] = []
-
-    def hang() -> None:
-        try:
-            a.analyze(b"hang:" + str(marker).encode(), "image/jpeg")
-        except AnalysisFailed as e:
-            errors.append(e)
-
-    busy = threading.Thread(target=hang)
-    busy.start()
-    wait_for(marker.exists, "the stage to start")
+    busy, errors = hang_in_background(a, tmp_path)
     idle = pid_of(a)
     children = a.pids()
     assert len(children) == 2
