@@ -129,6 +129,13 @@ def test_a_child_killed_from_outside_is_reported_and_replaced(analyzer: ProcessI
     assert analyzer.pids() != [victim]
 
 
+def test_a_child_that_died_while_idle_costs_no_image(analyzer: ProcessImageAnalyzer) -> None:
+    victim = pid_of(analyzer)
+    os.kill(victim, 9)
+    wait_for(lambda: not alive(victim) or Path(f"/proc/{victim}/stat").read_text().split()[2] == "Z", "the kill")
+    assert pid_of(analyzer) != victim  # the next image is analyzed, by a replacement
+
+
 def test_errors_raised_in_the_child_arrive_as_they_were_raised(analyzer: ProcessImageAnalyzer) -> None:
     with pytest.raises(AnalysisFailed) as caught:
         analyzer.analyze(b"fail", "image/jpeg")

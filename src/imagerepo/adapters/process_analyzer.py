@@ -206,6 +206,9 @@ class ProcessImageAnalyzer:
 
     def analyze(self, data: bytes, content_type: str) -> AnalysisResult:
         child = self._acquire()
+        while child.ready and child.process.poll() is not None:  # died while idle: not this image's fault
+            self._discard(child)
+            child = self._acquire()
         try:
             child.wait_ready(self.start_timeout_seconds)
             reply = child.call(data, content_type, self.timeout_seconds)
@@ -226,7 +229,9 @@ class ProcessImageAnalyzer:
         if "ok" in reply:
             return AnalysisResult.from_json(reply["ok"])
         if "failed" in reply:
-            raise AnalysisFailed(reply["failed"], retryable=bool(reply["retryable"]), retry_after=reply["retry_after"])
+            retry_after = reply["retry_after"]
+            raise AnalysisFailed(str(reply["failed"])[:500], retryable=bool(reply["retryable"]),
+                                 retry_after=None if retry_after is None else float(retry_after))
         log.error("analysis crashed in process %d:\n%s", child.pid, reply.get("traceback", ""))
         raise AnalysisFailed(f"analyzer error: {reply['error']}")
 
@@ -254,7 +259,12 @@ class ProcessImageAnalyzer:
             raise
         with self._cond:
             self._starting -= 1
-            self._children.add(child)
+            closed = self._closed
+            if not closed:
+                self._children.add(child)
+        if closed:  # close() ran while it started: it must not outlive the pool
+            child.stop(self.terminate_grace_seconds)
+            raise AnalysisFailed("the analyzer is shut down", retryable=True)
         return child
 
     def _release(self, child: _Child) -> None:
