@@ -33,21 +33,30 @@ QUOTA = 5
 class TaggingAnalyzer:
     """The real local analyzer (colors, description) plus tags looked up by the photo's sha256.
 
-    The local models are optional and slow to load; the journey needs known tags to search by, and a
-    short delay so a person (and the test) sees "Analyzing…" turn into the result.
+    The local models are optional and slow to load; the journey needs known tags to search by.
+    ``hold()`` keeps every analysis waiting until ``release()``, so the test sees "Analyzing…"
+    for as long as it needs, on any machine, and then sees it turn into the result.
     """
 
     name = "local"
 
-    def __init__(self, inner: Any, tags: dict[str, tuple[str, ...]], delay: float = 0.6) -> None:
+    def __init__(self, inner: Any, tags: dict[str, tuple[str, ...]]) -> None:
         self.inner = inner
         self.tags = tags
-        self.delay = delay
+        self._open = threading.Event()
+        self._open.set()
+
+    def hold(self) -> None:
+        self._open.clear()
+
+    def release(self) -> None:
+        self._open.set()
 
     def analyze(self, data: bytes, content_type: str) -> Any:
         from imagerepo.domain.images import Tag
 
-        time.sleep(self.delay)
+        if not self._open.wait(120):
+            raise TimeoutError("the test never released the held analysis")
         result = self.inner.analyze(data, content_type)
         names = self.tags.get(hashlib.sha256(data).hexdigest(), ())
         return attrs.evolve(result, tags=tuple(Tag(n, 0.9 - i * 0.1) for i, n in enumerate(names)))
@@ -92,12 +101,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, name="uvicorn", daemon=True)
     thread.start()
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 60  # a condition wait; the bound only stops a dead start
     while not uv.started:
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("the app did not start under uvicorn")
         time.sleep(0.02)
     yield Server(url=f"http://127.0.0.1:{port}", container=container, tags=tags)
+    container.analyzer().release()  # a failed test may have left an analysis held
     uv.should_exit = True
     thread.join(10)
 

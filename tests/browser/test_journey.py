@@ -158,14 +158,14 @@ def test_the_whole_journey(server: Server, page_and_shots: tuple[Any, Shots]) ->
     expect(page.locator("h1")).to_have_text("red.png")
     assert page.locator(".original img").evaluate("i => i.complete && i.naturalWidth") == 320
     analyzer = server.container.analyzer()
-    analyzer.delay = 2.0  # long enough that the page surely shows "Analyzing…" first
+    analyzer.hold()  # the analysis waits until the page has shown "Analyzing…"
     page.get_by_role("button", name="Analyze again").click()
     expect(page.locator("h1")).to_have_text("red.png")
     # A marker that a reload would wipe out, set while the analysis is still running.
     assert page.evaluate("window.notReloaded = true; document.getElementById('detail').dataset.status") == "pending"
     expect(page.locator("#analysis-body .status.pending")).to_contain_text("Analyzing")
+    analyzer.release()
     expect(page.locator("#detail")).to_have_attribute("data-status", "done", timeout=15000)  # updated in place
-    analyzer.delay = 0.6
     expect(page.locator("#analysis-live")).to_have_text("Analysis finished.")
     expect(page.locator(".analysis .chips")).to_contain_text("red")
     assert page.evaluate("window.notReloaded") is True

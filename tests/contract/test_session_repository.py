@@ -63,3 +63,18 @@ def test_delete_expired_removes_only_expired(session_repo: Any) -> None:
     assert session_repo.get("old") is None
     assert session_repo.get("edge") is None
     assert session_repo.delete_expired(now) == 0
+
+
+def test_delete_for_account_revokes_every_session_and_token_of_that_account_only(session_repo: Any) -> None:
+    session_repo.add(session("s1"))
+    session_repo.add(session("s2", ttl=-5))  # expired rows of the account go too
+    session_repo.add(session("t1", kind="api_token", name="backup"))
+    session_repo.add(session("other", account_id="acct-2"))
+    session_repo.add(session("other-token", account_id="acct-2", kind="api_token"))
+    assert session_repo.delete_for_account("acct-1") == 3
+    for gone in ("s1", "s2", "t1"):
+        assert session_repo.get(gone) is None
+    assert session_repo.get("other") is not None
+    assert session_repo.get("other-token") is not None
+    assert session_repo.delete_for_account("acct-1") == 0
+    assert session_repo.delete_for_account("no-such-account") == 0

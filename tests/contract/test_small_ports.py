@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import time
-from datetime import UTC
+import threading
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,12 @@ def test_clock_is_aware_utc_and_never_goes_back(clock: Any) -> None:
     times = [clock.now() for _ in range(50)]
     assert all(t.tzinfo is not None and t.utcoffset() == UTC.utcoffset(None) for t in times)
     assert times == sorted(times)
+
+
+def test_clock_sleep_lets_at_least_that_much_time_pass(clock: Any) -> None:
+    before = clock.now()
+    clock.sleep(0.02)
+    assert clock.now() - before >= timedelta(seconds=0.02)  # a lower bound: sleep never waits less
 
 
 # ------------------------------------------------------------------ PasswordHasher
@@ -142,8 +148,16 @@ def test_analyzer_describes_an_image_in_the_domains_terms(analyzer: Any) -> None
 # ------------------------------------------------------------------ AnalysisScheduler
 
 
-class _NoWork:
+class _BusyWork:
+    """A job that runs until released: the worker is busy while the test calls notify."""
+
+    def __init__(self) -> None:
+        self.running = threading.Event()
+        self.release = threading.Event()
+
     def run_once(self) -> bool:
+        self.running.set()
+        self.release.wait(60)
         return False
 
 
@@ -154,18 +168,27 @@ def scheduler(request: pytest.FixtureRequest) -> Any:
     elif request.param == "null":
         yield NullScheduler()
     else:
-        worker = ThreadAnalysisWorker(_NoWork(), concurrency=1, poll_seconds=30)  # type: ignore[arg-type]
+        work = _BusyWork()
+        worker = ThreadAnalysisWorker(work, concurrency=1, poll_seconds=30)  # type: ignore[arg-type]
         worker.start()
+        assert work.running.wait(30)
         yield worker
+        work.release.set()
         worker.stop()
 
 
 def test_notify_never_blocks_or_fails(scheduler: Any) -> None:
+    """An upload calls notify: it must return even while every worker is busy with a job."""
     assert isinstance(scheduler, AnalysisScheduler)
-    started = time.perf_counter()
-    for _ in range(1000):
-        scheduler.notify()
-    assert time.perf_counter() - started < 1.0
+    finished = threading.Event()
+
+    def notify_many() -> None:
+        for _ in range(1000):
+            scheduler.notify()
+        finished.set()
+
+    threading.Thread(target=notify_many, daemon=True).start()
+    assert finished.wait(30), "notify blocked"
 
 
 def test_analyzer_contract_holds_across_the_process_boundary() -> None:

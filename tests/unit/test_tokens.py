@@ -59,7 +59,7 @@ def test_a_token_is_shown_once_and_works_as_a_bearer_token(client: TestClient[An
     created = make_token(client, auth)
     assert set(created) == {"id", "name", "created_at", "expires_at", "token"}
     assert created["name"] == "backup script"
-    assert created["expires_at"] is None
+    assert created["expires_at"] > created["created_at"]  # every token expires (90 days by default)
     me = client.get("/api/v1/me", headers=bearer(created["token"]))
     assert me.status_code == 200
     assert me.json()["username"] == "alice"

@@ -8,7 +8,7 @@ import os
 import re
 import secrets
 import struct
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -37,6 +37,10 @@ _HEADER = struct.Struct(">4sB16s7sH")
 _SUFFIX = ".blob"
 _SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}")
 _URL_CONTEXT = b"imagerepo blob url v1\n"
+
+
+def _always(key: str) -> bool:
+    return True
 
 
 def _check_key(key: str) -> list[str]:
@@ -282,17 +286,21 @@ class EncryptedFileBlobStore:
         if not exp.isdigit() or self._clock.now().timestamp() >= int(exp):
             raise BlobMissing("link expired")
 
-    def resolve(self, key: str, exp: str, sig: str) -> tuple[bytes, str]:
+    def resolve(self, key: str, exp: str, sig: str, live: Callable[[str], bool] = _always) -> tuple[bytes, str]:
         """What the app's blob route serves for ``{base_url}/{key}?exp=&sig=``: the plaintext and
-        its content type. BlobMissing for a bad signature, an expired link, a deleted or tampered
-        blob; the route answers all of these alike (404)."""
-        self._authorize(key, exp, sig)
-        content_type, chunks = self.open(key)
+        its content type. BlobMissing for a bad signature, an expired link, a key ``live`` says
+        is dead (its image was deleted, the blob awaits the sweeper), a missing or tampered blob;
+        the route answers all of these alike (404). ``live`` runs only for a valid signature."""
+        content_type, chunks = self.resolve_stream(key, exp, sig, live)
         return b"".join(chunks), content_type
 
-    def resolve_stream(self, key: str, exp: str, sig: str) -> tuple[str, Iterator[bytes]]:
+    def resolve_stream(
+        self, key: str, exp: str, sig: str, live: Callable[[str], bool] = _always
+    ) -> tuple[str, Iterator[bytes]]:
         """Like :meth:`resolve` but streamed; a tampered tail raises from the iterator."""
         self._authorize(key, exp, sig)
+        if not live(key):
+            raise BlobMissing("the image was deleted")
         return self.open(key)
 
 

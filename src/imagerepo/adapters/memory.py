@@ -61,6 +61,9 @@ class ManualClock:
         with self._lock:
             self._now += delta if isinstance(delta, timedelta) else timedelta(seconds=delta)
 
+    def sleep(self, seconds: float) -> None:
+        self.advance(seconds)
+
 
 class InMemoryAccountRepository:
     def __init__(self) -> None:
@@ -120,6 +123,13 @@ class InMemorySessionRepository:
     def delete_expired(self, now: datetime) -> int:
         with self._lock:
             dead = [h for h, s in self._sessions.items() if s.expires_at <= now]
+            for h in dead:
+                del self._sessions[h]
+            return len(dead)
+
+    def delete_for_account(self, account_id: str) -> int:
+        with self._lock:
+            dead = [h for h, s in self._sessions.items() if s.account_id == account_id]
             for h in dead:
                 del self._sessions[h]
             return len(dead)

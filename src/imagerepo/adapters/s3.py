@@ -32,21 +32,24 @@ _PUBLIC_GROUPS = (
 
 
 def make_s3_client(
-    endpoint_url: str | None = None,
-    region: str | None = None,
+    endpoint_url: str | None,
+    region: str,
     *,
     access_key: str | None = None,
     secret_key: str | None = None,
+    addressing_style: str | None = None,
 ) -> Any:
-    """A boto3 S3 client that presigns with SigV4 (boto3 would pick SigV2 for some endpoints) and
-    uses path-style addressing for S3-compatible endpoints. Credentials default to the usual AWS
-    chain (environment, profile, instance role)."""
+    """A boto3 S3 client that signs requests and presigned URLs with SigV4 for ``region``, which
+    must be the bucket's (AWS refuses a URL signed for another region). Addressing defaults to
+    virtual-hosted on AWS (``https://BUCKET.s3.REGION.amazonaws.com/KEY``; botocore's "auto" would
+    presign on the global endpoint) and path style on an S3-compatible ``endpoint_url``.
+    Credentials default to the usual AWS chain (environment, profile, instance role)."""
     import boto3
     from botocore.config import Config
 
     config = Config(
         signature_version="s3v4",
-        s3={"addressing_style": "path" if endpoint_url else "auto"},
+        s3={"addressing_style": addressing_style or ("path" if endpoint_url else "virtual")},
         retries={"max_attempts": 4, "mode": "standard"},
         connect_timeout=5,
         read_timeout=60,
@@ -54,7 +57,7 @@ def make_s3_client(
     return boto3.session.Session().client(
         "s3",
         endpoint_url=endpoint_url,
-        region_name=region or "us-east-1",
+        region_name=region,
         aws_access_key_id=access_key,
         aws_secret_access_key=secret_key,
         config=config,
@@ -181,6 +184,33 @@ class S3BlobStore:
             self._client.head_bucket(Bucket=self._bucket)
         except (ClientError, BotoCoreError) as e:
             raise self._unavailable(f"reach bucket {self._bucket}", e) from e
+
+    def bucket_region(self, *, on_aws: bool = True) -> str | None:
+        """The bucket's region as the server names it: the ``x-amz-bucket-region`` header of
+        HeadBucket (AWS sends it also with a redirect, a wrong-region 400 or a 403), else the
+        answer of GetBucketLocation, where AWS means us-east-1 by an empty one and eu-west-1 by
+        the legacy "EU". None when the server names none: an S3-compatible store (``on_aws``
+        false) that leaves the location empty, a refused call, or a missing bucket (which
+        :meth:`verify_bucket` then reports)."""
+        try:
+            headers = self._client.head_bucket(Bucket=self._bucket)["ResponseMetadata"]["HTTPHeaders"]
+        except ClientError as e:
+            headers = e.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+        except BotoCoreError as e:
+            raise self._unavailable(f"reach bucket {self._bucket}", e) from e
+        if headers.get("x-amz-bucket-region"):
+            return str(headers["x-amz-bucket-region"])
+        try:
+            location = self._client.get_bucket_location(Bucket=self._bucket).get("LocationConstraint")
+        except ClientError as e:  # a wrong-region refusal names the right one
+            return str(e.response.get("Error", {}).get("Region") or "") or None
+        except BotoCoreError as e:
+            raise self._unavailable(f"ask bucket {self._bucket} for its region", e) from e
+        if location == "EU":
+            return "eu-west-1"
+        if location:
+            return str(location)
+        return "us-east-1" if on_aws else None
 
     def verify_bucket(self) -> list[str]:
         """Run at start-up: raise ServiceUnavailable when the bucket is missing or out of reach;

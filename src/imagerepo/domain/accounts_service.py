@@ -102,6 +102,10 @@ class AccountService:
     def sign_out(self, token: str) -> None:
         self.sessions.delete(hash_token(token))
 
+    def sign_out_everywhere(self, account: Account) -> int:
+        """End every session and API token of the account (a lost laptop, a leaked token)."""
+        return self.sessions.delete_for_account(account.id)
+
     def get_by_username(self, username: str) -> Account:
         account = self.accounts.get_by_username(username)
         if account is None:

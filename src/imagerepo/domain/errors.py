@@ -81,8 +81,21 @@ class TooLarge(DomainError):
 class UnsupportedMediaType(DomainError):
     code = "unsupported_media_type"
 
-    def __init__(self, message: str = "This file is not an image in an accepted format.") -> None:
-        super().__init__(message, {"accepted": ["image/jpeg", "image/png", "image/gif", "image/webp"]})
+    def __init__(
+        self,
+        message: str = "This file is not an image in an accepted format.",
+        accepted: Sequence[str] = ("image/jpeg", "image/png", "image/gif", "image/webp"),
+    ) -> None:
+        super().__init__(message, {"accepted": list(accepted)})
+
+
+class CrossOriginRequest(DomainError):
+    """A request that sets a credential came from another site's page (login CSRF)."""
+
+    code = "cross_origin_request"
+
+    def __init__(self) -> None:
+        super().__init__("Sign in from this site's own pages or from a script; other sites may not sign you in.")
 
 
 class InvalidImage(DomainError):
@@ -111,6 +124,19 @@ class DuplicateImage(DomainError):
 
 class InvalidQuery(DomainError):
     code = "invalid_query"
+
+
+class TokenLifetimeTooLong(DomainError):
+    """An API token asked to live longer than the longest lifetime allowed."""
+
+    code = "token_lifetime_too_long"
+
+    def __init__(self, field: str, max_days: int) -> None:
+        super().__init__(
+            f"An API token may live at most {max_days} days; ask for a shorter lifetime and create a new "
+            "token when it runs out.",
+            {field: [f"must be at most {max_days} days from now"]},
+        )
 
 
 class ValidationFailed(DomainError):

@@ -175,6 +175,14 @@ def blob_key(owner_id: str, image_id: str, kind: str) -> str:
     return f"{owner_id}/{image_id}/{kind}"
 
 
+def parse_blob_key(key: str) -> tuple[str, str, str] | None:
+    """(owner id, image id, kind) of a key made by :func:`blob_key`, else None."""
+    parts = key.split("/")
+    if len(parts) != 3 or not all(parts):
+        return None
+    return parts[0], parts[1], parts[2]
+
+
 @attrs.frozen
 class AnalysisJob:
     """A claimed pending analysis; ``generation`` guards against a stale worker's result."""

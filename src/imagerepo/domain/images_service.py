@@ -13,7 +13,7 @@ import attrs
 
 from imagerepo.domain.accounts import Account, QuotaUse
 from imagerepo.domain.errors import DuplicateImage, NotFound, QuotaExceeded
-from imagerepo.domain.images import Analysis, Image, ImageQuery, Page, clean_filename
+from imagerepo.domain.images import Analysis, Image, ImageQuery, Page, clean_filename, parse_blob_key
 from imagerepo.ports.analysis_scheduler import AnalysisScheduler
 from imagerepo.ports.blob_store import BlobStore
 from imagerepo.ports.clock import Clock
@@ -21,6 +21,11 @@ from imagerepo.ports.image_inspector import ImageInspector
 from imagerepo.ports.image_repository import ImageRepository
 
 log = logging.getLogger(__name__)
+
+# A refused blob delete is tried again after these pauses (seconds) before the request returns,
+# unless the attempts already took DELETE_RETRY_BUDGET seconds (a store that hangs, not blips).
+DELETE_RETRY_PAUSES = (0.1, 0.4, 1.6)
+DELETE_RETRY_BUDGET = 5.0
 
 
 @attrs.frozen
@@ -146,19 +151,58 @@ class ImageService:
         return self.images.tag_counts(account.id)
 
     def delete(self, account: Account, image_id: str) -> None:
+        """Hide the image and free its slot, then remove its blobs and row.
+
+        A refused blob delete is retried with back-off before returning: on S3 the blob, not
+        the row, is what a signed URL reaches. What still fails is left for the sweeper (and
+        the embedded store's URLs check the row, see :meth:`blob_is_live`).
+        """
         image = self.images.begin_delete(account.id, image_id)
         if image is None:
             raise NotFound()
-        try:
-            self._finish_delete(image)
-        except Exception:
-            # Hidden already and its quota slot freed; the sweeper removes the rest.
-            log.warning("deletion of %s left for the sweeper", image.id, exc_info=True)
+        started = self.clock.now()
+        for pause in (*DELETE_RETRY_PAUSES, None):
+            try:
+                self._finish_delete(image)
+                return
+            except Exception:
+                spent = (self.clock.now() - started).total_seconds()
+                if pause is None or spent + pause > DELETE_RETRY_BUDGET:
+                    log.warning("deletion of %s left for the sweeper", image.id, exc_info=True)
+                    return
+            self.clock.sleep(pause)
 
     def _finish_delete(self, image: Image) -> None:
         for key in (image.original_key, image.thumbnail_key):
             self.blobs.delete(key)
         self.images.discard(image.id)
+
+    def _try_finish_delete(self, image: Image) -> bool:
+        try:
+            self._finish_delete(image)
+        except Exception:
+            log.warning("sweeper could not clean %s yet", image.id, exc_info=True)
+            return False
+        return True
+
+    def blob_is_live(self, key: str) -> bool:
+        """True while the blob's image is visible to its owner: a URL must die with its image
+        even when the blob itself is still waiting for the sweeper."""
+        parsed = parse_blob_key(key)
+        return parsed is not None and self.images.get(parsed[0], parsed[1]) is not None
+
+    def finish_deletions(self) -> int:
+        """Finish the deletions a refusing blob store left pending; stop at the first failure
+        (run at start-up, where a store still down must not hold the start). Returns how many."""
+        now = self.clock.now()
+        done = 0
+        for image, state in self.images.stale(now, now - self.stale_upload_after):
+            if state != "deleting":
+                continue
+            if not self._try_finish_delete(image):
+                break
+            done += 1
+        return done
 
     def reanalyze(self, account: Account, image_id: str) -> Image:
         image = self.images.request_analysis(account.id, image_id, self.clock.now())
@@ -180,10 +224,7 @@ class ImageService:
         now = self.clock.now()
         rolled = finished = removed = 0
         for image, state in self.images.stale(now, now - self.stale_upload_after):
-            try:
-                self._finish_delete(image)
-            except Exception:
-                log.warning("sweeper could not clean %s yet", image.id, exc_info=True)
+            if not self._try_finish_delete(image):
                 continue
             if state == "uploading":
                 rolled += 1
@@ -191,8 +232,8 @@ class ImageService:
                 finished += 1
         if orphans:
             for key in list(self.blobs.keys()):
-                parts = key.split("/")
-                if len(parts) != 3 or not self.images.exists(parts[1]):
+                parsed = parse_blob_key(key)
+                if parsed is None or not self.images.exists(parsed[1]):
                     try:
                         self.blobs.delete(key)
                         removed += 1

@@ -2,8 +2,8 @@
 
 Adapters store ``document_terms(image)`` beside each image and match query terms as prefixes of
 those stored terms, so the fake, SQLite and PostgreSQL return the same rows. The functions at the
-bottom are the reference implementation the in-memory adapter uses and the property tests compare
-the databases against.
+bottom search a plain list for the in-memory adapter; the property tests hold every adapter, that
+one included, to the separate brute force in tests/search_reference.py.
 """
 
 from __future__ import annotations
@@ -209,7 +209,7 @@ def color_near_params(lab: Lab, radius_squared: float = COLOR_CUTOFF_SQUARED) ->
     return [lab[0], lab[0], lab[1], lab[1], lab[2], lab[2], radius_squared]
 
 
-# ------------------------------------------------------------------ reference implementation
+# ------------------------------------------------------------ search over a list (in-memory adapter)
 
 
 def matches(image: Image, query: ImageQuery) -> bool:

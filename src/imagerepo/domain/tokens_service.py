@@ -11,17 +11,18 @@ import attrs
 
 from imagerepo.domain.accounts import Account, Session
 from imagerepo.domain.accounts_service import hash_token
-from imagerepo.domain.errors import NotFound, Unauthenticated, ValidationFailed
+from imagerepo.domain.errors import NotFound, TokenLifetimeTooLong, Unauthenticated, ValidationFailed
 from imagerepo.ports.clock import Clock
 from imagerepo.ports.session_repository import SessionRepository
 
 API_TOKEN_KIND = "api_token"  # noqa: S105 - a session kind, not a secret
 # A recognisable prefix lets secret scanners and people tell an imagerepo token at a glance.
 TOKEN_PREFIX = "irp_"  # noqa: S105 - a public marker, not a secret
-# "No expiry" is stored as a far-future instant, so every SessionRepository keeps working unchanged.
-NEVER = datetime(9999, 1, 1, tzinfo=UTC)
 NAME_MAX = 100
-MAX_EXPIRY = timedelta(days=3650)
+# Every token expires: a forgotten one stops working on its own. Migration 0060 gave the tokens of
+# older versions (which could live for ever) the default lifetime from the upgrade on.
+DEFAULT_LIFETIME_DAYS = 90
+MAX_LIFETIME_DAYS = 365
 
 
 def token_id(token_hash: str) -> str:
@@ -38,7 +39,7 @@ class ApiToken:
     id: str
     name: str
     created_at: datetime
-    expires_at: datetime | None  # None: never expires
+    expires_at: datetime
 
     @classmethod
     def from_session(cls, session: Session) -> ApiToken:
@@ -46,7 +47,7 @@ class ApiToken:
             id=token_id(session.token_hash),
             name=session.name,
             created_at=session.created_at,
-            expires_at=None if session.expires_at >= NEVER else session.expires_at,
+            expires_at=session.expires_at,
         )
 
 
@@ -58,23 +59,39 @@ class CreatedToken:
     info: ApiToken
 
 
-def validate_token_request(name: object, expires_at: datetime | None, now: datetime) -> str:
+def validate_token_request(
+    name: object, expires_at: datetime | None, expires_in_days: int | None, now: datetime
+) -> tuple[str, datetime]:
+    """The clean name and the expiry: ``expires_at``, or ``expires_in_days`` from now, or the
+    default lifetime. A malformed request is ValidationFailed; a lifetime over the maximum is
+    TokenLifetimeTooLong."""
     problems: dict[str, list[str]] = {}
     if not isinstance(name, str) or not name.strip():
         problems["name"] = ["is required: a label such as 'backup script'"]
     elif len(name.strip()) > NAME_MAX or any(ord(c) < 32 for c in name):
         problems["name"] = [f"must be at most {NAME_MAX} printable characters"]
-    if expires_at is not None:
+    field, until = "expires_at", expires_at
+    if expires_in_days is not None:
+        field = "expires_in_days"
+        if expires_at is not None:
+            problems[field] = ["cannot be combined with expires_at"]
+        elif expires_in_days < 1:
+            problems[field] = ["must be a whole number of days, at least 1"]
+        else:
+            until = now + timedelta(days=min(expires_in_days, MAX_LIFETIME_DAYS + 1))
+    elif expires_at is not None:
         if expires_at.tzinfo is None:
-            problems["expires_at"] = ["must include a timezone, e.g. 2027-01-01T00:00:00Z"]
+            problems[field] = ["must include a timezone, e.g. 2027-01-01T00:00:00Z"]
         elif expires_at <= now:
-            problems["expires_at"] = ["must be in the future"]
-        elif expires_at > now + MAX_EXPIRY:
-            problems["expires_at"] = ["must be within 10 years; omit it for a token that never expires"]
+            problems[field] = ["must be in the future"]
     if problems:
         raise ValidationFailed("The token request is not valid.", problems)
+    if until is None:
+        until = now + timedelta(days=DEFAULT_LIFETIME_DAYS)
+    if until > now + timedelta(days=MAX_LIFETIME_DAYS):
+        raise TokenLifetimeTooLong(field, MAX_LIFETIME_DAYS)
     assert isinstance(name, str)
-    return name.strip()
+    return name.strip(), until.astimezone(UTC)
 
 
 class TokenService:
@@ -83,13 +100,20 @@ class TokenService:
         self.clock = clock
         self.max_tokens = max_tokens
 
-    def create(self, account: Account, via: Session, name: object, expires_at: datetime | None = None) -> CreatedToken:
-        """Issue a token. Only a signed-in session may do so: a leaked token must not be able
-        to mint itself successors that outlive its revocation."""
+    def create(
+        self,
+        account: Account,
+        via: Session,
+        name: object,
+        expires_at: datetime | None = None,
+        expires_in_days: int | None = None,
+    ) -> CreatedToken:
+        """Issue a token that expires (see :func:`validate_token_request`). Only a signed-in
+        session may do so: a leaked token must not mint successors that outlive its revocation."""
         if via.kind != "session":
             raise Unauthenticated("API tokens are created from a signed-in session, not with another token.")
         now = self.clock.now()
-        clean = validate_token_request(name, expires_at, now)
+        clean, until = validate_token_request(name, expires_at, expires_in_days, now)
         if len(self.sessions.list_for(account.id, API_TOKEN_KIND)) >= self.max_tokens:
             raise ValidationFailed(
                 f"You already have {self.max_tokens} API tokens; revoke one first.", {"name": ["too many tokens"]}
@@ -99,7 +123,7 @@ class TokenService:
             token_hash=hash_token(token),
             account_id=account.id,
             created_at=now,
-            expires_at=expires_at.astimezone(UTC) if expires_at else NEVER,
+            expires_at=until,
             kind=API_TOKEN_KIND,
             name=clean,
         )

@@ -25,6 +25,7 @@ from imagerepo.domain.accounts_service import AccountService
 from imagerepo.domain.images import build_query
 from imagerepo.domain.images_service import ImageService
 from imagerepo.entrypoints.container import Container, Settings
+from imagerepo.entrypoints.guards import json_bodies_only, same_origin_only
 from imagerepo.entrypoints.schemas import (
     AccountOut,
     CredentialsIn,
@@ -58,10 +59,12 @@ STATUS: dict[type[E.DomainError], int] = {
     E.BlobMissing: 404,
     E.TooLarge: 413,
     E.UnsupportedMediaType: 415,
+    E.CrossOriginRequest: 403,
     E.InvalidImage: 422,
     E.QuotaExceeded: 409,
     E.DuplicateImage: 409,
     E.InvalidQuery: 422,
+    E.TokenLifetimeTooLong: 422,
     E.ValidationFailed: 400,
     E.ServiceUnavailable: 503,
 }
@@ -172,7 +175,7 @@ async def live() -> StatusOut:
 
 @get("/health/ready", tags=["health"], summary="Database and blob store reachable", sync_to_thread=True,
      responses={503: ResponseSpec(data_container=StatusOut, generate_examples=False,
-                                  description="A dependency is down: `failing` names it.")})
+                                  description="A dependency is down: `failing` names it (details: the log).")})
 def ready(request: Request[Any, Any, Any]) -> Response[StatusOut]:
     container: Container = request.app.state.container
     failing: list[str] = []
@@ -185,8 +188,12 @@ def ready(request: Request[Any, Any, Any]) -> Response[StatusOut]:
         try:
             check()
         except Exception as e:
+            # The probe is public: adapter messages name hosts, paths and buckets, so they go
+            # to the log and the caller learns only which dependency is down.
             failing.append(name)
-            details[name] = e.message if isinstance(e, E.DomainError) else type(e).__name__
+            details[name] = "unavailable"
+            log.warning("readiness: %s unavailable: %s", name,
+                        e.message if isinstance(e, E.DomainError) else f"{type(e).__name__}: {e}")
     if failing:
         return Response(StatusOut(status="unavailable", failing=failing, details=details), status_code=503)
     return Response(StatusOut(status="ok"))
@@ -198,17 +205,22 @@ async def rules() -> RulesOut:
 
 
 @post("/api/v1/accounts", tags=["accounts"], status_code=201, sync_to_thread=True,
-      request_max_body_size=JSON_BODY_LIMIT, summary="Sign up", responses=error_responses(400, 409, 413, 422, 503))
+      request_max_body_size=JSON_BODY_LIMIT, summary="Sign up",
+      responses=error_responses(400, 409, 413, 415, 422, 503))
 def sign_up(data: JSONBody[CredentialsIn], accounts: NamedDependency[AccountService]) -> AccountOut:
     return AccountOut.of(accounts.sign_up(data.username, data.password))
 
 
-@post("/api/v1/sessions", tags=["accounts"], status_code=201, sync_to_thread=True,
+# Async on purpose: Litestar 2.25 answers a sync handler that returns a Response with a 500
+# ("'coroutine' object has no attribute 'to_asgi_response'") when a later handler shares its path,
+# as DELETE /api/v1/sessions does.
+@post("/api/v1/sessions", tags=["accounts"], status_code=201,
       request_max_body_size=JSON_BODY_LIMIT, summary="Sign in: a bearer token and a session cookie",
-      responses=error_responses(400, 401, 413, 429, 503))
-def sign_in(request: Request[Any, Any, Any], data: JSONBody[CredentialsIn],
-            accounts: NamedDependency[AccountService]) -> Response[TokenOut]:
-    issued = accounts.sign_in(data.username, data.password, client_address(request))
+      guards=[same_origin_only], responses=error_responses(400, 401, 403, 413, 415, 429, 503))
+async def sign_in(request: Request[Any, Any, Any], data: JSONBody[CredentialsIn],
+                  accounts: NamedDependency[AccountService]) -> Response[TokenOut]:
+    issued = await anyio.to_thread.run_sync(
+        lambda: accounts.sign_in(data.username, data.password, client_address(request)))
     settings: Settings = request.app.state.container.settings()
     cookie = Cookie(
         key=SESSION_COOKIE, value=issued.token, path="/", httponly=True, samesite="lax",
@@ -218,12 +230,21 @@ def sign_in(request: Request[Any, Any, Any], data: JSONBody[CredentialsIn],
                     cookies=[cookie], headers={"Cache-Control": "no-store"})
 
 
+EXPIRED_SESSION_COOKIE = Cookie(key=SESSION_COOKIE, value="", path="/", max_age=0, httponly=True, samesite="lax")
+
+
 @delete("/api/v1/sessions/current", tags=["accounts"], status_code=204, sync_to_thread=True, summary="Sign out",
         responses=error_responses(401, 503))
 def sign_out(auth: NamedDependency[Auth], accounts: NamedDependency[AccountService]) -> Response[None]:
     accounts.sign_out(auth.token)
-    return Response(None, status_code=204, cookies=[Cookie(key=SESSION_COOKIE, value="", path="/", max_age=0,
-                                                           httponly=True, samesite="lax")])
+    return Response(None, status_code=204, cookies=[EXPIRED_SESSION_COOKIE])
+
+
+@delete("/api/v1/sessions", tags=["accounts"], status_code=204, sync_to_thread=True,
+        summary="Sign out everywhere: end every session and API token of the account",
+        response_cookies=[EXPIRED_SESSION_COOKIE], responses=error_responses(401, 503))
+def sign_out_everywhere(auth: NamedDependency[Auth], accounts: NamedDependency[AccountService]) -> None:
+    accounts.sign_out_everywhere(auth.account)
 
 
 @get("/api/v1/me", tags=["accounts"], sync_to_thread=True, summary="Who am I, and my quota",
@@ -308,14 +329,16 @@ def reanalyze(image_id: FromPath[str], auth: NamedDependency[Auth], images: Name
 
 
 @get("/blobs/{key:path}", tags=["blobs"], sync_to_thread=True, include_in_schema=False)
-def serve_blob(request: Request[Any, Any, Any], key: FromPath[str]) -> Response[bytes]:
-    """Serves the embedded file store's signed, expiring URLs (S3 URLs go straight to S3)."""
+def serve_blob(request: Request[Any, Any, Any], key: FromPath[str],
+               images: NamedDependency[ImageService]) -> Response[bytes]:
+    """Serves the embedded file store's signed, expiring URLs (S3 URLs go straight to S3), only
+    while their image is live: a blob whose delete failed waits for the sweeper, unreachable."""
     store = request.app.state.container.blob_store()
     if not hasattr(store, "resolve"):
         raise E.NotFound("file")
     exp = request.query_params.get("exp", "")
     sig = request.query_params.get("sig", "")
-    data, content_type = store.resolve(key.lstrip("/"), exp, sig)
+    data, content_type = store.resolve(key.lstrip("/"), exp, sig, images.blob_is_live)
     try:
         remaining = max(0, int(exp) - int(time.time()))
     except ValueError:
@@ -412,6 +435,12 @@ def create_app(container: Container | None = None, *, extra_route_handlers: list
         container.init_resources()
         container.image_repository()  # opens and migrates the database now, not on first request
         container.blob_store()  # checks the bucket now: a missing one stops the start
+        # Deletions an outage left pending: on S3 their objects are still readable by any URL
+        # handed out before, so they go now, not at the first sweep.
+        try:
+            container.image_service().finish_deletions()
+        except Exception:
+            log.warning("pending deletions not finished at start-up; the sweeper will retry", exc_info=True)
         if settings.workers > 0:
             container.worker().start()
         _start_sweeper(container, stop_sweeper)
@@ -434,8 +463,8 @@ def create_app(container: Container | None = None, *, extra_route_handlers: list
         "auth": Provide(provide_auth, sync_to_thread=True),
     }
     handlers: list[Any] = [
-        live, ready, rules, sign_up, sign_in, sign_out, me, upload, list_images, get_image, image_content,
-        delete_image, reanalyze, serve_blob,
+        live, ready, rules, sign_up, sign_in, sign_out, sign_out_everywhere, me, upload, list_images, get_image,
+        image_content, delete_image, reanalyze, serve_blob,
     ]
     from imagerepo.entrypoints import web
 
@@ -455,6 +484,7 @@ def create_app(container: Container | None = None, *, extra_route_handlers: list
             RecursionError: handle_too_deep,
             Exception: handle_unexpected,
         },
+        guards=[json_bodies_only],  # every JSON route, present and future: see guards.py
         middleware=[security_headers_middleware],
         before_send=[add_security_headers],
         template_config=web.template_config(),

@@ -22,19 +22,23 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Table
 from rich.text import Text
 
-from imagerepo.domain.errors import DomainError
+from imagerepo.domain.errors import DomainError, ServiceUnavailable
 from imagerepo.entrypoints.container import ConfigError, Container, Settings
 from imagerepo.entrypoints.schemas import rfc3339
 
 cli = typer.Typer(help="imagerepo: a private image repository.", no_args_is_help=True, add_completion=False)
 
 
+def _config_error(e: ConfigError) -> NoReturn:
+    typer.secho(f"configuration error: {e}", fg="red", err=True)
+    raise typer.Exit(2) from None
+
+
 def _container(**changes: Any) -> Container:
     try:
         settings = Settings.from_env()
     except ConfigError as e:
-        typer.secho(f"configuration error: {e}", fg="red", err=True)
-        raise typer.Exit(2) from None
+        _config_error(e)
     changes = {k: v for k, v in changes.items() if v is not None}
     if changes:
         settings = attrs.evolve(settings, **changes)
@@ -61,6 +65,13 @@ def serve(
 
     container = _container(host=host, port=port, workers=workers)
     s = container.settings()
+    try:
+        container.blob_store()  # the bucket and its region are checked before listening
+    except ConfigError as e:
+        _config_error(e)
+    except ServiceUnavailable as e:
+        typer.secho(f"cannot start: {e.message}", fg="red", err=True)
+        raise typer.Exit(1) from None
     if s.demo:
         _seed_demo(_container(workers=0), analyze=False)
     typer.echo(f"imagerepo serving on http://{s.host}:{s.port}  (data: {s.data_dir.resolve()})", err=True)

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import logging
 import os
+import re
 import secrets
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
@@ -76,6 +77,47 @@ def _oidc_providers(env: Mapping[str, str]) -> tuple[OidcProviderConfig, ...]:
     return tuple(found)
 
 
+_REGION = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?")  # botocore's rule
+S3_ADDRESSING_STYLES = ("auto", "path", "virtual")
+
+
+def _region(value: str, source: str) -> str:
+    if not _REGION.fullmatch(value):
+        raise ConfigError(f"{source} must be a region name such as eu-west-1, got {value!r}")
+    return value
+
+
+def _s3_region(env: Mapping[str, str]) -> tuple[str, str]:
+    """The configured S3 region and where it was set: IMAGEREPO_S3_REGION, AWS_REGION,
+    AWS_DEFAULT_REGION, then the active profile (AWS_PROFILE, AWS_DEFAULT_PROFILE, else default)
+    of the shared AWS config and credentials files, read as botocore reads them. ("", "") when
+    none sets one: the bucket is asked at start."""
+    for name in ("IMAGEREPO_S3_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"):
+        if value := env.get(name, "").strip():
+            return _region(value, name), name
+    from botocore.exceptions import BotoCoreError
+    from botocore.session import Session
+
+    session = Session()
+    files = (
+        env.get("AWS_CONFIG_FILE") or "~/.aws/config",
+        env.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials",
+    )
+    session.set_config_variable("config_file", files[0])
+    session.set_config_variable("credentials_file", files[1])
+    chosen_by = next((n for n in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE") if env.get(n, "").strip()), "")
+    profile = env[chosen_by].strip() if chosen_by else "default"
+    try:
+        profiles = session.full_config["profiles"]
+    except BotoCoreError as e:
+        raise ConfigError(f"cannot read the shared AWS config: {e}") from None
+    if chosen_by and profile not in profiles:
+        raise ConfigError(f"{chosen_by}={profile} names no profile of {files[0]} or {files[1]}")
+    source = f"AWS profile {profile!r} of {files[0]} / {files[1]}"
+    region = str(profiles.get(profile, {}).get("region", "")).strip()
+    return (_region(region, source), source) if region else ("", "")
+
+
 @attrs.frozen
 class Settings:
     """Every setting, with the defaults of API.md's configuration contract."""
@@ -101,6 +143,9 @@ class Settings:
     s3_endpoint_url: str = ""
     s3_sse: str = "AES256"
     s3_kms_key_id: str = ""
+    s3_region: str = ""  # "" = the bucket's own, asked at start
+    s3_region_source: str = ""  # the variable or file that set s3_region, for messages
+    s3_addressing_style: str = ""  # "" = virtual-hosted on AWS, path style on an endpoint
     azure_endpoint: str = ""
     azure_key: str = attrs.field(default="", repr=False)
     azure_api: str = "v3.2"
@@ -116,6 +161,11 @@ class Settings:
         analyzer = e.get("IMAGEREPO_ANALYZER", "local").strip() or "local"
         if analyzer not in ("local", "azure"):
             raise ConfigError(f"IMAGEREPO_ANALYZER must be 'local' or 'azure', got {analyzer!r}")
+        s3_style = e.get("IMAGEREPO_S3_ADDRESSING_STYLE", "").strip().lower()
+        if s3_style not in ("", *S3_ADDRESSING_STYLES):
+            raise ConfigError(f"IMAGEREPO_S3_ADDRESSING_STYLE must be auto, path or virtual, got {s3_style!r}")
+        uses_s3 = e.get("IMAGEREPO_STORAGE_URL", "").strip().startswith("s3://")
+        s3_region, s3_region_source = _s3_region(e) if uses_s3 else ("", "")
         settings = cls(
             host=e.get("IMAGEREPO_HOST", "127.0.0.1") or "127.0.0.1",
             port=_int(e, "IMAGEREPO_PORT", 8000, 1),
@@ -140,6 +190,9 @@ class Settings:
             s3_endpoint_url=e.get("IMAGEREPO_S3_ENDPOINT_URL", "").strip(),
             s3_sse=e.get("IMAGEREPO_S3_SSE", "AES256").strip() or "AES256",
             s3_kms_key_id=e.get("IMAGEREPO_S3_KMS_KEY_ID", "").strip(),
+            s3_region=s3_region,
+            s3_region_source=s3_region_source,
+            s3_addressing_style=s3_style,
             azure_endpoint=e.get("AZURE_CV_ENDPOINT", "").strip(),
             azure_key=e.get("AZURE_CV_KEY", "").strip(),
             azure_api=e.get("IMAGEREPO_AZURE_API", "v3.2").strip() or "v3.2",
@@ -240,19 +293,39 @@ def open_http_client(settings: Settings) -> Iterator[Any]:
         client.close()
 
 
+def _s3_blob_store(settings: Settings) -> Any:
+    """The S3 store, signing for the bucket's region: the configured one, which must be the one
+    the bucket names (else a ConfigError), or with none configured the bucket's own."""
+    from imagerepo.adapters.s3 import S3BlobStore, make_s3_client
+
+    bucket = settings.storage_url[len("s3://") :].strip("/")
+    endpoint = settings.s3_endpoint_url or None
+
+    def store(region: str) -> S3BlobStore:
+        client = make_s3_client(endpoint, region, addressing_style=settings.s3_addressing_style or None)
+        return S3BlobStore(client, bucket, sse=settings.s3_sse, kms_key_id=settings.s3_kms_key_id or None)
+
+    configured, source = settings.s3_region, settings.s3_region_source
+    probe = store(configured or "us-east-1")
+    named = probe.bucket_region(on_aws=endpoint is None)
+    if configured and named and named != configured:
+        raise ConfigError(
+            f"S3 bucket {bucket!r} is in region {named}, but {source} sets {configured}: set "
+            f"IMAGEREPO_S3_REGION={named}" + ("" if source == "IMAGEREPO_S3_REGION" else f" or correct {source}")
+        )
+    region = configured or named or "us-east-1"
+    blobs = probe if region == (configured or "us-east-1") else store(region)
+    blobs.verify_bucket()
+    how = (f"set by {source}" if configured else "named by the bucket" if named else "the default") + (
+        ", confirmed by the bucket" if configured and named else ""
+    )
+    log.info("S3 bucket %r: region %s (%s); requests and URLs are signed for it", bucket, region, how)
+    return blobs
+
+
 def make_blob_store(settings: Settings, keys: Keys, clock: Any) -> Any:
     if settings.uses_s3:
-        from imagerepo.adapters.s3 import S3BlobStore, make_s3_client
-
-        bucket = settings.storage_url[len("s3://") :].strip("/")
-        store = S3BlobStore(
-            make_s3_client(endpoint_url=settings.s3_endpoint_url or None),
-            bucket,
-            sse=settings.s3_sse,
-            kms_key_id=settings.s3_kms_key_id or None,
-        )
-        store.verify_bucket()
-        return store
+        return _s3_blob_store(settings)
     from imagerepo.adapters.filestore import EncryptedFileBlobStore
 
     root = (

@@ -150,12 +150,13 @@ class RulesOut(msgspec.Struct):
 ERROR_DESCRIPTIONS: dict[int, str] = {
     400: "`bad_request` / `validation_error`: the request is malformed; `details` maps fields to messages.",
     401: "`unauthenticated`: the credential is missing, expired or revoked (`invalid_login` when signing in).",
-    403: "`forbidden`: not allowed from this kind of credential.",
+    403: "`forbidden`: not allowed from this kind of credential; `cross_origin_request`: another site's page.",
     404: "`not_found`: no such resource of yours (another user's looks the same).",
     409: "`username_taken`, `quota_exceeded` (details: used, limit) or `duplicate_image` (details: existing id).",
     413: "`too_large`: the body is over the size limit.",
-    415: "`unsupported_media_type`: not an image, or a format that is not accepted.",
-    422: "`invalid_credentials_format`, `invalid_image` or `invalid_query`; `details` say which rule failed.",
+    415: "`unsupported_media_type`: not an image or not an accepted format; a JSON endpoint sent another type.",
+    422: "`invalid_credentials_format`, `invalid_image`, `invalid_query` or `token_lifetime_too_long`; "
+         "`details` say which rule failed.",
     429: "`too_many_attempts`: wait the seconds of `Retry-After`.",
     503: "`service_unavailable`: a storage service is down or the server is busy; nothing was changed.",
 }

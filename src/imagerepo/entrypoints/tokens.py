@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -10,7 +10,6 @@ from litestar import Response, Router, delete, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 
-from imagerepo.domain.errors import ValidationFailed
 from imagerepo.domain.tokens_service import ApiToken, TokenService
 from imagerepo.entrypoints.app import JSON_BODY_LIMIT, Auth
 from imagerepo.entrypoints.container import Container
@@ -19,7 +18,7 @@ from imagerepo.entrypoints.schemas import error_responses, rfc3339
 
 class TokenIn(msgspec.Struct, forbid_unknown_fields=False):
     name: str | None = None
-    # Either an instant or a number of days from now; neither means the token never expires.
+    # Either an instant or a number of days from now; neither means the default lifetime (90 days).
     expires_at: datetime | None = None
     expires_in_days: int | None = None
 
@@ -28,19 +27,18 @@ class TokenInfoOut(msgspec.Struct):
     id: str
     name: str
     created_at: str
-    expires_at: str | None
+    expires_at: str
 
     @classmethod
     def of(cls, t: ApiToken) -> TokenInfoOut:
-        return cls(id=t.id, name=t.name, created_at=rfc3339(t.created_at),
-                   expires_at=rfc3339(t.expires_at) if t.expires_at else None)
+        return cls(id=t.id, name=t.name, created_at=rfc3339(t.created_at), expires_at=rfc3339(t.expires_at))
 
 
 class TokenCreatedOut(msgspec.Struct):
     id: str
     name: str
     created_at: str
-    expires_at: str | None
+    expires_at: str
     token: str
 
 
@@ -52,19 +50,10 @@ class TokenListOut(msgspec.Struct):
       summary="Create a personal access token (shown once)",
       description="Only from a signed-in session. Use the returned `token` as `Authorization: Bearer <token>`. "
                   "It is stored only as a hash: it cannot be shown again.",
-      responses=error_responses(400, 401, 413, 503))
+      responses=error_responses(400, 401, 413, 415, 422, 503))
 def create_token(data: JSONBody[TokenIn], auth: NamedDependency[Auth],
                  tokens: NamedDependency[TokenService]) -> Response[TokenCreatedOut]:
-    expires_at = data.expires_at
-    if data.expires_in_days is not None:
-        if expires_at is not None:
-            raise ValidationFailed("Give expires_at or expires_in_days, not both.",
-                                   {"expires_in_days": ["cannot be combined with expires_at"]})
-        if not 1 <= data.expires_in_days <= 3650:
-            raise ValidationFailed("The token request is not valid.",
-                                   {"expires_in_days": ["must be a whole number from 1 to 3650"]})
-        expires_at = tokens.clock.now() + timedelta(days=data.expires_in_days)
-    created = tokens.create(auth.account, auth.session, data.name, expires_at)
+    created = tokens.create(auth.account, auth.session, data.name, data.expires_at, data.expires_in_days)
     info = TokenInfoOut.of(created.info)
     return Response(
         TokenCreatedOut(id=info.id, name=info.name, created_at=info.created_at, expires_at=info.expires_at,

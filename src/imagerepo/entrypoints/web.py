@@ -292,11 +292,22 @@ async def signup(request: Request[Any, Any, Any]) -> Template | Redirect:
     return Redirect("/gallery", status_code=303, cookies=[_session_cookie(request, issued.token, ttl)])
 
 
-@post("/signout", include_in_schema=False, sync_to_thread=True)
-def signout(request: Request[Any, Any, Any]) -> Redirect:
-    who = _signed_in(request)
-    if who is not None:
-        _container(request).account_service().sign_out(who[1])
+@post("/signout", include_in_schema=False)
+async def signout(request: Request[Any, Any, Any]) -> Redirect:
+    """Ends this session, or with ``everywhere`` every session and API token of the account."""
+    everywhere = _field(await _form(request), "everywhere") == "1"
+
+    def end() -> None:
+        who = _signed_in(request)
+        if who is None:
+            return
+        accounts = _container(request).account_service()
+        if everywhere:
+            accounts.sign_out_everywhere(who[0])
+        else:
+            accounts.sign_out(who[1])
+
+    await anyio.to_thread.run_sync(end)
     expired = Cookie(key=SESSION_COOKIE, value="", path="/", max_age=0, httponly=True, samesite="lax",
                      secure=request.url.scheme == "https")
     return Redirect("/signin", status_code=303, cookies=[expired])
@@ -530,11 +541,17 @@ def csrf_secret(container: Any) -> str:
 
 
 def content_security_policy(settings: Any) -> str:
-    """No inline script or style; images from this site, plus the S3 endpoint when URLs point there."""
+    """No inline script or style; images from this site, plus the S3 endpoint when URLs point there
+    (its bucket subdomains too, when the addressing style is not path)."""
     img = ["'self'"]
     if getattr(settings, "uses_s3", False):
         endpoint = urlsplit(settings.s3_endpoint_url or "")
-        img.append(f"{endpoint.scheme}://{endpoint.netloc}" if endpoint.netloc else "https://*.amazonaws.com")
+        if not endpoint.netloc:
+            img.append("https://*.amazonaws.com")
+        else:
+            img.append(f"{endpoint.scheme}://{endpoint.netloc}")
+            if settings.s3_addressing_style in ("virtual", "auto"):
+                img.append(f"{endpoint.scheme}://*.{endpoint.netloc}")
     return (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src " + " ".join(img) + "; "
         "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"

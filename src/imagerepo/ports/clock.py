@@ -11,3 +11,7 @@ class Clock(Protocol):
     def now(self) -> datetime:
         """The current time, timezone-aware UTC."""
         ...
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` (a back-off between retries); a manual clock just moves on."""
+        ...

@@ -48,7 +48,8 @@ class ImageRepository(Protocol):
     def search(self, query: ImageQuery) -> Page:
         """Ready images of ``query.owner_id`` matching it, in its order, one page after its cursor.
 
-        Semantics are those of ``imagerepo.domain.search.reference_search``.
+        The semantics are spelled out as a brute force in tests/search_reference.py, which the
+        contract tests hold every adapter to.
         """
         ...
 

@@ -26,3 +26,7 @@ class SessionRepository(Protocol):
     def delete_expired(self, now: datetime) -> int:
         """Remove sessions that expired before ``now``; returns how many."""
         ...
+
+    def delete_for_account(self, account_id: str) -> int:
+        """Revoke every session and API token of the account, in one step; returns how many."""
+        ...

@@ -127,6 +127,10 @@ class PostgresSessionRepository:
         with self._db.connection() as conn:
             return conn.execute("DELETE FROM sessions WHERE expires_at <= %s", (now,)).rowcount
 
+    def delete_for_account(self, account_id: str) -> int:
+        with self._db.connection() as conn:
+            return conn.execute("DELETE FROM sessions WHERE account_id = %s", (account_id,)).rowcount
+
 
 def _index(conn: Conn, image: Image) -> None:
     """(Re)write the search columns of ``image`` from its current analysis, and its side-table

@@ -118,6 +118,10 @@ class SqliteSessionRepository:
         with self._db.transaction() as conn:
             return conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (to_micros(now),)).rowcount
 
+    def delete_for_account(self, account_id: str) -> int:
+        with self._db.transaction() as conn:
+            return conn.execute("DELETE FROM sessions WHERE account_id = ?", (account_id,)).rowcount
+
 
 def _index(conn: sqlite3.Connection, image: Image) -> None:
     """(Re)write the search columns of ``image`` from its current analysis, and its side-table

@@ -1,0 +1,89 @@
+"""The search every ImageRepository (the in-memory fake, SQLite, PostgreSQL) is held to.
+
+Written from the contract (shared/API.md, ``GET /api/v1/images``) as plainly as it can be: one
+pass over a list, a filter and a sort, no index, no stored keys, no cursor arithmetic. It reuses
+only the domain's word and color *rules*, which have tests of their own (tests/unit/
+test_search_rules.py, test_search_index_rules.py): how text splits into words (``tokenize``,
+``stem``), how much a field counts (``FIELD_WEIGHTS``) and how close a palette color is
+(``color_term_score``). It shares no code with ``imagerepo.domain.search.reference_search``, the
+in-memory adapter's implementation, so that adapter is tested, not compared with itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from imagerepo.domain.colors import rgb_to_lab
+from imagerepo.domain.images import Image, ImageQuery
+from imagerepo.domain.search import FIELD_WEIGHTS, color_term_score, stem, tokenize
+
+
+def fields(image: Image) -> dict[str, str]:
+    """The text a word query looks at, by field."""
+    a = image.analysis
+    return {
+        "tags": " ".join(t.name for t in a.tags),
+        "description": a.description,
+        "text": a.text,
+        "filename": image.filename,
+    }
+
+
+def word_weight(image: Image, word: str) -> int:
+    """The weight of the best field holding a word (or its stem) that starts with ``word``; 0 when none."""
+    best = 0
+    for field, text in fields(image).items():
+        for w in tokenize(text):
+            if w.startswith(word) or stem(w).startswith(word):
+                best = max(best, FIELD_WEIGHTS[field])
+    return best
+
+
+def color_closeness(image: Image, query: ImageQuery) -> int | None:
+    """The best (lowest) score of the image's palette colors near the query color; None when none is."""
+    assert query.color is not None
+    target = rgb_to_lab(query.color)
+    scores = [color_term_score(target, c.lab, c.fraction) for c in image.analysis.colors]
+    return min((s for s in scores if s is not None), default=None)
+
+
+def is_hit(image: Image, query: ImageQuery) -> bool:
+    if image.owner_id != query.owner_id:
+        return False
+    names = {t.name.casefold() for t in image.analysis.tags}
+    if any(tag not in names for tag in query.tags):
+        return False
+    if any(word_weight(image, word) == 0 for word in query.words):
+        return False
+    return query.color is None or color_closeness(image, query) is not None
+
+
+def sort_key(image: Image, query: ImageQuery) -> tuple[Any, ...]:
+    """Ascending key of the query's order; the image id breaks ties in the order's direction."""
+    order = query.order
+    if order in ("uploaded_at", "-uploaded_at"):
+        return (image.uploaded_at, image.id)
+    if order == "filename":
+        return (image.filename.casefold(), image.id)
+    if order in ("size_bytes", "-size_bytes"):
+        return (image.size_bytes, image.id)
+    if order == "-relevance":  # the most relevant first, then the newest
+        return (sum(word_weight(image, w) for w in query.words), image.uploaded_at, image.id)
+    assert order == "color", order  # the closest first
+    return (color_closeness(image, query), image.id)
+
+
+def search_all(images: Iterable[Image], query: ImageQuery) -> list[Image]:
+    """Every image the query finds among ``images`` (ready ones), in the query's order, unpaged."""
+    hits = [i for i in images if is_hit(i, query)]
+    return sorted(hits, key=lambda i: sort_key(i, query), reverse=query.order.startswith("-"))
+
+
+def page_after(images: Iterable[Image], query: ImageQuery, last: Image | None) -> list[Image]:
+    """The page a keyset cursor promises: the first ``query.limit`` hits that come after ``last``
+    (the previous page's last image, which may be gone since) in the query's order."""
+    present = [i for i in images if last is None or i.id != last.id]
+    ordered = search_all([*present, last] if last is not None else present, query)
+    start = 0 if last is None else [i.id for i in ordered].index(last.id) + 1
+    return ordered[start : start + query.limit]
