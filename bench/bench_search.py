@@ -45,7 +45,7 @@ from typing import Any
 import attrs
 
 from imagerepo.adapters.sql.rows import image_from_row
-from imagerepo.adapters.sqlite.repositories import SQLITE_DIALECT
+from imagerepo.adapters.sqlite.database import SQLITE
 from imagerepo.domain.colors import COLOR_MIN_FRACTION, rgb_to_lab, to_hex
 from imagerepo.domain.images import (
     RELEVANCE_ORDER,
@@ -242,7 +242,7 @@ def sqlite_naive(db: Any, query: ImageQuery, offset: int = 0) -> Callable[[], An
     if query.color is not None:
         lab = rgb_to_lab(query.color)
         score = (
-            f"(SELECT min({SQLITE_DIALECT.color_score}) FROM (SELECT json_extract(p.value, '$[0]') AS l,"
+            f"(SELECT min({SQLITE.color_score}) FROM (SELECT json_extract(p.value, '$[0]') AS l,"
             " json_extract(p.value, '$[1]') AS a, json_extract(p.value, '$[2]') AS b,"
             " json_extract(p.value, '$[3]') AS fraction FROM json_each(palette) AS p) AS c"
             f" WHERE c.fraction >= {COLOR_MIN_FRACTION} AND {color_near_sql()})"
@@ -312,12 +312,14 @@ def _plan_nodes(plan: dict[str, Any]) -> Iterator[str]:
 def postgres_naive(db: Any, repo: Any, query: ImageQuery) -> Callable[[], Any]:
     """The adapter's own query with the planner forbidden to use any index (a Seq Scan of each
     table, checked by EXPLAIN)."""
-    from imagerepo.adapters.postgres.repositories import POSTGRES_DIALECT, _pg
+    from imagerepo.adapters.postgres.database import POSTGRES, placeholders
     from imagerepo.adapters.sql.search import search_rows
 
     def run() -> Any:
         with postgres_unindexed(db) as fetch:
-            return search_rows(query, POSTGRES_DIALECT, lambda sql: fetch(_pg(sql.text), sql.params), repo.drive_below)
+            return search_rows(
+                query, POSTGRES, lambda sql: fetch(placeholders(sql.text), sql.params), repo.drive_below
+            )
 
     return run
 

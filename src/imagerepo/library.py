@@ -132,7 +132,8 @@ class Repository:
         return self._c.image_service().reanalyze(account, image_id)
 
     def run_pending_analyses(self, max_jobs: int = 10_000) -> int:
-        """Analyze due images in this thread; returns how many were processed."""
+        """Analyze due images now (local analysis in a child process, as in the server, unless
+        ``analysis_processes=0``); returns how many were processed."""
         service, done = self._c.analysis_service(), 0
         while done < max_jobs and service.run_once():
             done += 1

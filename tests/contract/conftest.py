@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from imagerepo.adapters.memory import (
     InMemoryImageRepository,
     InMemorySessionRepository,
 )
+from imagerepo.adapters.memory_identity import InMemoryIdentityLinkRepository
 
 BACKENDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.integration)]
 
@@ -37,37 +39,23 @@ class Backend:
             truncate_postgres(self.db)
 
     def accounts(self) -> Any:
-        if self.name == "memory":
-            return InMemoryAccountRepository()
-        if self.name == "sqlite":
-            from imagerepo.adapters.sqlite import SqliteAccountRepository
-
-            return SqliteAccountRepository(self.db)
-        from imagerepo.adapters.postgres import PostgresAccountRepository
-
-        return PostgresAccountRepository(self.db)
+        return self._adapter(InMemoryAccountRepository, "AccountRepository")
 
     def sessions(self) -> Any:
-        if self.name == "memory":
-            return InMemorySessionRepository()
-        if self.name == "sqlite":
-            from imagerepo.adapters.sqlite import SqliteSessionRepository
-
-            return SqliteSessionRepository(self.db)
-        from imagerepo.adapters.postgres import PostgresSessionRepository
-
-        return PostgresSessionRepository(self.db)
+        return self._adapter(InMemorySessionRepository, "SessionRepository")
 
     def images(self) -> Any:
+        return self._adapter(InMemoryImageRepository, "ImageRepository")
+
+    def identity_links(self) -> Any:
+        return self._adapter(InMemoryIdentityLinkRepository, "IdentityLinkRepository")
+
+    def _adapter(self, fake: Callable[[], Any], port: str) -> Any:
+        """The fake, or the database package's adapter by its public name (SqliteImageRepository…)."""
         if self.name == "memory":
-            return InMemoryImageRepository()
-        if self.name == "sqlite":
-            from imagerepo.adapters.sqlite import SqliteImageRepository
-
-            return SqliteImageRepository(self.db)
-        from imagerepo.adapters.postgres import PostgresImageRepository
-
-        return PostgresImageRepository(self.db)
+            return fake()
+        package = importlib.import_module(f"imagerepo.adapters.{self.name}")
+        return getattr(package, f"{self.name.capitalize()}{port}")(self.db)
 
     def close(self) -> None:
         for close in reversed(self._closers):
@@ -96,7 +84,12 @@ def image_repo(backend: Backend) -> Any:
     return backend.images()
 
 
+@pytest.fixture
+def identity_link_repo(backend: Backend) -> Any:
+    return backend.identity_links()
+
+
 def truncate_postgres(db: Any) -> None:
     """Empty every table so each test starts from a clean database."""
     with db.connection() as conn:
-        conn.execute("TRUNCATE accounts, sessions, images CASCADE")
+        conn.execute("TRUNCATE accounts, sessions, images, identity_links CASCADE")

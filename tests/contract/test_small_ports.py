@@ -189,3 +189,18 @@ def test_notify_never_blocks_or_fails(scheduler: Any) -> None:
 
     threading.Thread(target=notify_many, daemon=True).start()
     assert finished.wait(30), "notify blocked"
+
+
+def test_analyzer_contract_holds_across_the_process_boundary() -> None:
+    """The `local` analyzer behind ProcessImageAnalyzer, as the container wires it, keeps the contract."""
+    import functools
+
+    from imagerepo.adapters.local import LocalImageAnalyzer
+    from imagerepo.adapters.process_analyzer import ProcessImageAnalyzer
+
+    analyzer = ProcessImageAnalyzer(functools.partial(LocalImageAnalyzer, models=False), name="local", processes=1)
+    try:
+        test_analyzer_describes_an_image_in_the_domains_terms(analyzer)
+        assert analyzer.pids()
+    finally:
+        analyzer.close()

@@ -29,6 +29,7 @@ from imagerepo.domain.throttle import ThrottlePolicy
 from imagerepo.entrypoints.app import SESSION_COOKIE, create_app
 from imagerepo.entrypoints.container import Container, Settings, memory_container
 from tests import images as img
+from tests.bursts import GateHasher, burst
 from tests.hardening.support import PASSWORD, error_code, signup, upload
 
 # Routes anyone may call. Everything else must refuse anonymous callers and other users' ids.
@@ -213,6 +214,29 @@ def test_login_throttling_per_client_address(sec: tuple[TestClient[Any], Contain
     assert int(r.headers["retry-after"]) > 0
     clock.advance(int(r.headers["retry-after"]))
     assert client.post("/api/v1/sessions", json={"username": "victim", "password": PASSWORD}).status_code == 201
+
+
+def test_simultaneous_guesses_through_the_api_get_no_more_checks_than_the_free_allowance(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    """30 wrong sign-ins sent at once: at most the free attempts reach the password check, the
+    others are answered 429 without one."""
+    # Few free attempts: the held checks must leave the test server (a few threads) room to answer.
+    policy = ThrottlePolicy(free_attempts=2)
+    hasher = GateHasher(guesses=30, allowance=policy.free_attempts)
+    throttle = InMemoryLoginThrottle(clock, policy)
+    container = memory_container(Settings(data_dir=tmp_path, workers=0), clock=clock, hasher=hasher, throttle=throttle)
+    with TestClient(create_app(container)) as client:
+        assert client.post("/api/v1/accounts", json={"username": "alice", "password": PASSWORD}).status_code == 201
+
+        def guess(n: int) -> bool:
+            r = client.post("/api/v1/sessions", json={"username": "alice", "password": f"wrong guess {n}"})
+            assert r.status_code in (401, 429), r.text
+            return r.status_code == 429
+
+        burst(hasher, guess)
+    assert 0 < hasher.checks <= policy.free_attempts
+    assert hasher.refused == 30 - hasher.checks
 
 
 def test_argon2id_parameters_and_rehash_on_change() -> None:

@@ -260,3 +260,21 @@ def test_a_hanging_stage_fails_the_analysis_and_the_worker_lives_on(tmp_path: Pa
         if feeder is None:  # unblock a reader left waiting on the pipe, if there is one
             with contextlib.suppress(OSError):
                 os.close(os.open(weights, os.O_WRONLY | os.O_NONBLOCK))
+
+
+def test_models_run_in_the_analysis_process_not_in_the_caller() -> None:
+    """As the container wires `local`: the child loads the models and sends back plain results."""
+    import functools
+
+    from imagerepo.adapters.process_analyzer import ProcessImageAnalyzer
+
+    analyzer = ProcessImageAnalyzer(functools.partial(LocalImageAnalyzer), name="local", processes=1, nice=0)
+    try:
+        result = analyzer.analyze(png(skimage_data.chelsea()), "image/png")
+        children = analyzer.pids()
+    finally:
+        analyzer.close()
+    assert "cat" in {t.name for t in result.tags}
+    assert result.extra["timings_ms"]["tags"] > 0  # the classifier ran, over there
+    assert len(children) == 1
+    assert children[0] != os.getpid()

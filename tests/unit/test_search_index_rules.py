@@ -73,14 +73,14 @@ def test_sqlite_computes_the_color_score_bit_for_bit(
 ) -> None:
     """The SQL adapters rank colors by the very score the reference computes (PostgreSQL is
     held to it by the contract suite)."""
-    from imagerepo.adapters.sqlite.repositories import SQLITE_DIALECT
+    from imagerepo.adapters.sqlite.database import SQLITE
 
     q, c = rgb_to_lab(query), rgb_to_lab(color)
     conn = sqlite3.connect(":memory:")
     conn.execute("CREATE TABLE search_colors (l REAL, a REAL, b REAL, fraction REAL)")
     conn.execute("INSERT INTO search_colors VALUES (?, ?, ?, ?)", (*c, fraction))
     score, near = conn.execute(
-        f"SELECT {SQLITE_DIALECT.color_score}, {color_near_sql()} FROM search_colors c",
+        f"SELECT {SQLITE.color_score}, {color_near_sql()} FROM search_colors c",
         [*color_term_params(q), *color_near_params(q)],
     ).fetchone()
     conn.close()

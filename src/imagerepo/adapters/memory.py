@@ -39,7 +39,7 @@ from imagerepo.domain.images import (
     Tag,
 )
 from imagerepo.domain.search import reference_search, tag_names
-from imagerepo.domain.throttle import ThrottlePolicy, ThrottleRules
+from imagerepo.domain.throttle import Changes, CounterState, ThrottlePolicy, ThrottleRules
 from imagerepo.ports.clock import Clock
 from imagerepo.ports.image_inspector import Thumbnail
 
@@ -448,42 +448,46 @@ class RecordingScheduler:
 
 
 class InMemoryLoginThrottle:
-    """Failure counters in a dict: one process only (SqliteLoginThrottle/PostgresLoginThrottle share them)."""
+    """Counters in a dict: one process only (SqliteLoginThrottle/PostgresLoginThrottle share them)."""
 
     def __init__(self, clock: Clock, policy: ThrottlePolicy | None = None) -> None:
         self._clock = clock
         self._rules = ThrottleRules.scaled(policy)
-        self._state: dict[str, tuple[int, datetime]] = {}  # counter -> (failures, last failure)
+        self._state: dict[str, CounterState] = {}
         self._lock = threading.Lock()
 
     def retry_after(self, keys: Sequence[str]) -> int:
-        now = self._clock.now()
-        counters = self._rules.counters(keys)
         with self._lock:
-            found = {
-                k: (failures, (now - last).total_seconds())
-                for k, _ in counters
-                if k in self._state
-                for failures, last in [self._state[k]]
-            }
-        return self._rules.retry_after(counters, found)
+            return self._rules.wait(keys, self._mine(keys), self._clock.now())
+
+    def reserve(self, keys: Sequence[str]) -> int:
+        with self._lock:
+            now = self._clock.now()
+            wait, changes = self._rules.reserve(keys, self._mine(keys), now)
+            self._apply(changes, now)
+        return wait
 
     def failed(self, keys: Sequence[str]) -> None:
-        now = self._clock.now()
         with self._lock:
-            for key, policy in self._rules.counters(keys):
-                failures, last = self._state.get(key, (0, now))
-                if (now - last).total_seconds() > policy.forget_after:
-                    failures = 0
-                self._state[key] = (failures + 1, now)
-            horizon = self._rules.forget_after
-            for key in [k for k, (_, last) in self._state.items() if (now - last).total_seconds() > horizon]:
-                del self._state[key]
+            now = self._clock.now()
+            self._apply(self._rules.failed(keys, self._mine(keys), now), now)
 
     def succeeded(self, keys: Sequence[str]) -> None:
         with self._lock:
-            for key in self._rules.cleared_by_success(keys):
+            self._apply(self._rules.succeeded(keys, self._mine(keys)), self._clock.now())
+
+    def _mine(self, keys: Sequence[str]) -> dict[str, CounterState]:
+        return {k: self._state[k] for k, _ in self._rules.counters(keys) if k in self._state}
+
+    def _apply(self, changes: Changes, now: datetime) -> None:
+        for key, counter in changes.items():
+            if counter is None:
                 self._state.pop(key, None)
+            else:
+                self._state[key] = counter
+        horizon = self._rules.forget_after
+        for key in [k for k, c in self._state.items() if (now - c.last_seen).total_seconds() > horizon]:
+            del self._state[key]
 
 
 def png_bytes(width: int = 2, height: int = 2, seed: int = 0) -> bytes:

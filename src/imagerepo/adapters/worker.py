@@ -15,7 +15,8 @@ log = logging.getLogger(__name__)
 
 
 class TimeoutImageAnalyzer:
-    """Wraps an analyzer so one image cannot hold a worker forever.
+    """Wraps an analyzer so one image cannot hold a worker forever (in-process analysis only,
+    ``IMAGEREPO_ANALYSIS_PROCESSES=0``; ProcessImageAnalyzer really stops an overrunning stage).
 
     Python cannot kill a thread: a call that overruns is abandoned (it finishes in the background
     and its result is dropped) and the analysis is failed with the reason.

@@ -58,18 +58,21 @@ class AccountService:
         if not isinstance(username, str) or not isinstance(password, str) or len(password) > 1024:
             raise InvalidLogin()
         keys = [f"user:{username.casefold()}"] + ([f"addr:{client}"] if client else [])
-        wait = self.throttle.retry_after(keys)
+        # Reserved before the slow check, so guesses sent at once cannot all be tried.
+        wait = self.throttle.reserve(keys)
         if wait > 0:
             raise TooManyAttempts(wait)
-        account = self.accounts.get_by_username(username)
-        if account is None:
-            self.hasher.dummy_verify(password)
-            self.throttle.failed(keys)
+        ok = False
+        try:
+            account = self.accounts.get_by_username(username)
+            if account is None:
+                self.hasher.dummy_verify(password)
+            else:
+                ok = self.hasher.verify(account.password_hash, password)
+        finally:  # an attempt that broke down counts as a failure
+            (self.throttle.succeeded if ok else self.throttle.failed)(keys)
+        if not ok or account is None:
             raise InvalidLogin()
-        if not self.hasher.verify(account.password_hash, password):
-            self.throttle.failed(keys)
-            raise InvalidLogin()
-        self.throttle.succeeded(keys)
         if self.hasher.needs_rehash(account.password_hash):
             self.accounts.set_password_hash(account.id, self.hasher.hash(password))
         return self.issue(account, kind="session")

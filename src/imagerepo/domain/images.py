@@ -54,6 +54,28 @@ class AnalysisResult:
     # Analyzer-specific extras (e.g. nsfw score, Azure's own color names); not searchable.
     extra: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
 
+    def to_json(self) -> dict[str, Any]:
+        """Plain data, e.g. to cross from an analysis process without unpickling its output."""
+        return {
+            "analyzer": self.analyzer,
+            "description": self.description,
+            "tags": [[t.name, t.confidence] for t in self.tags],
+            "colors": [[c.hex, c.fraction, c.name] for c in self.colors],
+            "text": self.text,
+            "extra": dict(self.extra),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AnalysisResult:
+        return cls(
+            analyzer=data.get("analyzer", ""),
+            description=data.get("description", ""),
+            tags=tuple(Tag(n, float(c)) for n, c in data.get("tags", ())),
+            colors=tuple(Color(h, float(f), n) for h, f, n in data.get("colors", ())),
+            text=data.get("text", ""),
+            extra=dict(data.get("extra") or {}),
+        )
+
 
 @attrs.frozen
 class Analysis:
@@ -90,31 +112,28 @@ class Analysis:
 
     def to_json(self) -> dict[str, Any]:
         """Storage form, used by every database adapter."""
+        result = AnalysisResult(self.analyzer, self.description, self.tags, self.colors, self.text, self.extra)
         return {
             "status": self.status.value,
-            "analyzer": self.analyzer,
-            "description": self.description,
-            "tags": [[t.name, t.confidence] for t in self.tags],
-            "colors": [[c.hex, c.fraction, c.name] for c in self.colors],
-            "text": self.text,
+            **result.to_json(),
             "error": self.error,
             "updated_at": self.updated_at.isoformat() if self.updated_at else None,
-            "extra": dict(self.extra),
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Analysis:
         updated = data.get("updated_at")
+        r = AnalysisResult.from_json(data)
         return cls(
             status=AnalysisStatus(data["status"]),
-            analyzer=data.get("analyzer", ""),
-            description=data.get("description", ""),
-            tags=tuple(Tag(n, float(c)) for n, c in data.get("tags", ())),
-            colors=tuple(Color(h, float(f), n) for h, f, n in data.get("colors", ())),
-            text=data.get("text", ""),
+            analyzer=r.analyzer,
+            description=r.description,
+            tags=r.tags,
+            colors=r.colors,
+            text=r.text,
             error=data.get("error", ""),
             updated_at=datetime.fromisoformat(updated) if updated else None,
-            extra=dict(data.get("extra") or {}),
+            extra=r.extra,
         )
 
 

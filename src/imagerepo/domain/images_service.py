@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import uuid
@@ -11,7 +12,7 @@ from pathlib import Path
 import attrs
 
 from imagerepo.domain.accounts import Account, QuotaUse
-from imagerepo.domain.errors import DuplicateImage, NotFound
+from imagerepo.domain.errors import DuplicateImage, NotFound, QuotaExceeded
 from imagerepo.domain.images import Analysis, Image, ImageQuery, Page, clean_filename, parse_blob_key
 from imagerepo.ports.analysis_scheduler import AnalysisScheduler
 from imagerepo.ports.blob_store import BlobStore
@@ -71,11 +72,22 @@ class ImageService:
         return QuotaUse(used=self.images.count(account.id), limit=self.quota_limit(account))
 
     def upload(self, account: Account, filename: str | None, path: Path) -> Image:
-        """Store the file at ``path`` as a new image: it fully lands or leaves no trace."""
+        """Store the file at ``path`` as a new image: it fully lands or leaves no trace.
+
+        Duplicate and quota are checked on the bytes' hash before any decode, so a user at quota
+        cannot make the server decode; ``reserve`` re-checks both atomically afterwards.
+        """
+        digest = hashlib.sha256()
+        with self.inspector.open(path) as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+        sha256 = digest.hexdigest()
+        self._refuse_duplicate(account, sha256)
+        limit = self.quota_limit(account)
+        used = self.images.count(account.id)
+        if used >= limit:
+            raise QuotaExceeded(used, limit)
         info = self.inspector.inspect(path)  # 415 / 422 before anything is written
-        existing = self.images.find_by_sha256(account.id, info.sha256)
-        if existing is not None:
-            raise DuplicateImage(existing)
         thumb = self.inspector.thumbnail(path)
         image = Image(
             id=str(uuid.uuid4()),
@@ -89,7 +101,7 @@ class ImageService:
             uploaded_at=self.clock.now(),
             analysis=Analysis.pending(self.analyzer_name),
         )
-        self.images.reserve(image, self.quota_limit(account))  # quota + duplicate, atomically
+        self.images.reserve(image, limit)  # quota + duplicate, atomically
         try:
             with self.inspector.open(path) as f:
                 self.blobs.put(image.original_key, f, image.content_type)
@@ -106,6 +118,11 @@ class ImageService:
             raise
         self.scheduler.notify()
         return image
+
+    def _refuse_duplicate(self, account: Account, sha256: str) -> None:
+        existing = self.images.find_by_sha256(account.id, sha256)
+        if existing is not None:
+            raise DuplicateImage(existing)
 
     def _roll_back(self, image: Image, *, keep_blobs: bool = False) -> None:
         """Undo a reservation; what cannot be undone now is left for the sweeper.

@@ -11,12 +11,17 @@ A sign-in attempt names an account (``user:<name>``) and, when known, a client a
 
 A success clears only the pair's counter: the account-wide count decays on its own, so the
 attacker cannot reset it, and the real user's success does not grant the attacker fresh tries.
+
+An attempt is reserved before its password is checked (``reserve``) and counts as a failure
+while it is in flight, so guesses sent at once cannot all pass before the first one fails; it
+then ends as a failure or a success.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 import attrs
 
@@ -39,7 +44,40 @@ class ThrottlePolicy:
         """Seconds still to wait, ``elapsed`` seconds after the last of ``failures``."""
         if elapsed > self.forget_after:
             return 0.0
-        return max(0.0, self.delay(failures) - elapsed)
+        # A failure stamped a little "later" (another process's clock, or a step that read the
+        # clock before taking its turn) is just recent.
+        return max(0.0, self.delay(failures) - max(0.0, elapsed))
+
+
+@attrs.frozen
+class CounterState:
+    """One counter as stored."""
+
+    failures: int
+    last_failure: datetime
+    # Attempts reserved and not yet ended, and when the latest of them was reserved.
+    in_flight: int = 0
+    reserved_at: datetime | None = None
+
+    @property
+    def last_seen(self) -> datetime:
+        """The latest failure, or reservation still in flight."""
+        if self.in_flight and self.reserved_at is not None:
+            return max(self.last_failure, self.reserved_at)
+        return self.last_failure
+
+    def seen(self, now: datetime) -> tuple[int, float]:
+        """(failures, seconds since the last), an attempt in flight counting as a failure made
+        when it was reserved (one whose process died thus counts, and is forgotten in time)."""
+        return self.failures + self.in_flight, (now - self.last_seen).total_seconds()
+
+    def idle(self, now: datetime, policy: ThrottlePolicy) -> bool:
+        """Quiet for longer than ``policy`` remembers: the counter starts again from zero."""
+        return (now - self.last_seen).total_seconds() > policy.forget_after
+
+
+# A counter's new state after an attempt's step; None: the counter is deleted.
+Changes = dict[str, CounterState | None]
 
 
 @attrs.frozen
@@ -89,8 +127,48 @@ class ThrottleRules:
                 wait = max(wait, policy.wait(failures, elapsed))
         return whole_seconds(wait)
 
-    def cleared_by_success(self, keys: Sequence[str]) -> list[str]:
-        return [k for k, _ in self.counters(keys) if k.startswith("pair:")]
+    def wait(self, keys: Sequence[str], state: Mapping[str, CounterState], now: datetime) -> int:
+        """Retry-After for an attempt named by ``keys``, given the stored counters ``state``."""
+        return self.retry_after(self.counters(keys), {k: c.seen(now) for k, c in state.items()})
+
+    def reserve(self, keys: Sequence[str], state: Mapping[str, CounterState], now: datetime) -> tuple[int, Changes]:
+        """(0, the counters with the attempt in flight) when it may go ahead; else (seconds to wait,
+        no change). The caller reads ``state`` and writes the changes atomically."""
+        wait = self.wait(keys, state, now)
+        if wait > 0:
+            return wait, {}
+        changes: Changes = {}
+        for key, policy in self.counters(keys):
+            c = self._current(state.get(key), policy, now)
+            changes[key] = attrs.evolve(c, in_flight=c.in_flight + 1, reserved_at=now)
+        return 0, changes
+
+    def failed(self, keys: Sequence[str], state: Mapping[str, CounterState], now: datetime) -> Changes:
+        """The attempt failed: one more failure on each counter, and its reservation (if any) ends."""
+        changes: Changes = {}
+        for key, policy in self.counters(keys):
+            c = self._current(state.get(key), policy, now)
+            changes[key] = attrs.evolve(
+                c, failures=c.failures + 1, last_failure=max(c.last_failure, now), in_flight=max(0, c.in_flight - 1)
+            )
+        return changes
+
+    def succeeded(self, keys: Sequence[str], state: Mapping[str, CounterState]) -> Changes:
+        """The attempt succeeded: the pair's counter is cleared; the others only end its reservation."""
+        changes: Changes = {}
+        for key, _ in self.counters(keys):
+            c = state.get(key)
+            if key.startswith("pair:"):
+                changes[key] = None
+            elif c is not None and c.in_flight:
+                changes[key] = attrs.evolve(c, in_flight=c.in_flight - 1)
+        return changes
+
+    @staticmethod
+    def _current(counter: CounterState | None, policy: ThrottlePolicy, now: datetime) -> CounterState:
+        if counter is None or counter.idle(now, policy):
+            return CounterState(failures=0, last_failure=now)
+        return counter
 
 
 def pair_key(user: str, addr: str) -> str:

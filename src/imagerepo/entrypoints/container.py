@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import hmac
 import logging
@@ -43,7 +44,8 @@ SETTINGS_VARIABLES = (
     "IMAGEREPO_S3_ENDPOINT_URL", "IMAGEREPO_S3_SSE", "IMAGEREPO_S3_KMS_KEY_ID", "IMAGEREPO_S3_REGION",
     "IMAGEREPO_S3_ADDRESSING_STYLE", "IMAGEREPO_ANALYZER",
     "AZURE_CV_ENDPOINT", "AZURE_CV_KEY", "IMAGEREPO_AZURE_API", "IMAGEREPO_LOCAL_MODELS", "IMAGEREPO_WORKERS",
-    "IMAGEREPO_ANALYSIS_TIMEOUT_SECONDS", "IMAGEREPO_ANALYSIS_LEASE_SECONDS", "IMAGEREPO_UPLOAD_QUOTA",
+    "IMAGEREPO_ANALYSIS_TIMEOUT_SECONDS", "IMAGEREPO_ANALYSIS_LEASE_SECONDS", "IMAGEREPO_ANALYSIS_PROCESSES",
+    "IMAGEREPO_UPLOAD_QUOTA",
     "IMAGEREPO_MAX_UPLOAD_BYTES", "IMAGEREPO_MAX_PIXELS", "IMAGEREPO_URL_TTL_SECONDS",
     "IMAGEREPO_SESSION_TTL_SECONDS", "IMAGEREPO_SECRET_KEY", "IMAGEREPO_TRUST_PROXY", "IMAGEREPO_TRUSTED_PROXIES",
     "IMAGEREPO_PUBLIC_URL", "IMAGEREPO_LOG_LEVEL", "IMAGEREPO_DEMO", "IMAGEREPO_OIDC_<NAME>_ISSUER",
@@ -250,6 +252,8 @@ class Settings:
     workers: int = 2
     analysis_timeout_seconds: int = 120
     analysis_lease_seconds: int = 300
+    # Child processes for local analysis: None = one per worker, 0 = in the worker's own process.
+    analysis_processes: int | None = None
     local_models: bool = True
     s3_endpoint_url: str = ""
     s3_sse: str = "AES256"
@@ -292,6 +296,10 @@ class Settings:
             workers=_int(e, "IMAGEREPO_WORKERS", 2, 0),
             analysis_timeout_seconds=_int(e, "IMAGEREPO_ANALYSIS_TIMEOUT_SECONDS", 120, 1),
             analysis_lease_seconds=_int(e, "IMAGEREPO_ANALYSIS_LEASE_SECONDS", 300, 1),
+            analysis_processes=(
+                _int(e, "IMAGEREPO_ANALYSIS_PROCESSES", 0, 0) if e.get("IMAGEREPO_ANALYSIS_PROCESSES", "").strip()
+                else None
+            ),
             local_models=_bool(e, "IMAGEREPO_LOCAL_MODELS", True),
             s3_endpoint_url=_http_url(e, "IMAGEREPO_S3_ENDPOINT_URL"),
             s3_sse=_choice(e, "IMAGEREPO_S3_SSE", ("AES256", "aws:kms", "aws:kms:dsse")),
@@ -473,30 +481,43 @@ def make_blob_store(settings: Settings, keys: Keys, clock: Any) -> Any:
     return EncryptedFileBlobStore(root, keys.blob_key, keys.url_key, clock, base_url="/blobs")
 
 
-def make_analyzer(settings: Settings, http_client: Any) -> Any:
+def open_analyzer(settings: Settings, http_client: Any) -> Iterator[Any]:
+    """Resource: the analyzer. Local analysis runs in child processes that a stage past the
+    timeout is killed with; Azure's calls are I/O with their own timeouts and stay in-process."""
+    timeout = settings.analysis_timeout_seconds
     allow_pixels(settings.max_pixels)  # a worker process decodes what serve accepted
     if settings.analyzer == "azure":
         from imagerepo.adapters.azure import AzureVisionAnalyzer
 
-        inner: Any = AzureVisionAnalyzer(
-            http_client, settings.azure_endpoint, settings.azure_key, api=settings.azure_api
-        )
-    else:
-        from imagerepo.adapters.local import LocalImageAnalyzer
+        yield AzureVisionAnalyzer(http_client, settings.azure_endpoint, settings.azure_key, api=settings.azure_api)
+        return
+    from imagerepo.adapters.local import LocalImageAnalyzer
 
-        inner = LocalImageAnalyzer(models=settings.local_models)
-    return TimeoutImageAnalyzer(inner, settings.analysis_timeout_seconds)
+    factory = functools.partial(
+        LocalImageAnalyzer, models=settings.local_models, timeout_seconds=timeout, max_pixels=settings.max_pixels
+    )
+    processes = max(1, settings.workers) if settings.analysis_processes is None else settings.analysis_processes
+    if processes == 0:  # for debugging: a stage past the timeout is abandoned in its thread
+        yield TimeoutImageAnalyzer(factory(), timeout)
+        return
+    from imagerepo.adapters.process_analyzer import ProcessImageAnalyzer
+
+    analyzer = ProcessImageAnalyzer(factory, name=LocalImageAnalyzer.name, processes=processes, timeout_seconds=timeout)
+    try:
+        yield analyzer
+    finally:
+        analyzer.close()
 
 
 def make_identity_links(db: Any, settings: Settings) -> Any:
     if settings.uses_postgres:
-        from imagerepo.adapters.postgres.identity_links import PostgresIdentityLinkRepository
+        from imagerepo.adapters.postgres import PostgresIdentityLinkRepository
 
         return PostgresIdentityLinkRepository(db)
     from imagerepo.adapters.sqlite import SqliteDatabase
 
     if isinstance(db, SqliteDatabase):
-        from imagerepo.adapters.sqlite.identity_links import SqliteIdentityLinkRepository
+        from imagerepo.adapters.sqlite import SqliteIdentityLinkRepository
 
         return SqliteIdentityLinkRepository(db)
     from imagerepo.adapters.memory_identity import InMemoryIdentityLinkRepository
@@ -507,10 +528,10 @@ def make_identity_links(db: Any, settings: Settings) -> Any:
 def make_throttle(db: Any, clock: Any, settings: Settings) -> Any:
     """The sign-in throttle keeps its counters in the database, so every process shares them."""
     if settings.uses_postgres:
-        from imagerepo.adapters.postgres.login_throttle import PostgresLoginThrottle
+        from imagerepo.adapters.postgres import PostgresLoginThrottle
 
         return PostgresLoginThrottle(db, clock)
-    from imagerepo.adapters.sqlite.login_throttle import SqliteLoginThrottle
+    from imagerepo.adapters.sqlite import SqliteLoginThrottle
 
     return SqliteLoginThrottle(db, clock)
 
@@ -535,7 +556,7 @@ class Container(containers.DeclarativeContainer):
     inspector = providers.Singleton(
         lambda s: PillowImageInspector(max_pixels=s.max_pixels), settings
     )
-    analyzer = providers.Singleton(make_analyzer, settings, http_client)
+    analyzer = providers.Resource(open_analyzer, settings, http_client)
     hasher = providers.Singleton(Argon2PasswordHasher)
     throttle = providers.Singleton(make_throttle, database, clock, settings)
 

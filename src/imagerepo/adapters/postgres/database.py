@@ -1,18 +1,75 @@
-"""PostgresDatabase: a psycopg connection pool, migrations under an advisory lock, error mapping."""
+"""PostgresDatabase: a psycopg connection pool, migrations under an advisory lock, error mapping;
+the PostgreSQL dialect of the SQL repositories."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from imagerepo.adapters.sql import migrations
+from imagerepo.adapters.sql.dialect import Dialect, insert_sql
 from imagerepo.domain.errors import ServiceUnavailable
+
+Conn = psycopg.Connection[dict[str, Any]]
+
+# Times are timestamptz (handed over as aware datetimes), JSON is jsonb, tag lists are text[].
+POSTGRES = Dialect(
+    name="postgres",
+    floor_to_int="floor({})::bigint",
+    greatest="GREATEST",
+    code_points='"C"',
+    skip_locked=" FOR UPDATE SKIP LOCKED",
+    palette_column=False,
+    time=lambda at: at,
+    interval=lambda seconds: timedelta(seconds=seconds),
+    json=Jsonb,
+    text_list=list,
+    unique_violation=psycopg.errors.UniqueViolation,
+    integrity_error=psycopg.IntegrityError,
+)
+
+
+@functools.lru_cache(maxsize=1024)
+def placeholders(sql: str) -> str:
+    """The SQL repositories write ``?``; psycopg wants ``%s`` (and a literal ``%`` doubled)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class PostgresTransaction:
+    """The SQL repositories' Transaction on one pooled psycopg connection."""
+
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = (), *, prepare: bool = True) -> psycopg.Cursor[Any]:
+        # None: psycopg's default, which prepares a statement once it has run a few times.
+        return self.conn.execute(placeholders(sql), params, prepare=None if prepare else False)
+
+    def insert(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, bulk: bool = False
+    ) -> None:
+        if not rows:
+            return
+        with self.conn.cursor() as cur:
+            if not bulk:
+                cur.executemany(placeholders(insert_sql(table, columns)), rows)
+                return
+            # COPY is several times faster than INSERT for bulk loads.
+            with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+
+    def lock(self, key: str) -> None:
+        self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
 
 # pg_advisory_xact_lock key held while migrating ("imgrepo" in ASCII).
 MIGRATION_LOCK = 0x696D677265706F
@@ -96,8 +153,18 @@ class PostgresDatabase:
     def close(self) -> None:
         self._pool.close()
 
+    @property
+    def dialect(self) -> Dialect:
+        return POSTGRES
+
     @contextmanager
-    def connection(self) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+    def transaction(self, *, write: bool = True) -> Iterator[PostgresTransaction]:
+        """A pooled connection inside one transaction (see connection()); reads and writes alike."""
+        with self.connection() as conn:
+            yield PostgresTransaction(conn)
+
+    @contextmanager
+    def connection(self) -> Iterator[Conn]:
         """A pooled connection inside one transaction: committed on success, else rolled back.
 
         Integrity errors pass through for the repositories to translate; connection failures,

@@ -10,6 +10,7 @@ import attrs
 
 from imagerepo.domain.accounts import Account, Session
 from imagerepo.domain.colors import COLOR_MIN_FRACTION
+from imagerepo.domain.identity import IdentityLink
 from imagerepo.domain.images import Analysis, Image
 from imagerepo.domain.search import color_cell, filename_key, tag_names, timestamp_key, weighted_terms
 
@@ -44,14 +45,16 @@ def from_micros(value: int) -> datetime:
     return EPOCH + timedelta(microseconds=value)
 
 
-def _when(value: int | datetime) -> datetime:
+def when(value: int | datetime) -> datetime:
+    """A stored time (SQLite: microseconds; PostgreSQL: timestamptz) as an aware UTC datetime."""
     if isinstance(value, datetime):
         return value.astimezone(UTC)
     return from_micros(value)
 
 
-def analysis_json(analysis: Analysis) -> str:
-    return json.dumps(analysis.to_json(), separators=(",", ":"), allow_nan=False)
+def json_text(value: Any) -> str:
+    """JSON as stored in a text column: compact, and no NaN (which is not JSON)."""
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
 @attrs.frozen
@@ -116,7 +119,7 @@ def image_from_row(row: Row) -> Image:
         height=int(row["height"]),
         size_bytes=int(row["size_bytes"]),
         sha256=row["sha256"],
-        uploaded_at=_when(row["uploaded_at"]),
+        uploaded_at=when(row["uploaded_at"]),
         analysis=Analysis.from_json(data),
     )
 
@@ -126,7 +129,7 @@ def account_from_row(row: Row) -> Account:
         id=row["id"],
         username=row["username"],
         password_hash=row["password_hash"],
-        created_at=_when(row["created_at"]),
+        created_at=when(row["created_at"]),
         quota_limit=row["quota_limit"],
     )
 
@@ -135,8 +138,18 @@ def session_from_row(row: Row) -> Session:
     return Session(
         token_hash=row["token_hash"],
         account_id=row["account_id"],
-        created_at=_when(row["created_at"]),
-        expires_at=_when(row["expires_at"]),
+        created_at=when(row["created_at"]),
+        expires_at=when(row["expires_at"]),
         kind=row["kind"],
         name=row["name"],
+    )
+
+
+def identity_link_from_row(row: Row) -> IdentityLink:
+    return IdentityLink(
+        issuer=row["issuer"],
+        subject=row["subject"],
+        account_id=row["account_id"],
+        created_at=when(row["created_at"]),
+        email=row["email"],
     )

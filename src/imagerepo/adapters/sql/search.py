@@ -12,8 +12,7 @@ and plans each query one of three ways, so a big user's query touches few rows:
   side tables hold ready images only, migration 0030), joining ``images`` for the page only.
   Color ranks in tiers: colors within ΔE 4 first, widening only while the page is not full.
 
-The SQL is written with ``?`` placeholders; PostgreSQL swaps in ``%s`` (no other ``?`` or ``%``
-appears in it).
+The SQL is written with ``?`` placeholders, as every statement of the SQL repositories (dialect.py).
 """
 
 # ruff: noqa: S608  # SQL is assembled from constant fragments only; values are always bound parameters
@@ -25,6 +24,7 @@ from typing import Any
 
 import attrs
 
+from imagerepo.adapters.sql.dialect import Dialect
 from imagerepo.adapters.sql.rows import IMAGE_COLUMNS
 from imagerepo.domain.colors import rgb_to_lab
 from imagerepo.domain.images import RELEVANCE_ORDER, ImageQuery
@@ -34,7 +34,6 @@ from imagerepo.domain.search import (
     color_near_params,
     color_near_sql,
     color_term_params,
-    color_term_sql,
     is_descending,
 )
 
@@ -52,18 +51,6 @@ MAX_WALKED_TERMS = 32
 _SHIFT = str(2**53)
 
 _COLUMN_KEYS = {"uploaded_at": "i.uploaded_key", "filename": "i.filename_key", "size_bytes": "i.size_bytes"}
-
-
-@attrs.frozen
-class Dialect:
-    """What differs between the databases: how a float becomes an integer (``{}`` is the
-    expression), which ``search.color_term_sql`` needs."""
-
-    floor_to_int: str
-
-    @property
-    def color_score(self) -> str:
-        return color_term_sql(self.floor_to_int)
 
 
 @attrs.frozen

@@ -1,10 +1,17 @@
-"""The embedded default: SQLite (stdlib sqlite3) repositories on one file in the data dir."""
+"""The embedded default: the SQL repositories on one SQLite file in the data dir (stdlib sqlite3)."""
 
+from imagerepo.adapters.sql.identity_links import SqlIdentityLinkRepository as SqliteIdentityLinkRepository
+from imagerepo.adapters.sql.login_throttle import SqlLoginThrottle as SqliteLoginThrottle
+from imagerepo.adapters.sql.repositories import SqlAccountRepository as SqliteAccountRepository
+from imagerepo.adapters.sql.repositories import SqlImageRepository as SqliteImageRepository
+from imagerepo.adapters.sql.repositories import SqlSessionRepository as SqliteSessionRepository
 from imagerepo.adapters.sqlite.database import SqliteDatabase
-from imagerepo.adapters.sqlite.repositories import (
-    SqliteAccountRepository,
-    SqliteImageRepository,
-    SqliteSessionRepository,
-)
 
-__all__ = ["SqliteAccountRepository", "SqliteDatabase", "SqliteImageRepository", "SqliteSessionRepository"]
+__all__ = [
+    "SqliteAccountRepository",
+    "SqliteDatabase",
+    "SqliteIdentityLinkRepository",
+    "SqliteImageRepository",
+    "SqliteLoginThrottle",
+    "SqliteSessionRepository",
+]

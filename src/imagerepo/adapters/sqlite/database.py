@@ -1,19 +1,57 @@
-"""SqliteDatabase: one connection per thread on one file, WAL mode, migrations on first use."""
+"""SqliteDatabase: one connection per thread on one file, WAL mode, migrations on first use; the
+SQLite dialect of the SQL repositories."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from imagerepo.adapters.sql import migrations
+from imagerepo.adapters.sql.dialect import Dialect, insert_sql
+from imagerepo.adapters.sql.rows import json_text, to_micros
 from imagerepo.domain.errors import ServiceUnavailable
 
 BUSY_TIMEOUT_MS = 10_000
+
+# Times are exact integer microseconds; JSON and tag lists are text.
+SQLITE = Dialect(
+    name="sqlite",
+    floor_to_int="CAST(floor({}) AS INTEGER)",
+    greatest="max",
+    code_points="BINARY",  # UTF-8 bytes sort in code-point order
+    skip_locked="",  # a write transaction already holds the database's one write lock
+    palette_column=True,
+    time=to_micros,
+    interval=lambda seconds: int(seconds * 1e6),
+    json=json_text,
+    text_list=" ".join,
+    unique_violation=sqlite3.IntegrityError,
+    integrity_error=sqlite3.IntegrityError,
+)
+
+
+class SqliteTransaction:
+    """The SQL repositories' Transaction on one sqlite3 connection (``?`` is SQLite's own)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = (), *, prepare: bool = True) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
+    def insert(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, bulk: bool = False
+    ) -> None:
+        self.conn.executemany(insert_sql(table, columns), rows)
+
+    def lock(self, key: str) -> None:
+        """Nothing to do: a write transaction (BEGIN IMMEDIATE) already excludes every other writer."""
 
 
 class SqliteDatabase:
@@ -89,8 +127,12 @@ class SqliteDatabase:
 
     # ---- transactions
 
+    @property
+    def dialect(self) -> Dialect:
+        return SQLITE
+
     @contextmanager
-    def transaction(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
+    def transaction(self, *, write: bool = True) -> Iterator[SqliteTransaction]:
         """BEGIN IMMEDIATE (write) or a deferred read transaction; commit or roll back.
 
         sqlite3.IntegrityError passes through for the repositories to translate; every other
@@ -100,7 +142,7 @@ class SqliteDatabase:
         try:
             conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
-                yield conn
+                yield SqliteTransaction(conn)
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
@@ -146,9 +188,9 @@ class SqliteDatabase:
         return applied
 
     def schema_versions(self) -> list[int]:
-        with self.transaction(write=False) as conn:
-            return [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY version")]
+        with self.transaction(write=False) as tx:
+            return [r[0] for r in tx.execute("SELECT version FROM schema_version ORDER BY version").fetchall()]
 
     def check(self) -> None:
-        with self.transaction(write=False) as conn:
-            conn.execute("SELECT 1 FROM schema_version LIMIT 1").fetchall()
+        with self.transaction(write=False) as tx:
+            tx.execute("SELECT 1 FROM schema_version LIMIT 1").fetchall()
