@@ -42,7 +42,7 @@ from litestar.testing import TestClient
 from imagerepo.adapters.memory import FastPasswordHasher, ManualClock
 from imagerepo.domain.errors import ServiceUnavailable
 from imagerepo.entrypoints.app import create_app
-from imagerepo.entrypoints.container import Container, Settings, _repository, make_analyzer, make_blob_store
+from imagerepo.entrypoints.container import Container, Settings, _repository, make_blob_store, open_analyzer
 from tests import images as img
 from tests.faultproxy import FaultProxy, Mode
 from tests.fixtures_services import S3Service, fresh_bucket
@@ -109,6 +109,15 @@ class App:
         return body
 
 
+def tripwired_analyzer(settings: Settings, http_client: Any) -> Iterator[Tripwire]:
+    """The container's analyzer resource, behind a tripwire."""
+    resource = open_analyzer(settings, http_client)
+    try:
+        yield Tripwire(next(resource))
+    finally:
+        resource.close()
+
+
 def start(stack: ExitStack, settings: Settings, database: Callable[[], Iterator[Any]],
           blob_store: Callable[[Settings, Any, Any], Any]) -> App:
     """The app as production wires it (Container + create_app), with short-timeout adapters,
@@ -123,8 +132,7 @@ def start(stack: ExitStack, settings: Settings, database: Callable[[], Iterator[
         lambda db, s: Tripwire(_repository("Image", db, s)), c.database, c.settings))
     c.blob_store.override(providers.Singleton(
         lambda s, keys, clk: Tripwire(blob_store(s, keys, clk)), c.settings, c.keys, c.clock))
-    c.analyzer.override(providers.Singleton(
-        lambda s, http: Tripwire(make_analyzer(s, http)), c.settings, c.http_client))
+    c.analyzer.override(providers.Resource(tripwired_analyzer, c.settings, c.http_client))
     client = stack.enter_context(TestClient(create_app(c)))
     return App(client, c, clock, c.image_repository(), c.blob_store(), c.analyzer())
 
