@@ -28,7 +28,7 @@ import os
 import secrets
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -111,11 +111,8 @@ class App:
 
 def tripwired_analyzer(settings: Settings, http_client: Any) -> Iterator[Tripwire]:
     """The container's analyzer resource, behind a tripwire."""
-    resource = open_analyzer(settings, http_client)
-    try:
-        yield Tripwire(next(resource))
-    finally:
-        resource.close()
+    with contextmanager(open_analyzer)(settings, http_client) as analyzer:
+        yield Tripwire(analyzer)
 
 
 def start(stack: ExitStack, settings: Settings, database: Callable[[], Iterator[Any]],
