@@ -38,21 +38,26 @@ def make_s3_client(
     access_key: str | None = None,
     secret_key: str | None = None,
     addressing_style: str | None = None,
+    connect_timeout: float = 5,
+    read_timeout: float = 60,
+    max_attempts: int = 4,
 ) -> Any:
     """A boto3 S3 client that signs requests and presigned URLs with SigV4 for ``region``, which
     must be the bucket's (AWS refuses a URL signed for another region). Addressing defaults to
     virtual-hosted on AWS (``https://BUCKET.s3.REGION.amazonaws.com/KEY``; botocore's "auto" would
     presign on the global endpoint) and path style on an S3-compatible ``endpoint_url``.
-    Credentials default to the usual AWS chain (environment, profile, instance role)."""
+    Credentials default to the usual AWS chain (environment, profile, instance role). A call that
+    gets no answer fails after at most ``max_attempts`` tries of ``connect_timeout`` +
+    ``read_timeout`` seconds."""
     import boto3
     from botocore.config import Config
 
     config = Config(
         signature_version="s3v4",
         s3={"addressing_style": addressing_style or ("path" if endpoint_url else "virtual")},
-        retries={"max_attempts": 4, "mode": "standard"},
-        connect_timeout=5,
-        read_timeout=60,
+        retries={"max_attempts": max_attempts, "mode": "standard"},
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
     )
     return boto3.session.Session().client(
         "s3",

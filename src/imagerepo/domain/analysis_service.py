@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from imagerepo.domain.errors import AnalysisFailed, BlobMissing
+from imagerepo.domain.errors import AnalysisFailed, BlobMissing, ServiceUnavailable
 from imagerepo.domain.images import Analysis, AnalysisJob
 from imagerepo.ports.blob_store import BlobStore
 from imagerepo.ports.clock import Clock
@@ -56,6 +56,8 @@ class AnalysisService:
             self._failed(job, name, e.message, retryable=e.retryable, retry_after=e.retry_after)
         except BlobMissing:
             self._failed(job, name, "the original image is missing from storage", retryable=False)
+        except ServiceUnavailable as e:  # the store is down, not the image at fault: try again later
+            self._failed(job, name, e.message, retryable=True)
         except Exception as e:  # a stage crashed: the worker lives on
             log.exception("analysis of %s crashed", job.image.id)
             self._failed(job, name, f"analyzer error: {type(e).__name__}: {e}"[:500], retryable=False)

@@ -106,9 +106,15 @@ class ImageService:
             with self.inspector.open(path) as f:
                 self.blobs.put(image.original_key, f, image.content_type)
             self.blobs.put(image.thumbnail_key, io.BytesIO(thumb.data), thumb.content_type)
-            self.images.commit(image.id)
         except BaseException:
             self._roll_back(image)
+            raise
+        try:
+            self.images.commit(image.id)
+        except BaseException:
+            # A commit that got no answer may still land: its blobs stay, so the image is whole
+            # if it does; if it does not, the sweeper removes them with the row.
+            self._roll_back(image, keep_blobs=True)
             raise
         self.scheduler.notify()
         return image
@@ -118,14 +124,14 @@ class ImageService:
         if existing is not None:
             raise DuplicateImage(existing)
 
-    def _roll_back(self, image: Image) -> None:
+    def _roll_back(self, image: Image, *, keep_blobs: bool = False) -> None:
         """Undo a reservation; what cannot be undone now is left for the sweeper.
 
         The row goes even when the blob store is down, so a failed upload never holds a quota
         slot; a blob left behind has no row and the sweeper's orphan pass removes it.
         """
-        leftover = False
-        for key in (image.original_key, image.thumbnail_key):
+        leftover = keep_blobs
+        for key in () if keep_blobs else (image.original_key, image.thumbnail_key):
             try:
                 self.blobs.delete(key)
             except Exception:

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
@@ -74,23 +75,71 @@ class PostgresTransaction:
 MIGRATION_LOCK = 0x696D677265706F
 
 
-class PostgresDatabase:
-    """Owns the pool. Created closed; the app's lifespan calls open() and close()."""
+# What psycopg's wait functions raise when their timeout runs out (an OperationalError).
+_WAIT_TIMEOUT: type[Exception] = getattr(psycopg.errors, "_WaitTimeout", psycopg.errors.ConnectionTimeout)
 
-    def __init__(self, dsn: str, min_size: int = 1, max_size: int = 10, timeout: float = 10.0) -> None:
+
+class BoundedConnection(psycopg.Connection[Any]):
+    """A connection whose every wait for the server lasts at most ``wait_timeout`` seconds.
+
+    psycopg waits for an answer without limit, so a server or network that accepts bytes and
+    never answers would hang the request, and the pool check behind it, for good. A wait that
+    runs out closes the connection (its state is unknown) and raises OperationalError."""
+
+    wait_timeout: float | None = None
+
+    def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
+        limit = timeout if timeout is not None else self.wait_timeout
+        try:
+            return super().wait(gen, interval=interval, timeout=limit)
+        except psycopg.OperationalError as e:
+            if timeout is None and isinstance(e, _WAIT_TIMEOUT):  # ours ran out, not the caller's
+                self.close()
+                raise psycopg.OperationalError(f"no answer from the server within {limit:g} s") from None
+            raise
+
+
+class PostgresDatabase:
+    """Owns the pool. Created closed; the app's lifespan calls open() and close().
+
+    Every wait is bounded: ``timeout`` for a pooled connection, ``connect_timeout`` (unless the
+    DSN sets one) for a new one, ``query_timeout`` for each statement's answer (enforced on the
+    server as statement_timeout and on the client against a silent network; migrations are
+    exempt). A request that meets any of them gets ServiceUnavailable."""
+
+    def __init__(self, dsn: str, min_size: int = 1, max_size: int = 10, timeout: float = 10.0,
+                 *, connect_timeout: int = 10, query_timeout: float = 30.0,
+                 reconnect_timeout: float = 30.0) -> None:
         self.dsn = dsn
         self._timeout = timeout
+        self._query_timeout = query_timeout
+        kwargs: dict[str, Any] = {
+            # Timestamps come back in UTC; rows as dicts for the shared row translators.
+            "row_factory": dict_row,
+            "options": f"-c TimeZone=UTC -c statement_timeout={max(1, round(query_timeout * 1000))}",
+        }
+        if "connect_timeout" not in conninfo_to_dict(dsn):
+            kwargs["connect_timeout"] = max(2, connect_timeout)  # libpq's least
         self._pool: ConnectionPool[Any] = ConnectionPool(
             dsn,
             min_size=min_size,
             max_size=max_size,
             open=False,
             timeout=timeout,
-            # Timestamps come back in UTC; rows as dicts for the shared row translators.
-            kwargs={"row_factory": dict_row, "options": "-c TimeZone=UTC"},
+            # The pool retries a failed connect with doubling delays until this runs out; a new
+            # request then starts afresh. Small, so service resumes soon after an outage ends
+            # (psycopg's 5 minutes let the retry delay grow past 2 minutes).
+            reconnect_timeout=reconnect_timeout,
+            kwargs=kwargs,
+            connection_class=BoundedConnection,
+            configure=self._configure,
             check=ConnectionPool.check_connection,
             name="imagerepo",
         )
+
+    def _configure(self, conn: BoundedConnection) -> None:
+        # Set before the first wait; +1 s lets the server's statement_timeout answer first.
+        conn.wait_timeout = self._query_timeout + 1.0
 
     def open(self, *, migrate: bool = True) -> None:
         """Open the pool (waiting for the first connection) and apply pending migrations."""
@@ -132,7 +181,7 @@ class PostgresDatabase:
     def migrate(self) -> list[int]:
         """Apply pending migrations; returns the versions this call applied."""
         applied = []
-        with self.connection() as conn:
+        with self.connection() as conn, self._unbounded(conn):
             # Taken before reading the version table: a second process starting now waits here.
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
             conn.execute(
@@ -150,6 +199,16 @@ class PostgresDatabase:
                 )
                 applied.append(mig.version)
         return applied
+
+    @contextmanager
+    def _unbounded(self, conn: Any) -> Iterator[None]:
+        """No statement timeout for this transaction (a migration may rebuild a large index)."""
+        conn.execute("SET LOCAL statement_timeout = 0")
+        conn.wait_timeout = None
+        try:
+            yield
+        finally:
+            conn.wait_timeout = self._query_timeout + 1.0
 
     def schema_versions(self) -> list[int]:
         with self.connection() as conn:

@@ -61,8 +61,9 @@ class SqliteDatabase:
     writers serialize with BEGIN IMMEDIATE, which is what makes the quota check atomic.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT_MS / 1000) -> None:
         self.path = Path(path)
+        self._busy_ms = max(0, round(busy_timeout * 1000))  # how long a write waits for another's lock
         self._local = threading.local()
         self._lock = threading.Lock()
         self._all: list[sqlite3.Connection] = []
@@ -88,10 +89,10 @@ class SqliteDatabase:
         # isolation_level=None: we issue BEGIN ourselves; check_same_thread=False only so that
         # close() may close every thread's connection.
         conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+            self.path, isolation_level=None, check_same_thread=False, timeout=self._busy_ms / 1000
         )
         conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = NORMAL")
         for attempt in range(100):  # switching to WAL needs a moment alone with the file
