@@ -23,7 +23,8 @@ from dependency_injector import providers
 
 from imagerepo.domain.accounts import Account, QuotaUse
 from imagerepo.domain.images import Image, build_query
-from imagerepo.entrypoints.container import Container, Settings
+from imagerepo.entrypoints.container import Container
+from imagerepo.entrypoints.settings import Settings
 
 __all__ = ["Account", "Image", "Repository"]
 

@@ -11,7 +11,8 @@ from litestar.testing import TestClient
 
 from imagerepo.adapters.memory import ManualClock
 from imagerepo.entrypoints.app import create_app
-from imagerepo.entrypoints.container import Container, Settings, memory_container
+from imagerepo.entrypoints.container import Container, memory_container
+from imagerepo.entrypoints.settings import Settings
 
 
 @pytest.fixture

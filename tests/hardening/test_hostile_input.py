@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from litestar.testing import TestClient
 
 from imagerepo.entrypoints.app import create_app
-from imagerepo.entrypoints.container import Settings, memory_container
+from imagerepo.entrypoints.container import memory_container
+from imagerepo.entrypoints.settings import Settings
 from imagerepo.entrypoints.uploads import MAX_HEADER_BYTES
 from tests import images as img
 from tests.hardening.strategies import declared_types, hostile_bytes, hostile_filenames

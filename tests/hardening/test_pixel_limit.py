@@ -9,7 +9,7 @@ import pytest
 
 from imagerepo.adapters.pillow_inspector import PillowImageInspector
 from imagerepo.domain.errors import InvalidImage
-from imagerepo.entrypoints.container import Settings
+from imagerepo.entrypoints.settings import Settings
 from tests import images as img
 
 

@@ -18,7 +18,8 @@ from litestar.testing import TestClient
 from schemathesis import checks
 
 from imagerepo.entrypoints.app import create_app
-from imagerepo.entrypoints.container import Settings, memory_container
+from imagerepo.entrypoints.container import memory_container
+from imagerepo.entrypoints.settings import Settings
 from tests import images as img
 from tests.hardening.support import signup, upload
 

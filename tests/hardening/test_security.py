@@ -27,7 +27,8 @@ from imagerepo.domain.accounts_service import AccountService
 from imagerepo.domain.errors import InvalidLogin
 from imagerepo.domain.throttle import ThrottlePolicy
 from imagerepo.entrypoints.app import SESSION_COOKIE, create_app
-from imagerepo.entrypoints.container import Container, Settings, memory_container
+from imagerepo.entrypoints.container import Container, memory_container
+from imagerepo.entrypoints.settings import Settings
 from tests import images as img
 from tests.bursts import GateHasher, burst
 from tests.hardening.support import PASSWORD, error_code, signup, upload

@@ -15,7 +15,8 @@ from litestar.testing import TestClient
 from imagerepo.adapters.filestore import EncryptedFileBlobStore
 from imagerepo.adapters.memory import ManualClock, png_bytes
 from imagerepo.entrypoints.app import create_app
-from imagerepo.entrypoints.container import Settings, memory_container
+from imagerepo.entrypoints.container import memory_container
+from imagerepo.entrypoints.settings import Settings
 from tests.hardening.support import error_code, signup, upload
 
 QUOTA = 3

@@ -20,7 +20,8 @@ from litestar.testing import TestClient
 
 from imagerepo.domain.errors import ServiceUnavailable
 from imagerepo.entrypoints.app import create_app
-from imagerepo.entrypoints.container import Container, Settings
+from imagerepo.entrypoints.container import Container
+from imagerepo.entrypoints.settings import Settings
 from tests import images as img
 from tests.fixtures_services import S3Service, fresh_bucket
 from tests.integration.stack import (

@@ -13,7 +13,8 @@ from litestar.testing import TestClient
 
 from imagerepo.adapters.memory import ManualClock
 from imagerepo.entrypoints.app import create_app
-from imagerepo.entrypoints.container import Container, Settings
+from imagerepo.entrypoints.container import Container
+from imagerepo.entrypoints.settings import Settings
 from tests import images as img
 
 

@@ -13,7 +13,8 @@ import pytest
 from litestar.testing import TestClient
 
 from imagerepo.entrypoints.app import create_app
-from imagerepo.entrypoints.container import Settings, memory_container
+from imagerepo.entrypoints.container import memory_container
+from imagerepo.entrypoints.settings import Settings
 
 pillow_heif = pytest.importorskip("pillow_heif")
 

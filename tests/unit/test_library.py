@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from imagerepo.domain.errors import DuplicateImage, NotFound, QuotaExceeded, UnsupportedMediaType
-from imagerepo.entrypoints.container import Settings
+from imagerepo.entrypoints.settings import Settings
 from imagerepo.library import Repository
 from tests import images as img
 

@@ -13,7 +13,8 @@ from litestar.testing import TestClient
 
 from imagerepo.domain.identity import OidcProviderConfig
 from imagerepo.entrypoints.app import SESSION_COOKIE, create_app
-from imagerepo.entrypoints.container import Settings, memory_container
+from imagerepo.entrypoints.container import memory_container
+from imagerepo.entrypoints.settings import Settings
 from tests.oidc_provider import OidcTestProvider
 
 

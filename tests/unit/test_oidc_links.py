@@ -10,7 +10,7 @@ from imagerepo.adapters.memory import FastPasswordHasher, InMemoryAccountReposit
 from imagerepo.adapters.memory_identity import InMemoryIdentityLinkRepository
 from imagerepo.domain.accounts import username_problems
 from imagerepo.domain.identity import ExternalSignIn, username_base, username_candidates
-from imagerepo.entrypoints.container import ConfigError, Settings
+from imagerepo.entrypoints.settings import ConfigError, Settings
 
 
 def test_first_sign_in_creates_an_account_and_later_ones_reuse_it() -> None:

@@ -21,7 +21,8 @@ from imagerepo.adapters.process_analyzer import ProcessImageAnalyzer
 from imagerepo.domain.errors import AnalysisFailed
 from imagerepo.domain.images import AnalysisResult
 from imagerepo.entrypoints.app import create_app
-from imagerepo.entrypoints.container import Settings, memory_container, open_analyzer
+from imagerepo.entrypoints.container import memory_container, open_analyzer
+from imagerepo.entrypoints.settings import Settings
 from tests import images as img
 from tests.hardening.support import signup, upload
 from tests.scripted_analyzer import ScriptedAnalyzer
@@ -248,7 +249,7 @@ def test_analysis_processes_zero_keeps_analysis_in_process(tmp_path: Path) -> No
 
 
 def test_analysis_processes_must_be_a_whole_number() -> None:
-    from imagerepo.entrypoints.container import ConfigError
+    from imagerepo.entrypoints.settings import ConfigError
 
     with pytest.raises(ConfigError, match="IMAGEREPO_ANALYSIS_PROCESSES"):
         Settings.from_env({"IMAGEREPO_ANALYSIS_PROCESSES": "many"})

@@ -22,7 +22,8 @@ from litestar.testing import TestClient
 
 from imagerepo.adapters.s3 import S3BlobStore, make_s3_client
 from imagerepo.entrypoints.app import create_app
-from imagerepo.entrypoints.container import ConfigError, Container, Settings
+from imagerepo.entrypoints.container import Container
+from imagerepo.entrypoints.settings import ConfigError, Settings
 
 BUCKET = "photos"
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/s3/aws4_request")

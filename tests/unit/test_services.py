@@ -33,7 +33,8 @@ from imagerepo.domain.errors import (
 )
 from imagerepo.domain.images import AnalysisStatus, build_query
 from imagerepo.domain.images_service import ImageService
-from imagerepo.entrypoints.container import Settings, memory_container
+from imagerepo.entrypoints.container import memory_container
+from imagerepo.entrypoints.settings import Settings
 
 
 class World:

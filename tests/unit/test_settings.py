@@ -12,14 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from imagerepo.entrypoints.cli import cli
-from imagerepo.entrypoints.container import (
-    SETTINGS_VARIABLES,
-    ConfigError,
-    Keys,
-    Settings,
-    load_keys,
-    unknown_variables,
-)
+from imagerepo.entrypoints.settings import SETTINGS_VARIABLES, ConfigError, Keys, Settings, load_keys, unknown_variables
 from tests.fixtures_services import _free_ports
 from tests.serve_process import IMAGEREPO, clean_env
 

@@ -25,7 +25,7 @@ from imagerepo.domain.accounts_service import AccountService
 from imagerepo.domain.images import build_query
 from imagerepo.domain.images_service import ImageService
 from imagerepo.entrypoints.client_address import client_address, proxy_headers
-from imagerepo.entrypoints.container import Container, Settings
+from imagerepo.entrypoints.container import Container
 from imagerepo.entrypoints.guards import json_bodies_only, same_origin_only
 from imagerepo.entrypoints.logs import app_logging, set_levels
 from imagerepo.entrypoints.schemas import (
@@ -43,6 +43,7 @@ from imagerepo.entrypoints.schemas import (
     error_responses,
     rfc3339,
 )
+from imagerepo.entrypoints.settings import Settings
 from imagerepo.entrypoints.uploads import receive_file
 
 log = logging.getLogger("imagerepo.http")

@@ -6,7 +6,6 @@ import csv
 import hashlib
 import json
 import logging
-import os
 import signal
 import sys
 import threading
@@ -24,9 +23,10 @@ from rich.table import Table
 from rich.text import Text
 
 from imagerepo.domain.errors import DomainError, ServiceUnavailable
-from imagerepo.entrypoints.container import ConfigError, Container, Settings, unknown_variables
+from imagerepo.entrypoints.container import Container
 from imagerepo.entrypoints.logs import configure_logging
 from imagerepo.entrypoints.schemas import rfc3339
+from imagerepo.entrypoints.settings import ConfigError, Settings, unknown_variables
 
 log = logging.getLogger("imagerepo.cli")
 
@@ -43,7 +43,7 @@ def _container(**changes: Any) -> Container:
         settings = Settings.from_env()
     except ConfigError as e:
         _config_error(e)
-    for name, likely in unknown_variables(os.environ).items():
+    for name, likely in unknown_variables().items():
         hint = f" (did you mean {likely}?)" if likely else ""
         typer.secho(f"warning: {name} is not an imagerepo setting and is ignored{hint}", fg="yellow", err=True)
     changes = {k: v for k, v in changes.items() if v is not None}
