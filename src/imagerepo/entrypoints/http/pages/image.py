@@ -12,11 +12,15 @@ from imagerepo.entrypoints.http.auth import Auth, signed_in
 from imagerepo.entrypoints.http.pages.common import fragment, own_card, page
 
 
+def _image_page(template: str, image_id: str, viewer: Auth | None, images: ImageService) -> Template:
+    account = signed_in(viewer)
+    return page(images, template, account=account, image=own_card(images, account, image_id))
+
+
 @get("/images/{image_id:str}", sync_to_thread=True)
 def detail(image_id: FromPath[str], viewer: NamedDependency[Auth | None],
            images: NamedDependency[ImageService]) -> Template:
-    account = signed_in(viewer)
-    return page(images, "detail.html", account=account, image=own_card(images, account, image_id))
+    return _image_page("detail.html", image_id, viewer, images)
 
 
 @get("/images/{image_id:str}/card", sync_to_thread=True)
@@ -36,8 +40,7 @@ def analysis_panel(image_id: FromPath[str], viewer: NamedDependency[Auth | None]
 @get("/images/{image_id:str}/delete", sync_to_thread=True)
 def confirm_delete(image_id: FromPath[str], viewer: NamedDependency[Auth | None],
                    images: NamedDependency[ImageService]) -> Template:
-    account = signed_in(viewer)
-    return page(images, "delete.html", account=account, image=own_card(images, account, image_id))
+    return _image_page("delete.html", image_id, viewer, images)
 
 
 @post("/images/{image_id:str}/delete", sync_to_thread=True)
