@@ -421,6 +421,15 @@ def test_openapi_document_lists_the_contract(client: TestClient[Any]) -> None:
         assert path in paths, path
 
 
+def test_every_operation_id_names_its_handler(client: TestClient[Any]) -> None:
+    """Client generators name their methods after operationIds: each is unique and says what it does."""
+    paths = client.get("/schema/openapi.json").json()["paths"]
+    ids = [op["operationId"] for item in paths.values() for op in item.values() if isinstance(op, dict)]
+    assert len(ids) == len(set(ids))
+    assert not [i for i in ids if "callable" in i.lower()]
+    assert "ApiV1ImagesImageIdGetImage" in ids
+
+
 def test_security_headers_on_every_response(client: TestClient[Any]) -> None:
     for path in ["/", "/health/live", "/api/v1/me"]:
         r = client.get(path)

@@ -44,7 +44,7 @@ def _start_sweeper(container: Container, stop: threading.Event, interval: float 
     return t
 
 
-def create_app(container: Container | None = None, *, extra_route_handlers: list[Any] | None = None) -> Litestar:
+def create_app(container: Container | None = None) -> Litestar:
     container = container or Container()
     settings: Settings = container.settings()
     stop_sweeper = threading.Event()
@@ -74,7 +74,7 @@ def create_app(container: Container | None = None, *, extra_route_handlers: list
         csp=lambda: security.content_security_policy(container.settings()),
     )
     app = Litestar(
-        route_handlers=[api_router(), *pages, *(extra_route_handlers or [])],
+        route_handlers=[api_router(), *pages],
         dependencies=deps.dependencies(container),
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
