@@ -80,8 +80,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     import uvicorn
 
     from imagerepo.adapters.local import LocalImageAnalyzer
-    from imagerepo.entrypoints.app import create_app
     from imagerepo.entrypoints.container import Container
+    from imagerepo.entrypoints.http.app import create_app
     from imagerepo.entrypoints.settings import Settings
 
     data_dir = tmp_path_factory.mktemp("browser-data")

@@ -10,8 +10,8 @@ import pytest
 from litestar.testing import TestClient
 
 from imagerepo.adapters.memory import ManualClock
-from imagerepo.entrypoints.app import create_app
 from imagerepo.entrypoints.container import Container, memory_container
+from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.settings import Settings
 
 

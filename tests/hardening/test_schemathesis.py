@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from litestar.testing import TestClient
 from schemathesis import checks
 
-from imagerepo.entrypoints.app import create_app
 from imagerepo.entrypoints.container import memory_container
+from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.settings import Settings
 from tests import images as img
 from tests.hardening.support import signup, upload

@@ -26,8 +26,9 @@ from imagerepo.adapters.system import Argon2PasswordHasher
 from imagerepo.domain.accounts_service import AccountService
 from imagerepo.domain.errors import InvalidLogin
 from imagerepo.domain.throttle import ThrottlePolicy
-from imagerepo.entrypoints.app import SESSION_COOKIE, create_app
 from imagerepo.entrypoints.container import Container, memory_container
+from imagerepo.entrypoints.http.app import create_app
+from imagerepo.entrypoints.http.auth import SESSION_COOKIE
 from imagerepo.entrypoints.settings import Settings
 from tests import images as img
 from tests.bursts import GateHasher, burst

@@ -14,8 +14,8 @@ from litestar.testing import TestClient
 
 from imagerepo.adapters.filestore import EncryptedFileBlobStore
 from imagerepo.adapters.memory import ManualClock, png_bytes
-from imagerepo.entrypoints.app import create_app
 from imagerepo.entrypoints.container import memory_container
+from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.settings import Settings
 from tests.hardening.support import error_code, signup, upload
 

@@ -19,8 +19,8 @@ from dependency_injector import providers
 from litestar.testing import TestClient
 
 from imagerepo.domain.errors import ServiceUnavailable
-from imagerepo.entrypoints.app import create_app
 from imagerepo.entrypoints.container import Container
+from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.settings import Settings
 from tests import images as img
 from tests.fixtures_services import S3Service, fresh_bucket

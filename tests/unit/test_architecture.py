@@ -88,3 +88,71 @@ def test_every_port_is_runtime_checkable_and_has_a_fake() -> None:
             members = typing._get_protocol_attrs(proto)  # type: ignore[attr-defined]  # public only in 3.13
             assert any(isinstance(f, type) and all(hasattr(f, m) for m in members) and members
                        for f in fakes), f"no in-memory fake for {proto.__name__}"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(SRC.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph(root: Path) -> dict[str, set[str]]:
+    """Each module of ``root`` and the imagerepo modules it imports, deferred imports included
+    (``from package import module`` counts as importing the module)."""
+    modules = {module_name(p): p for p in root.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add(node.module)
+                found.update(f"{node.module}.{a.name}" for a in node.names)
+        graph[name] = {m for m in found if m in modules and m != name}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[set[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[set[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = set()
+            while True:
+                w = stack.pop()
+                component.add(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(component)
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_entrypoints_import_no_cycle_not_even_through_deferred_imports() -> None:
+    assert cycles(import_graph(SRC / "entrypoints")) == []
+
+
+@pytest.mark.parametrize("module", sorted((SRC / "entrypoints" / "http").rglob("*.py")),
+                         ids=lambda p: str(p.relative_to(SRC)))
+def test_routes_get_services_by_injection_never_from_the_container(module: Path) -> None:
+    """Only the app factory and deps.py know the container; a route names what it needs."""
+    if module.name in ("app.py", "deps.py"):
+        return
+    assert "imagerepo.entrypoints.container" not in imports(module)
+    assert "state.container" not in module.read_text()

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from imagerepo.entrypoints.app import create_app
 from imagerepo.entrypoints.container import memory_container
+from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.settings import Settings
 
 pillow_heif = pytest.importorskip("pillow_heif")

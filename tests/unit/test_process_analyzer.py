@@ -20,8 +20,8 @@ from imagerepo.adapters.memory import ManualClock
 from imagerepo.adapters.process_analyzer import ProcessImageAnalyzer
 from imagerepo.domain.errors import AnalysisFailed
 from imagerepo.domain.images import AnalysisResult
-from imagerepo.entrypoints.app import create_app
 from imagerepo.entrypoints.container import memory_container, open_analyzer
+from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.settings import Settings
 from tests import images as img
 from tests.hardening.support import signup, upload

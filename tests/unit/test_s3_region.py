@@ -21,8 +21,8 @@ from dependency_injector import providers
 from litestar.testing import TestClient
 
 from imagerepo.adapters.s3 import S3BlobStore, make_s3_client
-from imagerepo.entrypoints.app import create_app
 from imagerepo.entrypoints.container import Container
+from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.settings import ConfigError, Settings
 
 BUCKET = "photos"
@@ -445,7 +445,7 @@ def _img_src_allows(csp: str, url: str) -> bool:
 def test_the_pages_may_show_images_from_the_presigned_urls(
     aws_env: pytest.MonkeyPatch, endpoint: str | None, style: str
 ) -> None:
-    from imagerepo.entrypoints.web import content_security_policy
+    from imagerepo.entrypoints.http.security import content_security_policy
 
     settings = Settings(storage_url=f"s3://{BUCKET}", s3_endpoint_url=endpoint or "", s3_addressing_style=style)
     client = make_s3_client(endpoint, "eu-west-1", addressing_style=style or None)

@@ -13,8 +13,9 @@ import pytest
 from litestar.testing import TestClient
 
 from imagerepo.adapters.memory import ManualClock
-from imagerepo.entrypoints.app import SESSION_COOKIE, create_app
 from imagerepo.entrypoints.container import memory_container
+from imagerepo.entrypoints.http.app import create_app
+from imagerepo.entrypoints.http.auth import SESSION_COOKIE
 from imagerepo.entrypoints.settings import Settings
 
 PASSWORD = "correct horse"

@@ -25,7 +25,7 @@ from rich.text import Text
 from imagerepo.domain.errors import DomainError, ServiceUnavailable
 from imagerepo.entrypoints.container import Container
 from imagerepo.entrypoints.logs import configure_logging
-from imagerepo.entrypoints.schemas import rfc3339
+from imagerepo.entrypoints.presenters import rfc3339
 from imagerepo.entrypoints.settings import ConfigError, Settings, unknown_variables
 
 log = logging.getLogger("imagerepo.cli")
@@ -66,7 +66,7 @@ def serve(
     """Serve the web app and API (with in-process analysis workers by default)."""
     import uvicorn
 
-    from imagerepo.entrypoints.app import create_app
+    from imagerepo.entrypoints.http.app import create_app
 
     container = _container(host=host, port=port, workers=workers)
     s = container.settings()

@@ -1,9 +1,9 @@
-"""Wire shapes of API.md, as msgspec structs (they also give the OpenAPI document its schemas)."""
+"""Wire shapes of API.md, as msgspec structs (they also give the OpenAPI document its schemas);
+the image ones are in presenters.py."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -11,12 +11,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 
 from imagerepo.domain.accounts import Account, QuotaUse
-from imagerepo.domain.images import Image
-from imagerepo.domain.images_service import ImageUrls
-
-
-def rfc3339(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+from imagerepo.entrypoints.presenters import ImageOut, rfc3339
 
 
 class ErrorBody(msgspec.Struct):
@@ -62,70 +57,6 @@ class MeOut(msgspec.Struct):
     @classmethod
     def of(cls, a: Account, q: QuotaUse) -> MeOut:
         return cls(id=a.id, username=a.username, quota=QuotaOut(used=q.used, limit=q.limit))
-
-
-class TagOut(msgspec.Struct):
-    name: str
-    confidence: float
-
-
-class ColorOut(msgspec.Struct):
-    hex: str
-    fraction: float
-    name: str
-
-
-class AnalysisOut(msgspec.Struct):
-    status: str
-    analyzer: str
-    description: str
-    tags: list[TagOut]
-    colors: list[ColorOut]
-    text: str
-    error: str | None = None
-    analyzed_at: str | None = None
-
-
-class ImageOut(msgspec.Struct):
-    id: str
-    filename: str
-    content_type: str
-    width: int
-    height: int
-    size_bytes: int
-    sha256: str
-    uploaded_at: str
-    url: str
-    thumbnail_url: str
-    url_expires_at: str
-    analysis: AnalysisOut
-
-    @classmethod
-    def of(cls, image: Image, urls: ImageUrls) -> ImageOut:
-        a = image.analysis
-        return cls(
-            id=image.id,
-            filename=image.filename,
-            content_type=image.content_type,
-            width=image.width,
-            height=image.height,
-            size_bytes=image.size_bytes,
-            sha256=image.sha256,
-            uploaded_at=rfc3339(image.uploaded_at),
-            url=urls.url,
-            thumbnail_url=urls.thumbnail_url,
-            url_expires_at=rfc3339(urls.expires_at),
-            analysis=AnalysisOut(
-                status=a.status.value,
-                analyzer=a.analyzer,
-                description=a.description,
-                tags=[TagOut(t.name, round(t.confidence, 4)) for t in a.tags],
-                colors=[ColorOut(c.hex, round(c.fraction, 4), c.name) for c in a.colors],
-                text=a.text,
-                error=a.error or None,
-                analyzed_at=rfc3339(a.updated_at) if a.updated_at else None,
-            ),
-        )
 
 
 class ImagePageOut(msgspec.Struct):
@@ -186,3 +117,7 @@ class UploadOperation(Operation):
                 schema=Schema(type=OpenAPIType.OBJECT, properties={"file": file_schema}, required=["file"]),
             )},
         )
+
+
+# Bodies of the JSON endpoints are small; uploads have their own limit.
+JSON_BODY_LIMIT = 64 * 1024

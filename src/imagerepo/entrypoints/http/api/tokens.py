@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import msgspec
-from litestar import Response, Router, delete, get, post
-from litestar.di import NamedDependency, Provide
+from litestar import Response, delete, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from imagerepo.domain.tokens_service import ApiToken, TokenService
-from imagerepo.entrypoints.app import JSON_BODY_LIMIT, Auth
-from imagerepo.entrypoints.container import Container
-from imagerepo.entrypoints.schemas import error_responses, rfc3339
+from imagerepo.entrypoints.http.auth import Auth
+from imagerepo.entrypoints.http.schemas import JSON_BODY_LIMIT, error_responses
+from imagerepo.entrypoints.presenters import rfc3339
 
 
 class TokenIn(msgspec.Struct, forbid_unknown_fields=False):
@@ -74,13 +73,4 @@ def revoke_token(token_id: FromPath[str], auth: NamedDependency[Auth], tokens: N
     tokens.revoke(auth.account, token_id)
 
 
-def router(container: Container) -> Router:
-    def provide_tokens() -> TokenService:
-        return TokenService(container.session_repository(), container.clock())
-
-    return Router(
-        path="/",
-        route_handlers=[create_token, list_tokens, revoke_token],
-        dependencies={"tokens": Provide(provide_tokens, sync_to_thread=False)},
-        signature_namespace={"Auth": Auth, "TokenService": TokenService, "datetime": datetime, "Any": Any},
-    )
+ROUTES = [create_token, list_tokens, revoke_token]

@@ -1,0 +1,1 @@
+"""The JSON API of API.md, one module per resource."""

@@ -1,0 +1,78 @@
+"""Accounts and sessions: the credential rules, sign-up, sign-in, sign-out, who am I."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+from litestar import Request, Response, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+
+from imagerepo.domain.accounts import PASSWORD_RULES, USERNAME_RULES
+from imagerepo.domain.accounts_service import AccountService
+from imagerepo.domain.images_service import ImageService
+from imagerepo.entrypoints.client_address import client_address
+from imagerepo.entrypoints.http.auth import SIGNED_OUT, Auth, is_https, session_cookie
+from imagerepo.entrypoints.http.deps import AppSettings
+from imagerepo.entrypoints.http.schemas import (
+    JSON_BODY_LIMIT,
+    AccountOut,
+    CredentialsIn,
+    MeOut,
+    RulesOut,
+    TokenOut,
+    error_responses,
+)
+from imagerepo.entrypoints.http.security import SAME_ORIGIN
+from imagerepo.entrypoints.presenters import rfc3339
+
+
+@get("/api/v1/rules", tags=["accounts"], summary="The credential rules, for sign-up hints")
+async def rules() -> RulesOut:
+    return RulesOut(username=list(USERNAME_RULES), password=list(PASSWORD_RULES))
+
+
+@post("/api/v1/accounts", tags=["accounts"], status_code=201, sync_to_thread=True,
+      request_max_body_size=JSON_BODY_LIMIT, summary="Sign up",
+      responses=error_responses(400, 409, 413, 415, 422, 503))
+def sign_up(data: JSONBody[CredentialsIn], accounts: NamedDependency[AccountService]) -> AccountOut:
+    return AccountOut.of(accounts.sign_up(data.username, data.password))
+
+
+# Async on purpose: Litestar 2.25 answers a sync handler that returns a Response with a 500
+# ("'coroutine' object has no attribute 'to_asgi_response'") when a later handler shares its path,
+# as DELETE /api/v1/sessions does.
+@post("/api/v1/sessions", tags=["accounts"], status_code=201,
+      request_max_body_size=JSON_BODY_LIMIT, summary="Sign in: a bearer token and a session cookie",
+      opt={SAME_ORIGIN: True}, responses=error_responses(400, 401, 403, 413, 415, 429, 503))
+async def sign_in(request: Request[Any, Any, Any], data: JSONBody[CredentialsIn],
+                  accounts: NamedDependency[AccountService], settings: AppSettings) -> Response[TokenOut]:
+    issued = await anyio.to_thread.run_sync(
+        lambda: accounts.sign_in(data.username, data.password, client_address(request)))
+    cookie = session_cookie(issued.token, max_age=settings.session_ttl_seconds, secure=is_https(request))
+    return Response(TokenOut(token=issued.token, expires_at=rfc3339(issued.expires_at)), status_code=201,
+                    cookies=[cookie], headers={"Cache-Control": "no-store"})
+
+
+@delete("/api/v1/sessions/current", tags=["accounts"], status_code=204, sync_to_thread=True, summary="Sign out",
+        responses=error_responses(401, 503))
+def sign_out(auth: NamedDependency[Auth], accounts: NamedDependency[AccountService]) -> Response[None]:
+    accounts.sign_out(auth.token)
+    return Response(None, status_code=204, cookies=[SIGNED_OUT])
+
+
+@delete("/api/v1/sessions", tags=["accounts"], status_code=204, sync_to_thread=True,
+        summary="Sign out everywhere: end every session and API token of the account",
+        response_cookies=[SIGNED_OUT], responses=error_responses(401, 503))
+def sign_out_everywhere(auth: NamedDependency[Auth], accounts: NamedDependency[AccountService]) -> None:
+    accounts.sign_out_everywhere(auth.account)
+
+
+@get("/api/v1/me", tags=["accounts"], sync_to_thread=True, summary="Who am I, and my quota",
+     responses=error_responses(401, 503))
+def me(auth: NamedDependency[Auth], images: NamedDependency[ImageService]) -> MeOut:
+    return MeOut.of(auth.account, images.quota(auth.account))
+
+
+ROUTES = [rules, sign_up, sign_in, sign_out, sign_out_everywhere, me]

@@ -1,0 +1,96 @@
+"""My images: upload, list and search, one image, its original, deletion, re-analysis."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import anyio
+from litestar import Request, Response, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter
+from litestar.response import Redirect
+
+from imagerepo.domain.images import Image, build_query
+from imagerepo.domain.images_service import ImageService
+from imagerepo.entrypoints.http.auth import Auth
+from imagerepo.entrypoints.http.deps import AppSettings
+from imagerepo.entrypoints.http.schemas import ImagePageOut, UploadOperation, error_responses
+from imagerepo.entrypoints.http.uploads import receive_file
+from imagerepo.entrypoints.presenters import ImageOut
+
+
+def image_out(images: ImageService, image: Image) -> ImageOut:
+    return ImageOut.of(image, images.urls(image))
+
+
+@post("/api/v1/images", tags=["images"], status_code=201, summary="Upload an image (multipart field 'file')",
+      operation_class=UploadOperation, request_max_body_size=None,  # receive_file enforces the limit itself
+      responses=error_responses(400, 401, 409, 413, 415, 422, 503))
+async def upload(request: Request[Any, Any, Any], auth: NamedDependency[Auth], images: NamedDependency[ImageService],
+                 settings: AppSettings) -> Response[ImageOut]:
+    tmp_dir = settings.data_dir / "tmp"
+    await anyio.to_thread.run_sync(lambda: tmp_dir.mkdir(parents=True, exist_ok=True))
+    received = await receive_file(
+        request.headers.get("content-type", ""), request.headers.get("content-length"), request.stream(),
+        max_bytes=settings.max_upload_bytes, tmp_dir=tmp_dir,
+    )
+    try:
+        image = await anyio.to_thread.run_sync(lambda: images.upload(auth.account, received.filename, received.path))
+        out = await anyio.to_thread.run_sync(lambda: image_out(images, image))
+    finally:
+        await anyio.to_thread.run_sync(received.remove)
+    return Response(out, status_code=201, headers={"Location": f"/api/v1/images/{image.id}"})
+
+
+@get("/api/v1/images", tags=["images"], sync_to_thread=True, summary="List and search my images",
+     responses=error_responses(400, 401, 422, 503))
+def list_images(
+    auth: NamedDependency[Auth],
+    images: NamedDependency[ImageService],
+    q: Annotated[
+        str | None, QueryParameter(description="words matched against description, tags, text, filename")
+    ] = None,
+    tag: Annotated[list[str] | None, QueryParameter(description="repeatable; every tag must be present")] = None,
+    color: Annotated[str | None, QueryParameter(description="#rrggbb; closest first")] = None,
+    sort: Annotated[
+        str | None,
+        QueryParameter(description="-uploaded_at (default), uploaded_at, filename, -size_bytes, size_bytes"),
+    ] = None,
+    limit: Annotated[str | None, QueryParameter(description="1-100, default 20")] = None,
+    cursor: Annotated[str | None, QueryParameter(description="next_cursor of the previous page")] = None,
+) -> ImagePageOut:
+    query = build_query(auth.account.id, q=q, tags=tag or [], color=color, sort=sort, limit=limit, cursor=cursor)
+    page = images.search(query)
+    return ImagePageOut(
+        items=[image_out(images, i) for i in page.items],
+        next_cursor=page.next_cursor.encode(query) if page.next_cursor else None,
+    )
+
+
+@get("/api/v1/images/{image_id:str}", tags=["images"], sync_to_thread=True, summary="One image",
+     responses=error_responses(401, 404, 503))
+def get_image(image_id: FromPath[str], auth: NamedDependency[Auth], images: NamedDependency[ImageService]) -> ImageOut:
+    return image_out(images, images.get(auth.account, image_id))
+
+
+@get("/api/v1/images/{image_id:str}/content", tags=["images"], sync_to_thread=True, status_code=307,
+     summary="Redirect to the temporary URL of the original", responses=error_responses(401, 404, 503))
+def image_content(image_id: FromPath[str], auth: NamedDependency[Auth],
+                  images: NamedDependency[ImageService]) -> Redirect:
+    image = images.get(auth.account, image_id)
+    return Redirect(images.urls(image).url, status_code=307, headers={"Cache-Control": "no-store"})
+
+
+@delete("/api/v1/images/{image_id:str}", tags=["images"], status_code=204, sync_to_thread=True,
+        summary="Delete an image, its blobs and its quota slot", responses=error_responses(401, 404, 503))
+def delete_image(image_id: FromPath[str], auth: NamedDependency[Auth], images: NamedDependency[ImageService]) -> None:
+    images.delete(auth.account, image_id)
+
+
+@post("/api/v1/images/{image_id:str}/analysis", tags=["images"], status_code=202, sync_to_thread=True,
+      summary="Re-run the analysis", responses=error_responses(401, 404, 503))
+def reanalyze(image_id: FromPath[str], auth: NamedDependency[Auth], images: NamedDependency[ImageService]) -> ImageOut:
+    return image_out(images, images.reanalyze(auth.account, image_id))
+
+
+ROUTES = [upload, list_images, get_image, image_content, delete_image, reanalyze]

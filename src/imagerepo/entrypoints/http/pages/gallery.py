@@ -1,0 +1,104 @@
+"""The gallery (my images, newest first) and the search page."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from litestar import Request, get
+from litestar.di import NamedDependency
+from litestar.response import Template
+
+from imagerepo.domain import errors as E
+from imagerepo.domain.accounts import Account
+from imagerepo.domain.images import SortOrder, build_query
+from imagerepo.domain.images_service import ImageService
+from imagerepo.entrypoints.http.auth import Auth, signed_in
+from imagerepo.entrypoints.http.deps import AppSettings
+from imagerepo.entrypoints.http.pages.common import card, page
+
+PAGE_SIZE = 24
+TOP_TAGS = 24  # "your tags" on the search page: the most used ones
+
+SORT_LABELS = {
+    SortOrder.NEWEST.value: "Newest first",
+    SortOrder.OLDEST.value: "Oldest first",
+    SortOrder.FILENAME.value: "File name",
+    SortOrder.LARGEST.value: "Largest first",
+    SortOrder.SMALLEST.value: "Smallest first",
+}
+
+
+def _multi(params: Any) -> list[tuple[str, str]]:
+    return [(k, v) for k, v in params.multi_items()]
+
+
+def listing(request: Request[Any, Any, Any], images: ImageService, account: Account, *, search: bool) -> dict[str, Any]:
+    """Runs the list/search query of the page's parameters; bad parameters become a message."""
+    params = request.query_params
+    q = params.get("q", "") if search else ""
+    tags = [t for t in params.getall("tag", []) if t.strip()]
+    color = params.get("color", "") if search and params.get("use_color") else ""
+    sort = params.get("sort", "") if search else ""
+    cursor = params.get("cursor", "")
+    problems: list[str] = []
+    items: list[dict[str, Any]] = []
+    next_url = ""
+    try:
+        query = build_query(account.id, q=q, tags=tags, color=color or None, sort=sort or None,
+                            limit=PAGE_SIZE, cursor=cursor or None)
+        found = images.search(query)
+    except E.InvalidQuery as e:
+        problems = [f"{field}: {'; '.join(msgs)}" for field, msgs in e.details.items()] or [e.message]
+    else:
+        items = [card(images, i) for i in found.items]
+        if found.next_cursor is not None:
+            keep: list[tuple[str, str]] = [(k, v) for k in ("q", "use_color", "color", "sort")
+                                           if (v := params.get(k, "")) and search]
+            keep += [("tag", t) for t in tags]
+            keep.append(("cursor", found.next_cursor.encode(query)))
+            next_url = f"{request.url.path}?{urlencode(keep)}"
+    base = "/search" if search else "/gallery"
+    chips = [{"name": t, "remove_url": base + ("?" + urlencode(
+        [(k, v) for k, v in _multi(params) if not (k == "tag" and v == t) and k != "cursor"])
+        if len(_multi(params)) > 1 else "")} for t in tags]
+    return {"items": items, "next_url": next_url, "problems": problems, "q": q, "tags": tags, "chips": chips,
+            "color": color or params.get("color", "#1f6fb2") or "#1f6fb2", "use_color": bool(color),
+            "sort": sort, "sorts": SORT_LABELS, "filtered": bool(q or tags or color or cursor)}
+
+
+@get("/gallery", sync_to_thread=True)
+def gallery(request: Request[Any, Any, Any], viewer: NamedDependency[Auth | None],
+            images: NamedDependency[ImageService], settings: AppSettings) -> Template:
+    account = signed_in(viewer)
+    notice = "The image was deleted." if request.query_params.get("deleted") else ""
+    return page(images, "gallery.html", account=account, notice=notice, upload_results=[],
+                max_upload_bytes=settings.max_upload_bytes, **listing(request, images, account, search=False))
+
+
+def your_tags(request: Request[Any, Any, Any], images: ImageService, account: Account,
+              selected: list[str]) -> list[dict[str, Any]]:
+    """The account's most used tags as chips: one click adds the tag to the search, or takes it off again."""
+    counts = images.tag_counts(account)[:TOP_TAGS]
+    chosen = {t.casefold() for t in selected}
+    kept = [(k, v) for k, v in _multi(request.query_params) if k != "cursor"]
+    chips = []
+    for name, n in counts:
+        on = name in chosen
+        params = ([(k, v) for k, v in kept if not (k == "tag" and v.casefold() == name)] if on
+                  else [*kept, ("tag", name)])
+        chips.append({"name": name, "count": n, "selected": on,
+                      "url": "/search" + (f"?{urlencode(params)}" if params else "")})
+    return chips
+
+
+@get("/search", sync_to_thread=True)
+def search(request: Request[Any, Any, Any], viewer: NamedDependency[Auth | None],
+           images: NamedDependency[ImageService]) -> Template:
+    account = signed_in(viewer)
+    found = listing(request, images, account, search=True)
+    return page(images, "search.html", account=account,
+                your_tags=your_tags(request, images, account, found["tags"]), **found)
+
+
+ROUTES = [gallery, search]

@@ -1,0 +1,60 @@
+"""One image: its detail page, the fragments scripts refresh in place, re-analysis and deletion."""
+
+from __future__ import annotations
+
+from litestar import get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from imagerepo.domain.images_service import ImageService
+from imagerepo.entrypoints.http.auth import Auth, signed_in
+from imagerepo.entrypoints.http.pages.common import fragment, own_card, page
+
+
+def _image_page(template: str, image_id: str, viewer: Auth | None, images: ImageService) -> Template:
+    account = signed_in(viewer)
+    return page(images, template, account=account, image=own_card(images, account, image_id))
+
+
+@get("/images/{image_id:str}", sync_to_thread=True)
+def detail(image_id: FromPath[str], viewer: NamedDependency[Auth | None],
+           images: NamedDependency[ImageService]) -> Template:
+    return _image_page("detail.html", image_id, viewer, images)
+
+
+@get("/images/{image_id:str}/card", sync_to_thread=True)
+def card_fragment(image_id: FromPath[str], viewer: NamedDependency[Auth | None],
+                  images: NamedDependency[ImageService]) -> Template:
+    """One gallery card, for the script that shows new uploads and finished analyses in place."""
+    return fragment("_card_fragment.html", image=own_card(images, signed_in(viewer), image_id))
+
+
+@get("/images/{image_id:str}/panel", sync_to_thread=True)
+def analysis_panel(image_id: FromPath[str], viewer: NamedDependency[Auth | None],
+                   images: NamedDependency[ImageService]) -> Template:
+    """The analysis part of the detail page, for the script that updates it in place once analysis ends."""
+    return fragment("_analysis_fragment.html", image=own_card(images, signed_in(viewer), image_id))
+
+
+@get("/images/{image_id:str}/delete", sync_to_thread=True)
+def confirm_delete(image_id: FromPath[str], viewer: NamedDependency[Auth | None],
+                   images: NamedDependency[ImageService]) -> Template:
+    return _image_page("delete.html", image_id, viewer, images)
+
+
+@post("/images/{image_id:str}/delete", sync_to_thread=True)
+def delete(image_id: FromPath[str], viewer: NamedDependency[Auth | None],
+           images: NamedDependency[ImageService]) -> Redirect:
+    images.delete(signed_in(viewer), image_id)
+    return Redirect("/gallery?deleted=1", status_code=303)
+
+
+@post("/images/{image_id:str}/analysis", sync_to_thread=True)
+def reanalyze(image_id: FromPath[str], viewer: NamedDependency[Auth | None],
+              images: NamedDependency[ImageService]) -> Redirect:
+    images.reanalyze(signed_in(viewer), image_id)
+    return Redirect(f"/images/{image_id}", status_code=303)
+
+
+ROUTES = [detail, card_fragment, analysis_panel, confirm_delete, delete, reanalyze]
