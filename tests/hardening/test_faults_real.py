@@ -41,7 +41,7 @@ from litestar.testing import TestClient
 
 from imagerepo.adapters.memory import FastPasswordHasher, ManualClock
 from imagerepo.domain.errors import ServiceUnavailable
-from imagerepo.entrypoints.app import create_app
+from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.container import Container, _repository, make_blob_store, open_analyzer
 from imagerepo.entrypoints.settings import Settings
 from tests import images as img
