@@ -17,19 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from imagerepo.domain.errors import DuplicateImage, QuotaExceeded
-from imagerepo.domain.images import (
-    Analysis,
-    AnalysisResult,
-    AnalysisStatus,
-    Color,
-    Cursor,
-    Image,
-    ImageQuery,
-    SortOrder,
-    Tag,
-    build_query,
-)
-from imagerepo.domain.search import query_terms
+from imagerepo.domain.images import Analysis, AnalysisResult, AnalysisStatus, Color, Image, Tag
+from imagerepo.domain.queries import Cursor, ImageQuery, SortOrder, build_query
+from imagerepo.domain.text import query_terms
 from imagerepo.ports.image_repository import ImageRepository
 from tests.search_reference import page_after, search_all
 

@@ -31,14 +31,12 @@ from imagerepo.domain.images import (
     AnalysisResult,
     AnalysisStatus,
     Color,
-    Cursor,
     Image,
-    ImageQuery,
     InspectedImage,
-    Page,
     Tag,
 )
-from imagerepo.domain.search import reference_search, tag_names
+from imagerepo.domain.queries import Cursor, ImageQuery, Page
+from imagerepo.domain.ranking import reference_search, tag_names
 from imagerepo.domain.throttle import Changes, CounterState, ThrottlePolicy, ThrottleRules
 from imagerepo.ports.clock import Clock
 from imagerepo.ports.image_inspector import Thumbnail

@@ -22,8 +22,8 @@ from litestar.response import Redirect
 from imagerepo.domain import errors as E
 from imagerepo.domain.accounts import PASSWORD_RULES, USERNAME_RULES, Account, Session
 from imagerepo.domain.accounts_service import AccountService
-from imagerepo.domain.images import build_query
 from imagerepo.domain.images_service import ImageService
+from imagerepo.domain.queries import build_query
 from imagerepo.entrypoints.client_address import client_address, proxy_headers
 from imagerepo.entrypoints.container import Container
 from imagerepo.entrypoints.guards import json_bodies_only, same_origin_only

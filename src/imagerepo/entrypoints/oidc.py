@@ -24,7 +24,7 @@ from litestar.response import Redirect
 
 from imagerepo.adapters.oidc import AuthlibOidcClient, SignInFailed
 from imagerepo.domain.errors import NotFound
-from imagerepo.domain.identity import ExternalSignIn
+from imagerepo.domain.identity_service import ExternalSignIn
 from imagerepo.entrypoints.app import SESSION_COOKIE
 from imagerepo.entrypoints.container import Container
 from imagerepo.entrypoints.schemas import error_responses

@@ -30,8 +30,9 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from imagerepo.domain import errors as E
 from imagerepo.domain.accounts import PASSWORD_RULES, USERNAME_RULES, Account
-from imagerepo.domain.images import Image, SortOrder, build_query
+from imagerepo.domain.images import Image
 from imagerepo.domain.images_service import ImageService
+from imagerepo.domain.queries import SortOrder, build_query
 from imagerepo.entrypoints.client_address import client_address
 
 log = logging.getLogger("imagerepo.web")

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from imagerepo.domain.images import Analysis, AnalysisJob, Image, ImageQuery, Page
+from imagerepo.domain.images import Analysis, AnalysisJob, Image
+from imagerepo.domain.queries import ImageQuery, Page
 
 
 @runtime_checkable

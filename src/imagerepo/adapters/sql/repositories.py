@@ -21,7 +21,8 @@ from imagerepo.adapters.sql.rows import (
 from imagerepo.adapters.sql.search import DRIVE_BELOW, Sql, search_rows
 from imagerepo.domain.accounts import Account, Session, normalize_username
 from imagerepo.domain.errors import DuplicateImage, QuotaExceeded, UsernameTaken
-from imagerepo.domain.images import Analysis, AnalysisJob, AnalysisStatus, Cursor, Image, ImageQuery, Page
+from imagerepo.domain.images import Analysis, AnalysisJob, AnalysisStatus, Image
+from imagerepo.domain.queries import Cursor, ImageQuery, Page
 
 _COLS = ", ".join(IMAGE_COLUMNS)
 _LIVE_SHA = "SELECT id FROM images WHERE owner_id = ? AND sha256 = ? AND state <> 'deleting' LIMIT 1"
