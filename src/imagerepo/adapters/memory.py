@@ -145,6 +145,8 @@ class _Row:
 
 
 class InMemoryImageRepository:
+    """ImageRepository and AnalysisQueue over one dictionary of rows."""
+
     def __init__(self) -> None:
         self._rows: dict[str, _Row] = {}
         self._lock = threading.RLock()
@@ -247,6 +249,8 @@ class InMemoryImageRepository:
             row.leased_until = None
             row.image = attrs.evolve(row.image, analysis=Analysis.pending(row.image.analysis.analyzer))
             return row.image
+
+    # ---- AnalysisQueue
 
     def claim_analysis(self, now: datetime, lease_until: datetime) -> AnalysisJob | None:
         with self._lock:
