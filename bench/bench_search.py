@@ -44,26 +44,13 @@ from typing import Any
 
 import attrs
 
+from imagerepo.adapters.sql.colors import color_near_params, color_near_sql, color_term_params
 from imagerepo.adapters.sql.rows import image_from_row
 from imagerepo.adapters.sqlite.database import SQLITE
 from imagerepo.domain.colors import COLOR_MIN_FRACTION, rgb_to_lab, to_hex
-from imagerepo.domain.images import (
-    RELEVANCE_ORDER,
-    Analysis,
-    AnalysisStatus,
-    Color,
-    Image,
-    ImageQuery,
-    Tag,
-    build_query,
-)
-from imagerepo.domain.search import (
-    color_near_params,
-    color_near_sql,
-    color_term_params,
-    relevance,
-    relevance_key,
-)
+from imagerepo.domain.images import Analysis, AnalysisStatus, Color, Image, Tag
+from imagerepo.domain.queries import RELEVANCE_ORDER, ImageQuery, build_query
+from imagerepo.domain.ranking import relevance, relevance_key
 
 SCALE = os.environ.get("BENCH_SCALE", "").lower()  # "full", "tiny" (a check that it runs), else default
 FULL, TINY = SCALE == "full", SCALE == "tiny"
@@ -226,7 +213,7 @@ def sqlite_naive(db: Any, query: ImageQuery, offset: int = 0) -> Callable[[], An
     row in plain SQL (words as prefixes of its stored terms, tags against its analysis JSON, colors
     by the same integer score from its palette JSON), sort and page with OFFSET. The images table
     holds no field weights, so a word query ranked by relevance has its matches ranked in Python
-    from their stored analysis (search.relevance) before the OFFSET is applied."""
+    from their stored analysis (ranking.relevance) before the OFFSET is applied."""
     where = ["owner_id = ?", "state = 'ready'"]
     params: list[Any] = [query.owner_id]
     for tag in query.tags:  # exact names: the space-joined tags column cannot tell "cat" from "tiger cat"

@@ -5,7 +5,7 @@ pass over a list, a filter and a sort, no index, no stored keys, no cursor arith
 only the domain's word and color *rules*, which have tests of their own (tests/unit/
 test_search_rules.py, test_search_index_rules.py): how text splits into words (``tokenize``,
 ``stem``), how much a field counts (``FIELD_WEIGHTS``) and how close a palette color is
-(``color_term_score``). It shares no code with ``imagerepo.domain.search.reference_search``, the
+(``color_term_score``). It shares no code with ``imagerepo.domain.ranking.reference_search``, the
 in-memory adapter's implementation, so that adapter is tested, not compared with itself.
 """
 
@@ -15,8 +15,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from imagerepo.domain.colors import rgb_to_lab
-from imagerepo.domain.images import Image, ImageQuery
-from imagerepo.domain.search import FIELD_WEIGHTS, color_term_score, stem, tokenize
+from imagerepo.domain.images import Image
+from imagerepo.domain.queries import ImageQuery
+from imagerepo.domain.ranking import FIELD_WEIGHTS, color_term_score
+from imagerepo.domain.text import stem, tokenize
 
 
 def fields(image: Image) -> dict[str, str]:

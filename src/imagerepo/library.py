@@ -22,7 +22,8 @@ import attrs
 from dependency_injector import providers
 
 from imagerepo.domain.accounts import Account, QuotaUse
-from imagerepo.domain.images import Image, build_query
+from imagerepo.domain.images import Image
+from imagerepo.domain.queries import build_query
 from imagerepo.entrypoints.container import Container
 from imagerepo.entrypoints.settings import Settings
 

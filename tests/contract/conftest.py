@@ -85,6 +85,12 @@ def image_repo(backend: Backend) -> Any:
 
 
 @pytest.fixture
+def analysis_queue(image_repo: Any) -> Any:
+    """Every adapter keeps the queue and the images in one store: one object serves both ports."""
+    return image_repo
+
+
+@pytest.fixture
 def identity_link_repo(backend: Backend) -> Any:
     return backend.identity_links()
 

@@ -1,5 +1,5 @@
-"""ImageRepository contract: lifecycle, quota, duplicates, search and the analysis queue,
-the same on the fake, SQLite and PostgreSQL."""
+"""ImageRepository contract: lifecycle, quota, duplicates and search, the same on the fake, SQLite
+and PostgreSQL (the analysis queue's contract is in test_analysis_queue.py)."""
 
 from __future__ import annotations
 
@@ -17,19 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from imagerepo.domain.errors import DuplicateImage, QuotaExceeded
-from imagerepo.domain.images import (
-    Analysis,
-    AnalysisResult,
-    AnalysisStatus,
-    Color,
-    Cursor,
-    Image,
-    ImageQuery,
-    SortOrder,
-    Tag,
-    build_query,
-)
-from imagerepo.domain.search import query_terms
+from imagerepo.domain.images import Analysis, AnalysisResult, Color, Image, Tag
+from imagerepo.domain.queries import Cursor, ImageQuery, SortOrder, build_query
+from imagerepo.domain.text import query_terms
 from imagerepo.ports.image_repository import ImageRepository
 from tests.search_reference import page_after, search_all
 
@@ -221,93 +211,6 @@ def test_concurrent_identical_uploads_keep_one(image_repo: Any) -> None:
     assert sum(r is None for r in results) == 1
     assert all(isinstance(r, DuplicateImage) for r in results if r is not None)
     assert image_repo.count("alice") == 1
-
-
-# ---------------------------------------------------------------- analysis queue
-
-
-def test_claim_takes_pending_ready_images_once(image_repo: Any) -> None:
-    img = stored(image_repo, image())
-    image_repo.reserve(image(), 10)  # uploading: not yet analysable
-    assert image_repo.pending_analyses() == 1
-    job = image_repo.claim_analysis(T0, T0 + timedelta(minutes=5))
-    assert job is not None
-    assert job.image == img
-    assert job.attempts == 1
-    assert image_repo.claim_analysis(T0, T0 + timedelta(minutes=5)) is None
-
-
-def test_complete_makes_the_analysis_searchable(image_repo: Any) -> None:
-    img = stored(image_repo, image())
-    job = image_repo.claim_analysis(T0, T0 + timedelta(minutes=5))
-    result = done("a brown dog on the beach", ("Dog", "beach"), (("#8c501e", 0.6),), "Ahoy")
-    assert image_repo.complete_analysis(job, result)
-    assert image_repo.get("alice", img.id).analysis == result
-    assert image_repo.pending_analyses() == 0
-    assert ids(image_repo.search(build_query("alice", q="dogs ahoy", tags=["dog"], color="#8a4f20"))) == [
-        img.id
-    ]
-    assert image_repo.claim_analysis(T0 + timedelta(hours=1), T0 + timedelta(hours=2)) is None
-
-
-def test_new_generation_supersedes_a_running_job(image_repo: Any) -> None:
-    img = stored(image_repo, image(analysis=done("cat", ("cat",))))
-    assert image_repo.claim_analysis(T0, T0 + timedelta(minutes=5)) is None  # already done
-    again = image_repo.request_analysis("alice", img.id, T0)
-    assert again.analysis.status == AnalysisStatus.PENDING
-    assert ids(image_repo.search(build_query("alice", tags=["cat"]))) == []  # old tags no longer match
-    old = image_repo.claim_analysis(T0, T0 + timedelta(minutes=5))
-    image_repo.request_analysis("alice", img.id, T0 + timedelta(seconds=1))
-    assert not image_repo.complete_analysis(old, done("stale"))
-    assert not image_repo.retry_analysis(old, T0, "stale")
-    assert image_repo.get("alice", img.id).analysis.status == AnalysisStatus.PENDING
-    new = image_repo.claim_analysis(T0 + timedelta(seconds=2), T0 + timedelta(minutes=5))
-    assert new.generation > old.generation
-    assert new.attempts == 1
-    assert image_repo.complete_analysis(new, done("fresh"))
-
-
-def test_an_expired_lease_lets_another_worker_take_the_job(image_repo: Any) -> None:
-    stored(image_repo, image())
-    first = image_repo.claim_analysis(T0, T0 + timedelta(minutes=5))
-    assert image_repo.claim_analysis(T0 + timedelta(minutes=4), T0 + timedelta(minutes=9)) is None
-    second = image_repo.claim_analysis(T0 + timedelta(minutes=5), T0 + timedelta(minutes=10))
-    assert second is not None
-    assert second.image.id == first.image.id
-    assert second.attempts == 2
-
-
-def test_retry_waits_until_due_and_keeps_the_reason(image_repo: Any) -> None:
-    img = stored(image_repo, image())
-    job = image_repo.claim_analysis(T0, T0 + timedelta(minutes=5))
-    assert image_repo.retry_analysis(job, T0 + timedelta(seconds=30), "busy, retry later")
-    assert image_repo.get("alice", img.id).analysis.error == "busy, retry later"
-    assert image_repo.claim_analysis(T0 + timedelta(seconds=29), T0 + timedelta(minutes=5)) is None
-    again = image_repo.claim_analysis(T0 + timedelta(seconds=30), T0 + timedelta(minutes=5))
-    assert again.attempts == 2
-    assert again.generation == job.generation
-
-
-def test_deleted_image_result_is_dropped(image_repo: Any) -> None:
-    img = stored(image_repo, image())
-    job = image_repo.claim_analysis(T0, T0 + timedelta(minutes=5))
-    image_repo.begin_delete("alice", img.id)
-    assert not image_repo.complete_analysis(job, done("late"))
-    assert image_repo.pending_analyses() == 0
-
-
-def test_concurrent_claimers_never_share_a_job(image_repo: Any) -> None:
-    made = {stored(image_repo, image(f"owner{i % 3}")).id for i in range(12)}
-
-    def drain(_: int) -> list[str]:
-        got = []
-        while (job := image_repo.claim_analysis(T0, T0 + timedelta(minutes=5))) is not None:
-            got.append(job.image.id)
-        return got
-
-    results = hammer(4, drain)
-    claimed = [i for r in results for i in r]
-    assert sorted(claimed) == sorted(made)
 
 
 def test_check_passes_on_a_reachable_database(image_repo: Any) -> None:

@@ -41,8 +41,8 @@ from litestar.testing import TestClient
 
 from imagerepo.adapters.memory import FastPasswordHasher, ManualClock
 from imagerepo.domain.errors import ServiceUnavailable
-from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.container import Container, _repository, make_blob_store, open_analyzer
+from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.settings import Settings
 from tests import images as img
 from tests.faultproxy import FaultProxy, Mode

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from imagerepo.domain.images import Analysis, AnalysisResult, Color, Image, Tag, build_query
+from imagerepo.domain.images import Analysis, AnalysisResult, Color, Image, Tag
+from imagerepo.domain.queries import build_query
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -1,4 +1,4 @@
-"""The hexagon's rules, checked on the source: the domain is pure, ports depend only on it."""
+"""The hexagon's rules, checked on the source: the domain is pure, ports depend only on it, no import cycles."""
 
 from __future__ import annotations
 
@@ -90,62 +90,110 @@ def test_every_port_is_runtime_checkable_and_has_a_fake() -> None:
                        for f in fakes), f"no in-memory fake for {proto.__name__}"
 
 
-def module_name(path: Path) -> str:
-    parts = path.relative_to(SRC.parent).with_suffix("").parts
+# ---------------------------------------------------------------- no import cycles
+
+
+def module_name(path: Path, root: Path) -> str:
+    """Dotted name of a source file under ``root`` (the directory holding the top package)."""
+    parts = path.relative_to(root).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
 def import_graph(root: Path) -> dict[str, set[str]]:
-    """Each module of ``root`` and the imagerepo modules it imports, deferred imports included
-    (``from package import module`` counts as importing the module)."""
-    modules = {module_name(p): p for p in root.rglob("*.py")}
+    """Module -> the modules of the tree it imports, wherever the import sits (in functions, under
+    ``if TYPE_CHECKING:``). ``from pkg import name`` reaches ``pkg.name`` when that is a module,
+    else ``pkg`` itself, i.e. its ``__init__``; relative imports resolve against the package."""
+    files = {module_name(p, root): p for p in sorted(root.rglob("*.py"))}
     graph: dict[str, set[str]] = {}
-    for name, path in modules.items():
-        found = set()
-        for node in ast.walk(ast.parse(path.read_text())):
+    for name, path in files.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
-                found.update(a.name for a in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                found.add(node.module)
-                found.update(f"{node.module}.{a.name}" for a in node.names)
-        graph[name] = {m for m in found if m in modules and m != name}
+                targets.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    kept = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                    base = ".".join([*kept, node.module] if node.module else kept)
+                else:
+                    base = node.module or ""
+                for alias in node.names:
+                    sub = f"{base}.{alias.name}"
+                    targets.add(sub if sub in files else base)
+        graph[name] = {t for t in targets if t in files and t != name}
     return graph
 
 
-def cycles(graph: dict[str, set[str]]) -> list[set[str]]:
-    """The strongly connected components of more than one module (Tarjan)."""
+def import_cycles(graph: dict[str, set[str]]) -> list[tuple[list[str], list[str]]]:
+    """Per strongly connected group of modules: one cycle (a path ending where it starts) and the
+    group's other modules, which lie on further cycles through it."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
-    found: list[set[str]] = []
+    groups: list[set[str]] = []
 
-    def visit(v: str) -> None:
+    def visit(v: str) -> None:  # Tarjan's algorithm; the graph is small enough to recurse
         index[v] = low[v] = len(index)
         stack.append(v)
-        for w in graph[v]:
+        for w in sorted(graph[v]):
             if w not in index:
                 visit(w)
                 low[v] = min(low[v], low[w])
             elif w in stack:
                 low[v] = min(low[v], index[w])
         if low[v] == index[v]:
-            component = set()
-            while True:
-                w = stack.pop()
-                component.add(w)
-                if w == v:
-                    break
-            if len(component) > 1:
-                found.append(component)
+            group = set()
+            while (w := stack.pop()) != v:
+                group.add(w)
+            group.add(v)
+            if len(group) > 1:
+                groups.append(group)
 
-    for v in graph:
+    for v in sorted(graph):
         if v not in index:
             visit(v)
-    return found
+    cycles = []
+    for group in groups:
+        start = min(group)
+        paths = {start: [start]}
+        queue = [start]
+        while queue:  # breadth first inside the group: the shortest way back to the start
+            v = queue.pop(0)
+            if start in graph[v]:
+                cycles.append(([*paths[v], start], sorted(group - set(paths[v]))))
+                break
+            for w in sorted(graph[v] & group):
+                if w not in paths:
+                    paths[w] = [*paths[v], w]
+                    queue.append(w)
+    return sorted(cycles)
 
 
-def test_entrypoints_import_no_cycle_not_even_through_deferred_imports() -> None:
-    assert cycles(import_graph(SRC / "entrypoints")) == []
+def test_no_import_cycle_between_source_files() -> None:
+    cycles = import_cycles(import_graph(SRC.parent))
+    lines = [" -> ".join(cycle) + (f"  (same loop: {', '.join(others)})" if others else "") for cycle, others in cycles]
+    assert not cycles, "import cycles:\n" + "\n".join(lines)
+
+
+def test_the_cycle_check_sees_deferred_relative_and_type_checking_imports(tmp_path: Path) -> None:
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    files = {
+        "__init__.py": "",
+        "a.py": "def f():\n    from pkg.b import g\n",
+        "b.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .sub import thing\n",
+        "sub/__init__.py": "from ..a import f\n",
+        "sub/leaf.py": "from .. import a\nimport pkg.sub\n",
+        "c.py": "import os\nfrom pkg import a\n",
+    }
+    for rel, text in files.items():
+        (pkg / rel).write_text(text)
+    graph = import_graph(tmp_path)
+    assert graph["pkg.sub.leaf"] == {"pkg.a", "pkg.sub"}
+    assert graph["pkg.c"] == {"pkg.a"}
+    assert import_cycles(graph) == [(["pkg.a", "pkg.b", "pkg.sub", "pkg.a"], [])]
+    (pkg / "b.py").write_text("")
+    assert import_cycles(import_graph(tmp_path)) == []
 
 
 @pytest.mark.parametrize("module", sorted((SRC / "entrypoints" / "http").rglob("*.py")),

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from imagerepo.adapters.memory import FastPasswordHasher, InMemoryAccountRepository, ManualClock
 from imagerepo.adapters.memory_identity import InMemoryIdentityLinkRepository
 from imagerepo.domain.accounts import username_problems
-from imagerepo.domain.identity import ExternalSignIn, username_base, username_candidates
+from imagerepo.domain.identity import username_base, username_candidates
+from imagerepo.domain.identity_service import ExternalSignIn
 from imagerepo.entrypoints.settings import ConfigError, Settings
 
 

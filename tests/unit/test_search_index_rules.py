@@ -9,17 +9,15 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
+from imagerepo.adapters.sql.colors import color_near_params, color_near_sql, color_term_params
 from imagerepo.domain.colors import COLOR_MATCH_CUTOFF, delta_e76, rgb_to_lab
 from imagerepo.domain.images import Analysis, AnalysisResult, Image, Tag
-from imagerepo.domain.search import (
+from imagerepo.domain.ranking import (
     COLOR_SCORE_SCALE,
     color_cell,
     color_cells_near,
     color_distance_squared,
     color_match_score,
-    color_near_params,
-    color_near_sql,
-    color_term_params,
     color_term_score,
     relevance,
     relevance_key,

@@ -9,8 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from imagerepo.domain.errors import InvalidQuery
-from imagerepo.domain.images import Cursor, build_query
-from imagerepo.domain.search import query_terms, stem, timestamp_key, tokenize
+from imagerepo.domain.queries import Cursor, build_query
+from imagerepo.domain.ranking import timestamp_key
+from imagerepo.domain.text import query_terms, stem, tokenize
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

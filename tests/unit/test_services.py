@@ -31,8 +31,9 @@ from imagerepo.domain.errors import (
     UnsupportedMediaType,
     UsernameTaken,
 )
-from imagerepo.domain.images import AnalysisStatus, build_query
+from imagerepo.domain.images import AnalysisStatus
 from imagerepo.domain.images_service import ImageService
+from imagerepo.domain.queries import build_query
 from imagerepo.entrypoints.container import memory_container
 from imagerepo.entrypoints.settings import Settings
 

@@ -21,8 +21,8 @@ from imagerepo.adapters.memory import (
 from imagerepo.domain.accounts_service import AccountService
 from imagerepo.domain.analysis_service import AnalysisService
 from imagerepo.domain.errors import DuplicateImage, NotFound, QuotaExceeded, ServiceUnavailable
-from imagerepo.domain.images import build_query
 from imagerepo.domain.images_service import ImageService
+from imagerepo.domain.queries import build_query
 from imagerepo.entrypoints.container import memory_container
 from imagerepo.entrypoints.settings import Settings
 

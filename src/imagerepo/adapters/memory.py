@@ -31,14 +31,12 @@ from imagerepo.domain.images import (
     AnalysisResult,
     AnalysisStatus,
     Color,
-    Cursor,
     Image,
-    ImageQuery,
     InspectedImage,
-    Page,
     Tag,
 )
-from imagerepo.domain.search import reference_search, tag_names
+from imagerepo.domain.queries import Cursor, ImageQuery, Page
+from imagerepo.domain.ranking import reference_search, tag_names
 from imagerepo.domain.throttle import Changes, CounterState, ThrottlePolicy, ThrottleRules
 from imagerepo.ports.clock import Clock
 from imagerepo.ports.image_inspector import Thumbnail
@@ -147,6 +145,8 @@ class _Row:
 
 
 class InMemoryImageRepository:
+    """ImageRepository and AnalysisQueue over one dictionary of rows."""
+
     def __init__(self) -> None:
         self._rows: dict[str, _Row] = {}
         self._lock = threading.RLock()
@@ -249,6 +249,8 @@ class InMemoryImageRepository:
             row.leased_until = None
             row.image = attrs.evolve(row.image, analysis=Analysis.pending(row.image.analysis.analyzer))
             return row.image
+
+    # ---- AnalysisQueue
 
     def claim_analysis(self, now: datetime, lease_until: datetime) -> AnalysisJob | None:
         with self._lock:

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from imagerepo.domain.errors import AnalysisFailed, BlobMissing, ServiceUnavailable
 from imagerepo.domain.images import Analysis, AnalysisJob
+from imagerepo.ports.analysis_queue import AnalysisQueue
 from imagerepo.ports.blob_store import BlobStore
 from imagerepo.ports.clock import Clock
 from imagerepo.ports.image_analyzer import ImageAnalyzer
-from imagerepo.ports.image_repository import ImageRepository
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 class AnalysisService:
     def __init__(
         self,
-        images: ImageRepository,
+        queue: AnalysisQueue,
         blobs: BlobStore,
         analyzer: ImageAnalyzer,
         clock: Clock,
@@ -26,7 +26,7 @@ class AnalysisService:
         max_attempts: int = 5,
         base_backoff: timedelta = timedelta(seconds=5),
     ) -> None:
-        self.images = images
+        self.queue = queue
         self.blobs = blobs
         self.analyzer = analyzer
         self.clock = clock
@@ -36,7 +36,7 @@ class AnalysisService:
 
     def claim(self) -> AnalysisJob | None:
         now = self.clock.now()
-        return self.images.claim_analysis(now, now + self.lease)
+        return self.queue.claim_analysis(now, now + self.lease)
 
     def run_once(self) -> bool:
         """Process one due job; False when there was none."""
@@ -62,7 +62,7 @@ class AnalysisService:
             log.exception("analysis of %s crashed", job.image.id)
             self._failed(job, name, f"analyzer error: {type(e).__name__}: {e}"[:500], retryable=False)
         else:
-            self.images.complete_analysis(job, Analysis.done(result, self.clock.now()))
+            self.queue.complete_analysis(job, Analysis.done(result, self.clock.now()))
 
     def _failed(
         self, job: AnalysisJob, analyzer: str, reason: str, *, retryable: bool, retry_after: float | None = None
@@ -72,8 +72,8 @@ class AnalysisService:
             delay = self.base_backoff.total_seconds() * 2 ** (job.attempts - 1)
             if retry_after is not None:
                 delay = max(delay, retry_after)
-            self.images.retry_analysis(job, now + timedelta(seconds=delay), reason)
+            self.queue.retry_analysis(job, now + timedelta(seconds=delay), reason)
             return
         if retryable:
             reason = f"{reason} (gave up after {job.attempts} attempts)"
-        self.images.complete_analysis(job, Analysis.failed(analyzer, reason, now))
+        self.queue.complete_analysis(job, Analysis.failed(analyzer, reason, now))

@@ -140,7 +140,7 @@ def color_name(rgb: Sequence[int]) -> str:
     return min(_ANCHORS, key=lambda item: delta_e2000(lab, item[1]))[0]
 
 
-# Color search (scored in domain/search.py): a palette color counts within this CIE76 distance.
+# Color search (scored in domain/ranking.py): a palette color counts within this CIE76 distance.
 COLOR_MATCH_CUTOFF = 25.0
 # How much a color's share of the image lowers (improves) its score.
 COLOR_SHARE_WEIGHT = 10.0

@@ -13,7 +13,8 @@ import attrs
 
 from imagerepo.domain.accounts import Account, QuotaUse
 from imagerepo.domain.errors import DuplicateImage, NotFound, QuotaExceeded
-from imagerepo.domain.images import Analysis, Image, ImageQuery, Page, clean_filename, parse_blob_key
+from imagerepo.domain.images import Analysis, Image, clean_filename, parse_blob_key
+from imagerepo.domain.queries import ImageQuery, Page
 from imagerepo.ports.analysis_scheduler import AnalysisScheduler
 from imagerepo.ports.blob_store import BlobStore
 from imagerepo.ports.clock import Clock

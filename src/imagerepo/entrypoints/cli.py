@@ -315,7 +315,7 @@ def import_(
 
 
 def _all_images(container: Container, account: Any) -> Iterator[Any]:
-    from imagerepo.domain.images import build_query
+    from imagerepo.domain.queries import build_query
 
     query = build_query(account.id, sort="uploaded_at", limit=100)
     while True:

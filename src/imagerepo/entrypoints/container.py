@@ -189,10 +189,11 @@ class Container(containers.DeclarativeContainer):
     throttle = providers.Singleton(make_throttle, database, clock, settings)
 
     # The lease is how long a claimed job stays hidden from other workers: a worker that dies
-    # mid-job gives its analysis back to the queue once the lease runs out.
+    # mid-job gives its analysis back to the queue once the lease runs out. The image repository
+    # is also the AnalysisQueue: both ports share one store.
     analysis_service = providers.Singleton(
-        lambda images, blobs, analyzer, clock, s: AnalysisService(
-            images, blobs, analyzer, clock, lease=timedelta(seconds=s.analysis_lease_seconds)
+        lambda queue, blobs, analyzer, clock, s: AnalysisService(
+            queue, blobs, analyzer, clock, lease=timedelta(seconds=s.analysis_lease_seconds)
         ),
         image_repository,
         blob_store,

@@ -1,4 +1,4 @@
-"""AnalysisScheduler port: wakes workers; the jobs themselves live in the ImageRepository."""
+"""AnalysisScheduler port: wakes workers; the jobs themselves wait in the AnalysisQueue."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
-"""ImageRepository port: image metadata, the quota, search, and the analysis job queue.
+"""ImageRepository port: image metadata, the quota, search, and what puts an analysis in the queue.
 
 An image row moves through three hidden states: ``uploading`` (reserved, counts toward the
 quota, invisible), ``ready`` (visible) and ``deleting`` (invisible, quota freed, blobs being
-removed). Only ready images are returned by get and search.
+removed). Only ready images are returned by get and search. A reserved image's analysis is
+pending; workers take it through the AnalysisQueue port once the image is ready.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from imagerepo.domain.images import Analysis, AnalysisJob, Image, ImageQuery, Page
+from imagerepo.domain.images import Image
+from imagerepo.domain.queries import ImageQuery, Page
 
 
 @runtime_checkable
@@ -71,27 +73,9 @@ class ImageRepository(Protocol):
         many images carry it, most used first, then by name."""
         ...
 
-    # ---- analysis queue
-
     def request_analysis(self, owner_id: str, image_id: str, now: datetime) -> Image | None:
-        """Set a ready image's analysis back to pending (new generation, attempts reset)."""
-        ...
-
-    def claim_analysis(self, now: datetime, lease_until: datetime) -> AnalysisJob | None:
-        """Atomically take one pending analysis that is due and not leased (or whose lease ran
-        out: its worker died). Concurrent claimers never get the same job."""
-        ...
-
-    def complete_analysis(self, job: AnalysisJob, analysis: Analysis) -> bool:
-        """Record the outcome if the job's generation is still current; False if superseded."""
-        ...
-
-    def retry_analysis(self, job: AnalysisJob, available_at: datetime, error: str) -> bool:
-        """Release the lease and make the job due again at ``available_at``."""
-        ...
-
-    def pending_analyses(self) -> int:
-        """How many analyses wait (for health and metrics)."""
+        """Set a ready image's analysis back to pending (new generation, attempts reset): the
+        queue hands it out again and a job still running for the old generation is superseded."""
         ...
 
     def check(self) -> None:

@@ -15,13 +15,13 @@ from typing import Any, Protocol
 
 import attrs
 
-from imagerepo.domain.search import color_term_sql
+from imagerepo.adapters.sql.colors import color_term_sql
 
 
 @attrs.frozen
 class Dialect:
     name: str
-    # How a float expression ``{}`` becomes an integer (search.color_term_sql needs it).
+    # How a float expression ``{}`` becomes an integer (colors.color_term_sql needs it).
     floor_to_int: str
     # The larger of two values (SQLite: the two-argument max).
     greatest: str

@@ -1,4 +1,4 @@
-"""AccountRepository, SessionRepository and ImageRepository in SQL, once for SQLite and PostgreSQL."""
+"""Accounts, sessions, images and the analysis queue in SQL, once for SQLite and PostgreSQL."""
 
 # ruff: noqa: S608  # SQL is assembled from constant fragments only; values are always bound parameters
 
@@ -21,7 +21,8 @@ from imagerepo.adapters.sql.rows import (
 from imagerepo.adapters.sql.search import DRIVE_BELOW, Sql, search_rows
 from imagerepo.domain.accounts import Account, Session, normalize_username
 from imagerepo.domain.errors import DuplicateImage, QuotaExceeded, UsernameTaken
-from imagerepo.domain.images import Analysis, AnalysisJob, AnalysisStatus, Cursor, Image, ImageQuery, Page
+from imagerepo.domain.images import Analysis, AnalysisJob, AnalysisStatus, Image
+from imagerepo.domain.queries import Cursor, ImageQuery, Page
 
 _COLS = ", ".join(IMAGE_COLUMNS)
 _LIVE_SHA = "SELECT id FROM images WHERE owner_id = ? AND sha256 = ? AND state <> 'deleting' LIMIT 1"
@@ -200,6 +201,8 @@ def _insert_index_rows(tx: Transaction, indexed: Sequence[tuple[Image, SearchInd
 
 
 class SqlImageRepository:
+    """ImageRepository and AnalysisQueue: the jobs are columns of the images table."""
+
     def __init__(self, db: Database, *, drive_below: int = DRIVE_BELOW) -> None:
         self._db = db
         # A search filter matching fewer images than this drives the query (sql.search).
@@ -321,8 +324,6 @@ class SqlImageRepository:
             ).fetchall()
         return [(str(r["tag"]), int(r["n"])) for r in rows]
 
-    # ---- analysis queue
-
     def request_analysis(self, owner_id: str, image_id: str, now: datetime) -> Image | None:
         d = self._db.dialect
         with self._db.transaction() as tx:
@@ -335,6 +336,8 @@ class SqlImageRepository:
                 return None
             image = image_from_row(row)
             return _index(tx, d, attrs.evolve(image, analysis=Analysis.pending(image.analysis.analyzer)))
+
+    # ---- AnalysisQueue
 
     def claim_analysis(self, now: datetime, lease_until: datetime) -> AnalysisJob | None:
         d = self._db.dialect

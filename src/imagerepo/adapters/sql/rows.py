@@ -12,7 +12,7 @@ from imagerepo.domain.accounts import Account, Session
 from imagerepo.domain.colors import COLOR_MIN_FRACTION
 from imagerepo.domain.identity import IdentityLink
 from imagerepo.domain.images import Analysis, Image
-from imagerepo.domain.search import color_cell, filename_key, tag_names, timestamp_key, weighted_terms
+from imagerepo.domain.ranking import color_cell, filename_key, tag_names, timestamp_key, weighted_terms
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
@@ -67,7 +67,7 @@ class SearchIndex:
     palette: tuple[tuple[float, float, float, float], ...]
     filename_key: str
     uploaded_key: int
-    # search.weighted_terms as (term, weight) pairs.
+    # ranking.weighted_terms as (term, weight) pairs.
     weighted: tuple[tuple[str, int], ...] = ()
 
     @classmethod

@@ -24,18 +24,12 @@ from typing import Any
 
 import attrs
 
+from imagerepo.adapters.sql.colors import color_near_params, color_near_sql, color_term_params
 from imagerepo.adapters.sql.dialect import Dialect
 from imagerepo.adapters.sql.rows import IMAGE_COLUMNS
 from imagerepo.domain.colors import rgb_to_lab
-from imagerepo.domain.images import RELEVANCE_ORDER, ImageQuery
-from imagerepo.domain.search import (
-    COLOR_SCORE_SCALE,
-    color_cells_near,
-    color_near_params,
-    color_near_sql,
-    color_term_params,
-    is_descending,
-)
+from imagerepo.domain.queries import RELEVANCE_ORDER, ImageQuery, is_descending
+from imagerepo.domain.ranking import COLOR_SCORE_SCALE, color_cells_near
 
 # Above every code point a stored term can contain: [w, w + TOP) in code-point order holds
 # exactly the terms that start with w.
@@ -47,7 +41,7 @@ DRIVE_BELOW = 3000
 COLOR_TIERS: tuple[float | None, ...] = (4.0, 8.0, 14.0, None)
 # A one-word relevance query matching at most this many distinct terms walks them one by one.
 MAX_WALKED_TERMS = 32
-# relevance_key's multiplier (search._RELEVANCE_SHIFT), as an SQL literal.
+# relevance_key's multiplier (ranking._RELEVANCE_SHIFT), as an SQL literal.
 _SHIFT = str(2**53)
 
 _COLUMN_KEYS = {"uploaded_at": "i.uploaded_key", "filename": "i.filename_key", "size_bytes": "i.size_bytes"}

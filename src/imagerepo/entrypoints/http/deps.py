@@ -15,7 +15,8 @@ from litestar.params import SkipValidation
 from imagerepo.adapters.oidc import AuthlibOidcClient
 from imagerepo.domain.accounts_service import AccountService
 from imagerepo.domain.errors import NotFound
-from imagerepo.domain.identity import ExternalSignIn, OidcProviderConfig
+from imagerepo.domain.identity import OidcProviderConfig
+from imagerepo.domain.identity_service import ExternalSignIn
 from imagerepo.domain.images_service import ImageService
 from imagerepo.domain.tokens_service import TokenService
 from imagerepo.entrypoints.container import Container

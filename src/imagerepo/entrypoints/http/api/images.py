@@ -10,8 +10,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect
 
-from imagerepo.domain.images import Image, build_query
+from imagerepo.domain.images import Image
 from imagerepo.domain.images_service import ImageService
+from imagerepo.domain.queries import build_query
 from imagerepo.entrypoints.http.auth import Auth
 from imagerepo.entrypoints.http.deps import AppSettings
 from imagerepo.entrypoints.http.schemas import ImagePageOut, UploadOperation, error_responses

@@ -18,7 +18,7 @@ from litestar.response import Redirect
 
 from imagerepo.adapters.oidc import SignInFailed
 from imagerepo.domain.accounts_service import AccountService
-from imagerepo.domain.identity import ExternalSignIn
+from imagerepo.domain.identity_service import ExternalSignIn
 from imagerepo.entrypoints.http.auth import is_https, session_cookie
 from imagerepo.entrypoints.http.deps import AppSettings
 from imagerepo.entrypoints.http.errors import domain_error_response

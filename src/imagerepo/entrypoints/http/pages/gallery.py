@@ -11,8 +11,8 @@ from litestar.response import Template
 
 from imagerepo.domain import errors as E
 from imagerepo.domain.accounts import Account
-from imagerepo.domain.images import SortOrder, build_query
 from imagerepo.domain.images_service import ImageService
+from imagerepo.domain.queries import SortOrder, build_query
 from imagerepo.entrypoints.http.auth import Auth, signed_in
 from imagerepo.entrypoints.http.deps import AppSettings
 from imagerepo.entrypoints.http.pages.common import card, page

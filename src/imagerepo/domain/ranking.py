@@ -1,7 +1,8 @@
-"""Search semantics shared by every adapter: terms, matching and keyset ordering.
+"""How images match a query and in what order, the same for every adapter.
 
-Adapters store ``document_terms(image)`` beside each image and match query terms as prefixes of
-those stored terms, so the fake, SQLite and PostgreSQL return the same rows. The functions at the
+Adapters store ``document_terms(image)`` (with their field weights) beside each image and match
+query terms as prefixes of those stored terms; they sort by the keys below and score colors with
+the integer arithmetic below, which the SQL adapters reproduce bit for bit. The functions at the
 bottom search a plain list for the in-memory adapter; the property tests hold every adapter, that
 one included, to the separate brute force in tests/search_reference.py.
 """
@@ -9,13 +10,9 @@ one included, to the separate brute force in tests/search_reference.py.
 from __future__ import annotations
 
 import math
-import unicodedata
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
-
-import snowballstemmer
 
 from imagerepo.domain.colors import (
     COLOR_MATCH_CUTOFF,
@@ -24,46 +21,11 @@ from imagerepo.domain.colors import (
     Lab,
     rgb_to_lab,
 )
-from imagerepo.domain.images import Image, ImageQuery
+from imagerepo.domain.images import Image
+from imagerepo.domain.queries import ImageQuery, is_descending
+from imagerepo.domain.text import stem, tokenize
 
-_stemmer = snowballstemmer.stemmer("english")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MAX_QUERY_TERMS = 16
-
-
-def _fold(text: str) -> str:
-    # casefold between two NFKD passes: compatibility forms like 'ᴬ' decompose to capitals.
-    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-case, accent-free alphanumeric words."""
-    words, current = [], []
-    for ch in _fold(text):
-        if (ch.isalnum() and ch.isascii()) or (ch.isalpha() and not ch.isascii()):
-            current.append(ch)
-        elif current:
-            words.append("".join(current))
-            current = []
-    if current:
-        words.append("".join(current))
-    return [w[:64] for w in words]
-
-
-@lru_cache(maxsize=65536)
-def stem(word: str) -> str:
-    return str(_stemmer.stemWord(word)) if word.isascii() else word
-
-
-def query_terms(q: str) -> list[str]:
-    """The keys a query matches on: stems of its words, duplicates dropped, in order."""
-    out: list[str] = []
-    for w in tokenize(q):
-        s = stem(w)
-        if s not in out:
-            out.append(s)
-    return out[:MAX_QUERY_TERMS]
 
 
 # Relevance: a query word scores the weight of the best field it hits; an image's relevance is
@@ -163,7 +125,7 @@ def color_cells_near(lab: Lab, radius: float = COLOR_MATCH_CUTOFF) -> list[int]:
 
 # Color score: lower is closer. An integer (millionths of ΔE) computed from IEEE doubles by
 # +, -, *, sqrt and floor only, each correctly rounded, so SQLite and PostgreSQL evaluate the very
-# same number in plain SQL (color_term_sql) and order and page exactly like this reference.
+# same number in plain SQL (adapters/sql/colors.py) and order and page exactly like this reference.
 COLOR_SCORE_SCALE = 1_000_000.0
 COLOR_CUTOFF_SQUARED = COLOR_MATCH_CUTOFF * COLOR_MATCH_CUTOFF
 
@@ -186,27 +148,6 @@ def color_match_score(query: Lab, palette: Iterable[tuple[Lab, float]]) -> int |
     """An image's score: the best (lowest) of its colors' scores; None when none matches."""
     scores = [s for lab, f in palette if (s := color_term_score(query, lab, f)) is not None]
     return min(scores, default=None)
-
-
-def color_term_sql(floor_to_int: str) -> str:
-    """``color_term_score`` of a search_colors row ``c`` in SQL, without the cut-off test; takes
-    ``color_term_params(lab)``. ``floor_to_int`` wraps an expression ``{}`` into an integer."""
-    d2 = "((? - c.l) * (? - c.l) + (? - c.a) * (? - c.a) + (? - c.b) * (? - c.b))"
-    return floor_to_int.format(f"(sqrt({d2}) + ? * (? - c.fraction)) * ?")
-
-
-def color_term_params(lab: Lab) -> list[float]:
-    return [lab[0], lab[0], lab[1], lab[1], lab[2], lab[2], COLOR_SHARE_WEIGHT, 1.0, COLOR_SCORE_SCALE]
-
-
-def color_near_sql() -> str:
-    """SQL test that a search_colors row ``c`` lies within a radius of the query: takes
-    ``color_near_params(lab, radius_squared)``."""
-    return "(? - c.l) * (? - c.l) + (? - c.a) * (? - c.a) + (? - c.b) * (? - c.b) <= ?"
-
-
-def color_near_params(lab: Lab, radius_squared: float = COLOR_CUTOFF_SQUARED) -> list[float]:
-    return [lab[0], lab[0], lab[1], lab[1], lab[2], lab[2], radius_squared]
 
 
 # ------------------------------------------------------------ search over a list (in-memory adapter)
@@ -242,10 +183,6 @@ def order_key(image: Image, query: ImageQuery) -> Any:
     if order == "relevance":
         return relevance_key(relevance(image, query.words), timestamp_key(image.uploaded_at))
     return color_score(image, query)
-
-
-def is_descending(query: ImageQuery) -> bool:
-    return query.order.startswith("-")
 
 
 def after_cursor(key: Any, ident: str, query: ImageQuery) -> bool:
