@@ -35,7 +35,7 @@ def calls_open(path: Path) -> bool:
         and (
             (isinstance(n.func, ast.Name) and n.func.id == "open")
             or (isinstance(n.func, ast.Attribute) and n.func.attr in {"open", "read_bytes", "write_bytes", "unlink"}
-                and not (isinstance(n.func.value, ast.Attribute) and n.func.value.attr == "inspector"))
+                and not (isinstance(n.func.value, ast.Attribute) and n.func.value.attr in {"inspector", "_inspector"}))
         )
         for n in ast.walk(ast.parse(path.read_text()))
     )

@@ -1,23 +1,18 @@
-"""Sign-in with an external identity provider: provider settings, linked identities, usernames."""
+"""Sign-in with an external identity provider: provider settings, linked identities, usernames
+(the use case itself: identity_service.py)."""
 
 from __future__ import annotations
 
 import re
 import secrets
 import unicodedata
-import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 import attrs
 
-from imagerepo.domain.accounts import USERNAME_MAX, USERNAME_MIN, Account, IssuedToken, username_problems
-from imagerepo.domain.errors import UsernameTaken
-from imagerepo.ports.account_repository import AccountRepository
-from imagerepo.ports.clock import Clock
-from imagerepo.ports.identity_link_repository import IdentityLinkRepository
-from imagerepo.ports.password_hasher import PasswordHasher
+from imagerepo.domain.accounts import USERNAME_MAX, USERNAME_MIN, username_problems
 
 _NOT_ALLOWED = re.compile(r"[^A-Za-z0-9_.\-]+")
 
@@ -70,48 +65,3 @@ def username_candidates(base: str, attempts: int = 20) -> list[str]:
     names = [base] + [f"{base}-{i}" for i in range(2, 10)]
     names += [f"{base}-{secrets.token_hex(3)}" for _ in range(attempts - len(names))]
     return [n for n in names if not username_problems(n)]
-
-
-class ExternalSignIn:
-    """Turns a verified (issuer, subject) into an account: the linked one, or a new one."""
-
-    def __init__(self, accounts: AccountRepository, links: IdentityLinkRepository, hasher: PasswordHasher,
-                 clock: Clock) -> None:
-        self.accounts = accounts
-        self.links = links
-        self.hasher = hasher
-        self.clock = clock
-
-    def account_for(self, issuer: str, subject: str, claims: Mapping[str, Any]) -> tuple[Account, bool]:
-        """(account, created). Accounts are linked by issuer and subject only, never by email:
-        an email claim can be re-used or unverified at a provider, a subject cannot."""
-        link = self.links.get(issuer, subject)
-        if link is not None:
-            account = self.accounts.get(link.account_id)
-            if account is not None:
-                return account, False
-        # A random password nobody knows: this account signs in through its provider only.
-        password_hash = self.hasher.hash(secrets.token_urlsafe(32))
-        for name in username_candidates(username_base(claims)):
-            account = Account(id=str(uuid.uuid4()), username=name, password_hash=password_hash,
-                              created_at=self.clock.now())
-            try:
-                self.accounts.add(account)
-            except UsernameTaken:
-                continue
-            email = claims.get("email")
-            winner = self.links.add(IdentityLink(issuer, subject, account.id, account.created_at,
-                                                 email if isinstance(email, str) else ""))
-            if winner.account_id != account.id:
-                # A concurrent first sign-in of the same person won the race: use its account.
-                existing = self.accounts.get(winner.account_id)
-                if existing is not None:
-                    return existing, False
-            return account, True
-        raise UsernameTaken(username_base(claims))
-
-
-@attrs.frozen
-class ExternalSignInResult:
-    issued: IssuedToken
-    created: bool

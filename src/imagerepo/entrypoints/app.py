@@ -180,8 +180,8 @@ def ready(request: Request[Any, Any, Any]) -> Response[StatusOut]:
     failing: list[str] = []
     details: dict[str, str] = {}
     checks: list[tuple[str, Callable[[], None]]] = [
-        ("database", lambda: container.image_repository().check()),
-        ("blob_store", lambda: container.blob_store().check()),
+        ("database", lambda: container.image_service().check_database()),
+        ("blob_store", lambda: container.image_service().check_blob_store()),
     ]
     for name, check in checks:
         try:
@@ -332,12 +332,9 @@ def serve_blob(request: Request[Any, Any, Any], key: FromPath[str],
                images: NamedDependency[ImageService]) -> Response[bytes]:
     """Serves the embedded file store's signed, expiring URLs (S3 URLs go straight to S3), only
     while their image is live: a blob whose delete failed waits for the sweeper, unreachable."""
-    store = request.app.state.container.blob_store()
-    if not hasattr(store, "resolve"):
-        raise E.NotFound("file")
     exp = request.query_params.get("exp", "")
     sig = request.query_params.get("sig", "")
-    data, content_type = store.resolve(key.lstrip("/"), exp, sig, images.blob_is_live)
+    data, content_type = images.serve_signed_blob(key.lstrip("/"), exp, sig)
     try:
         remaining = max(0, int(exp) - int(time.time()))
     except ValueError:

@@ -17,7 +17,9 @@ from imagerepo.adapters.system import Argon2PasswordHasher, SystemClock
 from imagerepo.adapters.worker import NullScheduler, ThreadAnalysisWorker, TimeoutImageAnalyzer
 from imagerepo.domain.accounts_service import AccountService
 from imagerepo.domain.analysis_service import AnalysisService
+from imagerepo.domain.identity_service import ExternalSignInService
 from imagerepo.domain.images_service import ImageService
+from imagerepo.domain.tokens_service import TokenService
 from imagerepo.entrypoints.settings import ConfigError, Keys, Settings, load_keys
 
 log = logging.getLogger(__name__)
@@ -218,10 +220,12 @@ class Container(containers.DeclarativeContainer):
         throttle,
         settings,
     )
+    signed_blob_server = providers.Singleton(lambda store: store if hasattr(store, "resolve") else None, blob_store)
     image_service = providers.Singleton(
-        lambda images, blobs, inspector, scheduler, clock, s: ImageService(
+        lambda images, blobs, inspector, scheduler, clock, s, signed: ImageService(
             images, blobs, inspector, scheduler, clock,
             default_quota=s.upload_quota, url_ttl=timedelta(seconds=s.url_ttl_seconds), analyzer_name=s.analyzer,
+            signed_blobs=signed,
         ),
         image_repository,
         blob_store,
@@ -229,6 +233,11 @@ class Container(containers.DeclarativeContainer):
         scheduler,
         clock,
         settings,
+        signed_blob_server,
+    )
+    token_service = providers.Singleton(TokenService, session_repository, clock)
+    external_sign_in = providers.Singleton(
+        ExternalSignInService, account_repository, identity_links, hasher, clock, account_service
     )
 
 
@@ -245,7 +254,6 @@ def memory_container(settings: Settings | None = None, **overrides: Any) -> Cont
         "account_repository": memory.InMemoryAccountRepository(),
         "session_repository": memory.InMemorySessionRepository(),
         "image_repository": memory.InMemoryImageRepository(),
-        "blob_store": memory.InMemoryBlobStore(),
         "inspector": PillowImageInspector(max_pixels=s.max_pixels),
         "analyzer": memory.FakeImageAnalyzer(),
         "hasher": memory.FastPasswordHasher(),
@@ -256,4 +264,6 @@ def memory_container(settings: Settings | None = None, **overrides: Any) -> Cont
         getattr(c, name).override(providers.Object(value))
     if "throttle" not in overrides:  # follows an overridden clock
         c.throttle.override(providers.Singleton(memory.InMemoryLoginThrottle, c.clock))
+    if "blob_store" not in overrides:  # its URLs expire by the same clock
+        c.blob_store.override(providers.Singleton(memory.InMemoryBlobStore, clock=c.clock))
     return c

@@ -24,7 +24,6 @@ from litestar.response import Redirect
 
 from imagerepo.adapters.oidc import AuthlibOidcClient, SignInFailed
 from imagerepo.domain.errors import NotFound
-from imagerepo.domain.identity import ExternalSignIn
 from imagerepo.entrypoints.app import SESSION_COOKIE
 from imagerepo.entrypoints.container import Container
 from imagerepo.entrypoints.schemas import error_responses
@@ -147,10 +146,7 @@ def callback(request: Request[Any, Any, Any], name: FromPath[str], flow: NamedDe
         redirect_uri = flow.redirect_uri(request, name)
         tokens = client.exchange(code, redirect_uri, login_state["v"])
         identity = client.verify_id_token(tokens["id_token"], login_state["n"], tokens.get("access_token"))
-        c = flow.container
-        account, _ = ExternalSignIn(c.account_repository(), c.identity_links(), c.hasher(), c.clock()).account_for(
-            identity.issuer, identity.subject, identity.claims)
-        issued = c.account_service().issue(account, kind="session")
+        issued = flow.container.external_sign_in().sign_in(identity.issuer, identity.subject, identity.claims).issued
     except SignInFailed as e:
         from imagerepo.entrypoints.app import handle_domain_error
 

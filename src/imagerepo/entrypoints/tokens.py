@@ -76,7 +76,7 @@ def revoke_token(token_id: FromPath[str], auth: NamedDependency[Auth], tokens: N
 
 def router(container: Container) -> Router:
     def provide_tokens() -> TokenService:
-        return TokenService(container.session_repository(), container.clock())
+        return container.token_service()
 
     return Router(
         path="/",
