@@ -11,8 +11,9 @@ from litestar.testing import TestClient
 
 from imagerepo.adapters.memory import ManualClock
 from imagerepo.entrypoints.app import create_app
-from imagerepo.entrypoints.container import Container, memory_container
+from imagerepo.entrypoints.container import Container
 from imagerepo.entrypoints.settings import Settings
+from tests.wiring import memory_container
 
 
 @pytest.fixture

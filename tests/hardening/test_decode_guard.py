@@ -14,10 +14,10 @@ from imagerepo.adapters import pillow_inspector
 from imagerepo.adapters.pillow_inspector import DecodeGate, PillowImageInspector
 from imagerepo.domain.errors import InvalidImage, ServiceUnavailable
 from imagerepo.entrypoints.app import create_app
-from imagerepo.entrypoints.container import memory_container
 from imagerepo.entrypoints.settings import Settings
 from tests import images as img
 from tests.hardening.support import assert_consistent, error_code, signup, upload
+from tests.wiring import memory_container
 
 
 @pytest.fixture(scope="module")

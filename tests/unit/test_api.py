@@ -13,9 +13,9 @@ from litestar.testing import TestClient
 
 from imagerepo.adapters.memory import InMemoryBlobStore, InMemoryImageRepository, ManualClock
 from imagerepo.entrypoints.app import create_app
-from imagerepo.entrypoints.container import memory_container
 from imagerepo.entrypoints.settings import Settings
 from tests import images as img
+from tests.wiring import memory_container
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ import pytest
 from litestar.testing import TestClient
 
 from imagerepo.entrypoints.app import create_app
-from imagerepo.entrypoints.container import memory_container
 from imagerepo.entrypoints.settings import Settings
+from tests.wiring import memory_container
 
 pillow_heif = pytest.importorskip("pillow_heif")
 

@@ -13,9 +13,9 @@ from litestar.testing import TestClient
 
 from imagerepo.domain.identity import OidcProviderConfig
 from imagerepo.entrypoints.app import SESSION_COOKIE, create_app
-from imagerepo.entrypoints.container import memory_container
 from imagerepo.entrypoints.settings import Settings
 from tests.oidc_provider import OidcTestProvider
+from tests.wiring import memory_container
 
 
 @pytest.fixture

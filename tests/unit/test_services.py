@@ -38,8 +38,8 @@ from imagerepo.domain.errors import (
 )
 from imagerepo.domain.images import AnalysisStatus, Image, build_query
 from imagerepo.domain.images_service import ImageService
-from imagerepo.entrypoints.container import memory_container
 from imagerepo.entrypoints.settings import Settings
+from tests.wiring import memory_container
 
 
 class World:

@@ -14,8 +14,8 @@ from litestar.testing import TestClient
 
 from imagerepo.adapters.memory import ManualClock
 from imagerepo.entrypoints.app import SESSION_COOKIE, create_app
-from imagerepo.entrypoints.container import memory_container
 from imagerepo.entrypoints.settings import Settings
+from tests.wiring import memory_container
 
 PASSWORD = "correct horse"
 

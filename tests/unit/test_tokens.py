@@ -15,8 +15,8 @@ from litestar.testing import TestClient
 from imagerepo.adapters.memory import ManualClock
 from imagerepo.domain.tokens_service import token_id
 from imagerepo.entrypoints.app import create_app
-from imagerepo.entrypoints.container import memory_container
 from imagerepo.entrypoints.settings import Settings
+from tests.wiring import memory_container
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ from imagerepo.adapters.memory import FakeImageAnalyzer, InMemoryImageRepository
 from imagerepo.domain.accounts import PASSWORD_RULES, USERNAME_RULES
 from imagerepo.domain.images import AnalysisResult, Color, Tag
 from imagerepo.entrypoints.app import create_app
-from imagerepo.entrypoints.container import memory_container
 from imagerepo.entrypoints.settings import Settings
 from tests import images as img
+from tests.wiring import memory_container
 
 HOSTILE = "<img src=x onerror=alert(1)>.jpg"
 
@@ -327,8 +327,8 @@ def test_demo_password_is_shown_only_when_the_operator_enabled_the_demo(tmp_path
     from litestar.testing import TestClient
 
     from imagerepo.entrypoints.app import create_app
-    from imagerepo.entrypoints.container import memory_container
     from imagerepo.entrypoints.settings import Settings
+    from tests.wiring import memory_container
 
     for enabled in (False, True):
         container = memory_container(Settings(data_dir=tmp_path, workers=0, demo=enabled))
