@@ -19,6 +19,7 @@ from imagerepo.adapters.memory import (
     RecordingScheduler,
     png_bytes,
 )
+from imagerepo.domain.accounts import Account
 from imagerepo.domain.accounts_service import AccountService
 from imagerepo.domain.analysis_service import AnalysisService
 from imagerepo.domain.errors import (
@@ -314,17 +315,18 @@ def test_roll_back_uploads_discards_only_the_accounts_named_reservations(w: Worl
     assert w.images.roll_back_uploads(alice, set()) == 0
 
 
-def signed_parts(url: str) -> tuple[str, str, str]:
-    parts = urlsplit(url)
+def signed_link(w: World, data: bytes) -> tuple[Account, Image, tuple[str, str, str]]:
+    """Alice's new image and the key, exp and sig of its original's URL."""
+    acct = w.accounts.sign_up("alice", "correct horse")
+    image = w.images.upload(acct, "a.png", w.file(data))
+    parts = urlsplit(w.images.urls(image).url)
     q = dict(parse_qsl(parts.query))
-    return unquote(parts.path.removeprefix("/blobs/")), q["exp"], q["sig"]
+    return acct, image, (unquote(parts.path.removeprefix("/blobs/")), q["exp"], q["sig"])
 
 
 def test_a_signed_blob_is_served_while_its_link_and_image_live(w: World) -> None:
-    acct = w.accounts.sign_up("alice", "correct horse")
     data = png_bytes(seed=3)
-    image = w.images.upload(acct, "a.png", w.file(data))
-    key, exp, sig = signed_parts(w.images.urls(image).url)
+    acct, image, (key, exp, sig) = signed_link(w, data)
     assert w.images.serve_signed_blob(key, exp, sig) == (data, "image/png")
     for bad in ((key, exp, "0" * len(sig)), (image.thumbnail_key, exp, sig), (key, str(int(exp) + 1), sig)):
         with pytest.raises(BlobMissing):
@@ -337,18 +339,14 @@ def test_a_signed_blob_is_served_while_its_link_and_image_live(w: World) -> None
 
 
 def test_a_signed_blob_link_dies_when_it_expires(w: World) -> None:
-    acct = w.accounts.sign_up("alice", "correct horse")
-    image = w.images.upload(acct, "a.png", w.file(png_bytes()))
-    key, exp, sig = signed_parts(w.images.urls(image).url)
+    _, _, link = signed_link(w, png_bytes())
     w.clock.advance(timedelta(minutes=31))
     with pytest.raises(BlobMissing):
-        w.images.serve_signed_blob(key, exp, sig)
+        w.images.serve_signed_blob(*link)
 
 
 def test_without_a_signed_blob_server_no_blob_is_served(w: World) -> None:
-    acct = w.accounts.sign_up("alice", "correct horse")
-    image = w.images.upload(acct, "a.png", w.file(png_bytes()))
-    key, exp, sig = signed_parts(w.images.urls(image).url)
+    _, _, link = signed_link(w, png_bytes())
     s3_like = ImageService(w.images_repo, w.blobs, FakeImageInspector(), w.scheduler, w.clock)
     with pytest.raises(NotFound):
-        s3_like.serve_signed_blob(key, exp, sig)
+        s3_like.serve_signed_blob(*link)
