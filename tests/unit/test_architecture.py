@@ -88,3 +88,13 @@ def test_every_port_is_runtime_checkable_and_has_a_fake() -> None:
             members = typing._get_protocol_attrs(proto)  # type: ignore[attr-defined]  # public only in 3.13
             assert any(isinstance(f, type) and all(hasattr(f, m) for m in members) and members
                        for f in fakes), f"no in-memory fake for {proto.__name__}"
+
+
+ENTRYPOINTS = [*sorted(p for p in (SRC / "entrypoints").rglob("*.py") if p.name != "container.py"), SRC / "library.py"]
+
+
+@pytest.mark.parametrize("module", ENTRYPOINTS, ids=lambda p: str(p.relative_to(SRC)))
+def test_entrypoints_reach_ports_only_through_services(module: Path) -> None:
+    """A route, command or library method that needs a repository or store is a missing service
+    method; only the composition root (container.py) names ports, to build the services."""
+    assert not any(n.startswith("imagerepo.ports") for n in imports(module)), module.name
