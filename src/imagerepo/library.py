@@ -22,6 +22,7 @@ import attrs
 from dependency_injector import providers
 
 from imagerepo.domain.accounts import Account, QuotaUse
+from imagerepo.domain.errors import NotFound
 from imagerepo.domain.images import Image
 from imagerepo.domain.queries import build_query
 from imagerepo.entrypoints.container import Container
@@ -57,7 +58,6 @@ class Repository:
 
     def start(self) -> Repository:
         self._c.init_resources()
-        self._c.image_repository()  # opens and migrates the database now
         self._open = True
         return self
 
@@ -112,8 +112,7 @@ class Repository:
 
     def read(self, account: Account, image_id: str) -> bytes:
         """The original bytes of one of the account's images."""
-        image = self.get(account, image_id)
-        return bytes(self._c.blob_store().get(image.original_key))
+        return self._c.image_service().read_original(account, image_id)
 
     def search(self, account: Account, q: str | None = None, *, tags: tuple[str, ...] | list[str] = (),
                color: str | None = None, sort: str | None = None, limit: int | None = None) -> list[Image]:
@@ -136,12 +135,11 @@ class Repository:
     def run_pending_analyses(self, max_jobs: int = 10_000) -> int:
         """Analyze due images now (local analysis in a child process, as in the server, unless
         ``analysis_processes=0``); returns how many were processed."""
-        service, done = self._c.analysis_service(), 0
-        while done < max_jobs and service.run_once():
-            done += 1
-        return done
+        return self._c.analysis_service().drain(max_jobs).total()
 
     def _fresh(self, account: Account) -> Account:
         """The stored account (its quota may have changed since the caller fetched it)."""
-        stored = self._c.account_repository().get(account.id)
-        return stored or account
+        try:
+            return self._c.account_service().get(account.id)
+        except NotFound:
+            return account

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import io
 import os
 import time
@@ -19,6 +18,7 @@ from imagerepo.adapters.filestore import EncryptedFileBlobStore
 from imagerepo.adapters.memory import InMemoryBlobStore, ManualClock
 from imagerepo.domain.errors import BlobMissing
 from imagerepo.ports.blob_store import BlobStore
+from imagerepo.ports.signed_blob_server import SignedBlobServer
 
 MiB = 1024 * 1024
 
@@ -37,40 +37,15 @@ class Harness(Protocol):
     def pass_deadline(self) -> None: ...
 
 
-class MemoryHarness:
-    """The fake has no route of its own: verify its URLs the way an app route would."""
+class SelfServedHarness:
+    """A store that serves its own URLs (the fake, the file store): fetch through its SignedBlobServer port,
+    as the app's blob route does."""
 
-    def __init__(self) -> None:
+    def __init__(self, make: Callable[[ManualClock], BlobStore]) -> None:
         self.clock = ManualClock()
-        self.memory = InMemoryBlobStore(secret=b"contract-secret")
-        self.store: BlobStore = self.memory
-
-    def deadline(self) -> datetime:
-        return self.clock.now() + timedelta(minutes=30)
-
-    def fetch(self, url: str) -> bytes | None:
-        parts = urlsplit(url)
-        key = unquote(parts.path.removeprefix("/blobs/"))
-        q = dict(parse_qsl(parts.query))
-        exp, sig = q.get("exp", ""), q.get("sig", "")
-        if not exp.isdigit() or not hmac.compare_digest(self.memory.sign(key, int(exp)), sig):
-            return None
-        if self.clock.now().timestamp() >= int(exp):
-            return None
-        try:
-            return self.memory.get(key)
-        except BlobMissing:
-            return None
-
-    def pass_deadline(self) -> None:
-        self.clock.advance(timedelta(minutes=31))
-
-
-class FileHarness:
-    def __init__(self, root: Path) -> None:
-        self.clock = ManualClock()
-        self.files = EncryptedFileBlobStore(root, os.urandom(32), os.urandom(32), self.clock)
-        self.store: BlobStore = self.files
+        self.store = make(self.clock)
+        assert isinstance(self.store, SignedBlobServer)
+        self.server: SignedBlobServer = self.store
 
     def deadline(self) -> datetime:
         return self.clock.now() + timedelta(minutes=30)
@@ -80,7 +55,7 @@ class FileHarness:
         key = unquote(parts.path.removeprefix("/blobs/"))
         q = dict(parse_qsl(parts.query))
         try:
-            data, _ = self.files.resolve(key, q.get("exp", ""), q.get("sig", ""))
+            data, _ = self.server.resolve(key, q.get("exp", ""), q.get("sig", ""), lambda k: True)
         except BlobMissing:
             return None
         return data
@@ -123,9 +98,10 @@ class S3Harness:
 @pytest.fixture(params=["memory", "file", pytest.param("s3", marks=pytest.mark.integration)])
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     if request.param == "memory":
-        yield MemoryHarness()
+        yield SelfServedHarness(lambda clock: InMemoryBlobStore(secret=b"contract-secret", clock=clock))
     elif request.param == "file":
-        yield FileHarness(tmp_path / "blobs")
+        yield SelfServedHarness(lambda clock: EncryptedFileBlobStore(tmp_path / "blobs", os.urandom(32),
+                                                                     os.urandom(32), clock))
     else:
         from imagerepo.adapters.s3 import S3BlobStore
 
@@ -256,3 +232,31 @@ def test_url_expiry_cannot_be_extended(harness: Harness) -> None:
 
     assert harness.fetch(_alter_query(url, extend)) is None
 
+
+
+@pytest.fixture(params=["memory", "file"])
+def served(request: pytest.FixtureRequest, tmp_path: Path) -> SelfServedHarness:
+    if request.param == "memory":
+        return SelfServedHarness(lambda clock: InMemoryBlobStore(clock=clock))
+    return SelfServedHarness(lambda clock: EncryptedFileBlobStore(tmp_path / "blobs", os.urandom(32),
+                                                                  os.urandom(32), clock))
+
+
+def test_a_self_served_url_gives_the_content_type_and_asks_liveness_only_when_signed(
+    served: SelfServedHarness,
+) -> None:
+    served.store.put("o/i/original", io.BytesIO(b"pixels"), "image/webp")
+    parts = urlsplit(_url(served, "o/i/original"))
+    q = dict(parse_qsl(parts.query))
+    asked: list[str] = []
+
+    def live(key: str) -> bool:
+        asked.append(key)
+        return key != "o/i/original" or len(asked) < 2
+
+    assert served.server.resolve("o/i/original", q["exp"], q["sig"], live) == (b"pixels", "image/webp")
+    with pytest.raises(BlobMissing):
+        served.server.resolve("o/i/original", q["exp"], _flip_last(q["sig"]), live)
+    assert asked == ["o/i/original"]  # a forged link learns nothing, not even whether the image lives
+    with pytest.raises(BlobMissing):
+        served.server.resolve("o/i/original", q["exp"], q["sig"], live)  # the image died

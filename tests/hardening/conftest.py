@@ -10,9 +10,10 @@ import pytest
 from litestar.testing import TestClient
 
 from imagerepo.adapters.memory import ManualClock
-from imagerepo.entrypoints.container import Container, memory_container
+from imagerepo.entrypoints.container import Container
 from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.settings import Settings
+from tests.wiring import memory_container
 
 
 @pytest.fixture

@@ -13,11 +13,11 @@ from PIL import Image
 from imagerepo.adapters import pillow_inspector
 from imagerepo.adapters.pillow_inspector import DecodeGate, PillowImageInspector
 from imagerepo.domain.errors import InvalidImage, ServiceUnavailable
-from imagerepo.entrypoints.container import memory_container
 from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.settings import Settings
 from tests import images as img
 from tests.hardening.support import assert_consistent, error_code, signup, upload
+from tests.wiring import memory_container
 
 
 @pytest.fixture(scope="module")

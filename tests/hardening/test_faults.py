@@ -27,11 +27,12 @@ from imagerepo.adapters.memory import (
 from imagerepo.adapters.worker import TimeoutImageAnalyzer
 from imagerepo.domain.errors import AnalysisFailed, ServiceUnavailable
 from imagerepo.domain.images import AnalysisResult
-from imagerepo.entrypoints.container import Container, memory_container
+from imagerepo.entrypoints.container import Container
 from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.settings import Settings
 from tests import images as img
 from tests.hardening.support import assert_consistent, error_code, listed_ids, signup, upload
+from tests.wiring import memory_container
 
 
 class FaultyBlobStore:

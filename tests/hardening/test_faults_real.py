@@ -41,7 +41,7 @@ from litestar.testing import TestClient
 
 from imagerepo.adapters.memory import FastPasswordHasher, ManualClock
 from imagerepo.domain.errors import ServiceUnavailable
-from imagerepo.entrypoints.container import Container, _repository, make_blob_store, open_analyzer
+from imagerepo.entrypoints.container import Container, encrypted_files, open_analyzer, sql_images
 from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.settings import Settings
 from tests import images as img
@@ -127,7 +127,7 @@ def start(stack: ExitStack, settings: Settings, database: Callable[[], Iterator[
     c.hasher.override(providers.Object(FastPasswordHasher()))
     c.database.override(providers.Resource(database))
     c.image_repository.override(providers.Singleton(
-        lambda db, s: Tripwire(_repository("Image", db, s)), c.database, c.settings))
+        lambda db: Tripwire(sql_images(db)), c.database))
     c.blob_store.override(providers.Singleton(
         lambda s, keys, clk: Tripwire(blob_store(s, keys, clk)), c.settings, c.keys, c.clock))
     c.analyzer.override(providers.Resource(tripwired_analyzer, c.settings, c.http_client))
@@ -416,7 +416,7 @@ def local_app(tmp_path: Path) -> Iterator[App]:
 
     settings = Settings(data_dir=tmp_path, analyzer="local", local_models=False, workers=0, upload_quota=3)
     with ExitStack() as stack:
-        yield start(stack, settings, database, make_blob_store)
+        yield start(stack, settings, database, lambda s, keys, clk: encrypted_files(s, keys, clk).blobs)
 
 
 @pytest.fixture

@@ -11,13 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
 
-from imagerepo.entrypoints.container import memory_container
 from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.http.uploads import MAX_HEADER_BYTES
 from imagerepo.entrypoints.settings import Settings
 from tests import images as img
 from tests.hardening.strategies import declared_types, hostile_bytes, hostile_filenames
 from tests.hardening.support import assert_consistent, error_code, raw_upload, signup, upload
+from tests.wiring import memory_container
 
 # What an upload may answer, and the code that goes with each refusal.
 UPLOAD_CODES = {

@@ -17,11 +17,11 @@ import pytest
 from litestar.testing import TestClient
 
 from imagerepo.adapters.memory import ManualClock
-from imagerepo.entrypoints.container import memory_container
 from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.http.auth import SESSION_COOKIE
 from imagerepo.entrypoints.settings import Settings
 from tests.hardening.support import PASSWORD, error_code, signup
+from tests.wiring import memory_container
 
 # What the attacker's page can make a browser send: the body is JSON, the type is not.
 # (text/plain is the classic trick: <input name='{"username":"mallory","password":"…","x":"' value='"}'>.)

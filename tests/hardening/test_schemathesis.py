@@ -17,11 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from litestar.testing import TestClient
 from schemathesis import checks
 
-from imagerepo.entrypoints.container import memory_container
 from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.settings import Settings
 from tests import images as img
 from tests.hardening.support import signup, upload
+from tests.wiring import memory_container
 
 # Schemathesis' in-process ASGI transport leaves anyio memory streams for the garbage collector.
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning")

@@ -26,13 +26,14 @@ from imagerepo.adapters.system import Argon2PasswordHasher
 from imagerepo.domain.accounts_service import AccountService
 from imagerepo.domain.errors import InvalidLogin
 from imagerepo.domain.throttle import ThrottlePolicy
-from imagerepo.entrypoints.container import Container, memory_container
+from imagerepo.entrypoints.container import Container
 from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.http.auth import SESSION_COOKIE
 from imagerepo.entrypoints.settings import Settings
 from tests import images as img
 from tests.bursts import GateHasher, burst
 from tests.hardening.support import PASSWORD, error_code, signup, upload
+from tests.wiring import memory_container
 
 # Routes anyone may call. Everything else must refuse anonymous callers and other users' ids.
 PUBLIC = {

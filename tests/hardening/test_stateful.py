@@ -14,10 +14,10 @@ from litestar.testing import TestClient
 
 from imagerepo.adapters.filestore import EncryptedFileBlobStore
 from imagerepo.adapters.memory import ManualClock, png_bytes
-from imagerepo.entrypoints.container import memory_container
 from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.settings import Settings
 from tests.hardening.support import error_code, signup, upload
+from tests.wiring import memory_container
 
 QUOTA = 3
 USERS = ("alice", "bob")

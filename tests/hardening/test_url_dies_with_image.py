@@ -20,11 +20,11 @@ from imagerepo.adapters.memory import InMemoryImageRepository, ManualClock
 from imagerepo.adapters.s3 import S3BlobStore
 from imagerepo.adapters.system import SystemClock
 from imagerepo.domain.errors import ServiceUnavailable
-from imagerepo.entrypoints.container import memory_container
 from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.settings import Settings
 from tests import images as img
 from tests.hardening.support import signup, upload
+from tests.wiring import memory_container
 
 
 class FailingDeletes:

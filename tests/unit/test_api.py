@@ -12,10 +12,10 @@ import pytest
 from litestar.testing import TestClient
 
 from imagerepo.adapters.memory import InMemoryBlobStore, InMemoryImageRepository, ManualClock
-from imagerepo.entrypoints.container import memory_container
 from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.settings import Settings
 from tests import images as img
+from tests.wiring import memory_container
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ def calls_open(path: Path) -> bool:
         and (
             (isinstance(n.func, ast.Name) and n.func.id == "open")
             or (isinstance(n.func, ast.Attribute) and n.func.attr in {"open", "read_bytes", "write_bytes", "unlink"}
-                and not (isinstance(n.func.value, ast.Attribute) and n.func.value.attr == "inspector"))
+                and not (isinstance(n.func.value, ast.Attribute) and n.func.value.attr in {"inspector", "_inspector"}))
         )
         for n in ast.walk(ast.parse(path.read_text()))
     )
@@ -204,3 +204,13 @@ def test_routes_get_services_by_injection_never_from_the_container(module: Path)
         return
     assert "imagerepo.entrypoints.container" not in imports(module)
     assert "state.container" not in module.read_text()
+
+
+ENTRYPOINTS = [*sorted(p for p in (SRC / "entrypoints").rglob("*.py") if p.name != "container.py"), SRC / "library.py"]
+
+
+@pytest.mark.parametrize("module", ENTRYPOINTS, ids=lambda p: str(p.relative_to(SRC)))
+def test_entrypoints_reach_ports_only_through_services(module: Path) -> None:
+    """A route, command or library method that needs a repository or store is a missing service
+    method; only the composition root (container.py) names ports, to build the services."""
+    assert not any(n.startswith("imagerepo.ports") for n in imports(module)), module.name

@@ -10,10 +10,10 @@ from litestar.testing import TestClient
 
 from imagerepo.adapters.s3 import S3BlobStore, make_s3_client
 from imagerepo.adapters.sqlite import SqliteDatabase, SqliteImageRepository
-from imagerepo.entrypoints.container import memory_container
 from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.settings import Settings
 from tests.fixtures_services import _free_ports
+from tests.wiring import memory_container
 
 BUCKET = "acme-private-photos-7f3a"
 

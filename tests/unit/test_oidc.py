@@ -12,11 +12,11 @@ import pytest
 from litestar.testing import TestClient
 
 from imagerepo.domain.identity import OidcProviderConfig
-from imagerepo.entrypoints.container import memory_container
 from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.http.auth import SESSION_COOKIE
 from imagerepo.entrypoints.settings import Settings
 from tests.oidc_provider import OidcTestProvider
+from tests.wiring import memory_container
 
 
 @pytest.fixture

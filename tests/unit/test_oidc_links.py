@@ -6,17 +6,29 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from imagerepo.adapters.memory import FastPasswordHasher, InMemoryAccountRepository, ManualClock
+from imagerepo.adapters.memory import (
+    FastPasswordHasher,
+    InMemoryAccountRepository,
+    InMemoryLoginThrottle,
+    InMemorySessionRepository,
+    ManualClock,
+)
 from imagerepo.adapters.memory_identity import InMemoryIdentityLinkRepository
 from imagerepo.domain.accounts import username_problems
+from imagerepo.domain.accounts_service import AccountService
 from imagerepo.domain.identity import username_base, username_candidates
-from imagerepo.domain.identity_service import ExternalSignIn
+from imagerepo.domain.identity_service import ExternalSignInService
 from imagerepo.entrypoints.settings import ConfigError, Settings
 
 
+def external_sign_in() -> tuple[ExternalSignInService, AccountService]:
+    accounts, hasher, clock = InMemoryAccountRepository(), FastPasswordHasher(), ManualClock()
+    sessions = AccountService(accounts, InMemorySessionRepository(), hasher, clock, InMemoryLoginThrottle(clock))
+    return ExternalSignInService(accounts, InMemoryIdentityLinkRepository(), hasher, clock, sessions), sessions
+
+
 def test_first_sign_in_creates_an_account_and_later_ones_reuse_it() -> None:
-    accounts = InMemoryAccountRepository()
-    svc = ExternalSignIn(accounts, InMemoryIdentityLinkRepository(), FastPasswordHasher(), ManualClock())
+    svc, _ = external_sign_in()
     a, created = svc.account_for("https://idp", "42", {"preferred_username": "Jane Doe"})
     assert created
     assert a.username == "Jane-Doe"
@@ -28,6 +40,18 @@ def test_first_sign_in_creates_an_account_and_later_ones_reuse_it() -> None:
     assert created
     assert c.id != a.id
     assert c.username == "Jane-Doe-2"
+
+
+def test_sign_in_issues_a_session_of_the_linked_account() -> None:
+    svc, sessions = external_sign_in()
+    first = svc.sign_in("https://idp", "42", {"email": "jane@example.com"})
+    again = svc.sign_in("https://idp", "42", {"email": "someone-else@example.com"})
+    assert (first.created, again.created) == (True, False)
+    assert first.issued.token != again.issued.token
+    account, session = sessions.authenticate(again.issued.token)
+    assert account.id == first.issued.account.id
+    assert account.username == "jane"
+    assert session.kind == "session"
 
 
 @given(st.dictionaries(st.sampled_from(["preferred_username", "nickname", "email", "name", "given_name"]),

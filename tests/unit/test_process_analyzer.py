@@ -20,12 +20,13 @@ from imagerepo.adapters.memory import ManualClock
 from imagerepo.adapters.process_analyzer import ProcessImageAnalyzer
 from imagerepo.domain.errors import AnalysisFailed
 from imagerepo.domain.images import AnalysisResult
-from imagerepo.entrypoints.container import memory_container, open_analyzer
+from imagerepo.entrypoints.container import open_analyzer
 from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.settings import Settings
 from tests import images as img
 from tests.hardening.support import signup, upload
 from tests.scripted_analyzer import ScriptedAnalyzer
+from tests.wiring import memory_container
 
 TIMEOUT = 1.0  # the scripted stages answer at once or never
 

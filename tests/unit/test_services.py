@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import uuid
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
 
@@ -16,10 +19,12 @@ from imagerepo.adapters.memory import (
     RecordingScheduler,
     png_bytes,
 )
+from imagerepo.domain.accounts import Account
 from imagerepo.domain.accounts_service import AccountService
 from imagerepo.domain.analysis_service import AnalysisService
 from imagerepo.domain.errors import (
     AnalysisFailed,
+    BlobMissing,
     DuplicateImage,
     InvalidCredentialsFormat,
     InvalidLogin,
@@ -30,12 +35,13 @@ from imagerepo.domain.errors import (
     Unauthenticated,
     UnsupportedMediaType,
     UsernameTaken,
+    ValidationFailed,
 )
-from imagerepo.domain.images import AnalysisStatus
+from imagerepo.domain.images import AnalysisStatus, Image
 from imagerepo.domain.images_service import ImageService
 from imagerepo.domain.queries import build_query
-from imagerepo.entrypoints.container import memory_container
 from imagerepo.entrypoints.settings import Settings
+from tests.wiring import memory_container
 
 
 class World:
@@ -222,3 +228,126 @@ def test_a_dead_workers_job_is_retried_after_its_lease(w: World) -> None:
     w.clock.advance(timedelta(minutes=6))
     assert w.analysis.run_once()
     assert w.images.get(acct, image.id).analysis.status == AnalysisStatus.DONE
+
+
+# ---------------------------------------------------------------- use cases the entrypoints call
+
+
+def test_set_quota_changes_the_limit_and_a_bad_limit_changes_nothing(w: World) -> None:
+    acct = w.accounts.sign_up("alice", "correct horse")
+    acct = w.accounts.set_quota(acct, 1)
+    assert w.images.quota(acct).limit == 1
+    w.images.upload(acct, "a.png", w.file(png_bytes(seed=1)))
+    with pytest.raises(QuotaExceeded):
+        w.images.upload(acct, "b.png", w.file(png_bytes(seed=2)))
+    for bad in (-1, True, "5"):
+        with pytest.raises(ValidationFailed):
+            w.accounts.set_quota(acct, bad)  # type: ignore[arg-type]
+    assert w.images.quota(w.accounts.get(acct.id)).limit == 1
+    assert w.images.quota(w.accounts.set_quota(acct, None)).limit == 3  # the deployment's default
+
+
+def test_read_original_gives_the_bytes_to_their_owner_only(w: World) -> None:
+    alice = w.accounts.sign_up("alice", "correct horse")
+    bob = w.accounts.sign_up("bob", "correct horse")
+    data = png_bytes(5, 4, seed=7)
+    image = w.images.upload(alice, "a.png", w.file(data))
+    assert w.images.read_original(alice, image.id) == data
+    with pytest.raises(NotFound):
+        w.images.read_original(bob, image.id)
+
+
+def test_images_of_walks_every_page_oldest_first(w: World) -> None:
+    acct = w.accounts.set_quota(w.accounts.sign_up("alice", "correct horse"), 250)
+    uploaded = [w.images.upload(acct, f"{n}.png", w.file(png_bytes(seed=n))).id for n in range(205)]
+    assert [i.id for i in w.images.images_of(acct)] == uploaded
+
+
+def test_reanalyze_all_queues_every_image_of_the_accounts_and_wakes_the_workers_once(w: World) -> None:
+    alice = w.accounts.sign_up("alice", "correct horse")
+    bob = w.accounts.sign_up("bob", "correct horse")
+    mine = [w.images.upload(alice, f"{n}.png", w.file(png_bytes(seed=n))) for n in range(2)]
+    theirs = w.images.upload(bob, "b.png", w.file(png_bytes(seed=9)))
+    w.analysis.drain()
+    notified = w.scheduler.notified
+    assert w.images.reanalyze_all([alice]) == 2
+    assert w.scheduler.notified == notified + 1
+    assert {w.images.get(alice, i.id).analysis.status for i in mine} == {AnalysisStatus.PENDING}
+    assert w.images.get(bob, theirs.id).analysis.status == AnalysisStatus.DONE
+    assert w.images.reanalyze_all([]) == 0
+    assert w.scheduler.notified == notified + 1
+
+
+def test_drain_runs_every_due_job_and_counts_the_outcomes(w: World) -> None:
+    acct = w.accounts.set_quota(w.accounts.sign_up("alice", "correct horse"), 10)
+    for n in range(3):
+        w.images.upload(acct, f"{n}.png", w.file(png_bytes(seed=n)))
+    assert w.analysis.pending() == 3
+    heard: list[str] = []
+    assert w.analysis.drain(max_jobs=2, on_job=heard.append) == {"done": 2}
+    assert heard == ["done", "done"]
+    w.analyzer.fail_with = AnalysisFailed("rate limited", retryable=True)
+    assert w.analysis.drain() == {"pending": 1}  # a retry is due later, so draining stops
+    assert w.analysis.pending() == 1
+
+
+def reserve_unfinished(w: World, owner_id: str, sha256: str) -> Image:
+    """The state a killed import leaves: a reservation (an uploading row) and its blobs."""
+    image = Image(id=str(uuid.uuid4()), owner_id=owner_id, filename="x.png", content_type="image/png", width=1,
+                  height=1, size_bytes=1, sha256=sha256, uploaded_at=w.clock.now())
+    w.images_repo.reserve(image, 10)
+    w.blobs.put(image.original_key, io.BytesIO(b"half"), "image/png")
+    return image
+
+
+def test_roll_back_uploads_discards_only_the_accounts_named_reservations(w: World) -> None:
+    alice = w.accounts.sign_up("alice", "correct horse")
+    bob = w.accounts.sign_up("bob", "correct horse")
+    gone = reserve_unfinished(w, alice.id, "a" * 64)
+    kept = reserve_unfinished(w, alice.id, "b" * 64)
+    other = reserve_unfinished(w, bob.id, "a" * 64)
+    assert w.images.existing_copy(alice, "a" * 64) == gone.id
+    assert w.images.roll_back_uploads(alice, {"a" * 64}) == 1
+    assert w.images.existing_copy(alice, "a" * 64) is None
+    assert not w.blobs.exists(gone.original_key)
+    assert w.images.quota(alice).used == 1
+    assert w.images.existing_copy(alice, "b" * 64) == kept.id
+    assert w.images.existing_copy(bob, "a" * 64) == other.id
+    assert w.images.roll_back_uploads(alice, set()) == 0
+
+
+def signed_link(w: World, data: bytes) -> tuple[Account, Image, tuple[str, str, str]]:
+    """Alice's new image and the key, exp and sig of its original's URL."""
+    acct = w.accounts.sign_up("alice", "correct horse")
+    image = w.images.upload(acct, "a.png", w.file(data))
+    parts = urlsplit(w.images.urls(image).url)
+    q = dict(parse_qsl(parts.query))
+    return acct, image, (unquote(parts.path.removeprefix("/blobs/")), q["exp"], q["sig"])
+
+
+def test_a_signed_blob_is_served_while_its_link_and_image_live(w: World) -> None:
+    data = png_bytes(seed=3)
+    acct, image, (key, exp, sig) = signed_link(w, data)
+    assert w.images.serve_signed_blob(key, exp, sig) == (data, "image/png")
+    for bad in ((key, exp, "0" * len(sig)), (image.thumbnail_key, exp, sig), (key, str(int(exp) + 1), sig)):
+        with pytest.raises(BlobMissing):
+            w.images.serve_signed_blob(*bad)
+    w.blobs.fail_deletes = True
+    w.images.delete(acct, image.id)
+    assert w.blobs.exists(key)  # left for the sweeper, but no longer served
+    with pytest.raises(BlobMissing):
+        w.images.serve_signed_blob(key, exp, sig)
+
+
+def test_a_signed_blob_link_dies_when_it_expires(w: World) -> None:
+    _, _, link = signed_link(w, png_bytes())
+    w.clock.advance(timedelta(minutes=31))
+    with pytest.raises(BlobMissing):
+        w.images.serve_signed_blob(*link)
+
+
+def test_without_a_signed_blob_server_no_blob_is_served(w: World) -> None:
+    _, _, link = signed_link(w, png_bytes())
+    s3_like = ImageService(w.images_repo, w.blobs, FakeImageInspector(), w.scheduler, w.clock)
+    with pytest.raises(NotFound):
+        s3_like.serve_signed_blob(*link)

@@ -13,10 +13,10 @@ import pytest
 from litestar.testing import TestClient
 
 from imagerepo.adapters.memory import ManualClock
-from imagerepo.entrypoints.container import memory_container
 from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.http.auth import SESSION_COOKIE
 from imagerepo.entrypoints.settings import Settings
+from tests.wiring import memory_container
 
 PASSWORD = "correct horse"
 

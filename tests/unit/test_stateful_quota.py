@@ -23,8 +23,8 @@ from imagerepo.domain.analysis_service import AnalysisService
 from imagerepo.domain.errors import DuplicateImage, NotFound, QuotaExceeded, ServiceUnavailable
 from imagerepo.domain.images_service import ImageService
 from imagerepo.domain.queries import build_query
-from imagerepo.entrypoints.container import memory_container
 from imagerepo.entrypoints.settings import Settings
+from tests.wiring import memory_container
 
 QUOTA = 3
 USERS = ("alice", "bob")

@@ -14,9 +14,9 @@ from litestar.testing import TestClient
 
 from imagerepo.adapters.memory import ManualClock
 from imagerepo.domain.tokens_service import token_id
-from imagerepo.entrypoints.container import memory_container
 from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.settings import Settings
+from tests.wiring import memory_container
 
 
 @pytest.fixture

@@ -16,10 +16,10 @@ from litestar.testing import TestClient
 from imagerepo.adapters.memory import FakeImageAnalyzer, InMemoryImageRepository, ManualClock
 from imagerepo.domain.accounts import PASSWORD_RULES, USERNAME_RULES
 from imagerepo.domain.images import AnalysisResult, Color, Tag
-from imagerepo.entrypoints.container import memory_container
 from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.settings import Settings
 from tests import images as img
+from tests.wiring import memory_container
 
 HOSTILE = "<img src=x onerror=alert(1)>.jpg"
 
@@ -326,9 +326,9 @@ def test_pages_carry_a_strict_content_security_policy_and_api_responses_do_not_c
 def test_demo_password_is_shown_only_when_the_operator_enabled_the_demo(tmp_path: Any) -> None:
     from litestar.testing import TestClient
 
-    from imagerepo.entrypoints.container import memory_container
     from imagerepo.entrypoints.http.app import create_app
     from imagerepo.entrypoints.settings import Settings
+    from tests.wiring import memory_container
 
     for enabled in (False, True):
         container = memory_container(Settings(data_dir=tmp_path, workers=0, demo=enabled))

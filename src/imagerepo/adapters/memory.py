@@ -7,7 +7,7 @@ import hmac
 import struct
 import threading
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
@@ -299,13 +299,14 @@ class InMemoryImageRepository:
 
 
 class InMemoryBlobStore:
-    """Keeps bytes in a dict; URLs are signed like the file store's so tests can check them."""
+    """Keeps bytes in a dict; serves its own signed URLs, like the file store."""
 
-    def __init__(self, secret: bytes = b"memory-secret", base_url: str = "/blobs", clock: object | None = None) -> None:
+    def __init__(self, secret: bytes = b"memory-secret", base_url: str = "/blobs", clock: Clock | None = None) -> None:
         self._blobs: dict[str, tuple[bytes, str]] = {}
         self._lock = threading.Lock()
         self._secret = secret
         self._base_url = base_url
+        self._clock = clock
         self.fail_puts = False
         self.fail_deletes = False
         self.available = True
@@ -347,6 +348,18 @@ class InMemoryBlobStore:
     def keys(self) -> Iterator[str]:
         with self._lock:
             return iter(list(self._blobs))
+
+    def resolve(self, key: str, exp: str, sig: str, live: Callable[[str], bool]) -> tuple[bytes, str]:
+        now = self._clock.now() if self._clock is not None else datetime.now(UTC)
+        expected = self.sign(key, int(exp)) if exp.isdigit() else ""
+        if not expected or not hmac.compare_digest(expected.encode(), sig.encode("utf-8", "replace")):
+            raise BlobMissing("bad signature")
+        if now.timestamp() >= int(exp):
+            raise BlobMissing("link expired")
+        if not live(key):
+            raise BlobMissing("the image was deleted")
+        data = self.get(key)
+        return data, self._blobs.get(key, (data, ""))[1]
 
     def check(self) -> None:
         if not self.available:

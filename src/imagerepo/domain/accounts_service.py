@@ -14,7 +14,7 @@ from imagerepo.domain.accounts import (
     Session,
     validate_credentials,
 )
-from imagerepo.domain.errors import InvalidLogin, NotFound, TooManyAttempts, Unauthenticated
+from imagerepo.domain.errors import InvalidLogin, NotFound, TooManyAttempts, Unauthenticated, ValidationFailed
 from imagerepo.ports.account_repository import AccountRepository
 from imagerepo.ports.clock import Clock
 from imagerepo.ports.login_throttle import LoginThrottle
@@ -36,22 +36,22 @@ class AccountService:
         throttle: LoginThrottle,
         session_ttl: timedelta = timedelta(days=7),
     ) -> None:
-        self.accounts = accounts
-        self.sessions = sessions
-        self.hasher = hasher
-        self.clock = clock
-        self.throttle = throttle
-        self.session_ttl = session_ttl
+        self._accounts = accounts
+        self._sessions = sessions
+        self._hasher = hasher
+        self._clock = clock
+        self._throttle = throttle
+        self._session_ttl = session_ttl
 
     def sign_up(self, username: object, password: object) -> Account:
         name, pw = validate_credentials(username, password)
         account = Account(
             id=str(uuid.uuid4()),
             username=name,
-            password_hash=self.hasher.hash(pw),
-            created_at=self.clock.now(),
+            password_hash=self._hasher.hash(pw),
+            created_at=self._clock.now(),
         )
-        self.accounts.add(account)  # raises UsernameTaken, atomically
+        self._accounts.add(account)  # raises UsernameTaken, atomically
         return account
 
     def sign_in(self, username: object, password: object, client: str = "") -> IssuedToken:
@@ -59,64 +59,80 @@ class AccountService:
             raise InvalidLogin()
         keys = [f"user:{username.casefold()}"] + ([f"addr:{client}"] if client else [])
         # Reserved before the slow check, so guesses sent at once cannot all be tried.
-        wait = self.throttle.reserve(keys)
+        wait = self._throttle.reserve(keys)
         if wait > 0:
             raise TooManyAttempts(wait)
         ok = False
         try:
-            account = self.accounts.get_by_username(username)
+            account = self._accounts.get_by_username(username)
             if account is None:
-                self.hasher.dummy_verify(password)
+                self._hasher.dummy_verify(password)
             else:
-                ok = self.hasher.verify(account.password_hash, password)
+                ok = self._hasher.verify(account.password_hash, password)
         finally:  # an attempt that broke down counts as a failure
-            (self.throttle.succeeded if ok else self.throttle.failed)(keys)
+            (self._throttle.succeeded if ok else self._throttle.failed)(keys)
         if not ok or account is None:
             raise InvalidLogin()
-        if self.hasher.needs_rehash(account.password_hash):
-            self.accounts.set_password_hash(account.id, self.hasher.hash(password))
+        if self._hasher.needs_rehash(account.password_hash):
+            self._accounts.set_password_hash(account.id, self._hasher.hash(password))
         return self.issue(account, kind="session")
 
     def issue(self, account: Account, *, kind: str, name: str = "", ttl: timedelta | None = None) -> IssuedToken:
         token = secrets.token_urlsafe(32)  # 256 bits
-        now = self.clock.now()
+        now = self._clock.now()
         session = Session(
             token_hash=hash_token(token),
             account_id=account.id,
             created_at=now,
-            expires_at=now + (ttl or self.session_ttl),
+            expires_at=now + (ttl or self._session_ttl),
             kind=kind,
             name=name,
         )
-        self.sessions.add(session)
+        self._sessions.add(session)
         return IssuedToken(token=token, expires_at=session.expires_at, account=account)
 
     def authenticate(self, token: str | None) -> tuple[Account, Session]:
         if not token or len(token) > 512:
             raise Unauthenticated()
-        session = self.sessions.get(hash_token(token))
-        if session is None or not session.is_valid(self.clock.now()):
+        session = self._sessions.get(hash_token(token))
+        if session is None or not session.is_valid(self._clock.now()):
             raise Unauthenticated()
-        account = self.accounts.get(session.account_id)
+        account = self._accounts.get(session.account_id)
         if account is None:
             raise Unauthenticated()
         return account, session
 
     def sign_out(self, token: str) -> None:
-        self.sessions.delete(hash_token(token))
+        self._sessions.delete(hash_token(token))
 
     def sign_out_everywhere(self, account: Account) -> int:
         """End every session and API token of the account (a lost laptop, a leaked token)."""
-        return self.sessions.delete_for_account(account.id)
+        return self._sessions.delete_for_account(account.id)
+
+    def get(self, account_id: str) -> Account:
+        """The stored account (its quota may have changed since a caller fetched it); NotFound."""
+        account = self._accounts.get(account_id)
+        if account is None:
+            raise NotFound("account")
+        return account
+
+    def set_quota(self, account: Account, limit: int | None) -> Account:
+        """Let the account hold ``limit`` images; None returns it to the deployment's default.
+        A negative limit is ValidationFailed and changes nothing. Images already stored stay."""
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+            raise ValidationFailed("The quota must be a whole number of images, 0 or more.",
+                                   {"quota": ["must be a whole number, 0 or more"]})
+        self._accounts.set_quota_limit(account.id, limit)
+        return self.get(account.id)
 
     def get_by_username(self, username: str) -> Account:
-        account = self.accounts.get_by_username(username)
+        account = self._accounts.get_by_username(username)
         if account is None:
             raise NotFound("account")
         return account
 
     def list_accounts(self) -> Sequence[Account]:
-        return self.accounts.list()
+        return self._accounts.list()
 
     def purge_expired_sessions(self) -> int:
-        return self.sessions.delete_expired(self.clock.now())
+        return self._sessions.delete_expired(self._clock.now())

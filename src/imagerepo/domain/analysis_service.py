@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 
 from imagerepo.domain.errors import AnalysisFailed, BlobMissing, ServiceUnavailable
-from imagerepo.domain.images import Analysis, AnalysisJob
+from imagerepo.domain.images import Analysis, AnalysisJob, AnalysisStatus
 from imagerepo.ports.analysis_queue import AnalysisQueue
 from imagerepo.ports.blob_store import BlobStore
 from imagerepo.ports.clock import Clock
 from imagerepo.ports.image_analyzer import ImageAnalyzer
 
 log = logging.getLogger(__name__)
+
+# What became of a processed job besides its analysis status: a deletion or a newer request won.
+SUPERSEDED = "superseded"
 
 
 class AnalysisService:
@@ -26,17 +31,35 @@ class AnalysisService:
         max_attempts: int = 5,
         base_backoff: timedelta = timedelta(seconds=5),
     ) -> None:
-        self.queue = queue
-        self.blobs = blobs
-        self.analyzer = analyzer
-        self.clock = clock
-        self.lease = lease
-        self.max_attempts = max_attempts
-        self.base_backoff = base_backoff
+        self._queue = queue
+        self._blobs = blobs
+        self._analyzer = analyzer
+        self._clock = clock
+        self._lease = lease
+        self._max_attempts = max_attempts
+        self._base_backoff = base_backoff
 
     def claim(self) -> AnalysisJob | None:
-        now = self.clock.now()
-        return self.queue.claim_analysis(now, now + self.lease)
+        now = self._clock.now()
+        return self._queue.claim_analysis(now, now + self._lease)
+
+    def pending(self) -> int:
+        """How many analyses wait, due now or later."""
+        return self._queue.pending_analyses()
+
+    def drain(self, max_jobs: int | None = None, on_job: Callable[[str], None] = lambda outcome: None) -> Counter[str]:
+        """Process due jobs in the calling thread until none is due (or ``max_jobs`` ran), for
+        the CLI and the library; ``on_job`` hears each outcome. Returns the outcomes counted:
+        analysis statuses (a retry scheduled for later counts as pending) or ``superseded``."""
+        outcomes: Counter[str] = Counter()
+        while max_jobs is None or outcomes.total() < max_jobs:
+            job = self.claim()
+            if job is None:
+                break
+            outcome = self.process(job)
+            outcomes[outcome] += 1
+            on_job(outcome)
+        return outcomes
 
     def run_once(self) -> bool:
         """Process one due job; False when there was none."""
@@ -46,34 +69,37 @@ class AnalysisService:
         self.process(job)
         return True
 
-    def process(self, job: AnalysisJob) -> None:
-        """Never raises: every outcome is recorded on the image."""
-        name = getattr(self.analyzer, "name", "unknown")
+    def process(self, job: AnalysisJob) -> str:
+        """Never raises: every outcome is recorded on the image. Returns the status recorded
+        (pending when a retry is scheduled), or ``superseded`` when the image moved on."""
+        name = getattr(self._analyzer, "name", "unknown")
         try:
-            data = self.blobs.get(job.image.original_key)
-            result = self.analyzer.analyze(data, job.image.content_type)
+            data = self._blobs.get(job.image.original_key)
+            result = self._analyzer.analyze(data, job.image.content_type)
         except AnalysisFailed as e:
-            self._failed(job, name, e.message, retryable=e.retryable, retry_after=e.retry_after)
+            return self._failed(job, name, e.message, retryable=e.retryable, retry_after=e.retry_after)
         except BlobMissing:
-            self._failed(job, name, "the original image is missing from storage", retryable=False)
+            return self._failed(job, name, "the original image is missing from storage", retryable=False)
         except ServiceUnavailable as e:  # the store is down, not the image at fault: try again later
-            self._failed(job, name, e.message, retryable=True)
+            return self._failed(job, name, e.message, retryable=True)
         except Exception as e:  # a stage crashed: the worker lives on
             log.exception("analysis of %s crashed", job.image.id)
-            self._failed(job, name, f"analyzer error: {type(e).__name__}: {e}"[:500], retryable=False)
-        else:
-            self.queue.complete_analysis(job, Analysis.done(result, self.clock.now()))
+            return self._failed(job, name, f"analyzer error: {type(e).__name__}: {e}"[:500], retryable=False)
+        return self._record(job, Analysis.done(result, self._clock.now()))
+
+    def _record(self, job: AnalysisJob, analysis: Analysis) -> str:
+        return analysis.status.value if self._queue.complete_analysis(job, analysis) else SUPERSEDED
 
     def _failed(
         self, job: AnalysisJob, analyzer: str, reason: str, *, retryable: bool, retry_after: float | None = None
-    ) -> None:
-        now = self.clock.now()
-        if retryable and job.attempts < self.max_attempts:
-            delay = self.base_backoff.total_seconds() * 2 ** (job.attempts - 1)
+    ) -> str:
+        now = self._clock.now()
+        if retryable and job.attempts < self._max_attempts:
+            delay = self._base_backoff.total_seconds() * 2 ** (job.attempts - 1)
             if retry_after is not None:
                 delay = max(delay, retry_after)
-            self.queue.retry_analysis(job, now + timedelta(seconds=delay), reason)
-            return
+            retried = self._queue.retry_analysis(job, now + timedelta(seconds=delay), reason)
+            return AnalysisStatus.PENDING.value if retried else SUPERSEDED
         if retryable:
             reason = f"{reason} (gave up after {job.attempts} attempts)"
-        self.queue.complete_analysis(job, Analysis.failed(analyzer, reason, now))
+        return self._record(job, Analysis.failed(analyzer, reason, now))

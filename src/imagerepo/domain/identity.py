@@ -1,4 +1,5 @@
-"""External identities: provider settings, linked identities, and the usernames they get."""
+"""Sign-in with an external identity provider: provider settings, linked identities, usernames
+(the use case itself: identity_service.py)."""
 
 from __future__ import annotations
 

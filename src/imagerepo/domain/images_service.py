@@ -6,6 +6,7 @@ import hashlib
 import io
 import logging
 import uuid
+from collections.abc import Collection, Iterable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -14,12 +15,13 @@ import attrs
 from imagerepo.domain.accounts import Account, QuotaUse
 from imagerepo.domain.errors import DuplicateImage, NotFound, QuotaExceeded
 from imagerepo.domain.images import Analysis, Image, clean_filename, parse_blob_key
-from imagerepo.domain.queries import ImageQuery, Page
+from imagerepo.domain.queries import ImageQuery, Page, build_query
 from imagerepo.ports.analysis_scheduler import AnalysisScheduler
 from imagerepo.ports.blob_store import BlobStore
 from imagerepo.ports.clock import Clock
 from imagerepo.ports.image_inspector import ImageInspector
 from imagerepo.ports.image_repository import ImageRepository
+from imagerepo.ports.signed_blob_server import SignedBlobServer
 
 log = logging.getLogger(__name__)
 
@@ -55,22 +57,32 @@ class ImageService:
         url_ttl: timedelta = timedelta(minutes=30),
         stale_upload_after: timedelta = timedelta(minutes=15),
         analyzer_name: str = "",
+        signed_blobs: SignedBlobServer | None = None,
     ) -> None:
-        self.images = images
-        self.blobs = blobs
-        self.inspector = inspector
-        self.scheduler = scheduler
-        self.clock = clock
-        self.default_quota = default_quota
-        self.url_ttl = url_ttl
-        self.stale_upload_after = stale_upload_after
-        self.analyzer_name = analyzer_name
+        self._images = images
+        self._blobs = blobs
+        self._inspector = inspector
+        self._scheduler = scheduler
+        self._clock = clock
+        self._default_quota = default_quota
+        self._url_ttl = url_ttl
+        self._stale_upload_after = stale_upload_after
+        self._analyzer_name = analyzer_name
+        self._signed_blobs = signed_blobs
+
+    def check_database(self) -> None:
+        """Raise ServiceUnavailable when the database cannot be reached (the readiness probe)."""
+        self._images.check()
+
+    def check_blob_store(self) -> None:
+        """Raise ServiceUnavailable when the blob store cannot be reached (the readiness probe)."""
+        self._blobs.check()
 
     def quota_limit(self, account: Account) -> int:
-        return account.quota_limit if account.quota_limit is not None else self.default_quota
+        return account.quota_limit if account.quota_limit is not None else self._default_quota
 
     def quota(self, account: Account) -> QuotaUse:
-        return QuotaUse(used=self.images.count(account.id), limit=self.quota_limit(account))
+        return QuotaUse(used=self._images.count(account.id), limit=self.quota_limit(account))
 
     def upload(self, account: Account, filename: str | None, path: Path) -> Image:
         """Store the file at ``path`` as a new image: it fully lands or leaves no trace.
@@ -79,17 +91,17 @@ class ImageService:
         cannot make the server decode; ``reserve`` re-checks both atomically afterwards.
         """
         digest = hashlib.sha256()
-        with self.inspector.open(path) as f:
+        with self._inspector.open(path) as f:
             while chunk := f.read(1 << 20):
                 digest.update(chunk)
         sha256 = digest.hexdigest()
         self._refuse_duplicate(account, sha256)
         limit = self.quota_limit(account)
-        used = self.images.count(account.id)
+        used = self._images.count(account.id)
         if used >= limit:
             raise QuotaExceeded(used, limit)
-        info = self.inspector.inspect(path)  # 415 / 422 before anything is written
-        thumb = self.inspector.thumbnail(path)
+        info = self._inspector.inspect(path)  # 415 / 422 before anything is written
+        thumb = self._inspector.thumbnail(path)
         image = Image(
             id=str(uuid.uuid4()),
             owner_id=account.id,
@@ -99,29 +111,29 @@ class ImageService:
             height=info.height,
             size_bytes=info.size_bytes,
             sha256=info.sha256,
-            uploaded_at=self.clock.now(),
-            analysis=Analysis.pending(self.analyzer_name),
+            uploaded_at=self._clock.now(),
+            analysis=Analysis.pending(self._analyzer_name),
         )
-        self.images.reserve(image, limit)  # quota + duplicate, atomically
+        self._images.reserve(image, limit)  # quota + duplicate, atomically
         try:
-            with self.inspector.open(path) as f:
-                self.blobs.put(image.original_key, f, image.content_type)
-            self.blobs.put(image.thumbnail_key, io.BytesIO(thumb.data), thumb.content_type)
+            with self._inspector.open(path) as f:
+                self._blobs.put(image.original_key, f, image.content_type)
+            self._blobs.put(image.thumbnail_key, io.BytesIO(thumb.data), thumb.content_type)
         except BaseException:
             self._roll_back(image)
             raise
         try:
-            self.images.commit(image.id)
+            self._images.commit(image.id)
         except BaseException:
             # A commit that got no answer may still land: its blobs stay, so the image is whole
             # if it does; if it does not, the sweeper removes them with the row.
             self._roll_back(image, keep_blobs=True)
             raise
-        self.scheduler.notify()
+        self._scheduler.notify()
         return image
 
     def _refuse_duplicate(self, account: Account, sha256: str) -> None:
-        existing = self.images.find_by_sha256(account.id, sha256)
+        existing = self._images.find_by_sha256(account.id, sha256)
         if existing is not None:
             raise DuplicateImage(existing)
 
@@ -134,28 +146,59 @@ class ImageService:
         leftover = keep_blobs
         for key in () if keep_blobs else (image.original_key, image.thumbnail_key):
             try:
-                self.blobs.delete(key)
+                self._blobs.delete(key)
             except Exception:
                 leftover = True
         try:
-            self.images.discard(image.id)
+            self._images.discard(image.id)
         except Exception:
             leftover = True
         if leftover:
             log.warning("upload %s rolled back partly; the sweeper will finish it", image.id)
 
     def get(self, account: Account, image_id: str) -> Image:
-        image = self.images.get(account.id, image_id)
+        image = self._images.get(account.id, image_id)
         if image is None:
             raise NotFound()
         return image
 
     def search(self, query: ImageQuery) -> Page:
-        return self.images.search(query)
+        return self._images.search(query)
+
+    def images_of(self, account: Account) -> Iterator[Image]:
+        """Every image of the account, oldest first, fetched a page at a time."""
+        query = build_query(account.id, sort="uploaded_at", limit=100)
+        while True:
+            page = self._images.search(query)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            query = attrs.evolve(query, cursor=page.next_cursor)
+
+    def read_original(self, account: Account, image_id: str) -> bytes:
+        """The original bytes of one of the account's images; NotFound for anyone else's."""
+        return bytes(self._blobs.get(self.get(account, image_id).original_key))
+
+    def existing_copy(self, account: Account, sha256: str) -> str | None:
+        """The id of the account's image with these bytes (stored or being uploaded), if any."""
+        return self._images.find_by_sha256(account.id, sha256)
+
+    def roll_back_uploads(self, account: Account, sha256s: Collection[str]) -> int:
+        """Discard the account's unfinished uploads of these contents, blobs and reservation: what
+        a killed bulk import left behind. A failure raises (the import stops). Returns how many."""
+        if not sha256s:
+            return 0
+        now = self._clock.now()
+        rolled = 0
+        for image, state in self._images.stale(now, now):
+            if state == "uploading" and image.owner_id == account.id and image.sha256 in sha256s:
+                self._finish_delete(image)
+                rolled += 1
+        return rolled
 
     def tag_counts(self, account: Account) -> list[tuple[str, int]]:
         """The tags on the account's images, with how many carry each, most used first."""
-        return self.images.tag_counts(account.id)
+        return self._images.tag_counts(account.id)
 
     def delete(self, account: Account, image_id: str) -> None:
         """Hide the image and free its slot, then remove its blobs and row.
@@ -164,25 +207,25 @@ class ImageService:
         the row, is what a signed URL reaches. What still fails is left for the sweeper (and
         the embedded store's URLs check the row, see :meth:`blob_is_live`).
         """
-        image = self.images.begin_delete(account.id, image_id)
+        image = self._images.begin_delete(account.id, image_id)
         if image is None:
             raise NotFound()
-        started = self.clock.now()
+        started = self._clock.now()
         for pause in (*DELETE_RETRY_PAUSES, None):
             try:
                 self._finish_delete(image)
                 return
             except Exception:
-                spent = (self.clock.now() - started).total_seconds()
+                spent = (self._clock.now() - started).total_seconds()
                 if pause is None or spent + pause > DELETE_RETRY_BUDGET:
                     log.warning("deletion of %s left for the sweeper", image.id, exc_info=True)
                     return
-            self.clock.sleep(pause)
+            self._clock.sleep(pause)
 
     def _finish_delete(self, image: Image) -> None:
         for key in (image.original_key, image.thumbnail_key):
-            self.blobs.delete(key)
-        self.images.discard(image.id)
+            self._blobs.delete(key)
+        self._images.discard(image.id)
 
     def _try_finish_delete(self, image: Image) -> bool:
         try:
@@ -196,14 +239,14 @@ class ImageService:
         """True while the blob's image is visible to its owner: a URL must die with its image
         even when the blob itself is still waiting for the sweeper."""
         parsed = parse_blob_key(key)
-        return parsed is not None and self.images.get(parsed[0], parsed[1]) is not None
+        return parsed is not None and self._images.get(parsed[0], parsed[1]) is not None
 
     def finish_deletions(self) -> int:
         """Finish the deletions a refusing blob store left pending; stop at the first failure
         (run at start-up, where a store still down must not hold the start). Returns how many."""
-        now = self.clock.now()
+        now = self._clock.now()
         done = 0
-        for image, state in self.images.stale(now, now - self.stale_upload_after):
+        for image, state in self._images.stale(now, now - self._stale_upload_after):
             if state != "deleting":
                 continue
             if not self._try_finish_delete(image):
@@ -212,25 +255,45 @@ class ImageService:
         return done
 
     def reanalyze(self, account: Account, image_id: str) -> Image:
-        image = self.images.request_analysis(account.id, image_id, self.clock.now())
+        image = self._images.request_analysis(account.id, image_id, self._clock.now())
         if image is None:
             raise NotFound()
-        self.scheduler.notify()
+        self._scheduler.notify()
         return image
 
+    def reanalyze_all(self, accounts: Iterable[Account]) -> int:
+        """Queue every image of these accounts for analysis again (after an analyzer upgrade,
+        say) and wake the workers once. Returns how many were queued."""
+        queued = 0
+        for account in accounts:
+            for image_id in [i.id for i in self.images_of(account)]:
+                if self._images.request_analysis(account.id, image_id, self._clock.now()) is not None:
+                    queued += 1
+        if queued:
+            self._scheduler.notify()
+        return queued
+
+    def serve_signed_blob(self, key: str, exp: str, sig: str) -> tuple[bytes, str]:
+        """The bytes and content type behind a URL this app serves itself (the embedded file
+        store's), only while the blob's image is live. NotFound when the store serves none
+        (S3's URLs go to S3); BlobMissing for a bad, expired or dead link."""
+        if self._signed_blobs is None:
+            raise NotFound("file")
+        return self._signed_blobs.resolve(key, exp, sig, self.blob_is_live)
+
     def urls(self, image: Image) -> ImageUrls:
-        expires = self.clock.now() + self.url_ttl
+        expires = self._clock.now() + self._url_ttl
         return ImageUrls(
-            url=self.blobs.url(image.original_key, expires, filename=image.filename, content_type=image.content_type),
-            thumbnail_url=self.blobs.url(image.thumbnail_key, expires, filename="thumbnail", content_type=""),
+            url=self._blobs.url(image.original_key, expires, filename=image.filename, content_type=image.content_type),
+            thumbnail_url=self._blobs.url(image.thumbnail_key, expires, filename="thumbnail", content_type=""),
             expires_at=expires,
         )
 
     def sweep(self, *, orphans: bool = True) -> SweepReport:
         """Finish what crashes and outages left: stale uploads, unfinished deletions, orphan blobs."""
-        now = self.clock.now()
+        now = self._clock.now()
         rolled = finished = removed = 0
-        for image, state in self.images.stale(now, now - self.stale_upload_after):
+        for image, state in self._images.stale(now, now - self._stale_upload_after):
             if not self._try_finish_delete(image):
                 continue
             if state == "uploading":
@@ -238,11 +301,11 @@ class ImageService:
             else:
                 finished += 1
         if orphans:
-            for key in list(self.blobs.keys()):
+            for key in list(self._blobs.keys()):
                 parsed = parse_blob_key(key)
-                if parsed is None or not self.images.exists(parsed[1]):
+                if parsed is None or not self._images.exists(parsed[1]):
                     try:
-                        self.blobs.delete(key)
+                        self._blobs.delete(key)
                         removed += 1
                     except Exception:
                         log.warning("sweeper could not remove blob %s", key, exc_info=True)

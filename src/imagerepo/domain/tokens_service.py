@@ -96,9 +96,9 @@ def validate_token_request(
 
 class TokenService:
     def __init__(self, sessions: SessionRepository, clock: Clock, max_tokens: int = 100) -> None:
-        self.sessions = sessions
-        self.clock = clock
-        self.max_tokens = max_tokens
+        self._sessions = sessions
+        self._clock = clock
+        self._max_tokens = max_tokens
 
     def create(
         self,
@@ -112,11 +112,11 @@ class TokenService:
         session may do so: a leaked token must not mint successors that outlive its revocation."""
         if via.kind != "session":
             raise Unauthenticated("API tokens are created from a signed-in session, not with another token.")
-        now = self.clock.now()
+        now = self._clock.now()
         clean, until = validate_token_request(name, expires_at, expires_in_days, now)
-        if len(self.sessions.list_for(account.id, API_TOKEN_KIND)) >= self.max_tokens:
+        if len(self._sessions.list_for(account.id, API_TOKEN_KIND)) >= self._max_tokens:
             raise ValidationFailed(
-                f"You already have {self.max_tokens} API tokens; revoke one first.", {"name": ["too many tokens"]}
+                f"You already have {self._max_tokens} API tokens; revoke one first.", {"name": ["too many tokens"]}
             )
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         session = Session(
@@ -127,22 +127,22 @@ class TokenService:
             kind=API_TOKEN_KIND,
             name=clean,
         )
-        self.sessions.add(session)
+        self._sessions.add(session)
         return CreatedToken(token=token, info=ApiToken.from_session(session))
 
     def list(self, account: Account) -> Sequence[ApiToken]:
         """The account's tokens that still work, oldest first."""
-        now = self.clock.now()
+        now = self._clock.now()
         return [
             ApiToken.from_session(s)
-            for s in self.sessions.list_for(account.id, API_TOKEN_KIND)
+            for s in self._sessions.list_for(account.id, API_TOKEN_KIND)
             if s.is_valid(now)
         ]
 
     def revoke(self, account: Account, id_: str) -> None:
         """Revoke one of the account's tokens; another account's token id is NotFound."""
-        for s in self.sessions.list_for(account.id, API_TOKEN_KIND):
+        for s in self._sessions.list_for(account.id, API_TOKEN_KIND):
             if secrets.compare_digest(token_id(s.token_hash).encode(), id_.encode("utf-8", "replace")):
-                self.sessions.delete(s.token_hash)
+                self._sessions.delete(s.token_hash)
                 return
         raise NotFound("API token")

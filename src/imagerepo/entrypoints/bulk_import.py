@@ -121,14 +121,7 @@ def roll_back_unfinished(images: ImageService, account: Account, journal: Journa
     """Finish what a killed run left: its reservations (uploading rows) and their blobs."""
     if not journal.started:
         return 0
-    now = images.clock.now()
-    rolled = 0
-    for image, state in images.images.stale(now, now):
-        if state == "uploading" and image.owner_id == account.id and image.sha256 in journal.started:
-            for key in (image.original_key, image.thumbnail_key):
-                images.blobs.delete(key)
-            images.images.discard(image.id)
-            rolled += 1
+    rolled = images.roll_back_uploads(account, set(journal.started))
     for sha in list(journal.started):
         journal.write(event="abandoned", sha256=sha)
     journal.started.clear()
@@ -190,7 +183,7 @@ def _import_one(images: ImageService, account: Account, path: Path, st: os.stat_
         sha = sha256_of(path)
     except OSError as e:
         return FileOutcome(path, FAILED, f"cannot read: {e.strerror}", size)
-    existing = images.images.find_by_sha256(account.id, sha)
+    existing = images.existing_copy(account, sha)
     if existing is not None:
         return FileOutcome(path, STORED, "identical bytes already stored", size, existing, sha)
     journal.write(event="start", sha256=sha, path=str(path))

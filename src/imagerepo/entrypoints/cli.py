@@ -10,7 +10,6 @@ import signal
 import sys
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -131,7 +130,9 @@ def create_user(
     password: Annotated[
         str | None, typer.Option(help="asked for when omitted", envvar="IMAGEREPO_NEW_PASSWORD")
     ] = None,
-    quota: Annotated[int | None, typer.Option(help="images this user may hold (default: the deployment's)")] = None,
+    quota: Annotated[
+        int | None, typer.Option(min=0, help="images this user may hold (default: the deployment's)")
+    ] = None,
 ) -> None:
     """Create an account."""
     if password is None:
@@ -139,9 +140,10 @@ def create_user(
     container = _container(workers=0)
     container.init_resources()
     try:
-        account = container.account_service().sign_up(username, password)
+        accounts = container.account_service()
+        account = accounts.sign_up(username, password)
         if quota is not None:
-            container.account_repository().set_quota_limit(account.id, quota)
+            account = accounts.set_quota(account, quota)
     except DomainError as e:
         typer.secho(f"error: {e.message}", fg="red", err=True)
         for field, msgs in e.details.items():
@@ -215,21 +217,12 @@ def _size(n: int) -> str:
 def _drain(container: Container, console: Console, label: str) -> Counter[str]:
     """Run pending analyses in this process, with a progress bar; returns outcomes by status."""
     service = container.analysis_service()
-    pending = container.image_repository().pending_analyses()
-    outcomes: Counter[str] = Counter()
+    pending = service.pending()
     if pending == 0:
-        return outcomes
+        return Counter()
     with _progress(console) as progress:
         task = progress.add_task(label, total=pending)
-        while True:
-            job = service.claim()
-            if job is None:
-                break
-            service.process(job)
-            done = container.image_repository().get(job.image.owner_id, job.image.id)
-            outcomes[done.analysis.status.value if done else "gone"] += 1
-            progress.advance(task)
-    return outcomes
+        return service.drain(on_job=lambda outcome: progress.advance(task))
 
 
 @cli.command("import")
@@ -314,18 +307,6 @@ def import_(
             container.shutdown_resources()
 
 
-def _all_images(container: Container, account: Any) -> Iterator[Any]:
-    from imagerepo.domain.queries import build_query
-
-    query = build_query(account.id, sort="uploaded_at", limit=100)
-    while True:
-        page = container.image_service().search(query)
-        yield from page.items
-        if page.next_cursor is None:
-            return
-        query = attrs.evolve(query, cursor=page.next_cursor)
-
-
 def _analysis_record(image: Any, file: str) -> dict[str, Any]:
     a = image.analysis
     return {
@@ -355,9 +336,9 @@ def export(
         account = _account(container, user)
         originals = directory / "originals"
         originals.mkdir(parents=True, exist_ok=True)
-        blobs = container.blob_store()
+        service = container.image_service()
         records, used = [], set()
-        images = list(_all_images(container, account))
+        images = list(service.images_of(account))
         with _progress(console) as progress:
             task = progress.add_task("exporting", total=len(images))
             for image in images:
@@ -366,7 +347,7 @@ def export(
                 if name.casefold() in used:  # two uploads may share a filename
                     name = f"{stem or ext}-{image.id[:8]}{dot}{ext if stem else ''}"
                 used.add(name.casefold())
-                data = blobs.get(image.original_key)
+                data = service.read_original(account, image.id)
                 if hashlib.sha256(data).hexdigest() != image.sha256:
                     typer.secho(f"warning: {image.filename} ({image.id}) does not match its checksum", err=True)
                 (originals / name).write_bytes(data)
@@ -404,11 +385,7 @@ def reanalyze(
     console = Console(stderr=True)
     try:
         owners = [_account(container, user)] if user else list(container.account_service().list_accounts())
-        repo, clock, queued = container.image_repository(), container.clock(), 0
-        for account in owners:
-            for image in list(_all_images(container, account)):
-                if repo.request_analysis(account.id, image.id, clock.now()) is not None:
-                    queued += 1
+        queued = container.image_service().reanalyze_all(owners)
         typer.echo(f"queued {queued} images for analysis")
         if wait:
             done = _drain(container, console, "analyzing")
@@ -422,13 +399,11 @@ def reanalyze(
 @cli.command()
 def users() -> None:
     """List accounts with their quota use and API tokens."""
-    from imagerepo.domain.tokens_service import TokenService
-
     container = _container(workers=0)
     container.init_resources()
     try:
         images = container.image_service()
-        tokens = TokenService(container.session_repository(), container.clock())
+        tokens = container.token_service()
         table = Table()
         for col in ("username", "id", "created", "images", "limit", "api tokens"):
             table.add_column(col, justify="right" if col in ("images", "limit", "api tokens") else "left")

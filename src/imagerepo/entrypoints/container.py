@@ -1,4 +1,11 @@
-"""The composition root: builds the adapters and services that the settings choose."""
+"""The composition root: builds the adapters and services that the settings choose.
+
+Adapters come in containers, one per technology, chosen with ``providers.Selector`` on the
+settings: the SQL adapters (on SQLite or PostgreSQL, whichever database the settings name) and
+the blob storage (encrypted files or S3). Each factory returns its port's type, so ``mypy
+--strict`` checks that every adapter fits its port. Services see only the chosen adapters; tests
+swap a whole adapters container for the in-memory fakes (tests/wiring.py).
+"""
 
 from __future__ import annotations
 
@@ -7,65 +14,145 @@ import logging
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 from dependency_injector import containers, providers
 
 from imagerepo.adapters.imaging import allow_pixels
 from imagerepo.adapters.pillow_inspector import PillowImageInspector
+from imagerepo.adapters.sql.dialect import Database
+from imagerepo.adapters.sql.identity_links import SqlIdentityLinkRepository
+from imagerepo.adapters.sql.login_throttle import SqlLoginThrottle
+from imagerepo.adapters.sql.repositories import SqlAccountRepository, SqlImageRepository, SqlSessionRepository
 from imagerepo.adapters.system import Argon2PasswordHasher, SystemClock
 from imagerepo.adapters.worker import NullScheduler, ThreadAnalysisWorker, TimeoutImageAnalyzer
 from imagerepo.domain.accounts_service import AccountService
 from imagerepo.domain.analysis_service import AnalysisService
+from imagerepo.domain.identity_service import ExternalSignInService
 from imagerepo.domain.images_service import ImageService
+from imagerepo.domain.tokens_service import TokenService
 from imagerepo.entrypoints.settings import ConfigError, Keys, Settings, load_keys
+from imagerepo.ports.account_repository import AccountRepository
+from imagerepo.ports.analysis_queue import AnalysisQueue
+from imagerepo.ports.analysis_scheduler import AnalysisScheduler
+from imagerepo.ports.blob_store import BlobStore
+from imagerepo.ports.clock import Clock
+from imagerepo.ports.identity_link_repository import IdentityLinkRepository
+from imagerepo.ports.image_analyzer import ImageAnalyzer
+from imagerepo.ports.image_inspector import ImageInspector
+from imagerepo.ports.image_repository import ImageRepository
+from imagerepo.ports.login_throttle import LoginThrottle
+from imagerepo.ports.password_hasher import PasswordHasher
+from imagerepo.ports.session_repository import SessionRepository
+from imagerepo.ports.signed_blob_server import SignedBlobServer
 
 log = logging.getLogger(__name__)
 
 
-def open_database(settings: Settings) -> Iterator[Any]:
-    """Resource: the database handle, opened (and migrated) at start, closed at shutdown."""
-    if settings.uses_postgres:
-        from imagerepo.adapters.postgres import PostgresDatabase
+# ------------------------------------------------------------------------------------ database
 
-        db: Any = PostgresDatabase(settings.database_url)
+
+class OpenableDatabase(Database, Protocol):
+    def open(self) -> None:
+        """Connect and apply pending migrations."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def sqlite_database(settings: Settings) -> OpenableDatabase:
+    from imagerepo.adapters.sqlite import SqliteDatabase
+
+    if settings.database_url.startswith("sqlite:///"):
+        path = Path(settings.database_url[len("sqlite:///") :])
     else:
-        from imagerepo.adapters.sqlite import SqliteDatabase
+        path = settings.data_dir / "imagerepo.sqlite3"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return SqliteDatabase(path)
 
-        if settings.database_url.startswith("sqlite:///"):
-            path = Path(settings.database_url[len("sqlite:///") :])
-        else:
-            path = settings.data_dir / "imagerepo.sqlite3"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = SqliteDatabase(path)
-    db.open()  # both databases apply pending migrations when they open
+
+def postgres_database(settings: Settings) -> OpenableDatabase:
+    from imagerepo.adapters.postgres import PostgresDatabase  # psycopg is imported only when chosen
+
+    return PostgresDatabase(settings.database_url)
+
+
+def opened(db: OpenableDatabase) -> Iterator[Database]:
+    """Resource: the database, opened (and migrated) at start, closed at shutdown."""
+    db.open()
     try:
         yield db
     finally:
         db.close()
 
 
-def _repository(kind: str, db: Any, settings: Settings) -> Any:
-    """The repository class of the configured database, e.g. PostgresImageRepository."""
-    if settings.uses_postgres:
-        from imagerepo.adapters import postgres as module
-    else:
-        from imagerepo.adapters import sqlite as module  # type: ignore[no-redef]
-    prefix = "Postgres" if settings.uses_postgres else "Sqlite"
-    return getattr(module, f"{prefix}{kind}Repository")(db)
+def sql_accounts(db: Database) -> AccountRepository:
+    return SqlAccountRepository(db)
 
 
-def open_http_client(settings: Settings) -> Iterator[Any]:
-    import httpx
-
-    client = httpx.Client(timeout=httpx.Timeout(settings.analysis_timeout_seconds, connect=10.0))
-    try:
-        yield client
-    finally:
-        client.close()
+def sql_sessions(db: Database) -> SessionRepository:
+    return SqlSessionRepository(db)
 
 
-def _s3_blob_store(settings: Settings) -> Any:
+def sql_images(db: Database) -> ImageRepository:
+    return SqlImageRepository(db)
+
+
+def sql_identity_links(db: Database) -> IdentityLinkRepository:
+    return SqlIdentityLinkRepository(db)
+
+
+def sql_throttle(db: Database, clock: Clock) -> LoginThrottle:
+    """The sign-in throttle keeps its counters in the database, so every process shares them."""
+    return SqlLoginThrottle(db, clock)
+
+
+class SqlAdapters(containers.DeclarativeContainer):
+    """The repositories on SQLite (the embedded default) or PostgreSQL: one SQL for both, over the
+    database the settings name. Only the chosen database is built, opened and closed."""
+
+    settings = providers.Dependency(instance_of=Settings)
+    clock: providers.Provider[Clock] = providers.Dependency()
+
+    database: providers.Provider[Database] = providers.Resource(
+        opened,
+        providers.Selector(
+            settings.provided.database_kind,
+            sqlite=providers.Factory(sqlite_database, settings),
+            postgres=providers.Factory(postgres_database, settings),
+        ),
+    )
+    account_repository: providers.Provider[AccountRepository] = providers.Singleton(sql_accounts, database)
+    session_repository: providers.Provider[SessionRepository] = providers.Singleton(sql_sessions, database)
+    image_repository: providers.Provider[ImageRepository] = providers.Singleton(sql_images, database)
+    identity_links: providers.Provider[IdentityLinkRepository] = providers.Singleton(sql_identity_links, database)
+    throttle: providers.Provider[LoginThrottle] = providers.Singleton(sql_throttle, database, clock)
+
+
+# ------------------------------------------------------------------------------------ blob storage
+
+
+class SelfServedStore(NamedTuple):
+    """A store whose URLs point at this app: one object behind both ports."""
+
+    blobs: BlobStore
+    server: SignedBlobServer
+
+
+def encrypted_files(settings: Settings, keys: Keys, clock: Clock) -> SelfServedStore:
+    from imagerepo.adapters.filestore import EncryptedFileBlobStore
+
+    root = (
+        Path(settings.storage_url[len("file://") :])
+        if settings.storage_url.startswith("file://")
+        else settings.data_dir / "blobs"
+    )
+    root.mkdir(parents=True, exist_ok=True)
+    store = EncryptedFileBlobStore(root, keys.blob_key, keys.url_key, clock, base_url="/blobs")
+    return SelfServedStore(store, store)
+
+
+def s3_blob_store(settings: Settings) -> BlobStore:
     """The S3 store, signing for the bucket's region: the configured one, which must be the one
     the bucket names (else a ConfigError), or with none configured the bucket's own."""
     from imagerepo.adapters.s3 import S3BlobStore, make_s3_client
@@ -95,21 +182,41 @@ def _s3_blob_store(settings: Settings) -> Any:
     return blobs
 
 
-def make_blob_store(settings: Settings, keys: Keys, clock: Any) -> Any:
-    if settings.uses_s3:
-        return _s3_blob_store(settings)
-    from imagerepo.adapters.filestore import EncryptedFileBlobStore
+class FileStorage(containers.DeclarativeContainer):
+    """Encrypted files in the data dir; the app serves their signed URLs itself (/blobs)."""
 
-    root = (
-        Path(settings.storage_url[len("file://") :])
-        if settings.storage_url.startswith("file://")
-        else settings.data_dir / "blobs"
-    )
-    root.mkdir(parents=True, exist_ok=True)
-    return EncryptedFileBlobStore(root, keys.blob_key, keys.url_key, clock, base_url="/blobs")
+    settings = providers.Dependency(instance_of=Settings)
+    keys = providers.Dependency(instance_of=Keys)
+    clock: providers.Provider[Clock] = providers.Dependency()
+
+    files = providers.Singleton(encrypted_files, settings, keys, clock)
+    blob_store: providers.Provider[BlobStore] = files.provided.blobs
+    signed_blob_server: providers.Provider[SignedBlobServer | None] = files.provided.server
 
 
-def open_analyzer(settings: Settings, http_client: Any) -> Iterator[Any]:
+class S3Storage(containers.DeclarativeContainer):
+    """A private S3 bucket; S3 answers its presigned URLs, so the app serves none."""
+
+    settings = providers.Dependency(instance_of=Settings)
+
+    blob_store: providers.Provider[BlobStore] = providers.Singleton(s3_blob_store, settings)
+    signed_blob_server: providers.Provider[SignedBlobServer | None] = providers.Object(None)
+
+
+# ------------------------------------------------------------------------------------ the rest
+
+
+def open_http_client(settings: Settings) -> Iterator[Any]:
+    import httpx
+
+    client = httpx.Client(timeout=httpx.Timeout(settings.analysis_timeout_seconds, connect=10.0))
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def open_analyzer(settings: Settings, http_client: Any) -> Iterator[ImageAnalyzer]:
     """Resource: the analyzer. Local analysis runs in child processes that a stage past the
     timeout is killed with; Azure's calls are I/O with their own timeouts and stay in-process."""
     timeout = settings.analysis_timeout_seconds
@@ -137,124 +244,95 @@ def open_analyzer(settings: Settings, http_client: Any) -> Iterator[Any]:
         analyzer.close()
 
 
-def make_identity_links(db: Any, settings: Settings) -> Any:
-    if settings.uses_postgres:
-        from imagerepo.adapters.postgres import PostgresIdentityLinkRepository
-
-        return PostgresIdentityLinkRepository(db)
-    from imagerepo.adapters.sqlite import SqliteDatabase
-
-    if isinstance(db, SqliteDatabase):
-        from imagerepo.adapters.sqlite import SqliteIdentityLinkRepository
-
-        return SqliteIdentityLinkRepository(db)
-    from imagerepo.adapters.memory_identity import InMemoryIdentityLinkRepository
-
-    return InMemoryIdentityLinkRepository()  # memory_container's stand-in database
+def system_clock() -> Clock:
+    return SystemClock()
 
 
-def make_throttle(db: Any, clock: Any, settings: Settings) -> Any:
-    """The sign-in throttle keeps its counters in the database, so every process shares them."""
-    if settings.uses_postgres:
-        from imagerepo.adapters.postgres import PostgresLoginThrottle
-
-        return PostgresLoginThrottle(db, clock)
-    from imagerepo.adapters.sqlite import SqliteLoginThrottle
-
-    return SqliteLoginThrottle(db, clock)
+def argon2_hasher() -> PasswordHasher:
+    return Argon2PasswordHasher()
 
 
-def make_scheduler(settings: Settings, worker: ThreadAnalysisWorker) -> Any:
-    return worker if settings.workers > 0 else NullScheduler()
+def pillow_inspector(settings: Settings) -> ImageInspector:
+    return PillowImageInspector(max_pixels=settings.max_pixels)
+
+
+def make_analysis_service(
+    queue: AnalysisQueue, blobs: BlobStore, analyzer: ImageAnalyzer, clock: Clock, settings: Settings
+) -> AnalysisService:
+    # The lease is how long a claimed job stays hidden from other workers: a worker that dies
+    # mid-job gives its analysis back to the queue once the lease runs out.
+    return AnalysisService(queue, blobs, analyzer, clock, lease=timedelta(seconds=settings.analysis_lease_seconds))
+
+
+def make_thread_worker(service: AnalysisService, settings: Settings) -> ThreadAnalysisWorker:
+    return ThreadAnalysisWorker(service, concurrency=max(1, settings.workers))
+
+
+def make_scheduler(settings: Settings, worker: providers.Provider[ThreadAnalysisWorker]) -> AnalysisScheduler:
+    """In-process workers are woken at once; with none, `imagerepo worker` processes poll."""
+    return worker() if settings.workers > 0 else NullScheduler()
+
+
+def make_account_service(
+    accounts: AccountRepository, sessions: SessionRepository, hasher: PasswordHasher, clock: Clock,
+    throttle: LoginThrottle, settings: Settings,
+) -> AccountService:
+    return AccountService(
+        accounts, sessions, hasher, clock, throttle, session_ttl=timedelta(seconds=settings.session_ttl_seconds)
+    )
+
+
+def make_image_service(
+    images: ImageRepository, blobs: BlobStore, inspector: ImageInspector, scheduler: AnalysisScheduler,
+    clock: Clock, settings: Settings, signed_blobs: SignedBlobServer | None,
+) -> ImageService:
+    return ImageService(
+        images, blobs, inspector, scheduler, clock, default_quota=settings.upload_quota,
+        url_ttl=timedelta(seconds=settings.url_ttl_seconds), analyzer_name=settings.analyzer,
+        signed_blobs=signed_blobs,
+    )
 
 
 class Container(containers.DeclarativeContainer):
     settings = providers.Singleton(Settings.from_env)
-    clock = providers.Singleton(SystemClock)
+    clock: providers.Provider[Clock] = providers.Singleton(system_clock)
     keys = providers.Singleton(load_keys, settings)
-
-    database = providers.Resource(open_database, settings)
     http_client = providers.Resource(open_http_client, settings)
 
-    account_repository = providers.Singleton(_repository, "Account", database, settings)
-    session_repository = providers.Singleton(_repository, "Session", database, settings)
-    image_repository = providers.Singleton(_repository, "Image", database, settings)
-    identity_links = providers.Singleton(make_identity_links, database, settings)
-    blob_store = providers.Singleton(make_blob_store, settings, keys, clock)
-    inspector = providers.Singleton(
-        lambda s: PillowImageInspector(max_pixels=s.max_pixels), settings
+    # The adapter containers; tests override ``sql`` and ``storage`` with the fakes' (tests/wiring.py).
+    sql = providers.Container(SqlAdapters, settings=settings, clock=clock)
+    storage = providers.Selector(
+        settings.provided.storage_kind,
+        files=providers.Container(FileStorage, settings=settings, keys=keys, clock=clock),
+        s3=providers.Container(S3Storage, settings=settings),
     )
-    analyzer = providers.Resource(open_analyzer, settings, http_client)
-    hasher = providers.Singleton(Argon2PasswordHasher)
-    throttle = providers.Singleton(make_throttle, database, clock, settings)
 
-    # The lease is how long a claimed job stays hidden from other workers: a worker that dies
-    # mid-job gives its analysis back to the queue once the lease runs out. The image repository
-    # is also the AnalysisQueue: both ports share one store.
+    database = sql.database
+    account_repository = sql.account_repository
+    session_repository = sql.session_repository
+    image_repository = sql.image_repository
+    identity_links = sql.identity_links
+    throttle = sql.throttle
+    blob_store: providers.Provider[BlobStore] = storage.provided.blob_store.call()
+    signed_blob_server: providers.Provider[SignedBlobServer | None] = storage.provided.signed_blob_server.call()
+    inspector: providers.Provider[ImageInspector] = providers.Singleton(pillow_inspector, settings)
+    analyzer: providers.Provider[ImageAnalyzer] = providers.Resource(open_analyzer, settings, http_client)
+    hasher: providers.Provider[PasswordHasher] = providers.Singleton(argon2_hasher)
+
+    # The image repository is also the AnalysisQueue: both ports share one store.
     analysis_service = providers.Singleton(
-        lambda queue, blobs, analyzer, clock, s: AnalysisService(
-            queue, blobs, analyzer, clock, lease=timedelta(seconds=s.analysis_lease_seconds)
-        ),
-        image_repository,
-        blob_store,
-        analyzer,
-        clock,
-        settings,
+        make_analysis_service, image_repository, blob_store, analyzer, clock, settings
     )
-    worker = providers.Singleton(
-        lambda service, s: ThreadAnalysisWorker(service, concurrency=max(1, s.workers)),
-        analysis_service,
-        settings,
-    )
-    scheduler = providers.Singleton(make_scheduler, settings, worker)
+    worker = providers.Singleton(make_thread_worker, analysis_service, settings)
+    scheduler: providers.Provider[AnalysisScheduler] = providers.Singleton(make_scheduler, settings, worker.provider)
 
     account_service = providers.Singleton(
-        lambda accounts, sessions, hasher, clock, throttle, s: AccountService(
-            accounts, sessions, hasher, clock, throttle, session_ttl=timedelta(seconds=s.session_ttl_seconds)
-        ),
-        account_repository,
-        session_repository,
-        hasher,
-        clock,
-        throttle,
-        settings,
+        make_account_service, account_repository, session_repository, hasher, clock, throttle, settings
     )
     image_service = providers.Singleton(
-        lambda images, blobs, inspector, scheduler, clock, s: ImageService(
-            images, blobs, inspector, scheduler, clock,
-            default_quota=s.upload_quota, url_ttl=timedelta(seconds=s.url_ttl_seconds), analyzer_name=s.analyzer,
-        ),
-        image_repository,
-        blob_store,
-        inspector,
-        scheduler,
-        clock,
-        settings,
+        make_image_service, image_repository, blob_store, inspector, scheduler, clock, settings, signed_blob_server
     )
-
-
-def memory_container(settings: Settings | None = None, **overrides: Any) -> Container:
-    """A container wired to the in-memory fakes (tests, demos); ``overrides`` replace providers."""
-    from imagerepo.adapters import memory
-
-    c = Container()
-    s = settings or Settings(workers=0)
-    c.settings.override(providers.Object(s))
-    defaults: dict[str, Any] = {
-        "database": object(),
-        "http_client": object(),
-        "account_repository": memory.InMemoryAccountRepository(),
-        "session_repository": memory.InMemorySessionRepository(),
-        "image_repository": memory.InMemoryImageRepository(),
-        "blob_store": memory.InMemoryBlobStore(),
-        "inspector": PillowImageInspector(max_pixels=s.max_pixels),
-        "analyzer": memory.FakeImageAnalyzer(),
-        "hasher": memory.FastPasswordHasher(),
-        "keys": Keys(url_key=b"k" * 32, blob_key=b"b" * 32),
-    }
-    defaults.update(overrides)
-    for name, value in defaults.items():
-        getattr(c, name).override(providers.Object(value))
-    if "throttle" not in overrides:  # follows an overridden clock
-        c.throttle.override(providers.Singleton(memory.InMemoryLoginThrottle, c.clock))
-    return c
+    token_service = providers.Singleton(TokenService, session_repository, clock)
+    external_sign_in = providers.Singleton(
+        ExternalSignInService, account_repository, identity_links, hasher, clock, account_service
+    )

@@ -330,6 +330,16 @@ class Settings:
     def uses_s3(self) -> bool:
         return self.storage_url.startswith("s3://")
 
+    @property
+    def database_kind(self) -> str:
+        """Which database the container builds: "postgres" or "sqlite"."""
+        return "postgres" if self.uses_postgres else "sqlite"
+
+    @property
+    def storage_kind(self) -> str:
+        """Which blob storage the container builds: "s3" or "files"."""
+        return "s3" if self.uses_s3 else "files"
+
 
 @attrs.frozen
 class Keys:

@@ -14,9 +14,8 @@ from litestar.params import SkipValidation
 
 from imagerepo.adapters.oidc import AuthlibOidcClient
 from imagerepo.domain.accounts_service import AccountService
-from imagerepo.domain.errors import NotFound
 from imagerepo.domain.identity import OidcProviderConfig
-from imagerepo.domain.identity_service import ExternalSignIn
+from imagerepo.domain.identity_service import ExternalSignInService
 from imagerepo.domain.images_service import ImageService
 from imagerepo.domain.tokens_service import TokenService
 from imagerepo.entrypoints.container import Container
@@ -34,7 +33,8 @@ SignedBlobReader = Callable[[str, str, str], tuple[bytes, str | None]]
 
 # The types handlers name in their signatures, for Litestar to resolve postponed annotations.
 SIGNATURE_NAMESPACE: dict[str, Any] = {
-    "AccountService": AccountService, "Auth": Auth, "ExternalSignIn": ExternalSignIn, "ImageService": ImageService,
+    "AccountService": AccountService, "Auth": Auth, "ExternalSignInService": ExternalSignInService,
+    "ImageService": ImageService,
     "OidcFlow": OidcFlow, "ReadinessChecks": ReadinessChecks, "Settings": Settings,
     "SignedBlobReader": SignedBlobReader, "TokenService": TokenService,
 }
@@ -52,30 +52,18 @@ def dependencies(container: Container) -> dict[str, Provide]:
     def images() -> ImageService:
         return container.image_service()
 
-    # MERGE(b2): the container builds TokenService and ExternalSignIn (token_service, external_sign_in);
-    # these two providers then just return them.
     def tokens() -> TokenService:
-        return TokenService(container.session_repository(), container.clock())
+        return container.token_service()
 
-    def external_sign_in() -> ExternalSignIn:
-        return ExternalSignIn(container.account_repository(), container.identity_links(), container.hasher(),
-                              container.clock())
+    def external_sign_in() -> ExternalSignInService:
+        return container.external_sign_in()
 
-    # MERGE(b2): an ImageService method for readiness and one that reads a signed blob replace
-    # these two reaches into the ports.
     def readiness() -> ReadinessChecks:
-        return [("database", lambda: container.image_repository().check()),
-                ("blob_store", lambda: container.blob_store().check())]
+        service = container.image_service()
+        return [("database", service.check_database), ("blob_store", service.check_blob_store)]
 
     def signed_blobs() -> SignedBlobReader:
-        def read(key: str, exp: str, sig: str) -> tuple[bytes, str | None]:
-            store = container.blob_store()
-            if not hasattr(store, "resolve"):  # S3 serves its own URLs
-                raise NotFound("file")
-            data, content_type = store.resolve(key, exp, sig, container.image_service().blob_is_live)
-            return data, content_type
-
-        return read
+        return container.image_service().serve_signed_blob
 
     def client_for(config: OidcProviderConfig) -> OidcClient:
         return AuthlibOidcClient(config, container.http_client())

@@ -17,8 +17,7 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect
 
 from imagerepo.adapters.oidc import SignInFailed
-from imagerepo.domain.accounts_service import AccountService
-from imagerepo.domain.identity_service import ExternalSignIn
+from imagerepo.domain.identity_service import ExternalSignInService
 from imagerepo.entrypoints.http.auth import is_https, session_cookie
 from imagerepo.entrypoints.http.deps import AppSettings
 from imagerepo.entrypoints.http.errors import domain_error_response
@@ -72,7 +71,7 @@ def login(request: Request[Any, Any, Any], name: FromPath[str], flow: NamedDepen
                  "API.md error format and sign nobody in.",
      responses=error_responses(400, 404, 503))
 def callback(request: Request[Any, Any, Any], name: FromPath[str], flow: NamedDependency[OidcFlow],
-             accounts: NamedDependency[AccountService], external_sign_in: NamedDependency[ExternalSignIn],
+             external_sign_in: NamedDependency[ExternalSignInService],
              settings: AppSettings,
              code: Annotated[str | None, QueryParameter(description="the authorization code")] = None,
              error: Annotated[str | None, QueryParameter(description="set when the provider refused")] = None,
@@ -88,8 +87,7 @@ def callback(request: Request[Any, Any, Any], name: FromPath[str], flow: NamedDe
         redirect_uri = flow.redirect_uri(request, name)
         tokens = client.exchange(code, redirect_uri, login_state["v"])
         identity = client.verify_id_token(tokens["id_token"], login_state["n"], tokens.get("access_token"))
-        account, _ = external_sign_in.account_for(identity.issuer, identity.subject, identity.claims)
-        issued = accounts.issue(account, kind="session")
+        issued = external_sign_in.sign_in(identity.issuer, identity.subject, identity.claims).issued
     except SignInFailed as e:
         response = domain_error_response(e)
         response.cookies.append(clear)
