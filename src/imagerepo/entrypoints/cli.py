@@ -439,7 +439,11 @@ def demo(
 
 
 def main() -> None:
-    cli()
+    try:
+        cli()
+    except ConfigError as e:  # found while a command builds what it needs (a key file, the bucket's region)
+        typer.secho(f"configuration error: {e}", fg="red", err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":
