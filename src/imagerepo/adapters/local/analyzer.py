@@ -92,12 +92,14 @@ class LocalImageAnalyzer:
         colors = stage("colors", lambda: colors_of(image))
         tags: list[Tag] = []
         subject: str | None = None
+        keywords: list[str] = []
         faces = 0
         text = ""
         nsfw_score: float | None = None
         if self.models:
             probs = stage("tags", lambda: self._classifier().probabilities(image.rgb))
-            tags, subject = tags_from_scores(probs)
+            words = tags_from_scores(probs)
+            tags, subject, keywords = words.tags, words.subject, words.keywords
             detector = m.shared("faces", "default", m.FaceDetector)
             faces = stage("faces", lambda: detector.count(image.rgb))
             if faces:
@@ -117,6 +119,8 @@ class LocalImageAnalyzer:
             "faces": faces,
             "timings_ms": timings,
         }
+        if keywords:
+            extra["keywords"] = keywords  # synonyms: search finds them (domain.search.weighted_terms)
         if nsfw_score is not None:
             extra["nsfw"] = round(nsfw_score, 4)
         return AnalysisResult(

@@ -1,0 +1,134 @@
+"""Tag words from WordNet: broader words only when true, synonyms that `q` finds."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from litestar.testing import TestClient
+from PIL import Image
+
+from imagerepo.adapters.local import LocalImageAnalyzer
+from imagerepo.adapters.local import models as m
+from imagerepo.adapters.local.vocabulary import broad_words, labels, tags_from_scores, wordnet_table
+from imagerepo.entrypoints.app import create_app
+from imagerepo.entrypoints.container import memory_container
+from imagerepo.entrypoints.settings import Settings
+
+skimage_data = pytest.importorskip("skimage.data")
+
+# WordNet 3.0 offsets, written out here so the test does not read them from the table it checks.
+ANIMAL, MAMMAL, INSECT, VEHICLE = "00015388", "01861778", "02159955", "04524313"
+
+
+def index_of(label: str) -> int:
+    return labels().index(label)
+
+
+@given(st.integers(0, 999))
+def test_every_broader_word_is_a_true_wordnet_hypernym(i: int) -> None:
+    broad, rows = wordnet_table()
+    row = rows[i]
+    assert row.wnid.startswith("n")
+    assert len(row.wnid) == 9
+    for word in row.broader:
+        # True: one of the word's synsets is the class itself or one of its WordNet hypernyms.
+        assert broad[word].synsets & (row.ancestors | {row.wnid[1:]}), (labels()[i], word)
+    # And complete: every broader word whose synset is a hypernym is given.
+    expected = {w for w, b in broad.items() if b.synsets & (row.ancestors | {row.wnid[1:]})}
+    assert set(row.broader) | {labels()[i].lower()} >= expected
+
+
+def test_the_table_agrees_with_known_wordnet_facts() -> None:
+    _, rows = wordnet_table()
+    assert len(rows) == 1000
+    assert len({r.wnid for r in rows}) == 1000
+    assert rows[index_of("tabby cat")].wnid == "n02123045"
+    for label in ("ladybug", "monarch", "admiral", "bee", "ant"):
+        row = rows[index_of(label)]
+        assert INSECT in row.ancestors
+        assert ANIMAL in row.ancestors
+        assert MAMMAL not in row.ancestors
+        assert "mammal" not in row.broader
+        assert {"insect", "animal"} <= set(row.broader)
+    assert VEHICLE in rows[index_of("moped")].ancestors
+
+
+def test_an_insect_is_never_a_mammal() -> None:
+    for i, words in enumerate(broad_words()):
+        if "insect" in words:
+            assert "mammal" not in words, labels()[i]
+    assert {"butterfly", "insect", "animal"} <= set(broad_words()[index_of("monarch")])
+    assert "mammal" not in broad_words()[index_of("monarch")]
+
+
+def test_broader_words_are_nearest_first() -> None:
+    assert broad_words()[index_of("tabby cat")] == ("cat", "mammal", "animal")
+    assert broad_words()[index_of("sports car")][:2] == ("car", "vehicle")
+    assert "horse" not in broad_words()[index_of("zebra")]  # an equine, not a horse
+
+
+def one_hot(*pairs: tuple[str, float]) -> Any:
+    probs = np.zeros(1000, dtype=np.float32)
+    for label, p in pairs:
+        probs[index_of(label)] = p
+    return probs
+
+
+def test_synonyms_of_tags_become_search_keywords() -> None:
+    words = tags_from_scores(one_hot(("sports car", 0.7), ("convertible", 0.2)))
+    names = [t.name for t in words.tags]
+    assert {"sports car", "car", "vehicle"} <= set(names)
+    assert {"automobile", "sport car"} <= set(words.keywords)
+    assert not set(words.keywords) & set(names)
+    cat = tags_from_scores(one_hot(("tabby cat", 0.4), ("tiger cat", 0.4)))
+    assert "kitty" in cat.keywords
+    assert "cat" in [t.name for t in cat.tags]
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[tuple[TestClient[Any], Any]]:
+    if not m.models_available():
+        pytest.fail("the `local` extra is not installed")
+    settings = Settings(data_dir=tmp_path, workers=0)
+    container = memory_container(settings, analyzer=LocalImageAnalyzer(nsfw=False))
+    with TestClient(create_app(container)) as c:
+        yield c, container
+
+
+@pytest.mark.slow
+def test_kitty_and_feline_find_the_cat_photo_through_the_api(client: tuple[TestClient[Any], Any]) -> None:
+    c, container = client
+    c.post("/api/v1/accounts", json={"username": "alice", "password": "correct horse"})
+    token = c.post("/api/v1/sessions", json={"username": "alice", "password": "correct horse"}).json()["token"]
+    c.cookies.clear()
+    auth = {"Authorization": f"Bearer {token}"}
+
+    def upload(arr: Any, name: str) -> str:
+        buf = io.BytesIO()
+        Image.fromarray(arr).save(buf, "JPEG", quality=90)
+        r = c.post("/api/v1/images", files={"file": (name, buf.getvalue(), "image/jpeg")}, headers=auth)
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
+    cat = upload(skimage_data.chelsea(), "a.jpg")
+    coffee = upload(skimage_data.coffee(), "b.jpg")
+    while container.analysis_service().run_once():
+        pass
+
+    def found(q: str) -> list[str]:
+        r = c.get("/api/v1/images", params={"q": q}, headers=auth)
+        assert r.status_code == 200
+        return [item["id"] for item in r.json()["items"]]
+
+    assert found("kitty") == [cat]
+    assert found("feline") == [cat]
+    assert found("beverage") == [coffee]
+    tags = {t["name"] for t in c.get(f"/api/v1/images/{cat}", headers=auth).json()["analysis"]["tags"]}
+    assert "kitty" not in tags  # a synonym is searchable, not shown as a tag
