@@ -32,6 +32,7 @@ OUT = DATA / "imagenet_wordnet.tsv"
 # (tag, WordNet senses "lemma.n.N" whose hyponyms get the tag, search synonyms). Each synonym
 # must be a WordNet lemma of one of the senses, of a hyponym or of a hypernym (checked below).
 BROADER: list[tuple[str, list[str], list[str]]] = [
+    ("person", ["person.n.01"], ["individual", "someone", "somebody"]),
     ("animal", ["animal.n.01"], ["creature", "fauna"]),
     ("mammal", ["mammal.n.01"], []),
     ("bird", ["bird.n.01"], []),

@@ -21,8 +21,9 @@ T = TypeVar("T")
 
 # Pixels each stage looks at (longest side); the decoded image is at most 1024.
 _OCR_SIZE = 1024
-# Haar cascades give no calibrated score: a found face is reported with this confidence.
+# Haar cascades and HOG give no calibrated score: what they find is reported with this confidence.
 _FACE_CONFIDENCE = 0.8
+_BODY_CONFIDENCE = 0.7
 
 
 class LocalImageAnalyzer:
@@ -58,6 +59,7 @@ class LocalImageAnalyzer:
         if self.models:
             self._classifier()
             m.shared("faces", "default", m.FaceDetector)
+            m.shared("people", "default", m.PeopleDetector)
             if self.ocr:
                 m.shared("ocr", "default", m.TextReader)
             if self.nsfw:
@@ -93,7 +95,7 @@ class LocalImageAnalyzer:
         tags: list[Tag] = []
         subject: str | None = None
         keywords: list[str] = []
-        faces = 0
+        faces = people = 0
         text = ""
         nsfw_score: float | None = None
         if self.models:
@@ -102,10 +104,9 @@ class LocalImageAnalyzer:
             tags, subject, keywords = words.tags, words.subject, words.keywords
             detector = m.shared("faces", "default", m.FaceDetector)
             faces = stage("faces", lambda: detector.count(image.rgb))
-            if faces:
-                tags = [t for t in tags if t.name not in ("person", "face")]
-                tags += [Tag("person", _FACE_CONFIDENCE), Tag("face", _FACE_CONFIDENCE)]
-                tags.sort(key=lambda t: -t.confidence)
+            bodies = m.shared("people", "default", m.PeopleDetector)
+            people = max(faces, stage("people", lambda: bodies.count(image.rgb)))
+            tags = _people_tags(tags, faces=faces, people=people)
             if self.nsfw:
                 nsfw_score = stage("nsfw", lambda: m.shared("nsfw", "default", m.NsfwScorer).score(image.rgb))
             if self.ocr and stage("text_gate", lambda: m.looks_like_text(image.rgb)):
@@ -117,6 +118,7 @@ class LocalImageAnalyzer:
             "width": image.original_size[0],
             "height": image.original_size[1],
             "faces": faces,
+            "people": people,
             "timings_ms": timings,
         }
         if keywords:
@@ -125,9 +127,23 @@ class LocalImageAnalyzer:
             extra["nsfw"] = round(nsfw_score, 4)
         return AnalysisResult(
             analyzer=self.name,
-            description=describe(colors, subject=subject, people=faces, text=text),
+            description=describe(colors, subject=subject, people=people, text=text),
             tags=tuple(tags),
             colors=colors,
             text=text,
             extra=extra,
         )
+
+
+def _people_tags(tags: list[Tag], *, faces: int, people: int) -> list[Tag]:
+    """"person" for anyone seen, "people" for two or more, "face" when a face was found."""
+    found: list[Tag] = []
+    if people:
+        found.append(Tag("person", _FACE_CONFIDENCE if faces else _BODY_CONFIDENCE))
+    if people > 1:
+        found.append(Tag("people", _BODY_CONFIDENCE))
+    if faces:
+        found.append(Tag("face", _FACE_CONFIDENCE))
+    names = {t.name for t in found}
+    kept = [t for t in tags if t.name not in names]
+    return sorted(kept + found, key=lambda t: -t.confidence)
