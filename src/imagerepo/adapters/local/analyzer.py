@@ -109,11 +109,13 @@ class LocalImageAnalyzer:
             tags = _people_tags(tags, faces=faces, people=people)
             if self.nsfw:
                 nsfw_score = stage("nsfw", lambda: m.shared("nsfw", "default", m.NsfwScorer).score(image.rgb))
-            if self.ocr and stage("text_gate", lambda: m.looks_like_text(image.rgb)):
+            if self.ocr:
                 reader = m.shared("ocr", "default", m.TextReader)
-                # Text needs detail: decode a draft-reduced JPEG again, larger.
-                sharp = image if not image.reduced else stage("decode_text", lambda: decode(data, min_side=_OCR_SIZE))
-                text = stage("text", lambda: reader.read(sharp.resized(_OCR_SIZE)))
+                regions = stage("text_find", lambda: reader.find(image.rgb))
+                if len(regions):
+                    # Text needs detail: decode a draft-reduced JPEG again, larger.
+                    sharp = image if not image.reduced else stage("decode_text", lambda: decode(data, min_side=_OCR_SIZE))
+                    text = stage("text", lambda: reader.read(sharp.resized(_OCR_SIZE), regions))
         extra: dict[str, Any] = {
             "width": image.original_size[0],
             "height": image.original_size[1],
