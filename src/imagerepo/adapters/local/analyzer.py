@@ -114,7 +114,9 @@ class LocalImageAnalyzer:
                 regions = stage("text_find", lambda: reader.find(image.rgb))
                 if len(regions):
                     # Text needs detail: decode a draft-reduced JPEG again, larger.
-                    sharp = image if not image.reduced else stage("decode_text", lambda: decode(data, min_side=_OCR_SIZE))
+                    sharp = image
+                    if image.reduced:
+                        sharp = stage("decode_text", lambda: decode(data, min_side=_OCR_SIZE))
                     text = stage("text", lambda: reader.read(sharp.resized(_OCR_SIZE), regions))
         extra: dict[str, Any] = {
             "width": image.original_size[0],

@@ -203,7 +203,8 @@ class TextReader:
             return np.zeros((0, 4, 2), dtype=np.float32)
         sh, sw = small.shape[:2]
         ordered = self.engine.sorted_boxes(np.asarray(boxes))  # reading order: top to bottom, left to right
-        return np.asarray(ordered, dtype=np.float32) / np.array([sw, sh], dtype=np.float32)
+        size = np.array([sw, sh], dtype=np.float32)
+        return np.asarray(np.asarray(ordered, dtype=np.float32) / size, dtype=np.float32)
 
     def read(self, rgb: npt.NDArray[np.uint8], regions: npt.NDArray[np.float32]) -> str:
         """The confident lines recognized in ``regions`` (from ``find``) of ``rgb``."""
