@@ -3,7 +3,7 @@
 # use (bench/quality_labels.json) when they are missing. Never the packages reserved for
 # independent evaluation (opencv-doc, plasma-workspace-wallpapers, mate-backgrounds).
 set -eu
-PACKAGES=${PHOTO_PACKAGES:-darknet}
+PACKAGES=${PHOTO_PACKAGES:-darknet lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 tuxpaint-stamps-default}
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

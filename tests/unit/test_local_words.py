@@ -132,3 +132,53 @@ def test_kitty_and_feline_find_the_cat_photo_through_the_api(client: tuple[TestC
     assert found("beverage") == [coffee]
     tags = {t["name"] for t in c.get(f"/api/v1/images/{cat}", headers=auth).json()["analysis"]["tags"]}
     assert "kitty" not in tags  # a synonym is searchable, not shown as a tag
+
+
+def test_scene_words_need_a_confident_class() -> None:
+    sure = {t.name for t in tags_from_scores(one_hot(("seashore", 0.8))).tags}
+    assert {"beach", "sea", "water", "shore", "landscape"} <= sure
+    unsure = {t.name for t in tags_from_scores(one_hot(("seashore", 0.3), ("volcano", 0.2))).tags}
+    assert not unsure & {"beach", "sea", "water"}  # no tag rather than a wrong one
+
+
+def test_a_fine_tag_brings_its_broader_words() -> None:
+    names = {t.name for t in tags_from_scores(one_hot(("daisy", 0.2))).tags}
+    assert {"daisy", "flower", "plant"} <= names
+
+
+TUXPAINT = Path("/usr/share/tuxpaint/stamps")  # Debian's tuxpaint-stamps-default (scripts/ensure-photos.sh)
+LOMIRI = Path("/usr/share/backgrounds")  # Debian's lomiri-wallpapers-16.04
+
+
+def photo(path: Path) -> bytes:
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: run scripts/ensure-photos.sh")
+    return path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> LocalImageAnalyzer:
+    if not m.models_available():
+        pytest.fail("the `local` extra is not installed")
+    return LocalImageAnalyzer(nsfw=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["grasshopper.png", "mantis.png"])
+def test_an_insect_photo_is_an_insect_and_an_animal_never_a_mammal(analyzer: LocalImageAnalyzer, name: str) -> None:
+    result = analyzer.analyze(photo(TUXPAINT / "animals/insects" / name), "image/png")
+    tags = {t.name for t in result.tags}
+    assert {"insect", "animal"} <= tags
+    assert "mammal" not in tags
+
+
+@pytest.mark.slow
+def test_a_flower_photo_is_a_plant(analyzer: LocalImageAnalyzer) -> None:
+    result = analyzer.analyze(photo(TUXPAINT / "plants/flowers/daffodil.png"), "image/png")
+    assert {"flower", "plant"} <= {t.name for t in result.tags}
+
+
+@pytest.mark.slow
+def test_a_mountain_photo_gets_landscape_words(analyzer: LocalImageAnalyzer) -> None:
+    result = analyzer.analyze(photo(LOMIRI / "picosdeeuropa_by_Aitzol_Berasategi.jpg"), "image/jpeg")
+    assert {"mountain", "landscape"} <= {t.name for t in result.tags}

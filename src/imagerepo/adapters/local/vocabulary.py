@@ -18,6 +18,8 @@ BROAD_THRESHOLD = 0.30
 # The description names the top label from this probability on (else a broad word from BROAD_SUBJECT).
 SUBJECT_THRESHOLD = 0.50
 BROAD_SUBJECT = 0.50
+# A scene word ("beach" for seashore) is a guess about the surroundings: a higher bar.
+SCENE_THRESHOLD = 0.45
 _TOP = 5
 
 
@@ -35,6 +37,7 @@ class ClassWords:
     broader: tuple[str, ...]  # searchable hypernyms, nearest first
     keywords: tuple[str, ...]  # other names of the class
     ancestors: frozenset[str]  # every WordNet hypernym offset
+    scene: tuple[str, ...] = ()  # what photos of the class show around it (curated, not hypernyms)
 
 
 @attrs.frozen
@@ -67,7 +70,7 @@ def wordnet_table() -> tuple[dict[str, BroadWord], tuple[ClassWords, ...]]:
         if f[0] == "broad":
             broad[f[1]] = BroadWord(frozenset(_cells(f[2])), _cells(f[3]))
         elif f[0].isdigit():
-            rows.append(ClassWords(f[1], _cells(f[3]), _cells(f[4]), frozenset(_cells(f[5]))))
+            rows.append(ClassWords(f[1], _cells(f[3]), _cells(f[4]), frozenset(_cells(f[5])), _cells(f[6])))
     if len(rows) != len(labels()):
         raise ValueError("imagenet_wordnet.tsv does not match imagenet_labels.txt")
     return broad, tuple(rows)
@@ -96,8 +99,18 @@ def tags_from_scores(probs: npt.NDArray[np.float32]) -> Words:
         for word in broad[i]:
             summed[word] = summed.get(word, 0.0) + float(probs[i])
     tags = dict(fine)
+    # A broader word of a fine tag is at least as likely as that tag (a daisy is a flower).
+    implied = {w for i in fine_classes for w in broad[i]}
     for word, p in summed.items():
-        if p >= BROAD_THRESHOLD and word not in tags:
+        if (p >= BROAD_THRESHOLD or word in implied) and word not in tags:
+            tags[word] = min(p, 1.0)
+    scenes: dict[str, float] = {}
+    rows = wordnet_table()[1]
+    for i in np.flatnonzero(probs >= 0.01):
+        for word in rows[i].scene:
+            scenes[word] = scenes.get(word, 0.0) + float(probs[i])
+    for word, p in scenes.items():
+        if p >= SCENE_THRESHOLD and word not in tags:
             tags[word] = min(p, 1.0)
     ranked = [Tag(name, round(conf, 3)) for name, conf in sorted(tags.items(), key=lambda kv: -kv[1])]
     subject: str | None = None
