@@ -120,7 +120,7 @@ class FaceDetector:
         gray = cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
         side = max(24, min(gray.shape) // 8)
         with self._lock:
-            faces = self.cascade.detectMultiScale(gray, scaleFactor=1.2, minNeighbors=5, minSize=(side, side))
+            faces = self.cascade.detectMultiScale(gray, scaleFactor=1.2, minNeighbors=8, minSize=(side, side))
         return len(faces)
 
 
