@@ -182,3 +182,14 @@ def test_a_flower_photo_is_a_plant(analyzer: LocalImageAnalyzer) -> None:
 def test_a_mountain_photo_gets_landscape_words(analyzer: LocalImageAnalyzer) -> None:
     result = analyzer.analyze(photo(LOMIRI / "picosdeeuropa_by_Aitzol_Berasategi.jpg"), "image/jpeg")
     assert {"mountain", "landscape"} <= {t.name for t in result.tags}
+
+
+def test_what_people_wear_comes_from_wordnet() -> None:
+    from imagerepo.adapters.local.vocabulary import is_worn
+
+    assert is_worn("suit")
+    assert is_worn("jersey")
+    assert is_worn("clothing")
+    assert is_worn("cowboy hat")
+    assert not is_worn("tabby cat")
+    assert not is_worn("street sign")

@@ -13,7 +13,7 @@ from imagerepo.adapters.local import models as m
 from imagerepo.adapters.local.decode import decode
 from imagerepo.adapters.local.describe import describe
 from imagerepo.adapters.local.palette import colors_of
-from imagerepo.adapters.local.vocabulary import tags_from_scores
+from imagerepo.adapters.local.vocabulary import is_worn, tags_from_scores
 from imagerepo.domain.errors import AnalysisFailed
 from imagerepo.domain.images import AnalysisResult, Tag
 
@@ -131,7 +131,9 @@ class LocalImageAnalyzer:
             extra["nsfw"] = round(nsfw_score, 4)
         return AnalysisResult(
             analyzer=self.name,
-            description=describe(colors, subject=subject, people=people, text=text),
+            description=describe(
+                colors, subject=subject, people=people, text=text, worn=bool(subject and is_worn(subject))
+            ),
             tags=tuple(tags),
             colors=colors,
             text=text,

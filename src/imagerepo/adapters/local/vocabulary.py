@@ -138,3 +138,16 @@ def synonyms(tags: Iterable[str], classes: Iterable[int]) -> list[str]:
 @functools.cache
 def _class_count(word: str) -> int:
     return sum(1 for w in broad_words() if word in w)
+
+
+_WORN = {"clothing", "hat", "shoe", "coat", "swimwear"}
+
+
+@functools.cache
+def is_worn(word: str) -> bool:
+    """Whether ``word`` (a label or a broader word) names something people wear, per WordNet."""
+    if word.lower() in _WORN:
+        return True
+    index = {name.lower(): i for i, name in enumerate(labels())}
+    i = index.get(word.lower())
+    return i is not None and bool(_WORN & set(broad_words()[i]))
