@@ -12,7 +12,7 @@ from imagerepo.adapters.imaging import allow_pixels
 from imagerepo.adapters.local import models as m
 from imagerepo.adapters.local.decode import decode
 from imagerepo.adapters.local.describe import describe
-from imagerepo.adapters.local.palette import colors_of
+from imagerepo.adapters.local.palette import colors_of, first_color
 from imagerepo.adapters.local.vocabulary import is_worn, tags_from_scores
 from imagerepo.domain.errors import AnalysisFailed
 from imagerepo.domain.images import AnalysisResult, Tag
@@ -92,6 +92,7 @@ class LocalImageAnalyzer:
 
         image = stage("decode", lambda: decode(data))
         colors = stage("colors", lambda: colors_of(image))
+        first = first_color(image, colors)
         tags: list[Tag] = []
         subject: str | None = None
         keywords: list[str] = []
@@ -125,6 +126,8 @@ class LocalImageAnalyzer:
             "people": people,
             "timings_ms": timings,
         }
+        if first:
+            extra["first_color"] = first  # what a person names first; colors keep their shares
         if keywords:
             extra["keywords"] = keywords  # synonyms: search finds them (domain.search.weighted_terms)
         if nsfw_score is not None:
@@ -132,7 +135,12 @@ class LocalImageAnalyzer:
         return AnalysisResult(
             analyzer=self.name,
             description=describe(
-                colors, subject=subject, people=people, text=text, worn=bool(subject and is_worn(subject))
+                colors,
+                subject=subject,
+                people=people,
+                text=text,
+                worn=bool(subject and is_worn(subject)),
+                first=first,
             ),
             tags=tuple(tags),
             colors=colors,

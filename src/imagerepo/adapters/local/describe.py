@@ -57,15 +57,19 @@ def describe(
     people: int = 0,
     text: str = "",
     worn: bool = False,
+    first: str | None = None,
 ) -> str:
     """E.g. "A tabby cat, mostly brown and gray.", "A person wearing a suit, mostly white.",
     "A street sign reading "STOP", mostly red." or "A mostly blue and white image."
 
     ``subject`` is the classifier's label (already judged confident), ``people`` the number of
     people found, ``text`` what OCR read, ``worn`` whether the subject is something people wear
-    (clothing). Nothing else is ever mentioned.
+    (clothing), ``first`` the color a person names first (said first when it is worth saying).
+    Nothing else is ever mentioned.
     """
     names = color_names(colors)
+    if first in names:
+        names = [first] + [n for n in names if n != first]
     mostly = f"mostly {_and(names)}" if names else ""
     snippet = " ".join(text.split())
     short = bool(snippet) and len(snippet.split()) <= _SHORT_TEXT_WORDS and len(snippet) <= _SHORT_TEXT_CHARS
