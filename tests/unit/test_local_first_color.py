@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import io
-from pathlib import Path
-
 import numpy as np
 import pytest
-from PIL import Image
 
 from imagerepo.adapters.local import LocalImageAnalyzer
+from tests.photos import LOMIRI, package_photo, png
 
 skimage_data = pytest.importorskip("skimage.data")
 
-
-def png(arr: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, "PNG")
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +25,7 @@ def test_the_orange_suit_comes_before_the_gray_background(analyzer: LocalImageAn
 
 
 def test_a_red_fig_on_gray_stone_is_red(analyzer: LocalImageAnalyzer) -> None:
-    path = Path("/usr/share/backgrounds/Picture_0B_by_freespace.jpg")  # Debian's lomiri-wallpapers-16.04
-    if not path.is_file():
-        pytest.fail(f"{path} is missing: run scripts/ensure-photos.sh")
-    result = analyzer.analyze(path.read_bytes(), "image/jpeg")
+    result = analyzer.analyze(package_photo(LOMIRI / "Picture_0B_by_freespace.jpg"), "image/jpeg")
     assert result.colors[0].name == "gray"
     assert result.extra["first_color"] == "red"
     assert result.description.startswith("A mostly red")

@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from imagerepo.adapters.local import LocalImageAnalyzer
 from imagerepo.adapters.local import models as m
 from imagerepo.domain.images import AnalysisResult
+from tests.photos import DARKNET, LOMIRI, package_photo, png
 
 skimage_data = pytest.importorskip("skimage.data")
-DARKNET = Path("/usr/share/darknet/data")  # Debian's darknet: scripts/ensure-photos.sh installs it
 
-
-def darknet(name: str) -> bytes:
-    path = DARKNET / name
-    if not path.is_file():
-        pytest.fail(f"{path} is missing: run scripts/ensure-photos.sh (Debian's darknet sample photos)")
-    return path.read_bytes()
-
-
-def png(arr: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, "PNG")
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +26,9 @@ def analyzed() -> Callable[[str], AnalysisResult]:
     def get(name: str) -> AnalysisResult:
         if name not in cache:
             if name.startswith("/"):
-                path = Path(name)
-                if not path.is_file():
-                    pytest.fail(f"{path} is missing: run scripts/ensure-photos.sh")
-                cache[name] = analyzer.analyze(path.read_bytes(), "image/jpeg")
+                cache[name] = analyzer.analyze(package_photo(Path(name)), "image/jpeg")
             elif name.endswith(".jpg"):
-                cache[name] = analyzer.analyze(darknet(name), "image/jpeg")
+                cache[name] = analyzer.analyze(package_photo(DARKNET / name), "image/jpeg")
             else:
                 cache[name] = analyzer.analyze(png(getattr(skimage_data, name)()), "image/png")
         return cache[name]
@@ -80,7 +62,7 @@ def test_a_face_is_its_own_tag(analyzed: Callable[[str], AnalysisResult]) -> Non
     "name",
     [
         "chelsea", "coffee", "dog.jpg", "eagle.jpg", "giraffe.jpg", "horses.jpg",
-        "/usr/share/backgrounds/life_by_Aitzol_Berasategi.jpg",  # a clock face Haar once took for a face
+        str(LOMIRI / "life_by_Aitzol_Berasategi.jpg"),  # a clock face Haar once took for a face
     ],
 )
 def test_no_person_where_there_is_none(analyzed: Callable[[str], AnalysisResult], name: str) -> None:

@@ -20,6 +20,7 @@ from imagerepo.adapters.local.vocabulary import broad_words, labels, tags_from_s
 from imagerepo.entrypoints.app import create_app
 from imagerepo.entrypoints.container import memory_container
 from imagerepo.entrypoints.settings import Settings
+from tests.photos import LOMIRI, TUXPAINT, package_photo
 
 skimage_data = pytest.importorskip("skimage.data")
 
@@ -146,16 +147,6 @@ def test_a_fine_tag_brings_its_broader_words() -> None:
     assert {"daisy", "flower", "plant"} <= names
 
 
-TUXPAINT = Path("/usr/share/tuxpaint/stamps")  # Debian's tuxpaint-stamps-default (scripts/ensure-photos.sh)
-LOMIRI = Path("/usr/share/backgrounds")  # Debian's lomiri-wallpapers-16.04
-
-
-def photo(path: Path) -> bytes:
-    if not path.is_file():
-        pytest.fail(f"{path} is missing: run scripts/ensure-photos.sh")
-    return path.read_bytes()
-
-
 @pytest.fixture(scope="module")
 def analyzer() -> LocalImageAnalyzer:
     if not m.models_available():
@@ -166,7 +157,7 @@ def analyzer() -> LocalImageAnalyzer:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["grasshopper.png", "mantis.png"])
 def test_an_insect_photo_is_an_insect_and_an_animal_never_a_mammal(analyzer: LocalImageAnalyzer, name: str) -> None:
-    result = analyzer.analyze(photo(TUXPAINT / "animals/insects" / name), "image/png")
+    result = analyzer.analyze(package_photo(TUXPAINT / "animals/insects" / name), "image/png")
     tags = {t.name for t in result.tags}
     assert {"insect", "animal"} <= tags
     assert "mammal" not in tags
@@ -174,13 +165,13 @@ def test_an_insect_photo_is_an_insect_and_an_animal_never_a_mammal(analyzer: Loc
 
 @pytest.mark.slow
 def test_a_flower_photo_is_a_plant(analyzer: LocalImageAnalyzer) -> None:
-    result = analyzer.analyze(photo(TUXPAINT / "plants/flowers/daffodil.png"), "image/png")
+    result = analyzer.analyze(package_photo(TUXPAINT / "plants/flowers/daffodil.png"), "image/png")
     assert {"flower", "plant"} <= {t.name for t in result.tags}
 
 
 @pytest.mark.slow
 def test_a_mountain_photo_gets_landscape_words(analyzer: LocalImageAnalyzer) -> None:
-    result = analyzer.analyze(photo(LOMIRI / "picosdeeuropa_by_Aitzol_Berasategi.jpg"), "image/jpeg")
+    result = analyzer.analyze(package_photo(LOMIRI / "picosdeeuropa_by_Aitzol_Berasategi.jpg"), "image/jpeg")
     assert {"mountain", "landscape"} <= {t.name for t in result.tags}
 
 
