@@ -12,8 +12,9 @@ import numpy.typing as npt
 
 from imagerepo.domain.images import Tag
 
-# A fine label is a tag from this probability on; broad words from this summed probability.
-FINE_THRESHOLD = 0.15
+# A fine label is a tag from this probability on (0.15 tagged a stop sign "pick": no tag rather
+# than a wrong one); broad words from this summed probability.
+FINE_THRESHOLD = 0.30
 BROAD_THRESHOLD = 0.30
 # The description names the top label from this probability on (else a broad word from BROAD_SUBJECT).
 SUBJECT_THRESHOLD = 0.50
@@ -99,10 +100,9 @@ def tags_from_scores(probs: npt.NDArray[np.float32]) -> Words:
         for word in broad[i]:
             summed[word] = summed.get(word, 0.0) + float(probs[i])
     tags = dict(fine)
-    # A broader word of a fine tag is at least as likely as that tag (a daisy is a flower).
-    implied = {w for i in fine_classes for w in broad[i]}
+    # FINE_THRESHOLD >= BROAD_THRESHOLD: a fine tag always brings its broader words (a daisy is a flower).
     for word, p in summed.items():
-        if (p >= BROAD_THRESHOLD or word in implied) and word not in tags:
+        if p >= BROAD_THRESHOLD and word not in tags:
             tags[word] = min(p, 1.0)
     scenes: dict[str, float] = {}
     rows = wordnet_table()[1]
