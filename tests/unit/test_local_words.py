@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -104,7 +105,7 @@ def client(tmp_path: Path) -> Iterator[tuple[TestClient[Any], Any]]:
 
 
 @pytest.mark.slow
-def test_kitty_and_feline_find_the_cat_photo_through_the_api(client: tuple[TestClient[Any], Any]) -> None:
+def test_synonyms_and_broader_words_find_photos_through_the_api(client: tuple[TestClient[Any], Any]) -> None:
     c, container = client
     c.post("/api/v1/accounts", json={"username": "alice", "password": "correct horse"})
     token = c.post("/api/v1/sessions", json={"username": "alice", "password": "correct horse"}).json()["token"]
@@ -120,6 +121,8 @@ def test_kitty_and_feline_find_the_cat_photo_through_the_api(client: tuple[TestC
 
     cat = upload(skimage_data.chelsea(), "a.jpg")
     coffee = upload(skimage_data.coffee(), "b.jpg")
+    moto = Image.open(importlib.resources.files("skimage").joinpath("data", "motorcycle_left.png"))
+    motorcycle = upload(np.asarray(moto.convert("RGB")), "c.jpg")
     while container.analysis_service().run_once():
         pass
 
@@ -131,6 +134,8 @@ def test_kitty_and_feline_find_the_cat_photo_through_the_api(client: tuple[TestC
     assert found("kitty") == [cat]
     assert found("feline") == [cat]
     assert found("beverage") == [coffee]
+    assert found("vehicle") == [motorcycle]  # a broader word
+    assert found("motorbike") == [motorcycle]  # a synonym
     tags = {t["name"] for t in c.get(f"/api/v1/images/{cat}", headers=auth).json()["analysis"]["tags"]}
     assert "kitty" not in tags  # a synonym is searchable, not shown as a tag
 
