@@ -223,6 +223,18 @@ def ancestors(offset: str, hypernyms: dict[str, list[str]]) -> list[str]:
     return seen
 
 
+def descendants(offsets: set[str], hyponyms: dict[str, list[str]]) -> set[str]:
+    """Every hyponym (transitively) of any of ``offsets``."""
+    seen: set[str] = set()
+    frontier = [h for o in offsets for h in hyponyms.get(o, [])]
+    while frontier:
+        o = frontier.pop()
+        if o not in seen:
+            seen.add(o)
+            frontier.extend(hyponyms.get(o, []))
+    return seen
+
+
 def word(lemma: str) -> str:
     return lemma.replace("_", " ")
 
@@ -250,6 +262,10 @@ def main() -> int:
     index = parse_index(args.wordnet)
     lemmas, hypernyms = parse_data(args.wordnet)
 
+    hyponyms: dict[str, list[str]] = {}
+    for child, parents in hypernyms.items():
+        for parent in parents:
+            hyponyms.setdefault(parent, []).append(child)
     broader: list[tuple[str, set[str], list[str]]] = []
     errors: list[str] = []
     for tag, senses, synonyms in BROADER:
@@ -258,7 +274,7 @@ def main() -> int:
         related = set(offsets)
         for o in offsets:
             related.update(ancestors(o, hypernyms))
-        related.update(o for o in lemmas if offsets & set(ancestors(o, hypernyms)))
+        related.update(descendants(offsets, hyponyms))
         names = {word(lem).lower() for o in related for lem in lemmas[o]}
         bad = [s for s in synonyms if s not in names]
         if bad:

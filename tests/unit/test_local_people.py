@@ -74,3 +74,17 @@ def test_no_person_where_there_is_none(analyzed: Callable[[str], AnalysisResult]
 def test_overlapping_boxes_count_one_person() -> None:
     boxes = [(10, 10, 64, 128), (14, 12, 60, 120), (200, 10, 64, 128)]
     assert len(m._distinct(boxes)) == 2
+
+
+@pytest.mark.parametrize(
+    ("faces", "people", "expected"),
+    [(0, 0, set()), (0, 1, {"person"}), (1, 1, {"person", "face"}), (0, 3, {"person", "people"}),
+     (2, 2, {"person", "people", "face"})],
+)
+def test_people_tags_follow_the_count(faces: int, people: int, expected: set[str]) -> None:
+    from imagerepo.adapters.local.analyzer import _people_tags
+    from imagerepo.domain.images import Tag
+
+    tags = _people_tags([Tag("dog", 0.9), Tag("person", 0.4)], faces=faces, people=people)
+    assert {t.name for t in tags} - {"dog"} == expected | ({"person"} if not people else set())
+    assert [t.confidence for t in tags] == sorted((t.confidence for t in tags), reverse=True)

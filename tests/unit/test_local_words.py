@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.resources
 import io
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -190,3 +192,17 @@ def test_what_people_wear_comes_from_wordnet() -> None:
     assert is_worn("cowboy hat")
     assert not is_worn("tabby cat")
     assert not is_worn("street sign")
+
+
+def test_the_committed_table_is_what_the_generator_writes(tmp_path: Path) -> None:
+    """No hand edits: scripts/gen_wordnet_table.py regenerates the table byte for byte from
+    Debian's wordnet-base (scripts/ensure-photos.sh installs it)."""
+    if not Path("/usr/share/wordnet/data.noun").is_file():
+        pytest.fail("/usr/share/wordnet is missing: run scripts/ensure-photos.sh (Debian's wordnet-base)")
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "table.tsv"
+    subprocess.run(
+        [sys.executable, str(root / "scripts/gen_wordnet_table.py"), "--out", str(out)], check=True, capture_output=True
+    )
+    committed = root / "src/imagerepo/adapters/local/data/imagenet_wordnet.tsv"
+    assert out.read_bytes() == committed.read_bytes()
