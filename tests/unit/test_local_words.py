@@ -20,10 +20,10 @@ from PIL import Image
 from imagerepo.adapters.local import LocalImageAnalyzer
 from imagerepo.adapters.local import models as m
 from imagerepo.adapters.local.vocabulary import broad_words, labels, tags_from_scores, wordnet_table
-from imagerepo.entrypoints.app import create_app
-from imagerepo.entrypoints.container import memory_container
+from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.settings import Settings
 from tests.photos import LOMIRI, TUXPAINT, package_photo
+from tests.wiring import memory_container
 
 skimage_data = pytest.importorskip("skimage.data")
 
