@@ -354,3 +354,27 @@ def test_concurrent_puts_and_deletes_in_one_directory(store: EncryptedFileBlobSt
         t.join()
     assert errors == []
     assert list(store.keys()) == []
+
+
+def test_concurrent_puts_and_deletes_across_shared_parent_directories(store: EncryptedFileBlobStore) -> None:
+    """A delete prunes empty directories that another thread's put is making again at that moment."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            for i in range(300):
+                key = f"owner{i % 3}/img{n}-{i % 2}/original"
+                store.put(key, io.BytesIO(b"x"), "image/png")
+                store.delete(key)
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert list(store.keys()) == []

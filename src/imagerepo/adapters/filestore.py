@@ -119,13 +119,14 @@ class EncryptedFileBlobStore:
 
     @staticmethod
     def _create(tmp: Path) -> int:
-        for attempt in range(5):
-            tmp.parent.mkdir(parents=True, exist_ok=True)
+        for attempt in range(20):
             try:
+                tmp.parent.mkdir(parents=True, exist_ok=True)
                 return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileNotFoundError:
-                # A concurrent delete pruned the directory between mkdir and open: try again.
-                if attempt == 4:
+            except (FileNotFoundError, FileExistsError):
+                # A concurrent delete pruned a directory of the path (while mkdir made the next
+                # level or checked it, or between mkdir and open): try again.
+                if attempt == 19:
                     raise
         raise AssertionError("unreachable")
 
