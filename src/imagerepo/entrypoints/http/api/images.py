@@ -36,7 +36,9 @@ async def upload(request: Request[Any, Any, Any], auth: NamedDependency[Auth], i
         max_bytes=settings.max_upload_bytes, tmp_dir=tmp_dir,
     )
     try:
-        image = await anyio.to_thread.run_sync(lambda: images.upload(auth.account, received.filename, received.path))
+        image = await anyio.to_thread.run_sync(
+            lambda: images.upload(auth.account, received.filename, received.path, received.sha256)
+        )
         out = await anyio.to_thread.run_sync(lambda: image_out(images, image))
     finally:
         await anyio.to_thread.run_sync(received.remove)
