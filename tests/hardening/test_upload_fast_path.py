@@ -129,4 +129,5 @@ def test_a_thumbnail_kept_from_inspection_is_not_given_to_a_changed_file(tmp_pat
 
     assert thumb.size == (360, 480)
     r, _, b = thumb.getpixel((180, 240))  # type: ignore[misc]
-    assert b > 150 and r < 80
+    assert b > 150
+    assert r < 80
