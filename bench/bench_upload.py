@@ -5,7 +5,8 @@ IMAGEREPO_TEST_DATABASE_URL is set, as in bench/load.py) and with analysis off
 (IMAGEREPO_WORKERS=0) and on (the default workers and local analyzer), it uploads distinct
 ~2 MB 12 MP JPEGs one at a time, then from 8 clients at once. Each phase uploads as a fresh
 account, so the same generated files serve every phase without tripping the duplicate check.
-BENCH_SCALE=tiny uploads a few images only, to check that the bench works.
+BENCH_SCALE=tiny uploads a few images only, to check that the bench works. BENCH_UPLOAD_WORKERS and
+BENCH_UPLOAD_PROCESSES set IMAGEREPO_WORKERS and IMAGEREPO_ANALYSIS_PROCESSES for the analysis-on runs.
 
 The machine may be shared: the load average is printed beside the figures; compare ratios
 measured in one run (off against on, before against after on the same machine state).
@@ -33,6 +34,7 @@ TINY = os.environ.get("BENCH_SCALE", "").lower() == "tiny"
 SEQUENTIAL = 4 if TINY else 30
 CONCURRENT = 16 if TINY else 80
 CLIENTS = 8
+PROCESSES = os.environ.get("BENCH_UPLOAD_PROCESSES", "")  # analysis processes when on; default: the server's
 PHOTOS = ("coffee", "chelsea", "astronaut", "rocket", "immunohistochemistry", "cat")
 CACHE = Path(tempfile.gettempdir()) / "imagerepo-bench-upload-v2"
 
@@ -118,7 +120,8 @@ def run_stack(stack: str, env: dict[str, str], files: list[Path]) -> list[str]:
     lines = []
     for analysis in ("off", "on"):
         workers = {"IMAGEREPO_WORKERS": "0"} if analysis == "off" else {
-            "IMAGEREPO_WORKERS": os.environ.get("BENCH_UPLOAD_WORKERS", "2"), "IMAGEREPO_LOCAL_MODELS": "1"}
+            "IMAGEREPO_WORKERS": os.environ.get("BENCH_UPLOAD_WORKERS", "2"), "IMAGEREPO_LOCAL_MODELS": "1",
+            **({"IMAGEREPO_ANALYSIS_PROCESSES": PROCESSES} if PROCESSES else {})}
         with tempfile.TemporaryDirectory(prefix="imagerepo-bench-upload-") as tmp:
             server = Server({**env, **workers, "IMAGEREPO_UPLOAD_QUOTA": "100000"}, Path(tmp) / "data")
             try:
