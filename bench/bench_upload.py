@@ -26,7 +26,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from load import PASSWORD, Server, pct, postgres_s3_env
+from load import PASSWORD, Server, each_stack, pct
 from PIL import Image
 from skimage import data as skdata
 
@@ -145,20 +145,7 @@ def main() -> None:
     sizes = [p.stat().st_size for p in files]
     print(f"{len(files)} files, {min(sizes) / 1e6:.2f}–{max(sizes) / 1e6:.2f} MB, 4000×3000; "
           f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
-    lines = run_stack("embedded", {}, files)
-    with tempfile.TemporaryDirectory(prefix="imagerepo-bench-upload-s3-") as tmp:
-        got = postgres_s3_env(Path(tmp))
-        if isinstance(got, str):
-            print(f"stack postgres-s3: skipped ({got})")
-        else:
-            env, stop = got
-            try:
-                lines += run_stack("postgres-s3", env, files)
-            finally:
-                stop()
-    print()
-    for line in lines:
-        print(line)
+    each_stack(lambda stack, env: run_stack(stack, env, files))
 
 
 if __name__ == "__main__":
