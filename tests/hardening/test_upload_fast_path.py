@@ -6,18 +6,26 @@ entropy-coded byte), and the thumbnail it makes must be the one a full decode wo
 
 from __future__ import annotations
 
+import hashlib
 import io
+import itertools
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from litestar.testing import TestClient
 from PIL import Image, ImageOps, JpegImagePlugin
 
 from imagerepo.adapters.memory import ManualClock
 from imagerepo.adapters.pillow_inspector import PillowImageInspector
+from imagerepo.domain.errors import DuplicateImage
 from imagerepo.entrypoints.container import Container
+from imagerepo.entrypoints.http.uploads import receive_file
 from imagerepo.entrypoints.settings import Settings
 from tests.hardening.support import assert_consistent, error_code, signup, upload
 from tests.wiring import memory_container
@@ -131,3 +139,49 @@ def test_a_thumbnail_kept_from_inspection_is_not_given_to_a_changed_file(tmp_pat
     r, _, b = thumb.getpixel((180, 240))  # type: ignore[misc]
     assert b > 150
     assert r < 80
+
+
+def multipart(data: bytes, boundary: str = "fast-path-boundary") -> bytes:
+    return (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n'
+            f"Content-Type: image/jpeg\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.binary(max_size=3000), cuts=st.lists(st.integers(0, 3200), max_size=8))
+def test_the_receiver_hashes_the_file_while_reading_it(tmp_path_factory: pytest.TempPathFactory, data: bytes,
+                                                       cuts: list[int]) -> None:
+    body = multipart(data)
+    edges = sorted({0, len(body), *(c for c in cuts if c < len(body))})
+    chunks = [body[a:b] for a, b in itertools.pairwise(edges)]
+
+    async def stream() -> AsyncIterator[bytes]:
+        for chunk in chunks:
+            yield chunk
+
+    received = anyio.run(lambda: receive_file("multipart/form-data; boundary=fast-path-boundary", str(len(body)),
+                                              stream(), max_bytes=10_000, tmp_dir=tmp_path_factory.mktemp("rx")))
+    try:
+        assert received.path.read_bytes() == data
+        assert received.sha256 == hashlib.sha256(data).hexdigest()
+    finally:
+        received.remove()
+
+
+def test_a_duplicate_whose_hash_came_with_it_is_refused_without_reading_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c = memory_container(Settings(data_dir=tmp_path, workers=0, upload_quota=5))
+    account = c.account_service().sign_up("alice", "correct horse battery")
+    photo = tmp_path / "photo.jpg"
+    Image.new("RGB", (64, 48), (1, 2, 3)).save(photo, "JPEG")
+    images = c.image_service()
+    image = images.upload(account, "photo.jpg", photo)
+
+    def refuse(*_: Any) -> Any:
+        raise AssertionError("the file was read")
+
+    inspector = c.inspector()
+    for name in ("open", "inspect", "thumbnail"):
+        monkeypatch.setattr(inspector, name, refuse)
+    with pytest.raises(DuplicateImage):
+        images.upload(account, "again.jpg", photo, sha256=image.sha256)
