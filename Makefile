@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint bench bench-analysis bench-quality bench-search bench-load fuzz install clean
+.PHONY: help run test lint bench bench-analysis bench-quality bench-search bench-upload bench-load fuzz install clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-16s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ bench-quality: $(STAMP)  ## tags, people, text and first color vs the labeled ph
 
 bench-search: $(STAMP)  ## search/list latency with and without indexes (BENCH_SCALE=full for 1M rows)
 	$(BIN)/python bench/bench_search.py
+
+bench-upload: $(STAMP)  ## 12 MP upload latency/throughput, 1 and 8 clients, analysis off and on
+	$(BIN)/python bench/bench_upload.py
 
 bench-load: $(STAMP)  ## mixed load against a local server (BENCH_LOAD_SECONDS=600 for 10 minutes)
 	$(BIN)/python bench/load.py

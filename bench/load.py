@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -293,8 +294,10 @@ def throwaway_database(server_url: str) -> tuple[str, Any]:
     return url, drop
 
 
-def main() -> None:
-    lines = [run_stack("embedded", {})]
+def each_stack(run: Callable[[str, dict[str, str]], list[str]]) -> list[str]:
+    """``run(stack, env)`` on the embedded default, then on PostgreSQL + S3 when available;
+    the ``bench`` lines of both, printed at the end."""
+    lines = run("embedded", {})
     with tempfile.TemporaryDirectory(prefix="imagerepo-bench-s3-") as tmp:
         got = postgres_s3_env(Path(tmp))
         if isinstance(got, str):
@@ -302,12 +305,17 @@ def main() -> None:
         else:
             env, stop = got
             try:
-                lines.append(run_stack("postgres-s3", env))
+                lines += run("postgres-s3", env)
             finally:
                 stop()
     print()
     for line in lines:
         print(line)
+    return lines
+
+
+def main() -> None:
+    each_stack(lambda stack, env: [run_stack(stack, env)])
 
 
 if __name__ == "__main__":

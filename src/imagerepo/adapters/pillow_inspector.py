@@ -7,6 +7,7 @@ import io
 import threading
 import time
 import warnings
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -90,6 +91,42 @@ class _DeadlineFile(io.FileIO):
         return super().read(size)
 
 
+class _KeptThumbnails:
+    """Thumbnails made by inspect(), until thumbnail() takes them: a few, keyed by file identity.
+
+    The key includes inode, size and modification time, so a file changed or replaced after
+    inspection never gets another file's thumbnail; it is made afresh instead.
+    """
+
+    LIMIT = 16
+
+    def __init__(self) -> None:
+        self._kept: OrderedDict[tuple[str, int, int, int], Thumbnail] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(path: Path) -> tuple[str, int, int, int] | None:
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        return str(path), st.st_ino, st.st_size, st.st_mtime_ns
+
+    def put(self, path: Path, thumb: Thumbnail) -> None:
+        key = self._key(path)
+        if key is None:
+            return
+        with self._lock:
+            self._kept[key] = thumb
+            while len(self._kept) > self.LIMIT:
+                self._kept.popitem(last=False)
+
+    def take(self, path: Path) -> Thumbnail | None:
+        key = self._key(path)
+        with self._lock:
+            return self._kept.pop(key, None) if key is not None else None
+
+
 class PillowImageInspector:
     def __init__(
         self,
@@ -110,6 +147,7 @@ class PillowImageInspector:
         self.decode_seconds = decode_seconds
         self.gate = gate or shared_gate(max_big_decodes)
         self.formats = ["JPEG", "PNG", "GIF", "WEBP", *optional_formats()]
+        self._thumbnails = _KeptThumbnails()
 
     @contextmanager
     def _decoding(self, im: Image.Image, fp: _DeadlineFile) -> Iterator[None]:
@@ -159,22 +197,31 @@ class PillowImageInspector:
         return im
 
     def inspect(self, path: Path) -> InspectedImage:
+        """Decode the file once: that decode validates it and makes its thumbnail.
+
+        A JPEG is decoded at the thumbnail's scale (libjpeg's scaled decoding still reads and
+        entropy-decodes every byte, so truncation and corrupt data fail here as in a full
+        decode, at a fraction of the cost); other formats are decoded fully. The thumbnail is
+        kept for the :meth:`thumbnail` call that follows on the same file.
+        """
         if path.stat().st_size == 0:
             raise UnsupportedMediaType("The file is empty.")
         im, fp = self._open(path)
         try:
             fmt = im.format or ""
+            w, h = im.size
             try:
                 with self._decoding(im, fp), warnings.catch_warnings():
                     warnings.simplefilter("error", Image.DecompressionBombWarning)
-                    im.load()  # decodes the first frame fully: truncation and corruption show here
+                    self._draft(im)
+                    im.load()  # decodes the first frame: truncation and corruption show here
+                    thumb = self._thumbnail(im)
             except DecodeTimeout:
                 raise
             except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
                 raise InvalidImage(f"The image has too many pixels (limit {self.max_pixels}).") from e
             except (OSError, SyntaxError, ValueError, EOFError) as e:
                 raise InvalidImage("The image is truncated or corrupt.") from e
-            w, h = im.size
             orientation = im.getexif().get(0x0112, 1) if fmt in ("JPEG", "WEBP", "PNG") else 1
             if orientation in (5, 6, 7, 8):
                 w, h = h, w  # report the size as the image is shown
@@ -187,6 +234,7 @@ class PillowImageInspector:
             while chunk := f.read(1 << 20):
                 digest.update(chunk)
                 size += len(chunk)
+        self._thumbnails.put(path, thumb)
         return InspectedImage(
             content_type=_CONTENT_TYPES[fmt], format=fmt, width=w, height=h, size_bytes=size,
             sha256=digest.hexdigest(),
@@ -196,18 +244,28 @@ class PillowImageInspector:
         return path.open("rb")
 
     def thumbnail(self, path: Path) -> Thumbnail:
+        kept = self._thumbnails.take(path)
+        if kept is not None:
+            return kept
         im, fp = self._open(path)
         try:
             with self._decoding(im, fp):
+                self._draft(im)
                 return self._thumbnail(im)
         finally:
             im.close()
             fp.close()
 
+    def _draft(self, im: Image.Image) -> None:
+        """Let libjpeg decode a JPEG at 1/2, 1/4 or 1/8 scale, never below twice the thumbnail's
+        size: the Lanczos reduction that follows still has two source pixels per pixel."""
+        w, h = im.size
+        need = 2 * self.thumbnail_size
+        if im.format == "JPEG" and max(w, h) > need:
+            im.draft("RGB", (max(1, w * need // max(w, h)), max(1, h * need // max(w, h))))
+
     def _thumbnail(self, im: Image.Image) -> Thumbnail:
         box = (self.thumbnail_size, self.thumbnail_size)
-        if im.format == "JPEG":
-            im.draft("RGB", (box[0] * 2, box[1] * 2))
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)

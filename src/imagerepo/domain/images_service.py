@@ -84,17 +84,20 @@ class ImageService:
     def quota(self, account: Account) -> QuotaUse:
         return QuotaUse(used=self._images.count(account.id), limit=self.quota_limit(account))
 
-    def upload(self, account: Account, filename: str | None, path: Path) -> Image:
+    def upload(self, account: Account, filename: str | None, path: Path, sha256: str | None = None) -> Image:
         """Store the file at ``path`` as a new image: it fully lands or leaves no trace.
 
         Duplicate and quota are checked on the bytes' hash before any decode, so a user at quota
         cannot make the server decode; ``reserve`` re-checks both atomically afterwards.
+        ``sha256``: the file's hash when the caller computed it while writing the file (the
+        image is stored under the hash the inspector computes, so a wrong one cannot stick).
         """
-        digest = hashlib.sha256()
-        with self._inspector.open(path) as f:
-            while chunk := f.read(1 << 20):
-                digest.update(chunk)
-        sha256 = digest.hexdigest()
+        if sha256 is None:
+            digest = hashlib.sha256()
+            with self._inspector.open(path) as f:
+                while chunk := f.read(1 << 20):
+                    digest.update(chunk)
+            sha256 = digest.hexdigest()
         self._refuse_duplicate(account, sha256)
         limit = self.quota_limit(account)
         used = self._images.count(account.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import AsyncIterator
@@ -27,6 +28,8 @@ class ReceivedFile:
     filename: str
     declared_type: str
     size: int
+    sha256: str = ""  # of the bytes written, computed while they were read
+
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
@@ -42,7 +45,8 @@ async def receive_file(
     """Read the ``file`` field of a multipart/form-data body into a temporary file.
 
     Refuses with TooLarge as soon as the declared length or the bytes read pass the limit, so an
-    oversize body is never read whole.
+    oversize body is never read whole. The file's SHA-256 is computed on the way, so the
+    duplicate check needs no second pass over the file.
     """
     ctype, options = multipart.parse_options_header(content_type or "")
     if ctype != "multipart/form-data" or not options.get("boundary"):
@@ -60,6 +64,7 @@ async def receive_file(
     fd, name = tempfile.mkstemp(prefix="upload-", dir=tmp_dir)
     out = os.fdopen(fd, "wb")
     received: ReceivedFile | None = None
+    digest = hashlib.sha256()
     in_file = False
     finished = False
     total = 0
@@ -82,6 +87,7 @@ async def receive_file(
                     if received.size > max_bytes:
                         raise TooLarge(max_bytes)
                     out.write(event)
+                    digest.update(event)
         parser.close()
     except multipart.MultipartError as e:
         out.close()
@@ -95,4 +101,5 @@ async def receive_file(
     if received is None or not finished:
         os.unlink(name)
         raise _bad("The form has no field named 'file'.")
+    received.sha256 = digest.hexdigest()
     return received

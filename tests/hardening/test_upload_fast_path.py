@@ -1,0 +1,187 @@
+"""The fast upload path: one scaled decode of a 12 MP JPEG validates it and makes its thumbnail.
+
+Scaled decoding must stay exactly as strict as a full decode (libjpeg still reads every
+entropy-coded byte), and the thumbnail it makes must be the one a full decode would give.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from litestar.testing import TestClient
+from PIL import Image, ImageOps, JpegImagePlugin
+
+from imagerepo.adapters.memory import ManualClock
+from imagerepo.adapters.pillow_inspector import PillowImageInspector
+from imagerepo.domain.errors import DuplicateImage
+from imagerepo.entrypoints.container import Container
+from imagerepo.entrypoints.http.uploads import receive_file
+from imagerepo.entrypoints.settings import Settings
+from tests.hardening.support import assert_consistent, error_code, signup, upload
+from tests.wiring import memory_container
+
+SIZE = (4000, 3000)
+
+
+def camera_jpeg(seed: int, *, progressive: bool = False, orientation: int = 1) -> bytes:
+    """12 MP of smooth gradients with sensor-like noise, so every block carries real entropy data."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    base = np.asarray(Image.fromarray(small).resize(SIZE, Image.Resampling.BICUBIC), dtype=np.int16)
+    noisy = np.clip(base + rng.integers(-4, 5, base.shape, dtype=np.int16), 0, 255).astype(np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    out = io.BytesIO()
+    Image.fromarray(noisy).save(out, "JPEG", quality=85, progressive=progressive, exif=exif.tobytes())
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def photos() -> dict[str, bytes]:
+    return {"baseline": camera_jpeg(1), "progressive": camera_jpeg(2, progressive=True)}
+
+
+@pytest.fixture
+def container(tmp_path: Path, clock: ManualClock) -> Container:
+    settings = Settings(data_dir=tmp_path, workers=0, max_upload_bytes=20_000_000, upload_quota=50)
+    return memory_container(settings, clock=clock)
+
+
+@pytest.fixture
+def scaled_decodes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """The size each JPEG decode was scaled to."""
+    sizes: list[tuple[int, int]] = []
+    real = JpegImagePlugin.JpegImageFile.draft
+
+    def draft(im: Any, mode: str | None, size: tuple[int, int] | None) -> Any:
+        result = real(im, mode, size)
+        sizes.append(im.size)
+        return result
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", draft)
+    return sizes
+
+
+@pytest.mark.parametrize("kind", ["baseline", "progressive"])
+@pytest.mark.parametrize("keep", [0.5, 0.97, 0.9995])
+def test_a_truncated_12_mp_jpeg_is_refused_on_the_scaled_decode(
+    client: TestClient[Any], container: Container, photos: dict[str, bytes], scaled_decodes: list[tuple[int, int]],
+    kind: str, keep: float,
+) -> None:
+    auth = signup(client, "alice")
+    data = photos[kind]
+
+    r = upload(client, auth, data[: int(len(data) * keep)])
+
+    assert r.status_code == 422, r.text
+    assert error_code(r) == "invalid_image"
+    assert scaled_decodes == [(1000, 750)]  # refused by the 1/4-scale decode, the only one
+    assert assert_consistent(client, auth, container.blob_store()) == []
+
+
+def test_a_12_mp_jpeg_upload_decodes_once(
+    client: TestClient[Any], photos: dict[str, bytes], scaled_decodes: list[tuple[int, int]]
+) -> None:
+    auth = signup(client, "alice")
+
+    r = upload(client, auth, photos["baseline"])
+
+    assert r.status_code == 201, r.text
+    assert (r.json()["width"], r.json()["height"]) == SIZE
+    assert scaled_decodes == [(1000, 750)]
+
+
+def psnr(a: Image.Image, b: Image.Image) -> float:
+    diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    return float(10 * np.log10(255**2 / max(np.mean(diff**2), 1e-9)))
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_the_thumbnail_matches_one_made_from_the_full_decode(tmp_path: Path, orientation: int) -> None:
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(camera_jpeg(3, orientation=orientation))
+    inspector = PillowImageInspector()
+
+    info = inspector.inspect(path)
+    thumb = Image.open(io.BytesIO(inspector.thumbnail(path).data))
+
+    with Image.open(path) as full:
+        reference = ImageOps.exif_transpose(full).convert("RGB")
+    reference.thumbnail((480, 480), Image.Resampling.LANCZOS)
+    upright = (3000, 4000) if orientation == 6 else SIZE
+    assert (info.width, info.height) == upright
+    assert thumb.size == reference.size == (upright[0] * 480 // max(upright), upright[1] * 480 // max(upright))
+    assert thumb.format == "JPEG"
+    assert psnr(thumb.convert("RGB"), reference) > 35  # the JPEG re-encode's own loss, no more
+
+
+def test_a_thumbnail_kept_from_inspection_is_not_given_to_a_changed_file(tmp_path: Path) -> None:
+    path = tmp_path / "photo.jpg"
+    Image.new("RGB", (1200, 900), (200, 30, 30)).save(path, "JPEG")
+    inspector = PillowImageInspector()
+    inspector.inspect(path)
+
+    Image.new("RGB", (900, 1200), (30, 30, 200)).save(tmp_path / "other.jpg", "JPEG")
+    (tmp_path / "other.jpg").replace(path)
+    thumb = Image.open(io.BytesIO(inspector.thumbnail(path).data)).convert("RGB")
+
+    assert thumb.size == (360, 480)
+    r, _, b = thumb.getpixel((180, 240))  # type: ignore[misc]
+    assert b > 150
+    assert r < 80
+
+
+def multipart(data: bytes, boundary: str = "fast-path-boundary") -> bytes:
+    return (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n'
+            f"Content-Type: image/jpeg\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.binary(max_size=3000), cuts=st.lists(st.integers(0, 3200), max_size=8))
+def test_the_receiver_hashes_the_file_while_reading_it(tmp_path_factory: pytest.TempPathFactory, data: bytes,
+                                                       cuts: list[int]) -> None:
+    body = multipart(data)
+    edges = sorted({0, len(body), *(c for c in cuts if c < len(body))})
+    chunks = [body[a:b] for a, b in itertools.pairwise(edges)]
+
+    async def stream() -> AsyncIterator[bytes]:
+        for chunk in chunks:
+            yield chunk
+
+    received = anyio.run(lambda: receive_file("multipart/form-data; boundary=fast-path-boundary", str(len(body)),
+                                              stream(), max_bytes=10_000, tmp_dir=tmp_path_factory.mktemp("rx")))
+    try:
+        assert received.path.read_bytes() == data
+        assert received.sha256 == hashlib.sha256(data).hexdigest()
+    finally:
+        received.remove()
+
+
+def test_a_duplicate_whose_hash_came_with_it_is_refused_without_reading_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c = memory_container(Settings(data_dir=tmp_path, workers=0, upload_quota=5))
+    account = c.account_service().sign_up("alice", "correct horse battery")
+    photo = tmp_path / "photo.jpg"
+    Image.new("RGB", (64, 48), (1, 2, 3)).save(photo, "JPEG")
+    images = c.image_service()
+    image = images.upload(account, "photo.jpg", photo)
+
+    def refuse(*_: Any) -> Any:
+        raise AssertionError("the file was read")
+
+    inspector = c.inspector()
+    for name in ("open", "inspect", "thumbnail"):
+        monkeypatch.setattr(inspector, name, refuse)
+    with pytest.raises(DuplicateImage):
+        images.upload(account, "again.jpg", photo, sha256=image.sha256)
