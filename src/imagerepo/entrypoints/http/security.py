@@ -156,7 +156,7 @@ def page_security(secret: Callable[[], str], csp: Callable[[], str]) -> Callable
                 await send(message)
 
             try:
-                if scope["method"] not in _SAFE_METHODS and _sent_by_another_site(scope):
+                if scope.get("method", "GET") not in _SAFE_METHODS and _sent_by_another_site(scope):
                     raise PermissionDeniedException()  # before the body is read: nothing is parsed or kept
                 await inner[https](scope, receive, send_with_csp)
             except PermissionDeniedException:
