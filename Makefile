@@ -37,7 +37,7 @@ lock-check: $(UV)  ## fail when uv.lock is stale (pyproject.toml changed without
 	$(UV) lock --check --python $(PYTHON)
 
 install-pip:  ## the old way, without uv: latest versions allowed by pyproject.toml (not reproducible)
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/pip || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[postgres,s3,local,heif,dev]'
 	$(BIN)/pip install -q --no-deps -r requirements/extra.txt
