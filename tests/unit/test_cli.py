@@ -189,3 +189,15 @@ def test_an_interrupted_import_resumes_without_loss_or_doubles(env: dict[str, st
     assert states(data_dir) == {"ready": 60}  # no half-finished upload holds a quota slot
     assert "alice now holds 60 of 100 images" in resumed
     assert summary(run(env, "import", str(root), "--user", "alice"))["imported"] == 0
+
+
+def test_a_setting_found_wrong_while_a_command_runs_is_a_plain_configuration_error(env: dict[str, str]) -> None:
+    data = Path(env["IMAGEREPO_DATA_DIR"])
+    data.mkdir(parents=True)
+    (data / "blob.key").write_text("abcd")  # damaged: the worker finds out only when it builds the store
+    result = subprocess.run([sys.executable, "-m", "imagerepo.entrypoints.cli", "worker"], env={**os.environ, **env},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "configuration error" in result.stderr
+    assert "blob.key" in result.stderr
+    assert "Traceback" not in result.stderr
