@@ -13,6 +13,7 @@ import pytest
 from litestar.testing import TestClient
 
 from imagerepo.adapters.memory import InMemoryBlobStore, InMemoryImageRepository, ManualClock
+from imagerepo.domain.accounts import PASSWORD_RULES
 from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.settings import Settings
 from tests import images as img
@@ -437,6 +438,9 @@ def test_every_operation_has_a_unique_camel_case_verb_as_its_id(client: TestClie
         assert op["tags"][0] in declared_tags, (method, path)
         assert op.get("summary"), (method, path)
         assert op.get("description"), (method, path)
+    credentials = doc["components"]["schemas"]["CredentialsIn"]["properties"]
+    assert credentials["username"]["examples"] == ["alice"]
+    assert credentials["password"]["description"] == "; ".join(PASSWORD_RULES)  # the rules sign-up applies
     by_route = {(m, p): op["operationId"] for p, m, op in ops}
     assert by_route[("get", "/api/v1/images/{image_id}")] == "getImage"
     assert by_route[("post", "/api/v1/sessions")] == "signIn"
