@@ -29,6 +29,7 @@ def fields(image: Image) -> dict[str, str]:
         "description": a.description,
         "text": a.text,
         "filename": image.filename,
+        "keywords": " ".join(a.extra.get("keywords", ())),
     }
 
 

@@ -31,7 +31,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Relevance: a query word scores the weight of the best field it hits; an image's relevance is
 # the sum over the query's words. Powers of two, so "hit in a tag" always beats "hit in the
 # description" whatever else matched.
-FIELD_WEIGHTS = {"tags": 8, "description": 4, "text": 2, "filename": 1}
+FIELD_WEIGHTS = {"tags": 8, "description": 4, "text": 2, "filename": 1, "keywords": 2}
 # relevance_key packs (score, uploaded) into one integer: timestamp keys of dates between 1970
 # and 2255 lie in [0, 2**53), so the score dominates and the upload time breaks ties.
 _RELEVANCE_SHIFT = 2**53
@@ -45,6 +45,7 @@ def weighted_terms(image: Image) -> dict[str, int]:
         (a.text, FIELD_WEIGHTS["text"]),
         (image.filename, FIELD_WEIGHTS["filename"]),
         (" ".join(t.name for t in a.tags), FIELD_WEIGHTS["tags"]),
+        (" ".join(a.extra.get("keywords", ())), FIELD_WEIGHTS["keywords"]),  # analyzer's synonyms
     ]
     out: dict[str, int] = {}
     for part, weight in parts:
