@@ -3,22 +3,45 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# uv installs from uv.lock; it lives in its own small venv (uv sync would remove it from .venv).
+UV_VERSION := 0.13.9
+UV_HOME := .uv
+UV := $(UV_HOME)/bin/uv
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON_DOWNLOADS := never
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint bench bench-analysis bench-quality bench-search bench-upload bench-load fuzz install clean
+.PHONY: help run test lint lock lock-check install-pip bench bench-analysis bench-quality bench-search bench-upload bench-load fuzz install clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-16s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml requirements/extra.txt Makefile
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(UV):
+	$(PYTHON) -m venv $(UV_HOME)
+	$(UV_HOME)/bin/pip install -q uv==$(UV_VERSION)
+
+# Exactly the versions of uv.lock (every extra); --locked fails if pyproject.toml changed without `make lock`.
+# requirements/extra.txt: packages whose metadata must be ignored (--no-deps), installed after the sync.
+$(STAMP): pyproject.toml uv.lock requirements/extra.txt Makefile | $(UV)
+	$(UV) sync --locked --all-extras --python $(PYTHON) --quiet
+	$(UV) pip install --python $(BIN)/python --quiet --no-deps -r requirements/extra.txt
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install everything from uv.lock (runs by itself when needed)
+
+lock: $(UV)  ## upgrade every locked dependency on purpose (then run make test and commit uv.lock)
+	$(UV) lock --upgrade --python $(PYTHON)
+
+lock-check: $(UV)  ## fail when uv.lock is stale (pyproject.toml changed without make lock); CI runs it
+	$(UV) lock --check --python $(PYTHON)
+
+install-pip:  ## the old way, without uv: latest versions allowed by pyproject.toml (not reproducible)
+	test -x $(BIN)/pip || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[postgres,s3,local,heif,dev]'
 	$(BIN)/pip install -q --no-deps -r requirements/extra.txt
 	touch $(STAMP)
-
-install: $(STAMP)  ## create .venv and install everything (runs by itself when needed)
 
 run: $(STAMP)  ## serve the app on the embedded default (no database server, no cloud, no network)
 	$(BIN)/imagerepo serve
@@ -59,5 +82,5 @@ bench-load: $(STAMP)  ## mixed load against a local server (BENCH_LOAD_SECONDS=6
 fuzz: $(STAMP)  ## longer hostile-input runs (hypothesis + schemathesis with many more examples)
 	HARDENING_FUZZ_EXAMPLES=$${HARDENING_FUZZ_EXAMPLES:-500} $(BIN)/pytest tests/hardening -p no:cacheprovider
 
-clean:  ## remove the virtual environment and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+clean:  ## remove the virtual environments and caches
+	rm -rf $(VENV) $(UV_HOME) .pytest_cache .mypy_cache .ruff_cache

@@ -41,6 +41,8 @@ PUBLIC = {
     ("POST", "/api/v1/accounts"), ("POST", "/api/v1/sessions"),
     ("GET", "/signin"), ("POST", "/signin"), ("GET", "/signup"), ("POST", "/signup"),
     ("GET", "/api/v1/oidc/providers"), ("GET", "/api/v1/oidc/{name}/login"), ("GET", "/api/v1/oidc/{name}/callback"),
+    # The installable app's shell: the same for everyone, no user data.
+    ("GET", "/manifest.webmanifest"), ("GET", "/sw.js"), ("GET", "/icons/{name}"),
 }
 PUBLIC_PREFIXES = ("/schema", "/static/")
 # /blobs/{key} is public by design: its signature is the credential (see the signed-URL tests).

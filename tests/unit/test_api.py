@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -12,6 +13,7 @@ import pytest
 from litestar.testing import TestClient
 
 from imagerepo.adapters.memory import InMemoryBlobStore, InMemoryImageRepository, ManualClock
+from imagerepo.domain.accounts import PASSWORD_RULES
 from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.settings import Settings
 from tests import images as img
@@ -421,13 +423,28 @@ def test_openapi_document_lists_the_contract(client: TestClient[Any]) -> None:
         assert path in paths, path
 
 
-def test_every_operation_id_names_its_handler(client: TestClient[Any]) -> None:
-    """Client generators name their methods after operationIds: each is unique and says what it does."""
-    paths = client.get("/schema/openapi.json").json()["paths"]
-    ids = [op["operationId"] for item in paths.values() for op in item.values() if isinstance(op, dict)]
+def test_every_operation_has_a_unique_camel_case_verb_as_its_id(client: TestClient[Any]) -> None:
+    """Client generators name their methods after operationIds (uploadImage → upload_image): each is
+    explicit, unique, camelCase, tagged with its resource and described."""
+    doc = client.get("/schema/openapi.json").json()
+    ops = [(path, method, op) for path, item in doc["paths"].items() for method, op in item.items()
+           if isinstance(op, dict)]
+    ids = [op["operationId"] for _, _, op in ops]
     assert len(ids) == len(set(ids))
-    assert not [i for i in ids if "callable" in i.lower()]
-    assert "ApiV1ImagesImageIdGetImage" in ids
+    assert [i for i in ids if not re.fullmatch(r"[a-z]+(?:[A-Z][a-z0-9]*)*", i)] == []
+    declared_tags = {t["name"] for t in doc["tags"]}
+    for path, method, op in ops:
+        assert len(op["tags"]) == 1, (method, path)
+        assert op["tags"][0] in declared_tags, (method, path)
+        assert op.get("summary"), (method, path)
+        assert op.get("description"), (method, path)
+    credentials = doc["components"]["schemas"]["CredentialsIn"]["properties"]
+    assert credentials["username"]["examples"] == ["alice"]
+    assert credentials["password"]["description"] == "; ".join(PASSWORD_RULES)  # the rules sign-up applies
+    by_route = {(m, p): op["operationId"] for p, m, op in ops}
+    assert by_route[("get", "/api/v1/images/{image_id}")] == "getImage"
+    assert by_route[("post", "/api/v1/sessions")] == "signIn"
+    assert by_route[("delete", "/api/v1/sessions")] == "signOutEverywhere"
 
 
 def test_security_headers_on_every_response(client: TestClient[Any]) -> None:

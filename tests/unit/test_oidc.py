@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,25 @@ def test_a_forged_state_signs_nobody_in(env: tuple[TestClient[Any], Any]) -> Non
     assert r.json()["error"]["code"] == "state_mismatch"
     assert accounts(container) == []
     assert client.get("/api/v1/me").status_code == 401
+
+
+def test_the_login_cookie_hides_the_pkce_verifier_and_refuses_any_change(env: tuple[TestClient[Any], Any]) -> None:
+    """The cookie is encrypted and authenticated: the browser (or a log) never sees the nonce or the
+    PKCE verifier, and one changed character makes it worthless."""
+    client, container = env
+    authorize = start(client)
+    sealed = client.cookies["imagerepo_oidc"]
+    nonce = parse_qs(urlsplit(authorize).query)["nonce"][0]
+    readable = [sealed] + [base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)).decode("latin-1")
+                           for part in sealed.split(".")]
+    assert not [text for text in readable if nonce in text or "corp" in text]
+    callback = at_provider(authorize)
+    flipped = sealed[:20] + ("A" if sealed[20] != "A" else "B") + sealed[21:]
+    client.cookies.set("imagerepo_oidc", flipped, path="/api/v1/oidc")
+    r = back(client, callback)
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "state_mismatch"
+    assert accounts(container) == []
 
 
 def test_a_callback_without_the_login_cookie_is_refused(env: tuple[TestClient[Any], Any]) -> None:

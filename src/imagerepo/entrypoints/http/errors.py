@@ -170,6 +170,10 @@ def _page_response(request: Request[Any, Any, Any], exc: Exception, settings: Se
         return _error_page(404, "Not found", "There is no such image. It may have been deleted.", settings)
     if isinstance(exc, E.ServiceUnavailable):
         return _error_page(503, "Try again shortly", plain_message(exc), settings)
+    if isinstance(exc, E.CrossOriginRequest):
+        return _error_page(403, "Please try again",
+                           "This form did not come from this site: nothing was uploaded. Upload from imagerepo "
+                           "itself, or share to the installed app.", settings)
     if isinstance(exc, E.DomainError):
         return _error_page(400, "That did not work", exc.message, settings)
     status = exc.status_code if isinstance(exc, HTTPException) else 500

@@ -4,13 +4,13 @@ the image ones are in presenters.py."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 
-from imagerepo.domain.accounts import Account, QuotaUse
+from imagerepo.domain.accounts import PASSWORD_RULES, USERNAME_RULES, Account, QuotaUse
 from imagerepo.entrypoints.presenters import ImageOut, rfc3339
 
 
@@ -25,8 +25,9 @@ class ErrorOut(msgspec.Struct):
 
 
 class CredentialsIn(msgspec.Struct, forbid_unknown_fields=False):
-    username: str | None = None
-    password: str | None = None
+    username: Annotated[str, msgspec.Meta(description="; ".join(USERNAME_RULES), examples=["alice"])] | None = None
+    password: Annotated[str, msgspec.Meta(description="; ".join(PASSWORD_RULES),
+                                          examples=["correct horse battery"])] | None = None
 
 
 class AccountOut(msgspec.Struct):

@@ -34,6 +34,13 @@ SECURITY_HEADERS = {
 CSRF_COOKIE = "imagerepo_csrf"
 # Route option: the handler refuses requests whose Origin names another site (see same_origin_guard).
 SAME_ORIGIN = "same_origin"
+# Route option for the upload form and the share target: as SAME_ORIGIN, but an opaque Origin
+# ("null", as an OS share sheet may send) is let through; page_security has refused other sites already.
+FROM_OWN_PAGES = "from_own_pages"
+_OTHER_SITES = (b"cross-site", b"same-site")
+_SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+# The Web Share Target's action: a POST the OS builds, so it carries no CSRF token (SECURITY.md).
+SHARE_PATH = "/share"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -98,7 +105,8 @@ def content_security_policy(settings: Settings) -> str:
                 img.append(f"{endpoint.scheme}://*.{endpoint.netloc}")
     return (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src " + " ".join(img) + "; "
-        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        "connect-src 'self'; worker-src 'self'; manifest-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
     )
 
 
@@ -115,9 +123,15 @@ FORBIDDEN_PAGE = (
 )
 
 
+def _sent_by_another_site(scope: Scope) -> bool:
+    """The browser's own word (Sec-Fetch-Site) that another site's page sent this request."""
+    return any(k == b"sec-fetch-site" and v.strip().lower() in _OTHER_SITES for k, v in scope["headers"])
+
+
 def page_security(secret: Callable[[], str], csp: Callable[[], str]) -> Callable[[ASGIApp], ASGIApp]:
     """Middleware for the pages only: CSRF (Litestar's double-submit token, a Secure cookie over
-    https) and the CSP. ``secret`` and ``csp`` are read on first use: the keys load with the app."""
+    https; none on the share target, see SECURITY.md), a refusal of any form another site sends,
+    and the CSP. ``secret`` and ``csp`` are read on first use: the keys load with the app."""
 
     def factory(app: ASGIApp) -> ASGIApp:
         inner: dict[bool, CSRFMiddleware] = {}
@@ -128,7 +142,7 @@ def page_security(secret: Callable[[], str], csp: Callable[[], str]) -> Callable
             if https not in inner:
                 inner[https] = CSRFMiddleware(app, CSRFConfig(
                     secret=secret(), cookie_name=CSRF_COOKIE, cookie_httponly=True,
-                    cookie_secure=https, cookie_samesite="lax"))
+                    cookie_secure=https, cookie_samesite="lax", exclude=[f"^{SHARE_PATH}$"]))
             if not policy:
                 policy.append(csp().encode())
 
@@ -142,6 +156,8 @@ def page_security(secret: Callable[[], str], csp: Callable[[], str]) -> Callable
                 await send(message)
 
             try:
+                if scope.get("method", "GET") not in _SAFE_METHODS and _sent_by_another_site(scope):
+                    raise PermissionDeniedException()  # before the body is read: nothing is parsed or kept
                 await inner[https](scope, receive, send_with_csp)
             except PermissionDeniedException:
                 # Answered here, not by exception handlers: the app's middleware would log a 500.
@@ -208,8 +224,11 @@ def same_origin_guard(public_url: str) -> Guard:
 
     def same_origin_only(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
         origin = connection.headers.get("origin")
-        if not handler.opt.get(SAME_ORIGIN) or origin is None:
+        own_pages = bool(handler.opt.get(FROM_OWN_PAGES))
+        if not (handler.opt.get(SAME_ORIGIN) or own_pages) or origin is None:
             return
+        if own_pages and origin.strip() == "null":
+            return  # an OS share sheet's POST may carry no origin; the SameSite=Lax cookie still must come
         url = connection.url
         ours = {_origin(f"{url.scheme}://{url.netloc}"), public} - {None}
         theirs = _origin(origin.strip())

@@ -28,13 +28,15 @@ from imagerepo.entrypoints.http.security import SAME_ORIGIN
 from imagerepo.entrypoints.presenters import rfc3339
 
 
-@get("/api/v1/rules", tags=["accounts"], summary="The credential rules, for sign-up hints")
+@get("/api/v1/rules", operation_id="getRules", tags=["accounts"], summary="The credential rules, for sign-up hints",
+     description="The username and password rules in words, as sign-up checks them.")
 async def rules() -> RulesOut:
     return RulesOut(username=list(USERNAME_RULES), password=list(PASSWORD_RULES))
 
 
-@post("/api/v1/accounts", tags=["accounts"], status_code=201, sync_to_thread=True,
+@post("/api/v1/accounts", operation_id="signUp", tags=["accounts"], status_code=201, sync_to_thread=True,
       request_max_body_size=JSON_BODY_LIMIT, summary="Sign up",
+      description="Creates an account; it does not sign in. `409 username_taken` if the name is in use.",
       responses=error_responses(400, 409, 413, 415, 422, 503))
 def sign_up(data: JSONBody[CredentialsIn], accounts: NamedDependency[AccountService]) -> AccountOut:
     return AccountOut.of(accounts.sign_up(data.username, data.password))
@@ -43,8 +45,9 @@ def sign_up(data: JSONBody[CredentialsIn], accounts: NamedDependency[AccountServ
 # Async on purpose: Litestar 2.25 answers a sync handler that returns a Response with a 500
 # ("'coroutine' object has no attribute 'to_asgi_response'") when a later handler shares its path,
 # as DELETE /api/v1/sessions does.
-@post("/api/v1/sessions", tags=["accounts"], status_code=201,
+@post("/api/v1/sessions", operation_id="signIn", tags=["sessions"], status_code=201,
       request_max_body_size=JSON_BODY_LIMIT, summary="Sign in: a bearer token and a session cookie",
+      description="Use `token` as `Authorization: Bearer <token>`; browsers get the same session as a cookie.",
       opt={SAME_ORIGIN: True}, responses=error_responses(400, 401, 403, 413, 415, 429, 503))
 async def sign_in(request: Request[Any, Any, Any], data: JSONBody[CredentialsIn],
                   accounts: NamedDependency[AccountService], settings: AppSettings) -> Response[TokenOut]:
@@ -55,21 +58,24 @@ async def sign_in(request: Request[Any, Any, Any], data: JSONBody[CredentialsIn]
                     cookies=[cookie], headers={"Cache-Control": "no-store"})
 
 
-@delete("/api/v1/sessions/current", tags=["accounts"], status_code=204, sync_to_thread=True, summary="Sign out",
-        responses=error_responses(401, 503))
-def sign_out(auth: NamedDependency[Auth], accounts: NamedDependency[AccountService]) -> Response[None]:
+@delete("/api/v1/sessions/current", operation_id="signOut", tags=["sessions"], status_code=204, sync_to_thread=True,
+        summary="Sign out", description="Ends the session or API token this request was made with.",
+        response_cookies=[SIGNED_OUT], responses=error_responses(401, 503))
+def sign_out(auth: NamedDependency[Auth], accounts: NamedDependency[AccountService]) -> None:
     accounts.sign_out(auth.token)
-    return Response(None, status_code=204, cookies=[SIGNED_OUT])
 
 
-@delete("/api/v1/sessions", tags=["accounts"], status_code=204, sync_to_thread=True,
+@delete("/api/v1/sessions", operation_id="signOutEverywhere", tags=["sessions"], status_code=204,
+        sync_to_thread=True,
         summary="Sign out everywhere: end every session and API token of the account",
+        description="For a lost device: every session cookie and bearer token of the account stops working.",
         response_cookies=[SIGNED_OUT], responses=error_responses(401, 503))
 def sign_out_everywhere(auth: NamedDependency[Auth], accounts: NamedDependency[AccountService]) -> None:
     accounts.sign_out_everywhere(auth.account)
 
 
-@get("/api/v1/me", tags=["accounts"], sync_to_thread=True, summary="Who am I, and my quota",
+@get("/api/v1/me", operation_id="getMe", tags=["accounts"], sync_to_thread=True, summary="Who am I, and my quota",
+     description="The signed-in account and how much of its upload quota is used.",
      responses=error_responses(401, 503))
 def me(auth: NamedDependency[Auth], images: NamedDependency[ImageService]) -> MeOut:
     return MeOut.of(auth.account, images.quota(auth.account))

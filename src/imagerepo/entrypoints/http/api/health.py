@@ -15,12 +15,15 @@ from imagerepo.entrypoints.http.schemas import StatusOut
 log = logging.getLogger("imagerepo.http")
 
 
-@get("/health/live", tags=["health"], summary="The process is up")
+@get("/health/live", operation_id="live", tags=["health"], summary="The process is up",
+     description="Liveness probe: answers while the process serves requests.")
 async def live() -> StatusOut:
     return StatusOut(status="ok")
 
 
-@get("/health/ready", tags=["health"], summary="Database and blob store reachable", sync_to_thread=True,
+@get("/health/ready", operation_id="ready", tags=["health"], summary="Database and blob store reachable",
+     description="Readiness probe: 200 when every dependency answers, else 503 naming the failing ones.",
+     sync_to_thread=True,
      responses={503: ResponseSpec(data_container=StatusOut, generate_examples=False,
                                   description="A dependency is down: `failing` names it (details: the log).")})
 def ready(readiness: NamedDependency[ReadinessChecks]) -> Response[StatusOut]:

@@ -24,7 +24,10 @@ def image_out(images: ImageService, image: Image) -> ImageOut:
     return ImageOut.of(image, images.urls(image))
 
 
-@post("/api/v1/images", tags=["images"], status_code=201, summary="Upload an image (multipart field 'file')",
+@post("/api/v1/images", operation_id="uploadImage", tags=["images"], status_code=201,
+      summary="Upload an image (multipart field 'file')",
+      description="Stored encrypted; analysis runs in the background (`analysis.status`). The same bytes twice are "
+                  "`409 duplicate_image` with the existing id; a full quota is `409 quota_exceeded`.",
       operation_class=UploadOperation, request_max_body_size=None,  # receive_file enforces the limit itself
       responses=error_responses(400, 401, 409, 413, 415, 422, 503))
 async def upload(request: Request[Any, Any, Any], auth: NamedDependency[Auth], images: NamedDependency[ImageService],
@@ -46,7 +49,9 @@ async def upload(request: Request[Any, Any, Any], auth: NamedDependency[Auth], i
     return Response(out, status_code=201, headers={"Location": f"/api/v1/images/{image.id}"})
 
 
-@get("/api/v1/images", tags=["images"], sync_to_thread=True, summary="List and search my images",
+@get("/api/v1/images", operation_id="listImages", tags=["images"], sync_to_thread=True,
+     summary="List and search my images",
+     description="Newest first unless `sort` says otherwise; follow `next_cursor` for the next page.",
      responses=error_responses(400, 401, 422, 503))
 def list_images(
     auth: NamedDependency[Auth],
@@ -71,28 +76,34 @@ def list_images(
     )
 
 
-@get("/api/v1/images/{image_id:str}", tags=["images"], sync_to_thread=True, summary="One image",
+@get("/api/v1/images/{image_id:str}", operation_id="getImage", tags=["images"], sync_to_thread=True,
+     summary="One image", description="Its metadata, analysis and temporary URLs of the original and thumbnail.",
      responses=error_responses(401, 404, 503))
 def get_image(image_id: FromPath[str], auth: NamedDependency[Auth], images: NamedDependency[ImageService]) -> ImageOut:
     return image_out(images, images.get(auth.account, image_id))
 
 
-@get("/api/v1/images/{image_id:str}/content", tags=["images"], sync_to_thread=True, status_code=307,
-     summary="Redirect to the temporary URL of the original", responses=error_responses(401, 404, 503))
+@get("/api/v1/images/{image_id:str}/content", operation_id="getImageContent", tags=["images"],
+     sync_to_thread=True, status_code=307, summary="Redirect to the temporary URL of the original",
+     description="A 307 to a signed URL that expires; fetch it without the bearer token.",
+     responses=error_responses(401, 404, 503))
 def image_content(image_id: FromPath[str], auth: NamedDependency[Auth],
                   images: NamedDependency[ImageService]) -> Redirect:
     image = images.get(auth.account, image_id)
     return Redirect(images.urls(image).url, status_code=307, headers={"Cache-Control": "no-store"})
 
 
-@delete("/api/v1/images/{image_id:str}", tags=["images"], status_code=204, sync_to_thread=True,
-        summary="Delete an image, its blobs and its quota slot", responses=error_responses(401, 404, 503))
+@delete("/api/v1/images/{image_id:str}", operation_id="deleteImage", tags=["images"], status_code=204,
+        sync_to_thread=True, summary="Delete an image, its blobs and its quota slot",
+        description="Its URLs stop working at once.", responses=error_responses(401, 404, 503))
 def delete_image(image_id: FromPath[str], auth: NamedDependency[Auth], images: NamedDependency[ImageService]) -> None:
     images.delete(auth.account, image_id)
 
 
-@post("/api/v1/images/{image_id:str}/analysis", tags=["images"], status_code=202, sync_to_thread=True,
-      summary="Re-run the analysis", responses=error_responses(401, 404, 503))
+@post("/api/v1/images/{image_id:str}/analysis", operation_id="reanalyzeImage", tags=["images"], status_code=202,
+      sync_to_thread=True, summary="Re-run the analysis",
+      description="Queues the image for analysis again; the answer shows it pending.",
+      responses=error_responses(401, 404, 503))
 def reanalyze(image_id: FromPath[str], auth: NamedDependency[Auth], images: NamedDependency[ImageService]) -> ImageOut:
     return image_out(images, images.reanalyze(auth.account, image_id))
 

@@ -43,13 +43,16 @@ class ProvidersOut(msgspec.Struct):
     items: list[ProviderOut]
 
 
-@get(f"{LOGIN_PATH}/providers", tags=["accounts"], summary="Identity providers one may sign in with")
+@get(f"{LOGIN_PATH}/providers", operation_id="listOidcProviders", tags=["oidc"],
+     summary="Identity providers one may sign in with",
+     description="The OpenID Connect providers configured on this server, each with the URL that starts its sign-in.")
 async def providers(flow: NamedDependency[OidcFlow]) -> ProvidersOut:
     return ProvidersOut(items=[ProviderOut(name=c.name, display_name=c.label, login_url=login_url(c.name))
                                for c in flow.configs.values()])
 
 
-@get(f"{LOGIN_PATH}/{{name:str}}/login", tags=["accounts"], sync_to_thread=True, status_code=302,
+@get(f"{LOGIN_PATH}/{{name:str}}/login", operation_id="startOidcSignIn", tags=["oidc"], sync_to_thread=True,
+     status_code=302,
      summary="Start signing in with a provider (redirects to it)",
      description="Authorization-code flow with PKCE (S256), state and nonce. `return_to` is a path on this site.",
      responses=error_responses(400, 404))
@@ -65,7 +68,8 @@ def login(request: Request[Any, Any, Any], name: FromPath[str], flow: NamedDepen
                     headers={"Cache-Control": "no-store"})
 
 
-@get(f"{LOGIN_PATH}/{{name:str}}/callback", tags=["accounts"], sync_to_thread=True, status_code=303,
+@get(f"{LOGIN_PATH}/{{name:str}}/callback", operation_id="finishOidcSignIn", tags=["oidc"], sync_to_thread=True,
+     status_code=303,
      summary="Where the provider sends the browser back; sets the session cookie",
      description="Errors (forged state, wrong nonce, expired or reused code, bad signature) are 400 in the "
                  "API.md error format and sign nobody in.",

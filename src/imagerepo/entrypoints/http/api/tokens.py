@@ -45,7 +45,8 @@ class TokenListOut(msgspec.Struct):
     items: list[TokenInfoOut]
 
 
-@post("/api/v1/tokens", tags=["tokens"], status_code=201, sync_to_thread=True, request_max_body_size=JSON_BODY_LIMIT,
+@post("/api/v1/tokens", operation_id="createToken", tags=["tokens"], status_code=201, sync_to_thread=True,
+      request_max_body_size=JSON_BODY_LIMIT,
       summary="Create a personal access token (shown once)",
       description="Only from a signed-in session. Use the returned `token` as `Authorization: Bearer <token>`. "
                   "It is stored only as a hash: it cannot be shown again.",
@@ -61,14 +62,16 @@ def create_token(data: JSONBody[TokenIn], auth: NamedDependency[Auth],
     )
 
 
-@get("/api/v1/tokens", tags=["tokens"], sync_to_thread=True, summary="My API tokens (never the secret)",
+@get("/api/v1/tokens", operation_id="listTokens", tags=["tokens"], sync_to_thread=True,
+     summary="My API tokens (never the secret)", description="Name, creation and expiry of each live token.",
      responses=error_responses(401, 503))
 def list_tokens(auth: NamedDependency[Auth], tokens: NamedDependency[TokenService]) -> TokenListOut:
     return TokenListOut(items=[TokenInfoOut.of(t) for t in tokens.list(auth.account)])
 
 
-@delete("/api/v1/tokens/{token_id:str}", tags=["tokens"], status_code=204, sync_to_thread=True,
-        summary="Revoke an API token; it stops working at once", responses=error_responses(401, 404, 503))
+@delete("/api/v1/tokens/{token_id:str}", operation_id="revokeToken", tags=["tokens"], status_code=204,
+        sync_to_thread=True, summary="Revoke an API token; it stops working at once",
+        description="Requests with it are `401` from now on.", responses=error_responses(401, 404, 503))
 def revoke_token(token_id: FromPath[str], auth: NamedDependency[Auth], tokens: NamedDependency[TokenService]) -> None:
     tokens.revoke(auth.account, token_id)
 

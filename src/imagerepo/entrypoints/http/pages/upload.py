@@ -20,9 +20,12 @@ from imagerepo.entrypoints.http.deps import AppSettings
 from imagerepo.entrypoints.http.errors import plain_message
 from imagerepo.entrypoints.http.pages.common import page
 from imagerepo.entrypoints.http.pages.gallery import listing
+from imagerepo.entrypoints.http.security import FROM_OWN_PAGES, SHARE_PATH
 
 
-@post("/upload")
+# The gallery's form, and the Web Share Target of the installed app (pages/pwa.py): one handler,
+# one upload path and quota. /share has no CSRF token; FROM_OWN_PAGES and the session cookie guard it.
+@post(["/upload", SHARE_PATH], opt={FROM_OWN_PAGES: True})
 async def upload(request: Request[Any, Any, Any], viewer: NamedDependency[Auth | None],
                  images: NamedDependency[ImageService], settings: AppSettings) -> Template:
     account = signed_in(viewer)

@@ -166,13 +166,13 @@
       xhr.send(data);
     }
 
-    form.addEventListener("submit", function (e) {
-      e.preventDefault();
-      if (input.files.length) { enqueue(input.files); input.value = ""; }
-    });
-    input.addEventListener("change", function () {
-      if (input.files.length) { enqueue(input.files); input.value = ""; }
-    });
+    // "Choose photos" and "Take a photo" (the phone's camera): both go the same way.
+    var inputs = [input, document.getElementById("camera")].filter(Boolean);
+    function takeChosen() {
+      inputs.forEach(function (i) { if (i.files.length) { enqueue(i.files); i.value = ""; } });
+    }
+    form.addEventListener("submit", function (e) { e.preventDefault(); takeChosen(); });
+    inputs.forEach(function (i) { i.addEventListener("change", takeChosen); });
     ["dragenter", "dragover"].forEach(function (type) {
       zone.addEventListener(type, function (e) { e.preventDefault(); zone.classList.add("over"); });
     });
@@ -181,6 +181,13 @@
     });
     zone.addEventListener("drop", function (e) {
       if (e.dataTransfer && e.dataTransfer.files.length) enqueue(e.dataTransfer.files);
+    });
+  }
+
+  // The installable app: the service worker keeps the app shell only (see /sw.js).
+  if ("serviceWorker" in navigator) {
+    window.addEventListener("load", function () {
+      navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () { /* the site works without it */ });
     });
   }
 
