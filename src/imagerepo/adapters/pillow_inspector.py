@@ -14,6 +14,7 @@ from typing import IO, BinaryIO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from imagerepo.adapters import photo_metadata
 from imagerepo.adapters.codecs import optional_formats
 from imagerepo.adapters.imaging import allow_pixels
 from imagerepo.domain.errors import Busy, InvalidImage, UnsupportedMediaType
@@ -178,6 +179,7 @@ class PillowImageInspector:
             orientation = im.getexif().get(0x0112, 1) if fmt in ("JPEG", "WEBP", "PNG") else 1
             if orientation in (5, 6, 7, 8):
                 w, h = h, w  # report the size as the image is shown
+            photo = photo_metadata.read(im)
         finally:
             im.close()
             fp.close()
@@ -189,7 +191,7 @@ class PillowImageInspector:
                 size += len(chunk)
         return InspectedImage(
             content_type=_CONTENT_TYPES[fmt], format=fmt, width=w, height=h, size_bytes=size,
-            sha256=digest.hexdigest(),
+            sha256=digest.hexdigest(), photo=photo,
         )
 
     def open(self, path: Path) -> BinaryIO:
