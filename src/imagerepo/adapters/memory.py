@@ -35,6 +35,7 @@ from imagerepo.domain.images import (
     InspectedImage,
     Tag,
 )
+from imagerepo.domain.photos import PhotoInfo
 from imagerepo.domain.queries import Cursor, ImageQuery, Page
 from imagerepo.domain.ranking import reference_search, tag_names
 from imagerepo.domain.throttle import Changes, CounterState, ThrottlePolicy, ThrottleRules
@@ -288,6 +289,34 @@ class InMemoryImageRepository:
             row.leased_until = None
             row.image = attrs.evolve(row.image, analysis=attrs.evolve(row.image.analysis, error=error))
             return True
+
+    def set_photo(self, owner_id: str, image_id: str, photo: PhotoInfo) -> Image | None:
+        with self._lock:
+            self._up()
+            row = self._rows.get(image_id)
+            if row is None or row.state != "ready" or row.image.owner_id != owner_id:
+                return None
+            row.image = attrs.evolve(row.image, photo=photo)
+            return row.image
+
+    def erase_locations(self, owner_id: str) -> int:
+        with self._lock:
+            self._up()
+            mine = [r for r in self._rows.values() if r.image.owner_id == owner_id and r.image.location is not None]
+            for r in mine:
+                assert r.image.photo is not None
+                r.image = attrs.evolve(r.image, photo=r.image.photo.without_location())
+            return len(mine)
+
+    def unread_photos(self, after_id: str, limit: int) -> Sequence[Image]:
+        with self._lock:
+            self._up()
+            rows = sorted(
+                (r.image for r in self._rows.values() if r.state == "ready" and r.image.photo is None
+                 and r.image.id > after_id),
+                key=lambda i: i.id,
+            )
+            return rows[:limit]
 
     def pending_analyses(self) -> int:
         with self._lock:

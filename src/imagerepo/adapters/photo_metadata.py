@@ -122,7 +122,7 @@ def coordinate(value: Any, ref: Any, limit: float) -> float | None:
     nums = [number(p) for p in parts]
     if not 1 <= len(nums) <= 3 or any(n is None or n < 0 for n in nums):
         return None
-    deg = sum(n / 60**i for i, n in enumerate(nums) if n is not None)
+    deg = float(sum(n / 60**i for i, n in enumerate(nums) if n is not None))
     if any((n or 0) >= 60 for n in nums[1:]):
         return None
     r = text(ref)
