@@ -285,7 +285,8 @@ queries = st.fixed_dictionaries(
         "place": st.none() | st.sampled_from(["paris", "fr", "france", "saint", "paul", "new south", "île", "zz"]),
         "taken_after": st.none()
         | st.sampled_from(["2023-06-14", "2023-06-14T16:22:05Z", "2023-06-14T18:22:05+02:00", "1999-12-31T23:59:59Z"]),
-        "taken_before": st.none() | st.sampled_from(["2023-06-15", "2023-06-14T16:22:05Z", "2026-03-01T12:00:00+01:00"]),
+        "taken_before": st.none()
+        | st.sampled_from(["2023-06-15", "2023-06-14T16:22:05Z", "2026-03-01T12:00:00+01:00"]),
     }
 )
 
