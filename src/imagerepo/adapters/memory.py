@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import attrs
 
-from imagerepo.domain.accounts import Account, Session, normalize_username
+from imagerepo.domain.accounts import Account, AccountSettings, Session, normalize_username
 from imagerepo.domain.errors import (
     BlobMissing,
     DuplicateImage,
@@ -35,7 +35,7 @@ from imagerepo.domain.images import (
     InspectedImage,
     Tag,
 )
-from imagerepo.domain.photos import PhotoInfo
+from imagerepo.domain.photos import PhotoInfo, Place
 from imagerepo.domain.queries import Cursor, ImageQuery, Page
 from imagerepo.domain.ranking import reference_search, tag_names
 from imagerepo.domain.throttle import Changes, CounterState, ThrottlePolicy, ThrottleRules
@@ -92,6 +92,11 @@ class InMemoryAccountRepository:
         with self._lock:
             if account_id in self._by_id:
                 self._by_id[account_id] = attrs.evolve(self._by_id[account_id], quota_limit=limit)
+
+    def set_settings(self, account_id: str, settings: AccountSettings) -> None:
+        with self._lock:
+            if account_id in self._by_id:
+                self._by_id[account_id] = attrs.evolve(self._by_id[account_id], settings=settings)
 
     def list(self) -> Sequence[Account]:
         return sorted(self._by_id.values(), key=lambda a: (a.created_at, a.id))
@@ -429,6 +434,9 @@ class FakeImageInspector:
     def thumbnail(self, path: Path) -> Thumbnail:
         return Thumbnail(b"thumb:" + hashlib.sha256(path.read_bytes()).digest(), "image/jpeg")
 
+    def photo_info(self, data: bytes) -> PhotoInfo:
+        return PhotoInfo()
+
 
 class FakeImageAnalyzer:
     """Deterministic: tags from a table keyed by sha256, else one 'image' tag. Can be told to fail."""
@@ -565,3 +573,33 @@ __all__ = [
     "RecordingScheduler",
     "png_bytes",
 ]
+
+
+class FakeGazetteer:
+    """A gazetteer of a few places, each with a fixed UTC offset: the first within 2° answers."""
+
+    PLACES: tuple[tuple[float, float, Place, timedelta], ...] = (
+        (48.8566, 2.3522, Place("Paris", "Île-de-France", "France", "FR"), timedelta(hours=2)),
+        (-33.8688, 151.2093, Place("Sydney", "New South Wales", "Australia", "AU"), timedelta(hours=10)),
+        (40.7128, -74.006, Place("New York City", "New York", "United States", "US"), timedelta(hours=-4)),
+        (-18.1416, 178.4419, Place("Suva", "Central", "Fiji", "FJ"), timedelta(hours=12)),
+    )
+
+    def __init__(self) -> None:
+        self.lookups = 0
+
+    def _nearest(self, latitude: float, longitude: float) -> tuple[Place, timedelta] | None:
+        self.lookups += 1
+        for lat, lon, place, offset in self.PLACES:
+            dlon = min(abs(lon - longitude), 360 - abs(lon - longitude))
+            if abs(lat - latitude) < 2 and dlon < 2:
+                return place, offset
+        return None
+
+    def place(self, latitude: float, longitude: float) -> Place | None:
+        found = self._nearest(latitude, longitude)
+        return found[0] if found else None
+
+    def utc_offset(self, latitude: float, longitude: float, local: datetime) -> timedelta | None:
+        found = self._nearest(latitude, longitude)
+        return found[1] if found else None

@@ -19,6 +19,7 @@ from imagerepo.adapters.codecs import optional_formats
 from imagerepo.adapters.imaging import allow_pixels
 from imagerepo.domain.errors import Busy, InvalidImage, UnsupportedMediaType
 from imagerepo.domain.images import InspectedImage
+from imagerepo.domain.photos import PhotoInfo
 from imagerepo.ports.image_inspector import Thumbnail
 
 _CONTENT_TYPES = {
@@ -196,6 +197,14 @@ class PillowImageInspector:
 
     def open(self, path: Path) -> BinaryIO:
         return path.open("rb")
+
+    def photo_info(self, data: bytes) -> PhotoInfo:
+        try:
+            im = self._open_fp(io.BytesIO(data))
+        except (InvalidImage, UnsupportedMediaType):  # the file says nothing we can read
+            return PhotoInfo()
+        with im:
+            return photo_metadata.read(im)
 
     def thumbnail(self, path: Path) -> Thumbnail:
         im, fp = self._open(path)

@@ -20,7 +20,7 @@ from imagerepo.adapters.sql.rows import (
     session_from_row,
 )
 from imagerepo.adapters.sql.search import DRIVE_BELOW, Sql, search_rows
-from imagerepo.domain.accounts import Account, Session, normalize_username
+from imagerepo.domain.accounts import Account, AccountSettings, Session, normalize_username
 from imagerepo.domain.errors import DuplicateImage, QuotaExceeded, UsernameTaken
 from imagerepo.domain.images import Analysis, AnalysisJob, AnalysisStatus, Image
 from imagerepo.domain.photos import PhotoInfo
@@ -40,8 +40,8 @@ class SqlAccountRepository:
         try:
             with self._db.transaction() as tx:
                 tx.execute(
-                    "INSERT INTO accounts (id, username, username_key, password_hash, created_at, quota_limit)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO accounts (id, username, username_key, password_hash, created_at, quota_limit,"
+                    " keep_location, face_recognition) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         account.id,
                         account.username,
@@ -49,6 +49,8 @@ class SqlAccountRepository:
                         account.password_hash,
                         d.time(account.created_at),
                         account.quota_limit,
+                        account.settings.keep_location,
+                        account.settings.face_recognition,
                     ),
                 )
         except d.unique_violation as e:
@@ -73,6 +75,13 @@ class SqlAccountRepository:
     def set_quota_limit(self, account_id: str, limit: int | None) -> None:
         with self._db.transaction() as tx:
             tx.execute("UPDATE accounts SET quota_limit = ? WHERE id = ?", (limit, account_id))
+
+    def set_settings(self, account_id: str, settings: AccountSettings) -> None:
+        with self._db.transaction() as tx:
+            tx.execute(
+                "UPDATE accounts SET keep_location = ?, face_recognition = ? WHERE id = ?",
+                (settings.keep_location, settings.face_recognition, account_id),
+            )
 
     def list(self) -> Sequence[Account]:
         with self._db.transaction(write=False) as tx:

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from imagerepo.domain.accounts import Account, Session
+from imagerepo.domain.accounts import Account, AccountSettings, Session
 from imagerepo.domain.colors import COLOR_MIN_FRACTION
 from imagerepo.domain.identity import IdentityLink
 from imagerepo.domain.images import Analysis, Image
@@ -147,6 +147,7 @@ def account_from_row(row: Row) -> Account:
         password_hash=row["password_hash"],
         created_at=when(row["created_at"]),
         quota_limit=row["quota_limit"],
+        settings=AccountSettings(bool(row["keep_location"]), bool(row["face_recognition"])),
     )
 
 
