@@ -26,7 +26,7 @@ def test_fits_the_port(gazetteer: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "position, city, country, code",
+    ("position", "city", "country", "code"),
     [
         ((48.8584, 2.2945), "Paris", "France", "FR"),  # the Eiffel Tower, nearer a suburb's centre than Paris's
         ((-33.8568, 151.2153), "Sydney", "Australia", "AU"),
@@ -46,7 +46,7 @@ def test_both_sides_of_the_antimeridian_are_the_same_country(gazetteer: Any) -> 
 
 
 @pytest.mark.parametrize(
-    "position, offset",
+    ("position", "offset"),
     [((48.8584, 2.2945), 2), ((-33.8568, 151.2153), 10), ((40.6892, -74.0445), -4)],
 )
 def test_the_zone_gives_the_offset_in_force(gazetteer: Any, position: tuple[float, float], offset: int) -> None:

@@ -27,6 +27,9 @@ def env(tmp_path: Path) -> Iterator[tuple[TestClient[Any], Any]]:
         yield client, clock
 
 
+DEFAULTS = {"face_recognition": False, "keep_location": True}
+
+
 def signup(client: TestClient[Any], username: str = "alice") -> dict[str, str]:
     assert client.post("/api/v1/accounts", json={"username": username, "password": "correct horse"}).status_code == 201
     r = client.post("/api/v1/sessions", json={"username": username, "password": "correct horse"})
@@ -54,8 +57,10 @@ def test_a_camera_photo_shows_when_where_and_with_what(env: Any) -> None:
     assert body["camera"] == {"make": "Canon", "model": "Canon EOS 5D Mark IV", "lens": "EF24-70mm f/2.8L II USM"}
     assert body["exposure"] == {"iso": 400, "f_number": 2.8, "exposure_time": 0.004, "focal_length": 50.0}
     loc = body["location"]
-    assert (loc["city"], loc["region"], loc["country"], loc["country_code"]) == ("Paris", "Île-de-France", "France", "FR")
-    assert loc["latitude"] == pytest.approx(48.8584, abs=1e-5) and loc["longitude"] == pytest.approx(2.2945, abs=1e-5)
+    assert (loc["city"], loc["region"], loc["country"]) == ("Paris", "Île-de-France", "France")
+    assert loc["country_code"] == "FR"
+    assert loc["latitude"] == pytest.approx(48.8584, abs=1e-5)
+    assert loc["longitude"] == pytest.approx(2.2945, abs=1e-5)
     assert client.get(f"/api/v1/images/{body['id']}", headers=auth).json()["location"] == loc
 
 
@@ -68,7 +73,8 @@ def test_a_file_that_says_nothing_has_null_fields(env: Any) -> None:
 def test_without_an_offset_the_zone_of_the_position_gives_one(env: Any) -> None:
     client, _ = env
     auth = signup(client)
-    assert upload(client, auth, img.photo(offset=None, gps=(-33.8568, 151.2153)))["taken_at"] == "2023-06-14T18:22:05+10:00"
+    sydney = upload(client, auth, img.photo(offset=None, gps=(-33.8568, 151.2153)))
+    assert sydney["taken_at"] == "2023-06-14T18:22:05+10:00"
     no_place = upload(client, auth, img.photo(offset=None, gps=None, color=(1, 2, 3)))
     assert no_place["taken_at"] == "2023-06-14T18:22:05"
 
@@ -85,9 +91,10 @@ def test_a_png_with_xmp_is_dated_and_placed(env: Any) -> None:
 def test_me_has_settings_and_patch_changes_them(env: Any) -> None:
     client, _ = env
     auth = signup(client)
-    assert client.get("/api/v1/me", headers=auth).json()["settings"] == {"face_recognition": False, "keep_location": True}
+    assert client.get("/api/v1/me", headers=auth).json()["settings"] == DEFAULTS
     r = client.patch("/api/v1/me", json={"face_recognition": True}, headers=auth)
-    assert r.status_code == 200 and r.json()["settings"] == {"face_recognition": True, "keep_location": True}
+    assert r.status_code == 200
+    assert r.json()["settings"] == {"face_recognition": True, "keep_location": True}
     assert client.get("/api/v1/me", headers=auth).json()["settings"]["face_recognition"] is True
 
 
@@ -97,7 +104,7 @@ def test_a_bad_patch_is_refused_and_changes_nothing(env: Any, body: Any) -> None
     auth = signup(client)
     r = client.patch("/api/v1/me", json=body, headers=auth)
     assert r.status_code in (400, 422)
-    assert client.get("/api/v1/me", headers=auth).json()["settings"] == {"face_recognition": False, "keep_location": True}
+    assert client.get("/api/v1/me", headers=auth).json()["settings"] == DEFAULTS
 
 
 def test_patch_me_needs_a_sign_in(env: Any) -> None:
@@ -113,8 +120,10 @@ def test_keep_location_off_erases_positions_and_stores_no_new_one(env: Any) -> N
     r = client.patch("/api/v1/me", json={"keep_location": False}, headers=auth)
     assert r.json()["settings"]["keep_location"] is False
     again = client.get(f"/api/v1/images/{kept['id']}", headers=auth).json()
-    assert again["location"] is None and again["taken_at"] == kept["taken_at"]
-    assert listed(client, auth, q="paris") == [] and listed(client, auth, place="paris") == []
+    assert again["location"] is None
+    assert again["taken_at"] == kept["taken_at"]
+    assert listed(client, auth, q="paris") == []
+    assert listed(client, auth, place="paris") == []
     assert upload(client, auth, img.photo(color=(9, 9, 9)))["location"] is None
     assert client.get(f"/api/v1/images/{bobs['id']}", headers=bob).json()["location"]["city"] == "Paris"
 
@@ -123,7 +132,7 @@ def _album(client: TestClient[Any], auth: dict[str, str], clock: ManualClock) ->
     shots = [
         ("paris.jpg", img.photo(taken="2023:06:14 18:22:05", offset="+02:00", gps=(48.8584, 2.2945), color=(1, 0, 0))),
         ("sydney.jpg", img.photo(taken="2022:01:02 10:00:00", offset="+11:00", gps=(-33.8568, 151.2153),
-                                 color=(0, 1, 0))),  # fmt: skip
+                                 color=(0, 1, 0))),
         ("fiji.jpg", img.photo(taken="2023:06:01 00:30:00", offset="+12:00", gps=(-18.0, -179.9), color=(0, 0, 1))),
         ("old-scan.png", img.png(color=(5, 5, 5))),
         ("new-scan.png", img.png(color=(6, 6, 6))),
@@ -153,12 +162,15 @@ def test_capture_range_after_inclusive_before_exclusive(env: Any) -> None:
     assert listed(client, auth, sort="taken_at", taken_after="2023-06-01", taken_before="2024-01-01") == ["paris.jpg"]
 
 
-@pytest.mark.parametrize("bad", ["yesterday", "2023-13-01", "2023-06-14T18:22:05", "2023-06-14T18:22+02:00", "0000-01-01"])
+@pytest.mark.parametrize(
+    "bad", ["yesterday", "2023-13-01", "2023-06-14T18:22:05", "2023-06-14T18:22+02:00", "0000-01-01"]
+)
 def test_an_invalid_capture_bound_is_invalid_query(env: Any, bad: str) -> None:
     client, _ = env
     auth = signup(client)
     r = client.get("/api/v1/images", params={"taken_after": bad}, headers=auth)
-    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_query"
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "invalid_query"
     assert "taken_after" in r.json()["error"]["details"]
 
 
