@@ -87,7 +87,7 @@ class SearchIndex:
         weighted = weighted_terms(image)
         desc, asc = taken_keys(image.taken_at, image.uploaded_at)
         return cls(
-            terms=tuple(weighted),
+            terms=(*weighted, *place_terms(image)),
             weighted=(*weighted.items(), *((t, 0) for t in place_terms(image))),
             taken_desc_key=desc,
             taken_asc_key=asc,
