@@ -49,8 +49,8 @@ from imagerepo.adapters.sql.rows import image_from_row
 from imagerepo.adapters.sqlite.database import SQLITE
 from imagerepo.domain.colors import COLOR_MIN_FRACTION, rgb_to_lab, to_hex
 from imagerepo.domain.images import Analysis, AnalysisStatus, Color, Image, Tag
-from imagerepo.domain.queries import RELEVANCE_ORDER, ImageQuery, build_query
 from imagerepo.domain.photos import Camera, Location, PhotoInfo
+from imagerepo.domain.queries import RELEVANCE_ORDER, ImageQuery, build_query
 from imagerepo.domain.ranking import PLACE_MARK, relevance, relevance_key
 
 SCALE = os.environ.get("BENCH_SCALE", "").lower()  # "full", "tiny" (a check that it runs), else default
