@@ -159,4 +159,31 @@ def image_card(image: Image, urls: ImageUrls) -> dict[str, Any]:
         ],
         "text": a.text,
         "error": a.error,
+        **photo_card(image),
+    }
+
+
+def photo_card(image: Image) -> dict[str, Any]:
+    """When, where and with what, as a page shows them ("" when unknown)."""
+    taken, cam, exp, loc = image.taken_at, image.camera, image.exposure, image.location
+    exposure = []
+    if exp is not None:
+        if exp.exposure_time:
+            t = exp.exposure_time
+            exposure.append(f"1/{round(1 / t)} s" if t < 1 else f"{t:g} s")
+        if exp.f_number:
+            exposure.append(f"f/{exp.f_number:g}")
+        if exp.focal_length:
+            exposure.append(f"{exp.focal_length:g} mm")
+        if exp.iso:
+            exposure.append(f"ISO {exp.iso}")
+    return {
+        "taken_at": taken,
+        "taken_iso": taken_at_text(taken) or "",
+        "taken_label": taken.strftime("%-d %b %Y, %H:%M") + (taken.strftime(" %z") if taken.tzinfo else "")
+        if taken else "",
+        "month": taken.strftime("%B %Y") if taken else "No date",
+        "camera_text": " · ".join(p for p in (cam.make, cam.model, cam.lens) if p) if cam else "",
+        "exposure_text": " · ".join(exposure),
+        "place_text": ", ".join(p for p in (loc.city, loc.region, loc.country) if p) if loc else "",
     }
