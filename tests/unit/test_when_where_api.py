@@ -184,3 +184,20 @@ def test_place_and_q_find_place_names_and_months(env: Any) -> None:
     assert listed(client, auth, q="paris") == ["paris.jpg"]
     assert listed(client, auth, q="june 2023", sort="taken_at") == ["fiji.jpg", "paris.jpg"]
     assert listed(client, auth, q="australia january") == ["sydney.jpg"]
+
+
+def test_thumbnails_carry_no_metadata_and_the_original_is_served_unchanged(env: Any) -> None:
+    import io
+
+    from PIL import Image
+
+    client, _ = env
+    auth = signup(client)
+    data = img.photo()
+    body = upload(client, auth, data)
+    thumb = client.get(body["thumbnail_url"])
+    assert thumb.status_code == 200
+    shown = Image.open(io.BytesIO(thumb.content))
+    assert dict(shown.getexif()) == {} and b"Exif" not in thumb.content
+    assert "xmp" not in shown.info and "icc_profile" not in shown.info
+    assert client.get(body["url"]).content == data

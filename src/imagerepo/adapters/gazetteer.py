@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import sys
 import threading
 from datetime import datetime, timedelta
 from importlib import resources
@@ -31,6 +32,10 @@ def _unit_vectors(latitudes: Any, longitudes: Any) -> Any:
 
     la, lo = np.radians(latitudes), np.radians(longitudes)
     return np.column_stack((np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)))
+
+
+def _shared(value: str | None) -> str | None:
+    return sys.intern(value) if value else None
 
 
 class OfflineGazetteer:
@@ -62,7 +67,11 @@ class OfflineGazetteer:
             self._tree = cKDTree(_unit_vectors([r["latitude"] for r in rows], [r["longitude"] for r in rows]))
             self._population = [int(r.get("population") or 0) for r in rows]
             self._zones = TimezoneFinder(in_memory=True)
-            self._names = [(r.get("city") or None, r.get("state") or None, r.get("country_code") or None) for r in rows]
+            # Regions and codes repeat thousands of times: one string object each.
+            self._names = [
+                (r.get("city") or None, _shared(r.get("state")), _shared(r.get("country_code"))) for r in rows
+            ]
+            del rows
 
     def place(self, latitude: float, longitude: float) -> Place | None:
         self.load()
