@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint bench bench-analysis bench-search bench-load fuzz install clean
+.PHONY: help run test lint bench bench-analysis bench-quality bench-search bench-load fuzz install clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-16s %s\n", $$1, $$2}'
@@ -27,6 +27,7 @@ run: $(STAMP)  ## serve the app on the embedded default (no database server, no 
 PG_LOCAL := postgresql://postgres@127.0.0.1:5432/postgres
 test: $(STAMP)  ## run the whole test suite (PostgreSQL/S3/browser tests included when available)
 	sh scripts/ensure-chromium.sh || echo "browser tests will be skipped: chromium could not be installed"
+	sh scripts/ensure-photos.sh || echo "analysis tests on Debian's sample photos will fail: install darknet"
 	@if [ -z "$$IMAGEREPO_TEST_DATABASE_URL" ] && command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p 5432; then \
 		export IMAGEREPO_TEST_DATABASE_URL=$(PG_LOCAL); fi; \
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -36,10 +37,15 @@ lint: $(STAMP)  ## ruff and mypy --strict
 	$(BIN)/mypy src
 
 bench: $(STAMP)  ## every benchmark (prints ratios measured in one run)
+	sh scripts/ensure-photos.sh
 	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 bench-analysis: $(STAMP)  ## analysis speed, colors vs colorthief, worker throughput, memory
 	$(BIN)/python bench/bench_analysis.py
+
+bench-quality: $(STAMP)  ## tags, people, text and first color vs the labeled photos of bench/quality_labels.json
+	sh scripts/ensure-photos.sh
+	$(BIN)/python bench/bench_quality.py
 
 bench-search: $(STAMP)  ## search/list latency with and without indexes (BENCH_SCALE=full for 1M rows)
 	$(BIN)/python bench/bench_search.py

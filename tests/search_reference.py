@@ -30,6 +30,7 @@ def fields(image: Image) -> dict[str, str]:
         "description": a.description,
         "text": a.text,
         "filename": image.filename,
+        "keywords": " ".join(a.extra.get("keywords", ())),
         "place": place_names(image),
         # The month's English name and the year ("june 2023"), from the time as the file gives it.
         "taken": image.taken_at.strftime("%B %Y") if image.taken_at else "",

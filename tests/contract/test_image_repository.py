@@ -414,6 +414,16 @@ def test_word_prefixes_stems_and_accents(image_repo: Any) -> None:
     assert query_terms("running") == ["run"]
 
 
+
+def test_synonyms_are_found_below_tags(image_repo: Any) -> None:
+    """An analyzer's extra["keywords"] (the local analyzer's WordNet synonyms) match `q`, ranked
+    below a tag hit; they are not tags."""
+    result = AnalysisResult("fake", "", (Tag("tabby cat", 0.9), Tag("cat", 0.9)), (), "", {"keywords": ["kitty"]})
+    synonym = stored(image_repo, image(analysis=Analysis.done(result, T0)))
+    tagged = stored(image_repo, image(at=T0 - timedelta(days=1), analysis=done("", ("kitty",))))
+    assert ids(image_repo.search(build_query("alice", q="kitty"))) == [tagged.id, synonym.id]
+    assert ids(image_repo.search(build_query("alice", tags=["kitty"]))) == [tagged.id]
+
 # ---------------------------------------------------------------- SQLite specifics
 
 

@@ -214,3 +214,15 @@ def test_backfill_metadata_reads_images_stored_before_and_resumes(env: dict[str,
         conn.close()
     assert photo["taken_at"] == "2023-06-14T18:22:05+02:00"
     assert (photo["location"]["city"], photo["location"]["country_code"]) == ("Paris", "FR")
+
+
+def test_a_setting_found_wrong_while_a_command_runs_is_a_plain_configuration_error(env: dict[str, str]) -> None:
+    data = Path(env["IMAGEREPO_DATA_DIR"])
+    data.mkdir(parents=True)
+    (data / "blob.key").write_text("abcd")  # damaged: the worker finds out only when it builds the store
+    result = subprocess.run([sys.executable, "-m", "imagerepo.entrypoints.cli", "worker"], env={**os.environ, **env},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "configuration error" in result.stderr
+    assert "blob.key" in result.stderr
+    assert "Traceback" not in result.stderr

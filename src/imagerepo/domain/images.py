@@ -48,7 +48,8 @@ class AnalysisResult:
     tags: tuple[Tag, ...] = ()
     colors: tuple[Color, ...] = ()
     text: str = ""
-    # Analyzer-specific extras (e.g. nsfw score, Azure's own color names); not searchable.
+    # Analyzer-specific extras (e.g. nsfw score, Azure's own color names), not shown by the API;
+    # only extra["keywords"] (synonyms of what was seen) is searchable (search.weighted_terms).
     extra: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
 
     def to_json(self) -> dict[str, Any]:

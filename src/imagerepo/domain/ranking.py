@@ -32,7 +32,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Relevance: a query word scores the weight of the best field it hits; an image's relevance is
 # the sum over the query's words. Powers of two, so "hit in a tag" always beats "hit in the
 # description" whatever else matched.
-FIELD_WEIGHTS = {"tags": 8, "description": 4, "place": 4, "text": 2, "filename": 1, "taken": 1}
+FIELD_WEIGHTS = {"tags": 8, "description": 4, "place": 4, "text": 2, "filename": 1, "keywords": 2, "taken": 1}
 # Place filter terms ride in the word index under this mark, which no query word starts with.
 PLACE_MARK = "@"
 # relevance_key packs (score, uploaded) into one integer: timestamp keys of dates between 1970
@@ -48,6 +48,7 @@ def weighted_terms(image: Image) -> dict[str, int]:
         (a.text, FIELD_WEIGHTS["text"]),
         (image.filename, FIELD_WEIGHTS["filename"]),
         (" ".join(t.name for t in a.tags), FIELD_WEIGHTS["tags"]),
+        (" ".join(a.extra.get("keywords", ())), FIELD_WEIGHTS["keywords"]),  # analyzer's synonyms
         (image.location.names if image.location else "", FIELD_WEIGHTS["place"]),
         (taken_words(image.taken_at), FIELD_WEIGHTS["taken"]),
     ]

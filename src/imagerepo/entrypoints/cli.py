@@ -25,7 +25,7 @@ from rich.text import Text
 from imagerepo.domain.errors import DomainError, ServiceUnavailable
 from imagerepo.entrypoints.container import Container
 from imagerepo.entrypoints.logs import configure_logging
-from imagerepo.entrypoints.presenters import rfc3339
+from imagerepo.entrypoints.presenters import export_record, rfc3339
 from imagerepo.entrypoints.settings import ConfigError, Settings, unknown_variables
 
 log = logging.getLogger("imagerepo.cli")
@@ -308,21 +308,6 @@ def import_(
             container.shutdown_resources()
 
 
-def _analysis_record(image: Any, file: str) -> dict[str, Any]:
-    a = image.analysis
-    return {
-        "id": image.id, "file": file, "filename": image.filename, "content_type": image.content_type,
-        "width": image.width, "height": image.height, "size_bytes": image.size_bytes, "sha256": image.sha256,
-        "uploaded_at": rfc3339(image.uploaded_at),
-        "analysis": {
-            "status": a.status.value, "analyzer": a.analyzer, "description": a.description,
-            "tags": [{"name": t.name, "confidence": round(t.confidence, 4)} for t in a.tags],
-            "colors": [{"hex": c.hex, "fraction": round(c.fraction, 4), "name": c.name} for c in a.colors],
-            "text": a.text, "error": a.error or None,
-        },
-    }
-
-
 @cli.command()
 def export(
     directory: Annotated[Path, typer.Argument(help="where to write (created if missing)", file_okay=False,
@@ -352,7 +337,7 @@ def export(
                 if hashlib.sha256(data).hexdigest() != image.sha256:
                     typer.secho(f"warning: {image.filename} ({image.id}) does not match its checksum", err=True)
                 (originals / name).write_bytes(data)
-                records.append(_analysis_record(image, f"originals/{name}"))
+                records.append(export_record(image, f"originals/{name}"))
                 progress.advance(task)
     except DomainError as e:
         _fail(e)
@@ -476,7 +461,11 @@ def demo(
 
 
 def main() -> None:
-    cli()
+    try:
+        cli()
+    except ConfigError as e:  # found while a command builds what it needs (a key file, the bucket's region)
+        typer.secho(f"configuration error: {e}", fg="red", err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -124,6 +124,16 @@ class ImageOut(msgspec.Struct):
         )
 
 
+def export_record(image: Image, file: str) -> dict[str, Any]:
+    """An image as the CLI's export writes it: the API's fields, the exported file instead of URLs."""
+    return {
+        "id": image.id, "file": file, "filename": image.filename, "content_type": image.content_type,
+        "width": image.width, "height": image.height, "size_bytes": image.size_bytes, "sha256": image.sha256,
+        "uploaded_at": rfc3339(image.uploaded_at),
+        "analysis": msgspec.to_builtins(AnalysisOut.of(image.analysis)),
+    }
+
+
 def filesize(n: int) -> str:
     size = float(n)
     for unit in ("bytes", "KB", "MB", "GB"):

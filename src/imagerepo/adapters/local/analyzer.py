@@ -12,8 +12,8 @@ from imagerepo.adapters.imaging import allow_pixels
 from imagerepo.adapters.local import models as m
 from imagerepo.adapters.local.decode import decode
 from imagerepo.adapters.local.describe import describe
-from imagerepo.adapters.local.palette import colors_of
-from imagerepo.adapters.local.vocabulary import tags_from_scores
+from imagerepo.adapters.local.palette import colors_of, first_color
+from imagerepo.adapters.local.vocabulary import is_worn, tags_from_scores
 from imagerepo.domain.errors import AnalysisFailed
 from imagerepo.domain.images import AnalysisResult, Tag
 
@@ -21,8 +21,9 @@ T = TypeVar("T")
 
 # Pixels each stage looks at (longest side); the decoded image is at most 1024.
 _OCR_SIZE = 1024
-# Haar cascades give no calibrated score: a found face is reported with this confidence.
+# Haar cascades and HOG give no calibrated score: what they find is reported with this confidence.
 _FACE_CONFIDENCE = 0.8
+_BODY_CONFIDENCE = 0.7
 
 
 class LocalImageAnalyzer:
@@ -58,6 +59,7 @@ class LocalImageAnalyzer:
         if self.models:
             self._classifier()
             m.shared("faces", "default", m.FaceDetector)
+            m.shared("people", "default", m.PeopleDetector)
             if self.ocr:
                 m.shared("ocr", "default", m.TextReader)
             if self.nsfw:
@@ -90,40 +92,72 @@ class LocalImageAnalyzer:
 
         image = stage("decode", lambda: decode(data))
         colors = stage("colors", lambda: colors_of(image))
+        first = first_color(image, colors)
         tags: list[Tag] = []
         subject: str | None = None
-        faces = 0
+        keywords: list[str] = []
+        faces = people = 0
         text = ""
         nsfw_score: float | None = None
         if self.models:
             probs = stage("tags", lambda: self._classifier().probabilities(image.rgb))
-            tags, subject = tags_from_scores(probs)
+            words = tags_from_scores(probs)
+            tags, subject, keywords = words.tags, words.subject, words.keywords
             detector = m.shared("faces", "default", m.FaceDetector)
             faces = stage("faces", lambda: detector.count(image.rgb))
-            if faces:
-                tags = [t for t in tags if t.name not in ("person", "face")]
-                tags += [Tag("person", _FACE_CONFIDENCE), Tag("face", _FACE_CONFIDENCE)]
-                tags.sort(key=lambda t: -t.confidence)
+            bodies = m.shared("people", "default", m.PeopleDetector)
+            people = max(faces, stage("people", lambda: bodies.count(image.rgb)))
+            tags = _people_tags(tags, faces=faces, people=people)
             if self.nsfw:
                 nsfw_score = stage("nsfw", lambda: m.shared("nsfw", "default", m.NsfwScorer).score(image.rgb))
-            if self.ocr and stage("text_gate", lambda: m.looks_like_text(image.rgb)):
+            if self.ocr:
                 reader = m.shared("ocr", "default", m.TextReader)
-                # Text needs detail: decode a draft-reduced JPEG again, larger.
-                sharp = image if not image.reduced else stage("decode_text", lambda: decode(data, min_side=_OCR_SIZE))
-                text = stage("text", lambda: reader.read(sharp.resized(_OCR_SIZE)))
+                regions = stage("text_find", lambda: reader.find(image.rgb))
+                if len(regions):
+                    # Text needs detail: decode a draft-reduced JPEG again, larger.
+                    sharp = image
+                    if image.reduced:
+                        sharp = stage("decode_text", lambda: decode(data, min_side=_OCR_SIZE))
+                    text = stage("text", lambda: reader.read(sharp.resized(_OCR_SIZE), regions))
         extra: dict[str, Any] = {
             "width": image.original_size[0],
             "height": image.original_size[1],
             "faces": faces,
+            "people": people,
             "timings_ms": timings,
         }
+        if first:
+            extra["first_color"] = first  # what a person names first; colors keep their shares
+        if keywords:
+            extra["keywords"] = keywords  # synonyms: search finds them (domain.search.weighted_terms)
         if nsfw_score is not None:
             extra["nsfw"] = round(nsfw_score, 4)
         return AnalysisResult(
             analyzer=self.name,
-            description=describe(colors, subject=subject, people=faces, text=text),
+            description=describe(
+                colors,
+                subject=subject,
+                people=people,
+                text=text,
+                worn=bool(subject and is_worn(subject)),
+                first=first,
+            ),
             tags=tuple(tags),
             colors=colors,
             text=text,
             extra=extra,
         )
+
+
+def _people_tags(tags: list[Tag], *, faces: int, people: int) -> list[Tag]:
+    """"person" for anyone seen, "people" for two or more, "face" when a face was found."""
+    found: list[Tag] = []
+    if people:
+        found.append(Tag("person", _FACE_CONFIDENCE if faces else _BODY_CONFIDENCE))
+    if people > 1:
+        found.append(Tag("people", _BODY_CONFIDENCE))
+    if faces:
+        found.append(Tag("face", _FACE_CONFIDENCE))
+    names = {t.name for t in found}
+    kept = [t for t in tags if t.name not in names]
+    return sorted(kept + found, key=lambda t: -t.confidence)

@@ -11,6 +11,14 @@ _MENTION_SHARE = 0.15
 # One name covering this much makes the image "mostly <name>" on its own.
 _DOMINANT_SHARE = 0.75
 _NEUTRAL = {"black", "gray", "white"}
+# Words that take no "a" ("clothing", never "a clothing").
+_MASS = {
+    "clothing", "food", "furniture", "poultry", "cattle", "swimwear", "kitchenware", "footwear",
+    "sports equipment", "snow", "water", "hay", "landscape",
+}
+# Text this short is quoted in the sentence ("A street sign reading "STOP""); longer text after it.
+_SHORT_TEXT_WORDS = 6
+_SHORT_TEXT_CHARS = 40
 
 
 def color_names(colors: Sequence[Color]) -> list[str]:
@@ -35,7 +43,11 @@ def _and(words: Sequence[str]) -> str:
 
 
 def _article(phrase: str) -> str:
-    return ("an " if phrase[:1].lower() in "aeiou" else "a ") + phrase
+    if phrase.lower() in _MASS:
+        return phrase
+    first = phrase.split()[0].lower() if phrase.split() else ""
+    vowel_sound = phrase[:1].lower() in "aeiou" and not first.startswith(("eu", "uni", "one", "use"))
+    return ("an " if vowel_sound else "a ") + phrase
 
 
 def describe(
@@ -44,33 +56,46 @@ def describe(
     subject: str | None = None,
     people: int = 0,
     text: str = "",
+    worn: bool = False,
+    first: str | None = None,
 ) -> str:
-    """E.g. "A tabby cat, mostly brown and gray." or "A mostly blue and white image."
+    """E.g. "A tabby cat, mostly brown and gray.", "A person wearing a suit, mostly white.",
+    "A street sign reading "STOP", mostly red." or "A mostly blue and white image."
 
     ``subject`` is the classifier's label (already judged confident), ``people`` the number of
-    faces found, ``text`` what OCR read. Nothing else is ever mentioned.
+    people found, ``text`` what OCR read, ``worn`` whether the subject is something people wear
+    (clothing), ``first`` the color a person names first (said first when it is worth saying).
+    Nothing else is ever mentioned.
     """
     names = color_names(colors)
+    if first in names:
+        names = [first] + [n for n in names if n != first]
     mostly = f"mostly {_and(names)}" if names else ""
+    snippet = " ".join(text.split())
+    short = bool(snippet) and len(snippet.split()) <= _SHORT_TEXT_WORDS and len(snippet) <= _SHORT_TEXT_CHARS
     things: list[str] = []
-    if people == 1:
-        things.append("a person")
-    elif people > 1:
-        things.append(f"{_count(people)} people")
+    if people:
+        crowd = "a person" if people == 1 else f"{_count(people)} people"
+        if subject and worn:
+            wearing = "" if subject.lower() in _MASS else f" wearing {_article(subject)}"
+            crowd += wearing if people == 1 or not wearing else f", one{wearing}"
+            subject = None
+        things.append(crowd)
     if subject:
-        things.append(_article(subject))
+        things.append(_article(subject) + (f' reading "{snippet}"' if short else ""))
     if things:
         sentence = _and(things)
         sentence = sentence[0].upper() + sentence[1:]
         if mostly:
             sentence += f", {mostly}"
+    elif short:
+        sentence = f'The text "{snippet}"' + (f" on a {mostly} image" if mostly else "")
     elif names:
         sentence = f"A {mostly} image"
     else:
         sentence = "An image"
     sentence += "."
-    if text:
-        snippet = " ".join(text.split())
+    if snippet and not (short and (subject or not things)):
         if len(snippet) > 80:
             snippet = snippet[:77].rstrip() + "…"
         sentence += f' Text: "{snippet}"'

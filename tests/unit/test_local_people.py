@@ -1,0 +1,90 @@
+"""The people stage on real photos: bodies seen from the side, faces, and no people where none are."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from imagerepo.adapters.local import LocalImageAnalyzer
+from imagerepo.adapters.local import models as m
+from imagerepo.domain.images import AnalysisResult
+from tests.photos import DARKNET, LOMIRI, package_photo, png
+
+skimage_data = pytest.importorskip("skimage.data")
+
+
+
+@pytest.fixture(scope="module")
+def analyzed() -> Callable[[str], AnalysisResult]:
+    if not m.models_available():
+        pytest.fail("the `local` extra is not installed")
+    analyzer = LocalImageAnalyzer(nsfw=False)
+    cache: dict[str, AnalysisResult] = {}
+
+    def get(name: str) -> AnalysisResult:
+        if name not in cache:
+            if name.startswith("/"):
+                cache[name] = analyzer.analyze(package_photo(Path(name)), "image/jpeg")
+            elif name.endswith(".jpg"):
+                cache[name] = analyzer.analyze(package_photo(DARKNET / name), "image/jpeg")
+            else:
+                cache[name] = analyzer.analyze(png(getattr(skimage_data, name)()), "image/png")
+        return cache[name]
+
+    return get
+
+
+def names(result: AnalysisResult) -> set[str]:
+    return {t.name for t in result.tags}
+
+
+@pytest.mark.slow
+def test_a_person_in_profile_is_seen(analyzed: Callable[[str], AnalysisResult]) -> None:
+    """darknet's person.jpg: a woman beside a horse, in profile (no frontal face to find)."""
+    result = analyzed("person.jpg")
+    assert "person" in names(result)
+    assert "face" not in names(result)
+    assert result.extra["people"] >= 1
+    assert "person" in result.description.lower()
+
+
+@pytest.mark.slow
+def test_a_face_is_its_own_tag(analyzed: Callable[[str], AnalysisResult]) -> None:
+    result = analyzed("astronaut")
+    assert {"person", "face"} <= names(result)
+    assert result.extra["people"] == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name",
+    [
+        "chelsea", "coffee", "dog.jpg", "eagle.jpg", "giraffe.jpg", "horses.jpg",
+        str(LOMIRI / "life_by_Aitzol_Berasategi.jpg"),  # a clock face Haar once took for a face
+    ],
+)
+def test_no_person_where_there_is_none(analyzed: Callable[[str], AnalysisResult], name: str) -> None:
+    result = analyzed(name)
+    assert not names(result) & {"person", "people", "face"}
+    assert result.extra["people"] == 0
+
+
+def test_overlapping_boxes_count_one_person() -> None:
+    boxes = [(10, 10, 64, 128), (14, 12, 60, 120), (200, 10, 64, 128)]
+    assert len(m._distinct(boxes)) == 2
+
+
+@pytest.mark.parametrize(
+    ("faces", "people", "expected"),
+    [(0, 0, set()), (0, 1, {"person"}), (1, 1, {"person", "face"}), (0, 3, {"person", "people"}),
+     (2, 2, {"person", "people", "face"})],
+)
+def test_people_tags_follow_the_count(faces: int, people: int, expected: set[str]) -> None:
+    from imagerepo.adapters.local.analyzer import _people_tags
+    from imagerepo.domain.images import Tag
+
+    tags = _people_tags([Tag("dog", 0.9), Tag("person", 0.4)], faces=faces, people=people)
+    assert {t.name for t in tags} - {"dog"} == expected | ({"person"} if not people else set())
+    assert [t.confidence for t in tags] == sorted((t.confidence for t in tags), reverse=True)

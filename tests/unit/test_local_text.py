@@ -1,0 +1,50 @@
+"""The text stage: the detector looks at every photo, recognition keeps only confident words."""
+
+from __future__ import annotations
+
+import pytest
+
+from imagerepo.adapters.local import LocalImageAnalyzer
+from imagerepo.adapters.local import models as m
+from tests.photos import png
+
+skimage_data = pytest.importorskip("skimage.data")
+
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> LocalImageAnalyzer:
+    if not (m.models_available() and LocalImageAnalyzer().ocr):
+        pytest.fail("the `local` extra and rapidocr-onnxruntime are not installed")
+    return LocalImageAnalyzer(nsfw=False)
+
+
+@pytest.mark.slow
+def test_a_page_is_read_in_reading_order(analyzer: LocalImageAnalyzer) -> None:
+    result = analyzer.analyze(png(skimage_data.page()), "image/png")
+    lines = result.text.splitlines()
+    assert lines[0] == "Region-based segmentation"
+    assert "text_find" in result.extra["timings_ms"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["brick", "grass", "gravel", "coins", "chelsea", "coffee", "astronaut", "rocket"])
+def test_textures_and_photos_without_text_read_nothing(analyzer: LocalImageAnalyzer, name: str) -> None:
+    arr = getattr(skimage_data, name)()
+    assert analyzer.analyze(png(arr), "image/png").text == ""
+
+
+@pytest.mark.slow
+def test_recognition_runs_only_where_the_detector_found_text(analyzer: LocalImageAnalyzer) -> None:
+    result = analyzer.analyze(png(skimage_data.chelsea()), "image/png")
+    assert "text_find" in result.extra["timings_ms"]
+    assert "text" not in result.extra["timings_ms"]
+
+
+@pytest.mark.parametrize(
+    ("line", "kept"),
+    [("No parking", True), ("OPEN 24h", True), ("®", False), ("O", False), ("*-~.", False), ("米*", False),
+     ("a|/;:", False)],
+)
+def test_only_word_like_lines_are_kept(line: str, kept: bool) -> None:
+    assert m._word_like(line) is kept

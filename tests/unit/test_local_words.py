@@ -1,0 +1,208 @@
+"""Tag words from WordNet: broader words only when true, synonyms that `q` finds."""
+
+from __future__ import annotations
+
+import importlib.resources
+import io
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from litestar.testing import TestClient
+from PIL import Image
+
+from imagerepo.adapters.local import LocalImageAnalyzer
+from imagerepo.adapters.local import models as m
+from imagerepo.adapters.local.vocabulary import broad_words, labels, tags_from_scores, wordnet_table
+from imagerepo.entrypoints.http.app import create_app
+from imagerepo.entrypoints.settings import Settings
+from tests.photos import LOMIRI, TUXPAINT, package_photo
+from tests.wiring import memory_container
+
+skimage_data = pytest.importorskip("skimage.data")
+
+# WordNet 3.0 offsets, written out here so the test does not read them from the table it checks.
+ANIMAL, MAMMAL, INSECT, VEHICLE = "00015388", "01861778", "02159955", "04524313"
+
+
+def index_of(label: str) -> int:
+    return labels().index(label)
+
+
+@given(st.integers(0, 999))
+def test_every_broader_word_is_a_true_wordnet_hypernym(i: int) -> None:
+    broad, rows = wordnet_table()
+    row = rows[i]
+    assert row.wnid.startswith("n")
+    assert len(row.wnid) == 9
+    for word in row.broader:
+        # True: one of the word's synsets is the class itself or one of its WordNet hypernyms.
+        assert broad[word].synsets & (row.ancestors | {row.wnid[1:]}), (labels()[i], word)
+    # And complete: every broader word whose synset is a hypernym is given.
+    expected = {w for w, b in broad.items() if b.synsets & (row.ancestors | {row.wnid[1:]})}
+    assert set(row.broader) | {labels()[i].lower()} >= expected
+
+
+def test_the_table_agrees_with_known_wordnet_facts() -> None:
+    _, rows = wordnet_table()
+    assert len(rows) == 1000
+    assert len({r.wnid for r in rows}) == 1000
+    assert rows[index_of("tabby cat")].wnid == "n02123045"
+    for label in ("ladybug", "monarch", "admiral", "bee", "ant"):
+        row = rows[index_of(label)]
+        assert INSECT in row.ancestors
+        assert ANIMAL in row.ancestors
+        assert MAMMAL not in row.ancestors
+        assert "mammal" not in row.broader
+        assert {"insect", "animal"} <= set(row.broader)
+    assert VEHICLE in rows[index_of("moped")].ancestors
+
+
+def test_an_insect_is_never_a_mammal() -> None:
+    for i, words in enumerate(broad_words()):
+        if "insect" in words:
+            assert "mammal" not in words, labels()[i]
+    assert {"butterfly", "insect", "animal"} <= set(broad_words()[index_of("monarch")])
+    assert "mammal" not in broad_words()[index_of("monarch")]
+
+
+def test_broader_words_are_nearest_first() -> None:
+    assert broad_words()[index_of("tabby cat")] == ("cat", "mammal", "animal")
+    assert broad_words()[index_of("sports car")][:2] == ("car", "vehicle")
+    assert "horse" not in broad_words()[index_of("zebra")]  # an equine, not a horse
+
+
+def one_hot(*pairs: tuple[str, float]) -> Any:
+    probs = np.zeros(1000, dtype=np.float32)
+    for label, p in pairs:
+        probs[index_of(label)] = p
+    return probs
+
+
+def test_synonyms_of_tags_become_search_keywords() -> None:
+    words = tags_from_scores(one_hot(("sports car", 0.7), ("convertible", 0.2)))
+    names = [t.name for t in words.tags]
+    assert {"sports car", "car", "vehicle"} <= set(names)
+    assert {"automobile", "sport car"} <= set(words.keywords)
+    assert not set(words.keywords) & set(names)
+    cat = tags_from_scores(one_hot(("tabby cat", 0.4), ("tiger cat", 0.4)))
+    assert "kitty" in cat.keywords
+    assert "cat" in [t.name for t in cat.tags]
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[tuple[TestClient[Any], Any]]:
+    if not m.models_available():
+        pytest.fail("the `local` extra is not installed")
+    settings = Settings(data_dir=tmp_path, workers=0)
+    container = memory_container(settings, analyzer=LocalImageAnalyzer(nsfw=False))
+    with TestClient(create_app(container)) as c:
+        yield c, container
+
+
+@pytest.mark.slow
+def test_synonyms_and_broader_words_find_photos_through_the_api(client: tuple[TestClient[Any], Any]) -> None:
+    c, container = client
+    c.post("/api/v1/accounts", json={"username": "alice", "password": "correct horse"})
+    token = c.post("/api/v1/sessions", json={"username": "alice", "password": "correct horse"}).json()["token"]
+    c.cookies.clear()
+    auth = {"Authorization": f"Bearer {token}"}
+
+    def upload(arr: Any, name: str) -> str:
+        buf = io.BytesIO()
+        Image.fromarray(arr).save(buf, "JPEG", quality=90)
+        r = c.post("/api/v1/images", files={"file": (name, buf.getvalue(), "image/jpeg")}, headers=auth)
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
+    cat = upload(skimage_data.chelsea(), "a.jpg")
+    coffee = upload(skimage_data.coffee(), "b.jpg")
+    moto = Image.open(importlib.resources.files("skimage").joinpath("data", "motorcycle_left.png"))
+    motorcycle = upload(np.asarray(moto.convert("RGB")), "c.jpg")
+    while container.analysis_service().run_once():
+        pass
+
+    def found(q: str) -> list[str]:
+        r = c.get("/api/v1/images", params={"q": q}, headers=auth)
+        assert r.status_code == 200
+        return [item["id"] for item in r.json()["items"]]
+
+    assert found("kitty") == [cat]
+    assert found("feline") == [cat]
+    assert found("beverage") == [coffee]
+    assert found("vehicle") == [motorcycle]  # a broader word
+    assert found("motorbike") == [motorcycle]  # a synonym
+    tags = {t["name"] for t in c.get(f"/api/v1/images/{cat}", headers=auth).json()["analysis"]["tags"]}
+    assert "kitty" not in tags  # a synonym is searchable, not shown as a tag
+
+
+def test_scene_words_need_a_confident_class() -> None:
+    sure = {t.name for t in tags_from_scores(one_hot(("seashore", 0.8))).tags}
+    assert {"beach", "sea", "water", "shore", "landscape"} <= sure
+    unsure = {t.name for t in tags_from_scores(one_hot(("seashore", 0.3), ("volcano", 0.2))).tags}
+    assert not unsure & {"beach", "sea", "water"}  # no tag rather than a wrong one
+
+
+def test_a_fine_tag_brings_its_broader_words_and_a_doubtful_one_nothing() -> None:
+    names = {t.name for t in tags_from_scores(one_hot(("daisy", 0.35))).tags}
+    assert {"daisy", "flower", "plant"} <= names
+    assert tags_from_scores(one_hot(("pick", 0.29), ("daisy", 0.05))).tags == []
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> LocalImageAnalyzer:
+    if not m.models_available():
+        pytest.fail("the `local` extra is not installed")
+    return LocalImageAnalyzer(nsfw=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["grasshopper.png", "mantis.png"])
+def test_an_insect_photo_is_an_insect_and_an_animal_never_a_mammal(analyzer: LocalImageAnalyzer, name: str) -> None:
+    result = analyzer.analyze(package_photo(TUXPAINT / "animals/insects" / name), "image/png")
+    tags = {t.name for t in result.tags}
+    assert {"insect", "animal"} <= tags
+    assert "mammal" not in tags
+
+
+@pytest.mark.slow
+def test_a_flower_photo_is_a_plant(analyzer: LocalImageAnalyzer) -> None:
+    result = analyzer.analyze(package_photo(TUXPAINT / "plants/flowers/anemone_red.png"), "image/png")
+    assert {"flower", "plant"} <= {t.name for t in result.tags}
+
+
+@pytest.mark.slow
+def test_a_mountain_photo_gets_landscape_words(analyzer: LocalImageAnalyzer) -> None:
+    result = analyzer.analyze(package_photo(LOMIRI / "picosdeeuropa_by_Aitzol_Berasategi.jpg"), "image/jpeg")
+    assert {"mountain", "landscape"} <= {t.name for t in result.tags}
+
+
+def test_what_people_wear_comes_from_wordnet() -> None:
+    from imagerepo.adapters.local.vocabulary import is_worn
+
+    assert is_worn("suit")
+    assert is_worn("jersey")
+    assert is_worn("clothing")
+    assert is_worn("cowboy hat")
+    assert not is_worn("tabby cat")
+    assert not is_worn("street sign")
+
+
+def test_the_committed_table_is_what_the_generator_writes(tmp_path: Path) -> None:
+    """No hand edits: scripts/gen_wordnet_table.py regenerates the table byte for byte from
+    Debian's wordnet-base (scripts/ensure-photos.sh installs it)."""
+    if not Path("/usr/share/wordnet/data.noun").is_file():
+        pytest.fail("/usr/share/wordnet is missing: run scripts/ensure-photos.sh (Debian's wordnet-base)")
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "table.tsv"
+    subprocess.run(
+        [sys.executable, str(root / "scripts/gen_wordnet_table.py"), "--out", str(out)], check=True, capture_output=True
+    )
+    committed = root / "src/imagerepo/adapters/local/data/imagenet_wordnet.tsv"
+    assert out.read_bytes() == committed.read_bytes()
