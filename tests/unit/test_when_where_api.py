@@ -1,29 +1,49 @@
 """When and where through the API (issue 14): the image fields, /me settings, keep_location,
-sorting by capture time, the capture range, place and q search; on the in-memory adapters with
-real EXIF built by Pillow and the fake gazetteer (tests/contract/test_gazetteer.py holds the real one
-to the same answers)."""
+sorting by capture time, the capture range, place and q search, with real EXIF built by Pillow; on
+the in-memory adapters with the fake gazetteer, and on SQLite and PostgreSQL with the offline one."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
+from dependency_injector import providers
 from litestar.testing import TestClient
 
+from imagerepo.adapters.gazetteer import OfflineGazetteer
 from imagerepo.adapters.memory import ManualClock
+from imagerepo.entrypoints.container import Container
 from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.settings import Settings
 from tests import images as img
+from tests.integration.stack import fresh_database
 from tests.wiring import memory_container
 
+_GAZETTEER = OfflineGazetteer()  # one load for the module's SQLite and PostgreSQL apps
 
-@pytest.fixture
-def env(tmp_path: Path) -> Iterator[tuple[TestClient[Any], Any]]:
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
+def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[TestClient[Any], Any]]:
+    """The app on the fakes (with the fake gazetteer), or the real container on SQLite or
+    PostgreSQL with the offline gazetteer."""
     clock = ManualClock()
-    container = memory_container(Settings(data_dir=tmp_path, workers=0, upload_quota=50), clock=clock)
-    with TestClient(create_app(container)) as client:
+    settings = Settings(data_dir=tmp_path, workers=0, upload_quota=50, local_models=False)
+    with ExitStack() as stack:
+        if request.param == "memory":
+            container = memory_container(settings, clock=clock)
+        else:
+            if request.param == "postgres":
+                url = stack.enter_context(fresh_database(request.getfixturevalue("postgres_dsn")))
+                settings = attrs.evolve(settings, database_url=url)
+            container = Container()
+            container.settings.override(providers.Object(settings))
+            container.clock.override(providers.Object(clock))
+            container.gazetteer.override(providers.Object(_GAZETTEER))
+        client = stack.enter_context(TestClient(create_app(container)))
         yield client, clock
 
 
