@@ -223,3 +223,16 @@ def test_thumbnails_carry_no_metadata_and_the_original_is_served_unchanged(env: 
     assert "xmp" not in shown.info
     assert "icc_profile" not in shown.info
     assert client.get(body["url"]).content == data
+
+
+def test_the_embedded_app_starts_without_reading_the_gazetteer(tmp_path: Path) -> None:
+    container = Container()
+    container.settings.override(providers.Object(Settings(data_dir=tmp_path, workers=0, local_models=False)))
+    with TestClient(create_app(container)) as client:
+        auth = signup(client)
+        upload(client, auth, img.png())  # no position: nothing to look up
+        gazetteer = container.gazetteer()
+        assert isinstance(gazetteer, OfflineGazetteer)
+        assert not gazetteer.loaded
+        upload(client, auth, img.photo())
+        assert gazetteer.loaded
