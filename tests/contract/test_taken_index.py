@@ -21,7 +21,7 @@ def sql_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
 
 
 @pytest.mark.parametrize(
-    "params, index",
+    ("params", "index"),
     [
         ({"sort": "-taken_at"}, "images_by_taken_desc"),
         ({"sort": "taken_at"}, "images_by_taken_asc"),
