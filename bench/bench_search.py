@@ -37,7 +37,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -49,8 +49,9 @@ from imagerepo.adapters.sql.rows import image_from_row
 from imagerepo.adapters.sqlite.database import SQLITE
 from imagerepo.domain.colors import COLOR_MIN_FRACTION, rgb_to_lab, to_hex
 from imagerepo.domain.images import Analysis, AnalysisStatus, Color, Image, Tag
+from imagerepo.domain.photos import Camera, Location, PhotoInfo
 from imagerepo.domain.queries import RELEVANCE_ORDER, ImageQuery, build_query
-from imagerepo.domain.ranking import relevance, relevance_key
+from imagerepo.domain.ranking import PLACE_MARK, relevance, relevance_key
 
 SCALE = os.environ.get("BENCH_SCALE", "").lower()  # "full", "tiny" (a check that it runs), else default
 FULL, TINY = SCALE == "full", SCALE == "tiny"
@@ -58,6 +59,14 @@ SEED = 20261124
 BATCH = 5000
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 SCENES = ["beach", "park", "kitchen", "street", "snow", "forest", "office", "garden", "city", "lake", "desk", "road"]
+PLACES = [
+    Location(48.8566, 2.3522, "Paris", "Île-de-France", "France", "FR"),
+    Location(51.5072, -0.1276, "London", "England", "United Kingdom", "GB"),
+    Location(-33.8688, 151.2093, "Sydney", "New South Wales", "Australia", "AU"),
+    Location(40.7128, -74.006, "New York City", "New York", "United States", "US"),
+    Location(35.6762, 139.6503, "Tokyo", "Tokyo", "Japan", "JP"),
+    Location(45.4642, 9.19, "Milan", "Lombardy", "Italy", "IT"),
+]
 SIGNS = ["espresso", "menu", "open", "sale", "exit", "coffee", "bakery", "parking", "hotel", "station"]
 REPS, NAIVE_REPS = (60, 5) if FULL else (3, 1) if TINY else (100, 10)
 
@@ -122,6 +131,16 @@ class Generator:
             text=text,
             updated_at=at,
         )
+        photo = None
+        if rng.random() < 0.8:  # read at upload; three in four photos are dated, two in five placed
+            taken = at - timedelta(days=rng.randint(0, 6 * 365), seconds=rng.randint(0, 86_399))
+            photo = PhotoInfo(
+                taken_at=taken.astimezone(timezone(timedelta(hours=rng.randint(-8, 10))))
+                if rng.random() < 0.94
+                else None,
+                camera=Camera("Canon", "EOS R5") if rng.random() < 0.5 else None,
+                location=rng.choice(PLACES) if rng.random() < 0.5 else None,
+            )
         stem = rng.choice(["IMG_", "DSC", "photo-", "scan ", f"{scene}_"])
         return Image(
             id=str(uuid.UUID(int=rng.getrandbits(128))),
@@ -134,6 +153,7 @@ class Generator:
             sha256=uuid.UUID(int=rng.getrandbits(128)).hex * 2,
             uploaded_at=at,
             analysis=analysis,
+            photo=photo,
         )
 
     def images(self, s: Scale) -> Iterator[list[Image]]:
@@ -182,6 +202,14 @@ def queries(gen: Generator) -> dict[str, ImageQuery]:
         "word_sorted": build_query("big", q="beach", sort="-uploaded_at"),
         "color": build_query("big", color="#1f6fb2"),
         "combo": build_query("big", q="park", tags=[common], color="#808080", sort="-uploaded_at"),
+        "sort_taken": build_query("big", sort="-taken_at"),
+        "sort_taken_old": build_query("big", sort="taken_at"),
+        "taken_range": build_query("big", taken_after="2021-01-01", taken_before="2021-02-01"),
+        "taken_sorted": build_query("big", taken_after="2021-01-01", taken_before="2021-02-01", sort="-taken_at"),
+        "place": build_query("big", place="paris"),
+        "place_tag": build_query("big", place="tokyo", tags=[mid]),
+        "word_place": build_query("big", q="paris"),
+        "word_month": build_query("big", q="june 2023"),
     }
 
 
@@ -219,12 +247,19 @@ def sqlite_naive(db: Any, query: ImageQuery, offset: int = 0) -> Callable[[], An
     for tag in query.tags:  # exact names: the space-joined tags column cannot tell "cat" from "tiger cat"
         where.append("EXISTS (SELECT 1 FROM json_each(analysis, '$.tags') AS g WHERE lower(g.value ->> 0) = ?)")
         params.append(tag)
-    for word in query.words:
+    for word in (*query.words, *(PLACE_MARK + p for p in query.place)):
         where.append("instr(' ' || terms, ?) > 0")
         params.append(f" {word}")
-    key = {"uploaded_at": "uploaded_key", "filename": "filename_key", "size_bytes": "size_bytes"}.get(
-        query.order.lstrip("-"), "uploaded_key"
-    )
+    if query.taken_after is not None:
+        where.append("taken_desc_key >= ?")
+        params.append(query.taken_after)
+    if query.taken_before is not None:
+        where.append("taken_asc_key < ?")
+        params.append(query.taken_before)
+    key = {
+        "uploaded_at": "uploaded_key", "filename": "filename_key", "size_bytes": "size_bytes",
+        "-taken_at": "taken_desc_key", "taken_at": "taken_asc_key",
+    }.get(query.order if "taken" in query.order else query.order.lstrip("-"), "uploaded_key")
     score_params: list[Any] = []
     if query.color is not None:
         lab = rgb_to_lab(query.color)
@@ -243,7 +278,7 @@ def sqlite_naive(db: Any, query: ImageQuery, offset: int = 0) -> Callable[[], An
     direction = "DESC" if query.order.startswith("-") else "ASC"
     sql = (
         "SELECT id, owner_id, filename, content_type, width, height, size_bytes, sha256, uploaded_at, uploaded_key,"
-        f" analysis FROM images NOT INDEXED WHERE {' AND '.join(where)}"
+        f" analysis, photo FROM images NOT INDEXED WHERE {' AND '.join(where)}"
     )
     if not ranked:
         sql += f" ORDER BY {key} {direction}, id {direction} LIMIT ? OFFSET ?"

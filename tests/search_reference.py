@@ -12,6 +12,7 @@ in-memory adapter's implementation, so that adapter is tested, not compared with
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from imagerepo.domain.colors import rgb_to_lab
@@ -30,7 +31,25 @@ def fields(image: Image) -> dict[str, str]:
         "text": a.text,
         "filename": image.filename,
         "keywords": " ".join(a.extra.get("keywords", ())),
+        "place": place_names(image),
+        # The month's English name and the year ("june 2023"), from the time as the file gives it.
+        "taken": image.taken_at.strftime("%B %Y") if image.taken_at else "",
     }
+
+
+def place_names(image: Image) -> str:
+    loc = image.location
+    return " ".join(filter(None, (loc.city, loc.region, loc.country))) if loc else ""
+
+
+def instant(at: datetime) -> datetime:
+    """When a photo was taken, as an aware time; a time without offset is read as UTC."""
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def after_or_at(at: datetime, bound: int) -> bool:
+    """``at`` against a query bound given in microseconds since the epoch."""
+    return (instant(at) - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1) >= bound
 
 
 def word_weight(image: Image, word: str) -> int:
@@ -59,6 +78,15 @@ def is_hit(image: Image, query: ImageQuery) -> bool:
         return False
     if any(word_weight(image, word) == 0 for word in query.words):
         return False
+    if any(not any(w.startswith(p) for w in tokenize(place_names(image))) for p in query.place):
+        return False
+    if query.taken_after is not None or query.taken_before is not None:
+        if image.taken_at is None:
+            return False
+        if query.taken_after is not None and not after_or_at(image.taken_at, query.taken_after):
+            return False
+        if query.taken_before is not None and after_or_at(image.taken_at, query.taken_before):
+            return False
     return query.color is None or color_closeness(image, query) is not None
 
 
@@ -71,6 +99,11 @@ def sort_key(image: Image, query: ImageQuery) -> tuple[Any, ...]:
         return (image.filename.casefold(), image.id)
     if order in ("size_bytes", "-size_bytes"):
         return (image.size_bytes, image.id)
+    if order in ("taken_at", "-taken_at"):
+        # Dated images first in either direction; undated ones after them, by upload time.
+        dated = image.taken_at is not None
+        first = dated if order == "-taken_at" else not dated
+        return (first, instant(image.taken_at) if image.taken_at else image.uploaded_at, image.id)
     if order == "-relevance":  # the most relevant first, then the newest
         return (sum(word_weight(image, w) for w in query.words), image.uploaded_at, image.id)
     assert order == "color", order  # the closest first

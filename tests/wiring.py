@@ -49,6 +49,7 @@ def memory_container(settings: Settings | None = None, **overrides: Any) -> Cont
         "inspector": PillowImageInspector(max_pixels=s.max_pixels),
         "analyzer": memory.FakeImageAnalyzer(),
         "hasher": memory.FastPasswordHasher(),
+        "gazetteer": memory.FakeGazetteer(),
         "keys": Keys(url_key=b"k" * 32, blob_key=b"b" * 32),
     }
     defaults.update(overrides)

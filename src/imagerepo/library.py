@@ -115,9 +115,12 @@ class Repository:
         return self._c.image_service().read_original(account, image_id)
 
     def search(self, account: Account, q: str | None = None, *, tags: tuple[str, ...] | list[str] = (),
-               color: str | None = None, sort: str | None = None, limit: int | None = None) -> list[Image]:
+               color: str | None = None, sort: str | None = None, limit: int | None = None,
+               place: str | None = None, taken_after: str | None = None,
+               taken_before: str | None = None) -> list[Image]:
         """Like GET /api/v1/images (same rules and order); every match when ``limit`` is None."""
-        query = build_query(account.id, q=q, tags=tags, color=color, sort=sort, limit=min(limit or 100, 100))
+        query = build_query(account.id, q=q, tags=tags, color=color, sort=sort, limit=min(limit or 100, 100),
+                            place=place, taken_after=taken_after, taken_before=taken_before)
         found: list[Image] = []
         while True:
             page = self._c.image_service().search(query)

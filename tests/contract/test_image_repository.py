@@ -7,7 +7,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from imagerepo.domain.errors import DuplicateImage, QuotaExceeded
 from imagerepo.domain.images import Analysis, AnalysisResult, Color, Image, Tag
+from imagerepo.domain.photos import Camera, Exposure, Location, PhotoInfo
 from imagerepo.domain.queries import Cursor, ImageQuery, SortOrder, build_query
 from imagerepo.domain.text import query_terms
 from imagerepo.ports.image_repository import ImageRepository
@@ -34,6 +35,7 @@ def image(
     filename: str = "photo.jpg",
     size: int = 1000,
     analysis: Analysis | None = None,
+    photo: PhotoInfo | None = None,
 ) -> Image:
     return Image(
         id=str(uuid.uuid4()),
@@ -46,6 +48,7 @@ def image(
         sha256=sha or uuid.uuid4().hex,
         uploaded_at=at,
         analysis=analysis or Analysis.pending("fake"),
+        photo=photo,
     )
 
 
@@ -238,6 +241,24 @@ analyses = st.one_of(
     ),
 )
 
+PARIS = Location(48.8584, 2.2945, "Paris", "Île-de-France", "France", "FR")
+SYDNEY = Location(-33.8568, 151.2153, "Sydney", "New South Wales", "Australia", "AU")
+SAINT_PAUL = Location(44.9537, -93.09, "Saint Paul", "Minnesota", "United States", "US")
+TAKEN = [
+    datetime(2023, 6, 14, 18, 22, 5, tzinfo=timezone(timedelta(hours=2))),
+    datetime(2023, 6, 14, 16, 22, 5),  # naive: the same instant as the one above, read as UTC
+    datetime(2023, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=-5))),
+    datetime(1999, 12, 31, 23, 59, 59),
+    datetime(2026, 3, 1, 11, 0, tzinfo=UTC),
+]
+photos = st.none() | st.builds(
+    PhotoInfo,
+    taken_at=st.none() | st.sampled_from(TAKEN),
+    camera=st.none() | st.just(Camera("Canon", "EOS R5", None)),
+    exposure=st.none() | st.just(Exposure(iso=100, f_number=1.8)),
+    location=st.none() | st.sampled_from([PARIS, SYDNEY, SAINT_PAUL]),
+)
+
 image_specs = st.lists(
     st.fixed_dictionaries(
         {
@@ -246,6 +267,7 @@ image_specs = st.lists(
             "size": st.integers(1, 4),
             "at": st.integers(0, 4).map(lambda s: T0 + timedelta(microseconds=s * 333_333)),
             "analysis": analyses,
+            "photo": photos,
             "other_owner": st.booleans(),
         }
     ),
@@ -254,11 +276,17 @@ image_specs = st.lists(
 
 queries = st.fixed_dictionaries(
     {
-        "q": st.lists(st.sampled_from([*WORDS, "be", "c", "d", "img", "zzz"]), max_size=2).map(" ".join),
+        "q": st.lists(st.sampled_from([*WORDS, "be", "c", "d", "img", "zzz", "paris", "june", "2023", "syd"]),
+                      max_size=2).map(" ".join),
         "tags": st.lists(st.sampled_from([t.casefold() for t in TAGS]), max_size=2, unique=True),
         "color": st.none() | st.sampled_from(HEXES),
         "sort": st.none() | st.sampled_from([s.value for s in SortOrder]),
         "limit": st.integers(1, 5),
+        "place": st.none() | st.sampled_from(["paris", "fr", "france", "saint", "paul", "new south", "île", "zz"]),
+        "taken_after": st.none()
+        | st.sampled_from(["2023-06-14", "2023-06-14T16:22:05Z", "2023-06-14T18:22:05+02:00", "1999-12-31T23:59:59Z"]),
+        "taken_before": st.none()
+        | st.sampled_from(["2023-06-15", "2023-06-14T16:22:05Z", "2026-03-01T12:00:00+01:00"]),
     }
 )
 
@@ -278,12 +306,14 @@ def test_search_pages_match_the_reference(
             size=spec["size"],
             at=spec["at"],
             analysis=spec["analysis"],
+            photo=spec["photo"],
         )
         stored(image_repo, img)
         ready.append(img)
     image_repo.reserve(image(owner, analysis=done("dog beach")), 1000)  # uploading: never listed
     query = build_query(
-        owner, q=raw["q"], tags=raw["tags"], color=raw["color"], sort=raw["sort"], limit=raw["limit"]
+        owner, q=raw["q"], tags=raw["tags"], color=raw["color"], sort=raw["sort"], limit=raw["limit"],
+        place=raw["place"], taken_after=raw["taken_after"], taken_before=raw["taken_before"],
     )
     expected = search_all(ready, query)
     seen: list[Image] = []
@@ -338,12 +368,14 @@ def test_pages_stay_consistent_while_images_come_and_go(
             size=spec["size"],
             at=spec["at"],
             analysis=spec["analysis"],
+            photo=spec["photo"],
         )
 
     present = {img.id: img for img in (stored(image_repo, make(spec)) for spec in specs)}
     throughout = set(present)
     query = build_query(
-        owner, q=raw["q"], tags=raw["tags"], color=raw["color"], sort=raw["sort"], limit=raw["limit"]
+        owner, q=raw["q"], tags=raw["tags"], color=raw["color"], sort=raw["sort"], limit=raw["limit"],
+        place=raw["place"], taken_after=raw["taken_after"], taken_before=raw["taken_before"],
     )
     seen: list[str] = []
     last: Image | None = None
@@ -480,3 +512,59 @@ def test_postgres_unreachable_is_service_unavailable() -> None:
     with pytest.raises(ServiceUnavailable):
         PostgresImageRepository(db).check()
     db.close()
+
+
+# ------------------------------------------------------------------------- when and where (issue 14)
+
+SNAP = PhotoInfo(TAKEN[0], Camera("Canon", "EOS R5", "RF 50mm"), Exposure(400, 2.8, 0.004, 50.0), PARIS)
+
+
+def test_photo_information_reads_back_equal_with_its_offset(image_repo: Any) -> None:
+    naive = stored(image_repo, image(photo=attrs.evolve(SNAP, taken_at=TAKEN[1], location=None)))
+    aware = stored(image_repo, image(photo=SNAP))
+    got = image_repo.get("alice", aware.id)
+    assert got == aware
+    assert got.taken_at.utcoffset() == timedelta(hours=2)
+    assert image_repo.get("alice", naive.id).taken_at.tzinfo is None
+
+
+def test_taken_order_puts_undated_images_after_dated_ones_both_ways(image_repo: Any) -> None:
+    old = stored(image_repo, image(photo=PhotoInfo(TAKEN[3]), at=T0))
+    new = stored(image_repo, image(photo=PhotoInfo(TAKEN[0]), at=T0 - timedelta(days=9)))
+    undated_early = stored(image_repo, image(at=T0 - timedelta(days=1)))
+    undated_late = stored(image_repo, image(photo=PhotoInfo(), at=T0 + timedelta(days=1)))
+    newest = ids(image_repo.search(build_query("alice", sort="-taken_at")))
+    oldest = ids(image_repo.search(build_query("alice", sort="taken_at")))
+    assert newest == [new.id, old.id, undated_late.id, undated_early.id]
+    assert oldest == [old.id, new.id, undated_early.id, undated_late.id]
+
+
+def test_set_photo_makes_the_place_and_month_searchable(image_repo: Any) -> None:
+    img = stored(image_repo, image())
+    assert ids(image_repo.search(build_query("alice", q="paris"))) == []
+    assert image_repo.unread_photos("", 10) == [img]
+    assert image_repo.set_photo("bob", img.id, SNAP) is None  # another owner's image
+    image_repo.set_photo("alice", img.id, SNAP)
+    assert image_repo.unread_photos("", 10) == []
+    for q in ("paris", "june 2023", "france"):
+        assert ids(image_repo.search(build_query("alice", q=q))) == [img.id], q
+    assert ids(image_repo.search(build_query("alice", place="ile de france"))) == [img.id]
+    assert ids(image_repo.search(build_query("alice", place="sydney"))) == []
+
+
+def test_erasing_locations_forgets_positions_and_place_names(image_repo: Any) -> None:
+    placed = stored(image_repo, image(photo=SNAP))
+    plain = stored(image_repo, image(photo=attrs.evolve(SNAP, location=None)))
+    uploading = image(photo=SNAP)
+    image_repo.reserve(uploading, 1000)
+    others = stored(image_repo, image("bob", photo=SNAP))
+    assert image_repo.erase_locations("alice") == 2
+    image_repo.commit(uploading.id)
+    for img in (placed, plain, uploading):
+        got = image_repo.get("alice", img.id)
+        assert got.location is None
+        assert got.taken_at == SNAP.taken_at
+        assert got.camera == SNAP.camera
+    assert ids(image_repo.search(build_query("alice", q="paris"))) == []
+    assert ids(image_repo.search(build_query("alice", place="paris"))) == []
+    assert image_repo.get("bob", others.id).location == PARIS

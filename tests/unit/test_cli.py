@@ -67,7 +67,7 @@ def mixed(tmp_path: Path) -> Path:
 
 def test_every_command_has_help(env: dict[str, str]) -> None:
     for command in ("serve", "worker", "migrate", "create-user", "sweep", "import", "export", "reanalyze",
-                    "users", "demo"):
+                    "users", "demo", "backfill-metadata"):
         r = runner.invoke(cli, [command, "--help"], env=env)
         assert r.exit_code == 0, command
         assert "Usage" in r.stdout, command
@@ -189,6 +189,31 @@ def test_an_interrupted_import_resumes_without_loss_or_doubles(env: dict[str, st
     assert states(data_dir) == {"ready": 60}  # no half-finished upload holds a quota slot
     assert "alice now holds 60 of 100 images" in resumed
     assert summary(run(env, "import", str(root), "--user", "alice"))["imported"] == 0
+
+
+def test_backfill_metadata_reads_images_stored_before_and_resumes(env: dict[str, str], tmp_path: Path) -> None:
+    photos = tmp_path / "old"
+    photos.mkdir()
+    (photos / "paris.jpg").write_bytes(img.photo())
+    (photos / "plain.png").write_bytes(img.png())
+    run(env, "create-user", "alice", "--password", "correct horse", "--quota", "20")
+    run(env, "import", str(photos), "--user", "alice")
+    db = Path(env["IMAGEREPO_DATA_DIR"]) / "imagerepo.sqlite3"
+    conn = sqlite3.connect(db)
+    try:  # as the images stored before this step: never read for it
+        conn.execute("UPDATE images SET photo = NULL")
+        conn.commit()
+    finally:
+        conn.close()
+    assert "read the metadata of 2 images" in run(env, "backfill-metadata")
+    assert "read the metadata of 0 images" in run(env, "backfill-metadata")  # done ones are not read again
+    conn = sqlite3.connect(db)
+    try:
+        photo = json.loads(conn.execute("SELECT photo FROM images WHERE filename = 'paris.jpg'").fetchone()[0])
+    finally:
+        conn.close()
+    assert photo["taken_at"] == "2023-06-14T18:22:05+02:00"
+    assert (photo["location"]["city"], photo["location"]["country_code"]) == ("Paris", "FR")
 
 
 def test_a_setting_found_wrong_while_a_command_runs_is_a_plain_configuration_error(env: dict[str, str]) -> None:

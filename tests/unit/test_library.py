@@ -72,3 +72,15 @@ def test_the_example_in_the_operations_guide_runs(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("IMAGEREPO_LOCAL_MODELS", "0")
     exec(compile(example, "operations.md", "exec"), {})
     assert "beach.jpg" in capsys.readouterr().out
+
+
+def test_search_by_capture_time_and_place(tmp_path: Path, settings: Settings) -> None:
+    with Repository.open(tmp_path / "var", settings=settings) as repo:
+        alice = repo.sign_up("alice", "correct horse")
+        paris = repo.upload(alice, img.photo(), filename="paris.jpg")
+        scan = repo.upload(alice, img.png(), filename="scan.png")
+        assert paris.location is not None
+        assert paris.location.city == "Paris"
+        assert [i.id for i in repo.search(alice, sort="-taken_at")] == [paris.id, scan.id]
+        assert [i.id for i in repo.search(alice, place="france", taken_after="2023-06-01")] == [paris.id]
+        assert repo.search(alice, taken_before="2023-06-01") == []

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import attrs
 
-from imagerepo.domain.accounts import Account, Session, normalize_username
+from imagerepo.domain.accounts import Account, AccountSettings, Session, normalize_username
 from imagerepo.domain.errors import (
     BlobMissing,
     DuplicateImage,
@@ -35,6 +35,7 @@ from imagerepo.domain.images import (
     InspectedImage,
     Tag,
 )
+from imagerepo.domain.photos import PhotoInfo, Place
 from imagerepo.domain.queries import Cursor, ImageQuery, Page
 from imagerepo.domain.ranking import reference_search, tag_names
 from imagerepo.domain.throttle import Changes, CounterState, ThrottlePolicy, ThrottleRules
@@ -91,6 +92,11 @@ class InMemoryAccountRepository:
         with self._lock:
             if account_id in self._by_id:
                 self._by_id[account_id] = attrs.evolve(self._by_id[account_id], quota_limit=limit)
+
+    def set_settings(self, account_id: str, settings: AccountSettings) -> None:
+        with self._lock:
+            if account_id in self._by_id:
+                self._by_id[account_id] = attrs.evolve(self._by_id[account_id], settings=settings)
 
     def list(self) -> Sequence[Account]:
         return sorted(self._by_id.values(), key=lambda a: (a.created_at, a.id))
@@ -289,6 +295,34 @@ class InMemoryImageRepository:
             row.image = attrs.evolve(row.image, analysis=attrs.evolve(row.image.analysis, error=error))
             return True
 
+    def set_photo(self, owner_id: str, image_id: str, photo: PhotoInfo) -> Image | None:
+        with self._lock:
+            self._up()
+            row = self._rows.get(image_id)
+            if row is None or row.state != "ready" or row.image.owner_id != owner_id:
+                return None
+            row.image = attrs.evolve(row.image, photo=photo)
+            return row.image
+
+    def erase_locations(self, owner_id: str) -> int:
+        with self._lock:
+            self._up()
+            mine = [r for r in self._rows.values() if r.image.owner_id == owner_id and r.image.location is not None]
+            for r in mine:
+                assert r.image.photo is not None
+                r.image = attrs.evolve(r.image, photo=r.image.photo.without_location())
+            return len(mine)
+
+    def unread_photos(self, after_id: str, limit: int) -> Sequence[Image]:
+        with self._lock:
+            self._up()
+            rows = sorted(
+                (r.image for r in self._rows.values() if r.state == "ready" and r.image.photo is None
+                 and r.image.id > after_id),
+                key=lambda i: i.id,
+            )
+            return rows[:limit]
+
     def pending_analyses(self) -> int:
         with self._lock:
             return sum(1 for r in self._rows.values()
@@ -399,6 +433,9 @@ class FakeImageInspector:
 
     def thumbnail(self, path: Path) -> Thumbnail:
         return Thumbnail(b"thumb:" + hashlib.sha256(path.read_bytes()).digest(), "image/jpeg")
+
+    def photo_info(self, data: bytes) -> PhotoInfo:
+        return PhotoInfo()
 
 
 class FakeImageAnalyzer:
@@ -536,3 +573,33 @@ __all__ = [
     "RecordingScheduler",
     "png_bytes",
 ]
+
+
+class FakeGazetteer:
+    """A gazetteer of a few places, each with a fixed UTC offset: the first within 2° answers."""
+
+    PLACES: tuple[tuple[float, float, Place, timedelta], ...] = (
+        (48.8566, 2.3522, Place("Paris", "Île-de-France", "France", "FR"), timedelta(hours=2)),
+        (-33.8688, 151.2093, Place("Sydney", "New South Wales", "Australia", "AU"), timedelta(hours=10)),
+        (40.7128, -74.006, Place("New York City", "New York", "United States", "US"), timedelta(hours=-4)),
+        (-18.1416, 178.4419, Place("Suva", "Central", "Fiji", "FJ"), timedelta(hours=12)),
+    )
+
+    def __init__(self) -> None:
+        self.lookups = 0
+
+    def _nearest(self, latitude: float, longitude: float) -> tuple[Place, timedelta] | None:
+        self.lookups += 1
+        for lat, lon, place, offset in self.PLACES:
+            dlon = min(abs(lon - longitude), 360 - abs(lon - longitude))
+            if abs(lat - latitude) < 2 and dlon < 2:
+                return place, offset
+        return None
+
+    def place(self, latitude: float, longitude: float) -> Place | None:
+        found = self._nearest(latitude, longitude)
+        return found[0] if found else None
+
+    def utc_offset(self, latitude: float, longitude: float, local: datetime) -> timedelta | None:
+        found = self._nearest(latitude, longitude)
+        return found[1] if found else None

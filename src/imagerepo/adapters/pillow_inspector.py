@@ -15,10 +15,12 @@ from typing import IO, BinaryIO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from imagerepo.adapters import photo_metadata
 from imagerepo.adapters.codecs import optional_formats
 from imagerepo.adapters.imaging import allow_pixels
 from imagerepo.domain.errors import Busy, InvalidImage, UnsupportedMediaType
 from imagerepo.domain.images import InspectedImage
+from imagerepo.domain.photos import PhotoInfo
 from imagerepo.ports.image_inspector import Thumbnail
 
 _CONTENT_TYPES = {
@@ -225,6 +227,7 @@ class PillowImageInspector:
             orientation = im.getexif().get(0x0112, 1) if fmt in ("JPEG", "WEBP", "PNG") else 1
             if orientation in (5, 6, 7, 8):
                 w, h = h, w  # report the size as the image is shown
+            photo = photo_metadata.read(im)
         finally:
             im.close()
             fp.close()
@@ -237,11 +240,19 @@ class PillowImageInspector:
         self._thumbnails.put(path, thumb)
         return InspectedImage(
             content_type=_CONTENT_TYPES[fmt], format=fmt, width=w, height=h, size_bytes=size,
-            sha256=digest.hexdigest(),
+            sha256=digest.hexdigest(), photo=photo,
         )
 
     def open(self, path: Path) -> BinaryIO:
         return path.open("rb")
+
+    def photo_info(self, data: bytes) -> PhotoInfo:
+        try:
+            im = self._open_fp(io.BytesIO(data))
+        except (InvalidImage, UnsupportedMediaType):  # the file says nothing we can read
+            return PhotoInfo()
+        with im:
+            return photo_metadata.read(im)
 
     def thumbnail(self, path: Path) -> Thumbnail:
         kept = self._thumbnails.take(path)

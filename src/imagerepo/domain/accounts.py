@@ -77,6 +77,14 @@ def normalize_username(username: str) -> str:
 
 
 @attrs.frozen
+class AccountSettings:
+    """What the owner chose. ``keep_location`` off: positions are neither stored nor shown."""
+
+    keep_location: bool = True
+    face_recognition: bool = False
+
+
+@attrs.frozen
 class Account:
     id: str
     username: str
@@ -84,6 +92,7 @@ class Account:
     created_at: datetime
     # None means "the deployment's default quota".
     quota_limit: int | None = None
+    settings: AccountSettings = attrs.field(factory=AccountSettings)
 
 
 @attrs.frozen

@@ -8,6 +8,8 @@ import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 
+import attrs
+
 from imagerepo.domain.accounts import (
     Account,
     IssuedToken,
@@ -123,6 +125,24 @@ class AccountService:
             raise ValidationFailed("The quota must be a whole number of images, 0 or more.",
                                    {"quota": ["must be a whole number, 0 or more"]})
         self._accounts.set_quota_limit(account.id, limit)
+        return self.get(account.id)
+
+    def update_settings(
+        self, account: Account, *, keep_location: bool | None = None, face_recognition: bool | None = None
+    ) -> Account:
+        """Store the given settings (None keeps one as it is); returns the account as stored.
+        Turning keep_location off is the caller's cue to erase the positions already kept."""
+        if keep_location is None and face_recognition is None:
+            raise ValidationFailed("Give keep_location, face_recognition or both.",
+                                   {"settings": ["give keep_location, face_recognition or both"]})
+        current = self.get(account.id).settings
+        changed = attrs.evolve(
+            current,
+            keep_location=current.keep_location if keep_location is None else keep_location,
+            face_recognition=current.face_recognition if face_recognition is None else face_recognition,
+        )
+        if changed != current:
+            self._accounts.set_settings(account.id, changed)
         return self.get(account.id)
 
     def get_by_username(self, username: str) -> Account:

@@ -10,6 +10,7 @@ from typing import Any
 import attrs
 
 from imagerepo.domain.colors import Lab, parse_hex, rgb_to_lab
+from imagerepo.domain.photos import Camera, Exposure, Location, PhotoInfo
 
 # Formats accepted for upload; HEIC/AVIF join when their codecs are installed.
 ACCEPTED_CONTENT_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
@@ -144,6 +145,7 @@ class InspectedImage:
     height: int
     size_bytes: int
     sha256: str
+    photo: PhotoInfo = attrs.field(factory=PhotoInfo)
 
 
 @attrs.frozen
@@ -158,6 +160,24 @@ class Image:
     sha256: str
     uploaded_at: datetime
     analysis: Analysis = attrs.field(factory=Analysis.pending)
+    # None: the file was not read for it yet (uploaded before this was kept; see backfill).
+    photo: PhotoInfo | None = None
+
+    @property
+    def taken_at(self) -> datetime | None:
+        return self.photo.taken_at if self.photo else None
+
+    @property
+    def camera(self) -> Camera | None:
+        return self.photo.camera if self.photo else None
+
+    @property
+    def exposure(self) -> Exposure | None:
+        return self.photo.exposure if self.photo else None
+
+    @property
+    def location(self) -> Location | None:
+        return self.photo.location if self.photo else None
 
     @property
     def original_key(self) -> str:

@@ -6,19 +6,21 @@ import hashlib
 import io
 import logging
 import uuid
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import attrs
 
 from imagerepo.domain.accounts import Account, QuotaUse
-from imagerepo.domain.errors import DuplicateImage, NotFound, QuotaExceeded
+from imagerepo.domain.errors import BlobMissing, DuplicateImage, NotFound, QuotaExceeded
 from imagerepo.domain.images import Analysis, Image, clean_filename, parse_blob_key
+from imagerepo.domain.photos import PhotoInfo, with_zone_offset
 from imagerepo.domain.queries import ImageQuery, Page, build_query
 from imagerepo.ports.analysis_scheduler import AnalysisScheduler
 from imagerepo.ports.blob_store import BlobStore
 from imagerepo.ports.clock import Clock
+from imagerepo.ports.gazetteer import Gazetteer
 from imagerepo.ports.image_inspector import ImageInspector
 from imagerepo.ports.image_repository import ImageRepository
 from imagerepo.ports.signed_blob_server import SignedBlobServer
@@ -58,6 +60,7 @@ class ImageService:
         stale_upload_after: timedelta = timedelta(minutes=15),
         analyzer_name: str = "",
         signed_blobs: SignedBlobServer | None = None,
+        gazetteer: Gazetteer | None = None,
     ) -> None:
         self._images = images
         self._blobs = blobs
@@ -69,6 +72,7 @@ class ImageService:
         self._stale_upload_after = stale_upload_after
         self._analyzer_name = analyzer_name
         self._signed_blobs = signed_blobs
+        self._gazetteer = gazetteer
 
     def check_database(self) -> None:
         """Raise ServiceUnavailable when the database cannot be reached (the readiness probe)."""
@@ -116,6 +120,7 @@ class ImageService:
             sha256=info.sha256,
             uploaded_at=self._clock.now(),
             analysis=Analysis.pending(self._analyzer_name),
+            photo=self.describe_photo(account, info.photo),
         )
         self._images.reserve(image, limit)  # quota + duplicate, atomically
         try:
@@ -134,6 +139,64 @@ class ImageService:
             raise
         self._scheduler.notify()
         return image
+
+    def describe_photo(self, account: Account, photo: PhotoInfo) -> PhotoInfo:
+        """What the file says, as kept: the position named offline and its zone's offset given to
+        a time without one; no position at all when the account keeps none. A gazetteer that
+        fails leaves the position unnamed and the time as it was, never a failed upload."""
+        loc = photo.location
+        if loc is None:
+            return photo
+        if not account.settings.keep_location:
+            return photo.without_location()
+        if self._gazetteer is None:
+            return photo
+        try:
+            place = self._gazetteer.place(loc.latitude, loc.longitude)
+            offset = None
+            if photo.taken_at is not None and photo.taken_at.tzinfo is None:
+                offset = self._gazetteer.utc_offset(loc.latitude, loc.longitude, photo.taken_at)
+        except Exception:  # a broken gazetteer costs the place names, not the upload
+            log.warning("place lookup failed", exc_info=True)
+            return photo
+        if place is not None:
+            loc = attrs.evolve(
+                loc, city=place.city, region=place.region, country=place.country, country_code=place.country_code
+            )
+        return attrs.evolve(photo, location=loc, taken_at=with_zone_offset(photo.taken_at, offset))
+
+    def erase_locations(self, account: Account) -> int:
+        """Forget the positions and place names of all the account's images; returns how many had one."""
+        return self._images.erase_locations(account.id)
+
+    def backfill_photos(
+        self, account_of: Callable[[str], Account | None], *, batch: int = 100,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Read the capture time, camera and position of every image stored before they were kept.
+
+        Resumable: each image is marked read as it is done (a file that says nothing is marked
+        too), so a stopped run goes on where it stopped. ``progress`` gets the running count.
+        """
+        done = 0
+        after = ""
+        while images := self._images.unread_photos(after, batch):
+            for image in images:
+                after = image.id
+                account = account_of(image.owner_id)
+                if account is None:
+                    continue
+                try:
+                    data = bytes(self._blobs.get(image.original_key))
+                except BlobMissing:
+                    log.warning("backfill: the original of %s is missing", image.id)
+                    continue
+                photo = self.describe_photo(account, self._inspector.photo_info(data))
+                if self._images.set_photo(image.owner_id, image.id, photo) is not None:
+                    done += 1
+                    if progress is not None:
+                        progress(done)
+        return done
 
     def _refuse_duplicate(self, account: Account, sha256: str) -> None:
         existing = self._images.find_by_sha256(account.id, sha256)

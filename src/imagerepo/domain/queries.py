@@ -6,6 +6,8 @@ import base64
 import enum
 import hashlib
 import json
+import re
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -13,7 +15,8 @@ import attrs
 from imagerepo.domain.colors import parse_hex
 from imagerepo.domain.errors import InvalidQuery
 from imagerepo.domain.images import Image
-from imagerepo.domain.text import query_terms
+from imagerepo.domain.photos import instant_key
+from imagerepo.domain.text import MAX_QUERY_TERMS, query_terms, tokenize
 
 
 class SortOrder(enum.StrEnum):
@@ -22,6 +25,8 @@ class SortOrder(enum.StrEnum):
     FILENAME = "filename"
     LARGEST = "-size_bytes"
     SMALLEST = "size_bytes"
+    TAKEN_NEWEST = "-taken_at"
+    TAKEN_OLDEST = "taken_at"
 
     @property
     def descending(self) -> bool:
@@ -39,6 +44,11 @@ class ImageQuery:
     words: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     color: tuple[int, int, int] | None = None
+    # Words each matching the start of a word of the place names.
+    place: tuple[str, ...] = ()
+    # Capture instants (photos.instant_key): taken_after inclusive, taken_before exclusive.
+    taken_after: int | None = None
+    taken_before: int | None = None
     sort: SortOrder | None = None
     limit: int = DEFAULT_LIMIT
     cursor: Cursor | None = None
@@ -55,9 +65,16 @@ class ImageQuery:
             return "color"
         return SortOrder.NEWEST.value
 
+    @property
+    def taken_range(self) -> bool:
+        return self.taken_after is not None or self.taken_before is not None
+
     def fingerprint(self) -> str:
         """Binds a cursor to the query that made it."""
-        raw = json.dumps([self.owner_id, list(self.words), sorted(self.tags), self.color, self.order])
+        raw = json.dumps(
+            [self.owner_id, list(self.words), sorted(self.tags), self.color, self.order]
+            + ([list(self.place), self.taken_after, self.taken_before] if self.place or self.taken_range else [])
+        )
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
@@ -110,6 +127,9 @@ def build_query(
     sort: str | None = None,
     limit: int | str | None = None,
     cursor: str | None = None,
+    place: str | None = None,
+    taken_after: str | None = None,
+    taken_before: str | None = None,
 ) -> ImageQuery:
     """Validate raw list parameters into an ImageQuery, or raise InvalidQuery naming each field."""
     problems: dict[str, list[str]] = {}
@@ -143,6 +163,10 @@ def build_query(
             problems["tag"] = ["must be 1 to 100 characters"]
         elif t not in clean_tags:
             clean_tags.append(t)
+    if place is not None and len(place) > 200:
+        problems["place"] = ["must be at most 200 characters"]
+    after = _instant(taken_after, "taken_after", problems)
+    before = _instant(taken_before, "taken_before", problems)
     if problems:
         raise InvalidQuery("The query parameters are not valid.", problems)
     query = ImageQuery(
@@ -150,12 +174,32 @@ def build_query(
         words=tuple(query_terms(q or "")),
         tags=tuple(clean_tags),
         color=rgb,
+        place=tuple(dict.fromkeys(tokenize(place or "")))[:MAX_QUERY_TERMS],
+        taken_after=after,
+        taken_before=before,
         sort=sort_order,
         limit=lim,
     )
     if cursor:
         query = attrs.evolve(query, cursor=Cursor.decode(cursor, query))
     return query
+
+
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+\-]\d{2}:\d{2}))?")
+
+
+def _instant(value: str | None, name: str, problems: dict[str, list[str]]) -> int | None:
+    """An RFC 3339 date (midnight UTC) or date-time with offset, as a capture instant key."""
+    if value is None or value == "":
+        return None
+    try:
+        if not _RFC3339.fullmatch(value):
+            raise ValueError(value)
+        at = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    except ValueError:
+        problems[name] = ["must be an RFC 3339 date (2023-06-14) or date-time (2023-06-14T18:22:05+02:00)"]
+        return None
+    return instant_key(at)
 
 
 def is_descending(query: ImageQuery) -> bool:

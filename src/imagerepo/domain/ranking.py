@@ -22,6 +22,7 @@ from imagerepo.domain.colors import (
     rgb_to_lab,
 )
 from imagerepo.domain.images import Image
+from imagerepo.domain.photos import instant_key, taken_keys, taken_words
 from imagerepo.domain.queries import ImageQuery, is_descending
 from imagerepo.domain.text import stem, tokenize
 
@@ -31,7 +32,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Relevance: a query word scores the weight of the best field it hits; an image's relevance is
 # the sum over the query's words. Powers of two, so "hit in a tag" always beats "hit in the
 # description" whatever else matched.
-FIELD_WEIGHTS = {"tags": 8, "description": 4, "text": 2, "filename": 1, "keywords": 2}
+FIELD_WEIGHTS = {"tags": 8, "description": 4, "place": 4, "text": 2, "filename": 1, "keywords": 2, "taken": 1}
+# Place filter terms ride in the word index under this mark, which no query word starts with.
+PLACE_MARK = "@"
 # relevance_key packs (score, uploaded) into one integer: timestamp keys of dates between 1970
 # and 2255 lie in [0, 2**53), so the score dominates and the upload time breaks ties.
 _RELEVANCE_SHIFT = 2**53
@@ -46,6 +49,8 @@ def weighted_terms(image: Image) -> dict[str, int]:
         (image.filename, FIELD_WEIGHTS["filename"]),
         (" ".join(t.name for t in a.tags), FIELD_WEIGHTS["tags"]),
         (" ".join(a.extra.get("keywords", ())), FIELD_WEIGHTS["keywords"]),  # analyzer's synonyms
+        (image.location.names if image.location else "", FIELD_WEIGHTS["place"]),
+        (taken_words(image.taken_at), FIELD_WEIGHTS["taken"]),
     ]
     out: dict[str, int] = {}
     for part, weight in parts:
@@ -54,6 +59,12 @@ def weighted_terms(image: Image) -> dict[str, int]:
                 if out.get(term, 0) < weight:
                     out[term] = weight
     return out
+
+
+def place_terms(image: Image) -> list[str]:
+    """The words of the image's place names (city, region, country), marked for the place filter."""
+    names = image.location.names if image.location else ""
+    return sorted({PLACE_MARK + w for w in tokenize(names)})
 
 
 def document_terms(image: Image) -> list[str]:
@@ -165,6 +176,18 @@ def matches(image: Image, query: ImageQuery) -> bool:
         terms = document_terms(image)
         if not all(any(d.startswith(w) for d in terms) for w in query.words):
             return False
+    if query.place:
+        places = place_terms(image)
+        if not all(any(p.startswith(PLACE_MARK + w) for p in places) for w in query.place):
+            return False
+    if query.taken_after is not None or query.taken_before is not None:
+        if image.taken_at is None:
+            return False
+        at = instant_key(image.taken_at)
+        if query.taken_after is not None and at < query.taken_after:
+            return False
+        if query.taken_before is not None and at >= query.taken_before:
+            return False
     return query.color is None or color_score(image, query) is not None
 
 
@@ -181,6 +204,9 @@ def order_key(image: Image, query: ImageQuery) -> Any:
         return filename_key(image.filename)
     if order == "size_bytes":
         return image.size_bytes
+    if order == "taken_at":
+        desc, asc = taken_keys(image.taken_at, image.uploaded_at)
+        return desc if is_descending(query) else asc
     if order == "relevance":
         return relevance_key(relevance(image, query.words), timestamp_key(image.uploaded_at))
     return color_score(image, query)

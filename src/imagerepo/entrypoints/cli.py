@@ -1,4 +1,5 @@
-"""The `imagerepo` command: serve, worker, migrate, users, import/export, reanalyze, demo, sweep."""
+"""The `imagerepo` command: serve, worker, migrate, users, import/export, reanalyze, backfill-metadata,
+demo, sweep."""
 
 from __future__ import annotations
 
@@ -375,6 +376,27 @@ def reanalyze(
         if wait:
             done = _drain(container, console, "analyzing")
             typer.echo("analysis: " + (", ".join(f"{k} {v}" for k, v in sorted(done.items())) or "nothing to do"))
+    except DomainError as e:
+        _fail(e)
+    finally:
+        container.shutdown_resources()
+
+
+@cli.command("backfill-metadata")
+def backfill_metadata() -> None:
+    """Read capture time, camera and position from the originals of images stored before they were
+    kept, and name the places offline. Resumable: run it again after a stop and it goes on."""
+    container = _container(workers=0)
+    container.init_resources()
+    console = Console(stderr=True)
+    try:
+        accounts = {a.id: a for a in container.account_service().list_accounts()}
+        with Progress(TextColumn("{task.description}"), MofNCompleteColumn(), _RateColumn(), console=console) as bar:
+            task = bar.add_task("reading metadata", total=None)
+            done = container.image_service().backfill_photos(
+                accounts.get, progress=lambda n: bar.update(task, completed=n)
+            )
+        typer.echo(f"read the metadata of {done} images")
     except DomainError as e:
         _fail(e)
     finally:

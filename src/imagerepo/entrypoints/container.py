@@ -18,6 +18,7 @@ from typing import Any, NamedTuple, Protocol
 
 from dependency_injector import containers, providers
 
+from imagerepo.adapters.gazetteer import OfflineGazetteer
 from imagerepo.adapters.imaging import allow_pixels
 from imagerepo.adapters.pillow_inspector import PillowImageInspector
 from imagerepo.adapters.sql.dialect import Database
@@ -37,6 +38,7 @@ from imagerepo.ports.analysis_queue import AnalysisQueue
 from imagerepo.ports.analysis_scheduler import AnalysisScheduler
 from imagerepo.ports.blob_store import BlobStore
 from imagerepo.ports.clock import Clock
+from imagerepo.ports.gazetteer import Gazetteer
 from imagerepo.ports.identity_link_repository import IdentityLinkRepository
 from imagerepo.ports.image_analyzer import ImageAnalyzer
 from imagerepo.ports.image_inspector import ImageInspector
@@ -284,13 +286,17 @@ def make_account_service(
 
 def make_image_service(
     images: ImageRepository, blobs: BlobStore, inspector: ImageInspector, scheduler: AnalysisScheduler,
-    clock: Clock, settings: Settings, signed_blobs: SignedBlobServer | None,
+    clock: Clock, settings: Settings, signed_blobs: SignedBlobServer | None, gazetteer: Gazetteer,
 ) -> ImageService:
     return ImageService(
         images, blobs, inspector, scheduler, clock, default_quota=settings.upload_quota,
         url_ttl=timedelta(seconds=settings.url_ttl_seconds), analyzer_name=settings.analyzer,
-        signed_blobs=signed_blobs,
+        signed_blobs=signed_blobs, gazetteer=gazetteer,
     )
+
+
+def offline_gazetteer() -> Gazetteer:
+    return OfflineGazetteer()  # reads its data on the first lookup, not here
 
 
 class Container(containers.DeclarativeContainer):
@@ -318,6 +324,7 @@ class Container(containers.DeclarativeContainer):
     inspector: providers.Provider[ImageInspector] = providers.Singleton(pillow_inspector, settings)
     analyzer: providers.Provider[ImageAnalyzer] = providers.Resource(open_analyzer, settings, http_client)
     hasher: providers.Provider[PasswordHasher] = providers.Singleton(argon2_hasher)
+    gazetteer: providers.Provider[Gazetteer] = providers.Singleton(offline_gazetteer)
 
     # The image repository is also the AnalysisQueue: both ports share one store.
     analysis_service = providers.Singleton(
@@ -330,7 +337,8 @@ class Container(containers.DeclarativeContainer):
         make_account_service, account_repository, session_repository, hasher, clock, throttle, settings
     )
     image_service = providers.Singleton(
-        make_image_service, image_repository, blob_store, inspector, scheduler, clock, settings, signed_blob_server
+        make_image_service, image_repository, blob_store, inspector, scheduler, clock, settings, signed_blob_server,
+        gazetteer,
     )
     token_service = providers.Singleton(TokenService, session_repository, clock)
     external_sign_in = providers.Singleton(

@@ -54,6 +54,35 @@ class AnalysisOut(msgspec.Struct):
         )
 
 
+class CameraOut(msgspec.Struct, omit_defaults=True):
+    make: str | None
+    model: str | None
+    lens: str | None = None  # absent when unknown
+
+
+class ExposureOut(msgspec.Struct):
+    iso: int | None
+    f_number: float | None
+    exposure_time: float | None
+    focal_length: float | None
+
+
+class LocationOut(msgspec.Struct):
+    latitude: float
+    longitude: float
+    city: str | None
+    region: str | None
+    country: str | None
+    country_code: str | None
+
+
+def taken_at_text(at: datetime | None) -> str | None:
+    """RFC 3339 with the photo's own offset; without one, the wall-clock time alone."""
+    if at is None:
+        return None
+    return at.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 class ImageOut(msgspec.Struct):
     id: str
     filename: str
@@ -67,6 +96,10 @@ class ImageOut(msgspec.Struct):
     thumbnail_url: str
     url_expires_at: str
     analysis: AnalysisOut
+    taken_at: str | None = None
+    camera: CameraOut | None = None
+    exposure: ExposureOut | None = None
+    location: LocationOut | None = None
 
     @classmethod
     def of(cls, image: Image, urls: ImageUrls) -> ImageOut:
@@ -83,6 +116,11 @@ class ImageOut(msgspec.Struct):
             thumbnail_url=urls.thumbnail_url,
             url_expires_at=rfc3339(urls.expires_at),
             analysis=AnalysisOut.of(image.analysis),
+            taken_at=taken_at_text(image.taken_at),
+            camera=CameraOut(c.make, c.model, c.lens) if (c := image.camera) else None,
+            exposure=ExposureOut(e.iso, e.f_number, e.exposure_time, e.focal_length) if (e := image.exposure) else None,
+            location=LocationOut(p.latitude, p.longitude, p.city, p.region, p.country, p.country_code)
+            if (p := image.location) else None,
         )
 
 
@@ -131,4 +169,31 @@ def image_card(image: Image, urls: ImageUrls) -> dict[str, Any]:
         ],
         "text": a.text,
         "error": a.error,
+        **photo_card(image),
+    }
+
+
+def photo_card(image: Image) -> dict[str, Any]:
+    """When, where and with what, as a page shows them ("" when unknown)."""
+    taken, cam, exp, loc = image.taken_at, image.camera, image.exposure, image.location
+    exposure = []
+    if exp is not None:
+        if exp.exposure_time:
+            t = exp.exposure_time
+            exposure.append(f"1/{round(1 / t)} s" if t < 1 else f"{t:g} s")
+        if exp.f_number:
+            exposure.append(f"f/{exp.f_number:g}")
+        if exp.focal_length:
+            exposure.append(f"{exp.focal_length:g} mm")
+        if exp.iso:
+            exposure.append(f"ISO {exp.iso}")
+    return {
+        "taken_at": taken,
+        "taken_iso": taken_at_text(taken) or "",
+        "taken_label": taken.strftime("%-d %b %Y, %H:%M") + (taken.strftime(" %z") if taken.tzinfo else "")
+        if taken else "",
+        "month": taken.strftime("%B %Y") if taken else "No date",
+        "camera_text": " · ".join(p for p in (cam.make, cam.model, cam.lens) if p) if cam else "",
+        "exposure_text": " · ".join(exposure),
+        "place_text": ", ".join(p for p in (loc.city, loc.region, loc.country) if p) if loc else "",
     }

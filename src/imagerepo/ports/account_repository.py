@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from imagerepo.domain.accounts import Account
+from imagerepo.domain.accounts import Account, AccountSettings
 
 
 @runtime_checkable
@@ -24,6 +24,10 @@ class AccountRepository(Protocol):
 
     def set_quota_limit(self, account_id: str, limit: int | None) -> None:
         """None returns the account to the deployment's default quota."""
+        ...
+
+    def set_settings(self, account_id: str, settings: AccountSettings) -> None:
+        """Store the account's settings."""
         ...
 
     def list(self) -> Sequence[Account]:

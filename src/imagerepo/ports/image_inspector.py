@@ -8,6 +8,7 @@ from typing import BinaryIO, Protocol, runtime_checkable
 import attrs
 
 from imagerepo.domain.images import InspectedImage
+from imagerepo.domain.photos import PhotoInfo
 
 
 @attrs.frozen
@@ -29,4 +30,9 @@ class ImageInspector(Protocol):
 
     def thumbnail(self, path: Path) -> Thumbnail:
         """A small image with EXIF orientation applied and metadata stripped."""
+        ...
+
+    def photo_info(self, data: bytes) -> PhotoInfo:
+        """What a stored file says about the photo (capture time, camera, position), read without
+        decoding its pixels; PhotoInfo() when it says nothing or is not an image."""
         ...

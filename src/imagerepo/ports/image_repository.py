@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from imagerepo.domain.images import Image
+from imagerepo.domain.photos import PhotoInfo
 from imagerepo.domain.queries import ImageQuery, Page
 
 
@@ -76,6 +77,21 @@ class ImageRepository(Protocol):
     def request_analysis(self, owner_id: str, image_id: str, now: datetime) -> Image | None:
         """Set a ready image's analysis back to pending (new generation, attempts reset): the
         queue hands it out again and a job still running for the old generation is superseded."""
+        ...
+
+    def set_photo(self, owner_id: str, image_id: str, photo: PhotoInfo) -> Image | None:
+        """Store what a ready image's file says (capture time, camera, position); its search
+        index follows. None when the owner has no such ready image."""
+        ...
+
+    def erase_locations(self, owner_id: str) -> int:
+        """Forget the position and place names of every image of the owner, in any state, and
+        drop them from the search index. Returns how many images had one."""
+        ...
+
+    def unread_photos(self, after_id: str, limit: int) -> Sequence[Image]:
+        """Ready images, of every owner, whose file was not read for its photo information yet
+        (uploaded before it was kept), in id order after ``after_id``: what a backfill walks."""
         ...
 
     def check(self) -> None:

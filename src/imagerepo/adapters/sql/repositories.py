@@ -16,12 +16,14 @@ from imagerepo.adapters.sql.rows import (
     SearchIndex,
     account_from_row,
     image_from_row,
+    json_text,
     session_from_row,
 )
 from imagerepo.adapters.sql.search import DRIVE_BELOW, Sql, search_rows
-from imagerepo.domain.accounts import Account, Session, normalize_username
+from imagerepo.domain.accounts import Account, AccountSettings, Session, normalize_username
 from imagerepo.domain.errors import DuplicateImage, QuotaExceeded, UsernameTaken
 from imagerepo.domain.images import Analysis, AnalysisJob, AnalysisStatus, Image
+from imagerepo.domain.photos import PhotoInfo
 from imagerepo.domain.queries import Cursor, ImageQuery, Page
 
 _COLS = ", ".join(IMAGE_COLUMNS)
@@ -38,8 +40,8 @@ class SqlAccountRepository:
         try:
             with self._db.transaction() as tx:
                 tx.execute(
-                    "INSERT INTO accounts (id, username, username_key, password_hash, created_at, quota_limit)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO accounts (id, username, username_key, password_hash, created_at, quota_limit,"
+                    " keep_location, face_recognition) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         account.id,
                         account.username,
@@ -47,6 +49,8 @@ class SqlAccountRepository:
                         account.password_hash,
                         d.time(account.created_at),
                         account.quota_limit,
+                        account.settings.keep_location,
+                        account.settings.face_recognition,
                     ),
                 )
         except d.unique_violation as e:
@@ -71,6 +75,13 @@ class SqlAccountRepository:
     def set_quota_limit(self, account_id: str, limit: int | None) -> None:
         with self._db.transaction() as tx:
             tx.execute("UPDATE accounts SET quota_limit = ? WHERE id = ?", (limit, account_id))
+
+    def set_settings(self, account_id: str, settings: AccountSettings) -> None:
+        with self._db.transaction() as tx:
+            tx.execute(
+                "UPDATE accounts SET keep_location = ?, face_recognition = ? WHERE id = ?",
+                (settings.keep_location, settings.face_recognition, account_id),
+            )
 
     def list(self) -> Sequence[Account]:
         with self._db.transaction(write=False) as tx:
@@ -135,6 +146,9 @@ def _search_columns(d: Dialect, image: Image, ix: SearchIndex) -> dict[str, Any]
         "analysis_status": image.analysis.status.value,
         "terms": ix.terms_text,
         "tags": d.text_list(ix.tags),
+        "photo": json_text(image.photo.to_json()) if image.photo is not None else None,
+        "taken_desc_key": ix.taken_desc_key,
+        "taken_asc_key": ix.taken_asc_key,
     }
     if d.palette_column:
         cols["palette"] = ix.palette_json
@@ -379,6 +393,38 @@ class SqlImageRepository:
             image = image_from_row(row)
             _index(tx, d, attrs.evolve(image, analysis=attrs.evolve(image.analysis, error=error)))
             return True
+
+    def set_photo(self, owner_id: str, image_id: str, photo: PhotoInfo) -> Image | None:
+        with self._db.transaction() as tx:
+            row = tx.execute(  # the UPDATE holds the row until the index is rewritten
+                "UPDATE images SET photo = photo WHERE id = ? AND owner_id = ? AND state = 'ready'"
+                f" RETURNING {_COLS}",
+                (image_id, owner_id),
+            ).fetchone()
+            if row is None:
+                return None
+            return _index(tx, self._db.dialect, attrs.evolve(image_from_row(row), photo=photo))
+
+    def erase_locations(self, owner_id: str) -> int:
+        with self._db.transaction() as tx:
+            tx.lock(owner_id)
+            rows = tx.execute(
+                f"UPDATE images SET photo = photo WHERE owner_id = ? AND photo IS NOT NULL RETURNING {_COLS}",
+                (owner_id,),
+            ).fetchall()
+            placed = [i for i in map(image_from_row, rows) if i.photo is not None and i.location is not None]
+            for image in placed:
+                assert image.photo is not None
+                _index(tx, self._db.dialect, attrs.evolve(image, photo=image.photo.without_location()))
+        return len(placed)
+
+    def unread_photos(self, after_id: str, limit: int) -> Sequence[Image]:
+        with self._db.transaction(write=False) as tx:
+            rows = tx.execute(
+                f"SELECT {_COLS} FROM images WHERE state = 'ready' AND photo IS NULL AND id > ? ORDER BY id LIMIT ?",
+                (after_id, limit),
+            ).fetchall()
+        return [image_from_row(r) for r in rows]
 
     def pending_analyses(self) -> int:
         with self._db.transaction(write=False) as tx:

@@ -8,11 +8,19 @@ from typing import Any, Protocol
 
 import attrs
 
-from imagerepo.domain.accounts import Account, Session
+from imagerepo.domain.accounts import Account, AccountSettings, Session
 from imagerepo.domain.colors import COLOR_MIN_FRACTION
 from imagerepo.domain.identity import IdentityLink
 from imagerepo.domain.images import Analysis, Image
-from imagerepo.domain.ranking import color_cell, filename_key, tag_names, timestamp_key, weighted_terms
+from imagerepo.domain.photos import PhotoInfo, taken_keys
+from imagerepo.domain.ranking import (
+    color_cell,
+    filename_key,
+    place_terms,
+    tag_names,
+    timestamp_key,
+    weighted_terms,
+)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
@@ -29,6 +37,7 @@ IMAGE_COLUMNS = (
     "sha256",
     "uploaded_at",
     "analysis",
+    "photo",
 )
 
 
@@ -67,15 +76,21 @@ class SearchIndex:
     palette: tuple[tuple[float, float, float, float], ...]
     filename_key: str
     uploaded_key: int
-    # ranking.weighted_terms as (term, weight) pairs.
+    # ranking.weighted_terms as (term, weight) pairs, then ranking.place_terms with weight 0.
     weighted: tuple[tuple[str, int], ...] = ()
+    # domain.photos.taken_keys
+    taken_desc_key: int = 0
+    taken_asc_key: int = 0
 
     @classmethod
     def of(cls, image: Image) -> SearchIndex:
         weighted = weighted_terms(image)
+        desc, asc = taken_keys(image.taken_at, image.uploaded_at)
         return cls(
-            terms=tuple(weighted),
-            weighted=tuple(weighted.items()),
+            terms=(*weighted, *place_terms(image)),
+            weighted=(*weighted.items(), *((t, 0) for t in place_terms(image))),
+            taken_desc_key=desc,
+            taken_asc_key=asc,
             tags=tuple(tag_names(image)),
             palette=tuple((*c.lab, c.fraction) for c in image.analysis.colors),
             filename_key=filename_key(image.filename),
@@ -121,6 +136,7 @@ def image_from_row(row: Row) -> Image:
         sha256=row["sha256"],
         uploaded_at=when(row["uploaded_at"]),
         analysis=Analysis.from_json(data),
+        photo=PhotoInfo.from_json(json.loads(row["photo"])) if row["photo"] else None,
     )
 
 
@@ -131,6 +147,7 @@ def account_from_row(row: Row) -> Account:
         password_hash=row["password_hash"],
         created_at=when(row["created_at"]),
         quota_limit=row["quota_limit"],
+        settings=AccountSettings(bool(row["keep_location"]), bool(row["face_recognition"])),
     )
 
 

@@ -29,7 +29,7 @@ from imagerepo.adapters.sql.dialect import Dialect
 from imagerepo.adapters.sql.rows import IMAGE_COLUMNS
 from imagerepo.domain.colors import rgb_to_lab
 from imagerepo.domain.queries import RELEVANCE_ORDER, ImageQuery, is_descending
-from imagerepo.domain.ranking import COLOR_SCORE_SCALE, color_cells_near
+from imagerepo.domain.ranking import COLOR_SCORE_SCALE, PLACE_MARK, color_cells_near
 
 # Above every code point a stored term can contain: [w, w + TOP) in code-point order holds
 # exactly the terms that start with w.
@@ -44,7 +44,13 @@ MAX_WALKED_TERMS = 32
 # relevance_key's multiplier (ranking._RELEVANCE_SHIFT), as an SQL literal.
 _SHIFT = str(2**53)
 
-_COLUMN_KEYS = {"uploaded_at": "i.uploaded_key", "filename": "i.filename_key", "size_bytes": "i.size_bytes"}
+_COLUMN_KEYS = {
+    "uploaded_at": "i.uploaded_key",
+    "filename": "i.filename_key",
+    "size_bytes": "i.size_bytes",
+    "-taken_at": "i.taken_desc_key",
+    "taken_at": "i.taken_asc_key",
+}
 
 
 @attrs.frozen
@@ -72,7 +78,8 @@ def sources(query: ImageQuery) -> list[Source]:
                 Sql("SELECT 1 FROM search_tags WHERE owner_id = ? AND tag = ?", [query.owner_id, tag]),
             )
         )
-    for word in query.words:
+    marked = [PLACE_MARK + w for w in query.place]
+    for word in (*query.words, *marked):
         rng = [word, word + TOP]
         out.append(
             Source(
@@ -104,6 +111,26 @@ def sources(query: ImageQuery) -> list[Source]:
             )
         )
     return out
+
+
+def taken_filters(query: ImageQuery, ident: str) -> list[Sql]:
+    """The capture-time range as conditions on the image row ``ident``: undated images hold keys
+    beyond every instant (photos.taken_keys), so the keys' range tests exclude them."""
+    out = []
+    if query.taken_after is not None:
+        out.append(Sql(f"{ident}.taken_desc_key >= ?", [query.taken_after]))
+    if query.taken_before is not None:
+        out.append(Sql(f"{ident}.taken_asc_key < ?", [query.taken_before]))
+    return out
+
+
+def _taken_probe(query: ImageQuery) -> list[Sql]:
+    conds = taken_filters(query, "x")
+    if not conds:
+        return []
+    where = " AND ".join(c.text for c in conds)
+    params = [p for c in conds for p in c.params]
+    return [Sql(f"EXISTS (SELECT 1 FROM images x WHERE x.id = {{id}} AND {where})", params)]
 
 
 def sample_sql(source: Source, cap: int) -> Sql:
@@ -208,15 +235,16 @@ def search_sql(
     direction = "DESC" if desc else "ASC"
     cols = ", ".join("i." + c for c in IMAGE_COLUMNS)
     filters = sources(query)
-    nt, nw = len(query.tags), len(query.words)
-    tag_filters, word_filters, color_filters = filters[:nt], filters[nt : nt + nw], filters[nt + nw :]
+    nt, nw, np = len(query.tags), len(query.words), len(query.place)
+    tag_filters, word_filters = filters[:nt], filters[nt : nt + nw]
+    place_filters, color_filters = filters[nt + nw : nt + nw + np], filters[nt + nw + np :]
     cmp = "<" if desc else ">"
 
     if order in ("relevance", "color"):
         # Ranked on the side tables alone: they hold only ready images (migration 0030).
         params: list[Any] = []
         if order == "relevance" and word_terms is not None:
-            probes = [f.probe for f in (*tag_filters, *color_filters)]
+            probes = [f.probe for f in (*tag_filters, *place_filters, *color_filters)] + _taken_probe(query)
             walked, walk_params = _walk_terms(query, word_terms, probes)
             keys = (
                 f"SELECT r.image_id AS id, r.sort_key AS sort_key FROM ({walked}) AS r"
@@ -248,7 +276,7 @@ def search_sql(
                     f"SELECT image_id, sum(w) * {_SHIFT} + max(uk) AS sort_key FROM ({' UNION ALL '.join(parts)})"
                     f" AS u GROUP BY image_id HAVING count(*) = {len(query.words)}"
                 )
-            probes = [f.probe for f in (*tag_filters, *color_filters)]
+            probes = [f.probe for f in (*tag_filters, *place_filters, *color_filters)] + _taken_probe(query)
         else:
             assert query.color is not None
             lab = rgb_to_lab(query.color)
@@ -264,7 +292,7 @@ def search_sql(
             if color_tier is not None:
                 ranked += " HAVING min(" + dialect.color_score + ") <= ?"
                 params += [*color_term_params(lab), color_tier * COLOR_SCORE_SCALE]
-            probes = [f.probe for f in (*tag_filters, *word_filters)]
+            probes = [f.probe for f in (*tag_filters, *word_filters, *place_filters)] + _taken_probe(query)
         where = [_probe(p, "r.image_id") for p in probes]
         for p in probes:
             params += p.params
@@ -278,9 +306,12 @@ def search_sql(
         )
         params.append(query.limit + 1)
     else:
-        key = _COLUMN_KEYS[order]
+        key = _COLUMN_KEYS[query.order if order == "taken_at" else order]
         where = ["i.owner_id = ?", "i.state = 'ready'"]
         params = [query.owner_id]
+        for cond in taken_filters(query, "i"):
+            where.append(cond.text)
+            params += cond.params
         head_params: list[Any] = []
         driver = ""
         walk_probes = [f.probe for f in filters]

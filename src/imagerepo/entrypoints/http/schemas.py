@@ -50,14 +50,28 @@ class QuotaOut(msgspec.Struct):
     limit: int
 
 
+class SettingsOut(msgspec.Struct):
+    face_recognition: bool
+    keep_location: bool
+
+
+class SettingsIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Either or both; a field left out keeps its value."""
+
+    face_recognition: bool | None = None
+    keep_location: bool | None = None
+
+
 class MeOut(msgspec.Struct):
     id: str
     username: str
     quota: QuotaOut
+    settings: SettingsOut
 
     @classmethod
     def of(cls, a: Account, q: QuotaUse) -> MeOut:
-        return cls(id=a.id, username=a.username, quota=QuotaOut(used=q.used, limit=q.limit))
+        s = SettingsOut(face_recognition=a.settings.face_recognition, keep_location=a.settings.keep_location)
+        return cls(id=a.id, username=a.username, quota=QuotaOut(used=q.used, limit=q.limit), settings=s)
 
 
 class ImagePageOut(msgspec.Struct):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
-from litestar import Request, Response, delete, get, post
+from litestar import Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
@@ -21,6 +21,7 @@ from imagerepo.entrypoints.http.schemas import (
     CredentialsIn,
     MeOut,
     RulesOut,
+    SettingsIn,
     TokenOut,
     error_responses,
 )
@@ -81,4 +82,18 @@ def me(auth: NamedDependency[Auth], images: NamedDependency[ImageService]) -> Me
     return MeOut.of(auth.account, images.quota(auth.account))
 
 
-ROUTES = [rules, sign_up, sign_in, sign_out, sign_out_everywhere, me]
+@patch("/api/v1/me", tags=["accounts"], sync_to_thread=True, operation_id="updateMe",
+       request_max_body_size=JSON_BODY_LIMIT,
+       summary="Change my settings: keep_location off erases every stored position; face_recognition is stored",
+       responses=error_responses(400, 401, 413, 415, 422, 503))
+def update_me(data: JSONBody[SettingsIn], auth: NamedDependency[Auth], accounts: NamedDependency[AccountService],
+              images: NamedDependency[ImageService]) -> MeOut:
+    account = accounts.update_settings(
+        auth.account, keep_location=data.keep_location, face_recognition=data.face_recognition
+    )
+    if not account.settings.keep_location:
+        images.erase_locations(account)  # again on every such request: a retry finishes an interrupted erase
+    return MeOut.of(account, images.quota(account))
+
+
+ROUTES = [rules, sign_up, sign_in, sign_out, sign_out_everywhere, me, update_me]

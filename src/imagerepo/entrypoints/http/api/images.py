@@ -63,12 +63,25 @@ def list_images(
     color: Annotated[str | None, QueryParameter(description="#rrggbb; closest first")] = None,
     sort: Annotated[
         str | None,
-        QueryParameter(description="-uploaded_at (default), uploaded_at, filename, -size_bytes, size_bytes"),
+        QueryParameter(
+            description="-uploaded_at (default), uploaded_at, filename, -size_bytes, size_bytes, -taken_at, taken_at"
+            " (images without taken_at after the others, by upload time)"
+        ),
     ] = None,
     limit: Annotated[str | None, QueryParameter(description="1-100, default 20")] = None,
     cursor: Annotated[str | None, QueryParameter(description="next_cursor of the previous page")] = None,
+    place: Annotated[str | None, QueryParameter(description="words matched against city, region and country")] = None,
+    taken_after: Annotated[
+        str | None, QueryParameter(description="RFC 3339 date or date-time; taken at or after it")
+    ] = None,
+    taken_before: Annotated[
+        str | None, QueryParameter(description="RFC 3339 date or date-time; taken before it")
+    ] = None,
 ) -> ImagePageOut:
-    query = build_query(auth.account.id, q=q, tags=tag or [], color=color, sort=sort, limit=limit, cursor=cursor)
+    query = build_query(
+        auth.account.id, q=q, tags=tag or [], color=color, sort=sort, limit=limit, cursor=cursor, place=place,
+        taken_after=taken_after, taken_before=taken_before,
+    )
     page = images.search(query)
     return ImagePageOut(
         items=[image_out(images, i) for i in page.items],

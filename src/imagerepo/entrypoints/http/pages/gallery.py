@@ -26,7 +26,11 @@ SORT_LABELS = {
     SortOrder.FILENAME.value: "File name",
     SortOrder.LARGEST.value: "Largest first",
     SortOrder.SMALLEST.value: "Smallest first",
+    SortOrder.TAKEN_NEWEST.value: "Taken, newest first",
+    SortOrder.TAKEN_OLDEST.value: "Taken, oldest first",
 }
+# The gallery's two views: by upload time, or the timeline by capture time grouped by month.
+VIEWS = {"uploaded": "Uploaded", "taken": "Taken"}
 
 
 def _multi(params: Any) -> list[tuple[str, str]]:
@@ -39,22 +43,31 @@ def listing(request: Request[Any, Any, Any], images: ImageService, account: Acco
     q = params.get("q", "") if search else ""
     tags = [t for t in params.getall("tag", []) if t.strip()]
     color = params.get("color", "") if search and params.get("use_color") else ""
-    sort = params.get("sort", "") if search else ""
+    view = "taken" if not search and params.get("view") == "taken" else "uploaded"
+    sort = params.get("sort", "") if search else ("-taken_at" if view == "taken" else "")
+    place = params.get("place", "") if search else ""
+    taken_after = params.get("taken_after", "") if search else ""
+    taken_before = params.get("taken_before", "") if search else ""
     cursor = params.get("cursor", "")
     problems: list[str] = []
     items: list[dict[str, Any]] = []
     next_url = ""
     try:
         query = build_query(account.id, q=q, tags=tags, color=color or None, sort=sort or None,
-                            limit=PAGE_SIZE, cursor=cursor or None)
+                            limit=PAGE_SIZE, cursor=cursor or None, place=place or None,
+                            taken_after=taken_after or None, taken_before=taken_before or None)
         found = images.search(query)
     except E.InvalidQuery as e:
         problems = [f"{field}: {'; '.join(msgs)}" for field, msgs in e.details.items()] or [e.message]
     else:
         items = [card(images, i) for i in found.items]
         if found.next_cursor is not None:
-            keep: list[tuple[str, str]] = [(k, v) for k in ("q", "use_color", "color", "sort")
-                                           if (v := params.get(k, "")) and search]
+            keep: list[tuple[str, str]] = [
+                (k, v) for k in ("q", "use_color", "color", "sort", "place", "taken_after", "taken_before")
+                if (v := params.get(k, "")) and search
+            ]
+            if view == "taken":
+                keep.append(("view", "taken"))
             keep += [("tag", t) for t in tags]
             keep.append(("cursor", found.next_cursor.encode(query)))
             next_url = f"{request.url.path}?{urlencode(keep)}"
@@ -64,7 +77,19 @@ def listing(request: Request[Any, Any, Any], images: ImageService, account: Acco
         if len(_multi(params)) > 1 else "")} for t in tags]
     return {"items": items, "next_url": next_url, "problems": problems, "q": q, "tags": tags, "chips": chips,
             "color": color or params.get("color", "#1f6fb2") or "#1f6fb2", "use_color": bool(color),
-            "sort": sort, "sorts": SORT_LABELS, "filtered": bool(q or tags or color or cursor)}
+            "sort": sort, "sorts": SORT_LABELS, "view": view, "views": VIEWS, "months": months(items),
+            "place": place, "taken_after": taken_after, "taken_before": taken_before,
+            "filtered": bool(q or tags or color or cursor or place or taken_after or taken_before)}
+
+
+def months(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The timeline: runs of cards taken in the same month, in page order, each under its month."""
+    out: list[dict[str, Any]] = []
+    for item in items:
+        if not out or out[-1]["label"] != item["month"]:
+            out.append({"label": item["month"], "items": []})
+        out[-1]["items"].append(item)
+    return out
 
 
 @get("/gallery", sync_to_thread=True)

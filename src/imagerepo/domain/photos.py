@@ -1,0 +1,123 @@
+"""When and where a photo was taken, and with what: read from the file, named offline."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import attrs
+
+MONTHS = (
+    "january", "february", "march", "april", "may", "june",
+    "july", "august", "september", "october", "november", "december",
+)  # fmt: skip
+
+
+@attrs.frozen
+class Camera:
+    make: str | None = None
+    model: str | None = None
+    lens: str | None = None
+
+
+@attrs.frozen
+class Exposure:
+    iso: int | None = None
+    f_number: float | None = None
+    exposure_time: float | None = None  # seconds
+    focal_length: float | None = None  # millimetres
+
+
+@attrs.frozen
+class Location:
+    latitude: float
+    longitude: float
+    city: str | None = None
+    region: str | None = None
+    country: str | None = None
+    country_code: str | None = None
+
+    @property
+    def names(self) -> str:
+        """The place names, as text a word query looks at."""
+        return " ".join(n for n in (self.city, self.region, self.country) if n)
+
+
+@attrs.frozen
+class Place:
+    """What a gazetteer says about a position."""
+
+    city: str | None = None
+    region: str | None = None
+    country: str | None = None
+    country_code: str | None = None
+
+
+@attrs.frozen
+class PhotoInfo:
+    """What the file says. ``taken_at`` is aware when the file (or its position) gives an offset,
+    naive (local wall-clock time) otherwise."""
+
+    taken_at: datetime | None = None
+    camera: Camera | None = None
+    exposure: Exposure | None = None
+    location: Location | None = None
+
+    def without_location(self) -> PhotoInfo:
+        return attrs.evolve(self, location=None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "taken_at": self.taken_at.isoformat() if self.taken_at else None,
+            "camera": attrs.asdict(self.camera) if self.camera else None,
+            "exposure": attrs.asdict(self.exposure) if self.exposure else None,
+            "location": attrs.asdict(self.location) if self.location else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PhotoInfo:
+        taken = data.get("taken_at")
+        cam, exp, loc = data.get("camera"), data.get("exposure"), data.get("location")
+        return cls(
+            taken_at=datetime.fromisoformat(taken) if taken else None,
+            camera=Camera(**cam) if cam else None,
+            exposure=Exposure(**exp) if exp else None,
+            location=Location(**loc) if loc else None,
+        )
+
+
+# Sort keys of the taken_at orders: dated images by their instant (a naive time read as UTC),
+# undated ones after all of them in either direction, by upload time. Instants of years 1..9999
+# lie within ±2**58 microseconds of the epoch, so the offset keeps the two groups apart.
+UNDATED_OFFSET = 2**61
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def instant_key(at: datetime) -> int:
+    """Microseconds since the epoch; a naive time counts as UTC."""
+    aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return (aware - _EPOCH) // timedelta(microseconds=1)
+
+
+def taken_keys(taken_at: datetime | None, uploaded_at: datetime) -> tuple[int, int]:
+    """(descending key, ascending key) of an image in the -taken_at and taken_at orders."""
+    if taken_at is not None:
+        k = instant_key(taken_at)
+        return k, k
+    up = instant_key(uploaded_at)
+    return up - UNDATED_OFFSET, up + UNDATED_OFFSET
+
+
+def taken_words(taken_at: datetime | None) -> str:
+    """Words a query can find a photo by its date with: the month's name and the year."""
+    if taken_at is None:
+        return ""
+    return f"{MONTHS[taken_at.month - 1]} {taken_at.year}"
+
+
+def with_zone_offset(taken_at: datetime | None, offset: timedelta | None) -> datetime | None:
+    """A naive capture time given the UTC offset of where it was taken (aware times are kept)."""
+    if taken_at is None or taken_at.tzinfo is not None or offset is None:
+        return taken_at
+    return taken_at.replace(tzinfo=timezone(offset))
