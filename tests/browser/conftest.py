@@ -113,7 +113,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     thread.join(10)
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's sync API keeps an event loop running in the main thread while it is
+# open, so it must end with the browser tests, before other tests call asyncio/anyio.run.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         unavailable(f"{CHROMIUM} is missing: run scripts/ensure-chromium.sh")

@@ -84,7 +84,10 @@ def me(auth: NamedDependency[Auth], images: NamedDependency[ImageService]) -> Me
 
 @patch("/api/v1/me", tags=["accounts"], sync_to_thread=True, operation_id="updateMe",
        request_max_body_size=JSON_BODY_LIMIT,
-       summary="Change my settings: keep_location off erases every stored position; face_recognition is stored",
+       summary="Change my settings",
+       description="Either setting may be given; an omitted one is unchanged. `keep_location: false` stops "
+                   "storing positions and erases every stored position and place name of the account. "
+                   "`face_recognition` is stored (off by default).",
        responses=error_responses(400, 401, 413, 415, 422, 503))
 def update_me(data: JSONBody[SettingsIn], auth: NamedDependency[Auth], accounts: NamedDependency[AccountService],
               images: NamedDependency[ImageService]) -> MeOut:
