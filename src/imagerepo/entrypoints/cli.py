@@ -33,8 +33,12 @@ log = logging.getLogger("imagerepo.cli")
 cli = typer.Typer(help="imagerepo: a private image repository.", no_args_is_help=True, add_completion=False)
 
 
-def _config_error(e: ConfigError) -> NoReturn:
+def _report_config_error(e: ConfigError) -> None:
     typer.secho(f"configuration error: {e}", fg="red", err=True)
+
+
+def _config_error(e: ConfigError) -> NoReturn:
+    _report_config_error(e)
     raise typer.Exit(2) from None
 
 
@@ -464,7 +468,7 @@ def main() -> None:
     try:
         cli()
     except ConfigError as e:  # found while a command builds what it needs (a key file, the bucket's region)
-        typer.secho(f"configuration error: {e}", fg="red", err=True)
+        _report_config_error(e)  # outside typer's own handling: typer.Exit would not be caught here
         sys.exit(2)
 
 
