@@ -7,7 +7,7 @@ import os
 import shutil
 import tempfile
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -332,49 +332,37 @@ def test_any_key_is_refused_or_stays_inside_the_root(key: str) -> None:
         assert store.get(key) == b"x"
 
 
-def test_concurrent_puts_and_deletes_in_one_directory(store: EncryptedFileBlobStore) -> None:
+@pytest.mark.parametrize(
+    ("threads", "rounds", "key_of", "read_back"),
+    [
+        # several images of one owner, each thread its own directories
+        (6, 40, lambda n, i: f"owner/img{n}-{i % 2}/original", True),
+        # a delete prunes empty directories that another thread's put is making again at that moment
+        (8, 300, lambda n, i: f"owner{i % 3}/img{n}-{i % 2}/original", False),
+    ],
+    ids=["one-directory", "shared-parents"],
+)
+def test_concurrent_puts_and_deletes(store: EncryptedFileBlobStore, threads: int, rounds: int,
+                                     key_of: Callable[[int, int], str], read_back: bool) -> None:
     import threading
 
     errors: list[BaseException] = []
 
     def worker(n: int) -> None:
         try:
-            for i in range(40):
-                key = f"owner/img{n}-{i % 2}/original"
+            for i in range(rounds):
+                key = key_of(n, i)
                 store.put(key, io.BytesIO(key.encode()), "image/png")
-                assert store.get(key) == key.encode()
+                if read_back:
+                    assert store.get(key) == key.encode()
                 store.delete(key)
         except BaseException as e:
             errors.append(e)
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
-    for t in threads:
+    workers = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+    for t in workers:
         t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    assert list(store.keys()) == []
-
-
-def test_concurrent_puts_and_deletes_across_shared_parent_directories(store: EncryptedFileBlobStore) -> None:
-    """A delete prunes empty directories that another thread's put is making again at that moment."""
-    import threading
-
-    errors: list[BaseException] = []
-
-    def worker(n: int) -> None:
-        try:
-            for i in range(300):
-                key = f"owner{i % 3}/img{n}-{i % 2}/original"
-                store.put(key, io.BytesIO(b"x"), "image/png")
-                store.delete(key)
-        except BaseException as e:
-            errors.append(e)
-
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
+    for t in workers:
         t.join()
     assert errors == []
     assert list(store.keys()) == []
