@@ -23,11 +23,20 @@ weights). PostgreSQL runs the very same query with index, index-only and bitmap 
 (SET LOCAL, never from a prepared statement, EXPLAIN checked to read no index), and pages 50 with
 OFFSET. Ends with one line per query and database:
 `bench search db=<sqlite|postgres> query=<name> n=<images of the user> p50_ms=<x> p99_ms=<y>`.
+
+To iterate on a few shapes: BENCH_QUERIES=combo,place_tag runs only those (names as printed;
+page50 included by name); BENCH_DB=postgres or sqlite picks one database; BENCH_KEEP_DB=1 keeps
+the loaded PostgreSQL database (named for the scale) and reuses it on the next run when it was
+loaded completely by the same generator at the same scale (the schema is migrated on open, as
+the application does), else it is dropped and loaded again. Drop it with
+`DROP DATABASE imagerepo_bench_keep_<scale>` when done.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import inspect
 import os
 import random
 import statistics
@@ -69,6 +78,9 @@ PLACES = [
 ]
 SIGNS = ["espresso", "menu", "open", "sale", "exit", "coffee", "bakery", "parking", "hotel", "station"]
 REPS, NAIVE_REPS = (60, 5) if FULL else (3, 1) if TINY else (100, 10)
+# Only these query names when set (comma-separated), e.g. "combo,place_tag".
+ONLY = {n.strip() for n in os.environ.get("BENCH_QUERIES", "").split(",") if n.strip()}
+KEEP_DB = os.environ.get("BENCH_KEEP_DB", "") == "1"
 
 
 @attrs.frozen
@@ -202,6 +214,11 @@ def queries(gen: Generator) -> dict[str, ImageQuery]:
         "word_sorted": build_query("big", q="beach", sort="-uploaded_at"),
         "color": build_query("big", color="#1f6fb2"),
         "combo": build_query("big", q="park", tags=[common], color="#808080", sort="-uploaded_at"),
+        # Combined shapes people type: a word and a color (ranked by relevance), two words and a
+        # tag, a word sorted by name.
+        "word_color": build_query("big", q="beach", color="#1f6fb2"),
+        "two_words_tag": build_query("big", q=f"{common} park", tags=[second]),
+        "word_filename": build_query("big", q="beach", sort="filename"),
         "sort_taken": build_query("big", sort="-taken_at"),
         "sort_taken_old": build_query("big", sort="taken_at"),
         "taken_range": build_query("big", taken_after="2021-01-01", taken_before="2021-02-01"),
@@ -365,11 +382,15 @@ def run_queries(db_name: str, repo: Any, naive: Callable[[ImageQuery, int], Call
     gen = Generator()
     out: list[Result] = []
     for name, query in queries(gen).items():
+        if ONLY and name not in ONLY:
+            continue
         same_page(db_name, name, repo.search(query), naive(query, 0)(), query.limit)
         p50, p99 = timed(functools.partial(repo.search, query), REPS)
         n50, n99 = timed(naive(query, 0), NAIVE_REPS)
         out.append((db_name, name, n, p50, p99, n50, n99))
         print(f"  {name:14s} p50 {p50:7.2f} ms  p99 {p99:7.2f} ms   naive p50 {n50:8.2f} ms", flush=True)
+    if ONLY and "page50" not in ONLY:
+        return out
     page50 = cursor_at_page(repo, build_query("big"), 50)
     same_page(db_name, "page50", repo.search(page50), naive(build_query("big"), 49 * 20)(), page50.limit)
     p50, p99 = timed(lambda: repo.search(page50), REPS)
@@ -408,17 +429,27 @@ def bench_postgres() -> list[Result]:
     except psycopg.OperationalError as e:
         print(f"postgres: skipped, server not reachable ({e})")
         return []
-    name = f"imagerepo_bench_{uuid.uuid4().hex[:10]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    db = PostgresDatabase(make_conninfo(server, dbname=name), min_size=1, max_size=2)
+    s = scale("postgres")
+    name = f"imagerepo_bench_keep_{SCALE or 'default'}" if KEEP_DB else f"imagerepo_bench_{uuid.uuid4().hex[:10]}"
+    dsn = make_conninfo(server, dbname=name)
+    loaded = KEEP_DB and _complete_load(admin, dsn, name)
+    if not loaded:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    db = PostgresDatabase(dsn, min_size=1, max_size=2)
     try:
         db.open()
         repo = PostgresImageRepository(db)
-        s = scale("postgres")
         print(f"postgres: big user {s.big:,}, others {s.others:,} over {s.users:,} users")
-        dsn = make_conninfo(server, dbname=name)
-        with bare_tables(dsn):
-            load(repo, s, "postgres")
+        if loaded:
+            print(f"  postgres: reusing the loaded database {name}")
+        else:
+            with bare_tables(dsn):
+                load(repo, s, "postgres")
+            if KEEP_DB:
+                with psycopg.connect(dsn, autocommit=True) as conn:
+                    conn.execute("CREATE TABLE bench_loaded (fingerprint text NOT NULL)")
+                    conn.execute("INSERT INTO bench_loaded VALUES (%s)", (_load_fingerprint(s),))
 
         def naive(q: ImageQuery, offset: int) -> Callable[[], Any]:
             if offset:  # the naive way to page 50: OFFSET on the same query, index scans off
@@ -428,8 +459,27 @@ def bench_postgres() -> list[Result]:
         return run_queries("postgres", repo, naive, s.big)
     finally:
         db.close()
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not KEEP_DB:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+def _load_fingerprint(s: Scale) -> str:
+    """What the loaded rows depend on: the scale, the seed and the generator's code."""
+    return hashlib.sha256(f"{s} {SEED} {BATCH} {inspect.getsource(Generator)}".encode()).hexdigest()
+
+
+def _complete_load(admin: Any, dsn: str, name: str) -> bool:
+    """Whether ``name`` exists and holds a finished load by this generator at this scale."""
+    import psycopg
+
+    if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+        return False
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        if conn.execute("SELECT to_regclass('bench_loaded')").fetchone()[0] is None:
+            return False
+        row = conn.execute("SELECT fingerprint FROM bench_loaded").fetchone()
+    return row is not None and row[0] == _load_fingerprint(scale("postgres"))
 
 
 LOADED_TABLES = ("images", "search_terms", "search_tags", "search_colors")
