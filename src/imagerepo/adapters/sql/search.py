@@ -217,6 +217,39 @@ def _walk_terms(query: ImageQuery, terms: list[str], probes: list[Sql]) -> tuple
     return f"SELECT DISTINCT image_id, sort_key FROM ({' UNION ALL '.join(branches)}) AS m", params
 
 
+def _words_ranked(
+    query: ImageQuery,
+    estimate: Callable[[Sql], int],
+    word_filters: list[Source],
+    probes: list[Sql],
+    drive_below: int,
+) -> tuple[str, list[Any]]:
+    """Relevance to several words, driven by the rarest: each of its entries whose image holds
+    every other word and passes ``probes`` (index probes by image) counts; only those images look
+    up their best weight for each other word. Reads the rarest word's entries plus a few probes
+    each, instead of grouping every entry of every word (two words and a tag at 20,000 images in
+    SQLite: 20 ms of CPU before, 4 after)."""
+    sizes = [estimate(sample_sql(f, drive_below)) if drive_below > 0 else 0 for f in word_filters]
+    lead = min(range(len(query.words)), key=lambda n: sizes[n])
+    others = [w for n, w in enumerate(query.words) if n != lead]
+    best = [
+        "(SELECT max(t.weight) FROM search_terms t WHERE t.image_id = d.image_id AND t.term >= ? AND t.term < ?)"
+        for _ in others
+    ]
+    params: list[Any] = [p for w in others for p in (w, w + TOP)]
+    where = ["s.owner_id = ?", "s.term >= ?", "s.term < ?"]
+    params += [query.owner_id, query.words[lead], query.words[lead] + TOP]
+    for probe in [f.probe for n, f in enumerate(word_filters) if n != lead] + probes:
+        where.append(_probe(probe, "s.image_id"))
+        params += probe.params
+    ranked = (
+        f"SELECT d.image_id AS image_id, ({' + '.join(['d.w', *best])}) * {_SHIFT} + d.uk AS sort_key"
+        " FROM (SELECT s.image_id AS image_id, max(s.weight) AS w, max(s.uploaded_key) AS uk FROM search_terms s"
+        f" WHERE {' AND '.join(where)} GROUP BY s.image_id) AS d"
+    )
+    return ranked, params
+
+
 def _probe(probe: Sql, ident: str) -> str:
     return probe.text.replace("{id}", ident)
 
@@ -263,6 +296,7 @@ def search_sql(
                 params,
             )
         if order == "relevance":
+            probes = [f.probe for f in (*tag_filters, *place_filters, *color_filters)] + _taken_probe(query)
             if len(query.words) == 1:
                 word = query.words[0]
                 ranked = (
@@ -270,19 +304,10 @@ def search_sql(
                     " WHERE owner_id = ? AND term >= ? AND term < ? GROUP BY image_id"
                 )
                 params += [query.owner_id, word, word + TOP]
-            else:
-                parts = [
-                    "SELECT image_id, max(weight) AS w, max(uploaded_key) AS uk FROM search_terms"
-                    " WHERE owner_id = ? AND term >= ? AND term < ? GROUP BY image_id"
-                    for _ in query.words
-                ]
-                for word in query.words:
-                    params += [query.owner_id, word, word + TOP]
-                ranked = (
-                    f"SELECT image_id, sum(w) * {_SHIFT} + max(uk) AS sort_key FROM ({' UNION ALL '.join(parts)})"
-                    f" AS u GROUP BY image_id HAVING count(*) = {len(query.words)}"
-                )
-            probes = [f.probe for f in (*tag_filters, *place_filters, *color_filters)] + _taken_probe(query)
+            else:  # the other filters probe inside, before any weight is looked up
+                ranked, ranked_params = _words_ranked(query, estimate, word_filters, probes, drive_below)
+                params += ranked_params
+                probes = []
         else:
             assert query.color is not None
             lab = rgb_to_lab(query.color)
@@ -326,11 +351,13 @@ def search_sql(
             smallest = min(range(len(filters)), key=lambda n: sizes[n])
             if sizes[smallest] < drive_below:
                 lead = filters[smallest]
-                driver = f"({lead.ids.text}) AS c"
+                driver = f"({lead.ids.text}) AS drv"
                 head_params += lead.ids.params
                 walk_probes = [f.probe for n, f in enumerate(filters) if n != smallest]
+        # A driven query probes the driver's ids, so SQLite tests the side tables' indexes before it
+        # reads an image row (word + tag + color at 20,000 images: 16 ms of CPU before, 9.5 after).
         for probe in walk_probes:
-            where.append(_probe(probe, "i.id"))
+            where.append(_probe(probe, "drv.image_id" if driver else "i.id"))
             params += probe.params
         if query.cursor is not None:
             where.append(f"({key}, i.id) {cmp} (?, ?)")
@@ -338,7 +365,7 @@ def search_sql(
         # CROSS JOIN fixes the join order in SQLite (the driver first); PostgreSQL plans it freely.
         source = f"{driver} CROSS JOIN images AS i" if driver else "images AS i"
         if driver:
-            where.insert(0, "i.id = c.image_id")
+            where.insert(0, "i.id = drv.image_id")
         # Order the matches reading only narrow columns; whole rows are fetched for the page.
         keys = (
             f"SELECT i.id AS id, {key} AS sort_key FROM {source} WHERE {' AND '.join(where)}"
