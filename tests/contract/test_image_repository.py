@@ -291,10 +291,15 @@ queries = st.fixed_dictionaries(
 )
 
 
+# The SQL planner's threshold (sql.search.DRIVE_BELOW): 0 walks the sort index probing filters;
+# 10,000 lets rare filters drive; 1 makes every filter common, so several filters are intersected.
+PLANNERS = st.sampled_from([0, 10_000, 1])
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(specs=image_specs, raw=queries, walk=st.booleans())
+@given(specs=image_specs, raw=queries, walk=PLANNERS)
 def test_search_pages_match_the_reference(
-    image_repo: Any, specs: list[dict[str, Any]], raw: dict[str, Any], walk: bool
+    image_repo: Any, specs: list[dict[str, Any]], raw: dict[str, Any], walk: int
 ) -> None:
     set_planner(image_repo, walk)
     owner, other = f"o-{uuid.uuid4()}", f"x-{uuid.uuid4()}"  # fresh owners: examples never meet
@@ -333,17 +338,16 @@ def test_search_pages_match_the_reference(
     assert seen == expected
 
 
-def set_planner(repo: Any, walk: bool) -> None:
-    """SQL adapters: walk the sort index (probing filters) or let rare filters drive the query."""
+def set_planner(repo: Any, drive_below: int) -> None:
     if hasattr(repo, "drive_below"):
-        repo.drive_below = 0 if walk else 10_000
+        repo.drive_below = drive_below
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     specs=image_specs,
     raw=queries,
-    walk=st.booleans(),
+    walk=PLANNERS,
     changes=st.lists(
         st.tuples(st.sampled_from(["add", "delete"]), image_specs.map(lambda s: s[:1]), st.integers(0, 99)),
         max_size=6,
@@ -353,7 +357,7 @@ def test_pages_stay_consistent_while_images_come_and_go(
     image_repo: Any,
     specs: list[dict[str, Any]],
     raw: dict[str, Any],
-    walk: bool,
+    walk: int,
     changes: list[tuple[str, list[dict[str, Any]], int]],
 ) -> None:
     """Keyset pages: each page is the reference's page of the images present at that moment, no
@@ -403,6 +407,31 @@ def test_pages_stay_consistent_while_images_come_and_go(
                 throughout.discard(victim)
     assert len(seen) == len(set(seen))
     assert {i.id for i in search_all([present[k] for k in throughout], query)} <= set(seen)
+
+
+@pytest.mark.parametrize("drive_below", [0, 1, 8, 16, 10_000])
+@pytest.mark.parametrize("limit", [1, 2, 5])
+def test_common_filters_page_alike_however_planned(image_repo: Any, drive_below: int, limit: int) -> None:
+    """Two tags on most images, together on a few: a short walk of the first images (when it holds
+    a page), a full walk or an intersection of the two tags' images give the reference's pages."""
+    set_planner(image_repo, drive_below)
+    owner = f"o-{uuid.uuid4()}"
+    ready = []
+    for n in range(40):
+        tags = ("dog",) if n % 3 == 0 else ("tree",) if n % 3 == 1 else ("dog", "tree") if n % 9 < 5 else ()
+        tags = ("dog", "tree") if n >= 34 else tags  # the newest hold both: a short walk finds a page
+        at = T0 + timedelta(seconds=n)
+        ready.append(stored(image_repo, image(owner, at=at, size=n % 4, analysis=done("a park", tags))))
+    for sort in ("-uploaded_at", "size_bytes", "filename"):
+        query = build_query(owner, q="park", tags=["dog", "tree"], sort=sort, limit=limit)
+        seen: list[Image] = []
+        for _ in range(len(ready)):
+            page = image_repo.search(query)
+            seen += page.items
+            if page.next_cursor is None:
+                break
+            query = attrs.evolve(query, cursor=page.next_cursor)
+        assert seen == search_all(ready, query)
 
 
 def test_word_prefixes_stems_and_accents(image_repo: Any) -> None:

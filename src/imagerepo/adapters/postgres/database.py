@@ -29,6 +29,7 @@ POSTGRES = Dialect(
     code_points='"C"',
     skip_locked=" FOR UPDATE SKIP LOCKED",
     palette_column=False,
+    hash_joins=True,
     time=lambda at: at,
     interval=lambda seconds: timedelta(seconds=seconds),
     json=Jsonb,

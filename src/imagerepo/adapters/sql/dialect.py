@@ -31,6 +31,9 @@ class Dialect:
     skip_locked: str
     # SQLite keeps the palette as JSON on the image row too (its naive benchmark scans it).
     palette_column: bool
+    # Joins sets by hashing (PostgreSQL): several common search filters are intersected as sets
+    # rather than probed image by image along the sort index (sql.search._column_plan).
+    hash_joins: bool
     # Values as the driver stores them: a UTC time, a span of seconds, JSON, a list of text.
     time: Callable[[datetime], Any]
     interval: Callable[[float], Any]

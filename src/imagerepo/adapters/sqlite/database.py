@@ -27,6 +27,7 @@ SQLITE = Dialect(
     code_points="BINARY",  # UTF-8 bytes sort in code-point order
     skip_locked="",  # a write transaction already holds the database's one write lock
     palette_column=True,
+    hash_joins=False,
     time=to_micros,
     interval=lambda seconds: int(seconds * 1e6),
     json=json_text,
