@@ -30,6 +30,7 @@ POSTGRES = Dialect(
     skip_locked=" FOR UPDATE SKIP LOCKED",
     palette_column=False,
     hash_joins=True,
+    search_setup="SELECT set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)",
     time=lambda at: at,
     interval=lambda seconds: timedelta(seconds=seconds),
     json=Jsonb,

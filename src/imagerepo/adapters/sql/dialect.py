@@ -34,6 +34,10 @@ class Dialect:
     # Joins sets by hashing (PostgreSQL): several common search filters are intersected as sets
     # rather than probed image by image along the sort index (sql.search._column_plan).
     hash_joins: bool
+    # Run first in a search's transaction (None: nothing). PostgreSQL: no JIT compilation and no
+    # parallel workers for these millisecond queries; a misestimated cost triggered both (a place
+    # at 100,000 images: 40 ms compiling, 150 ms starting workers, for 686 index probes).
+    search_setup: str | None
     # Values as the driver stores them: a UTC time, a span of seconds, JSON, a list of text.
     time: Callable[[datetime], Any]
     interval: Callable[[float], Any]

@@ -282,6 +282,8 @@ class SqlImageRepository:
             def fetch(sql: Sql) -> list[Any]:
                 return tx.execute(sql.text, sql.params, prepare=False).fetchall()
 
+            if self._db.dialect.search_setup:
+                tx.execute(self._db.dialect.search_setup, prepare=False)
             rows = search_rows(query, self._db.dialect, fetch, self.drive_below)
         more = len(rows) > query.limit
         rows = rows[: query.limit]

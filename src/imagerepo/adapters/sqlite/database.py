@@ -28,6 +28,7 @@ SQLITE = Dialect(
     skip_locked="",  # a write transaction already holds the database's one write lock
     palette_column=True,
     hash_joins=False,
+    search_setup=None,
     time=to_micros,
     interval=lambda seconds: int(seconds * 1e6),
     json=json_text,
