@@ -1,12 +1,15 @@
 """The SQL of ImageRepository.search, shared by SQLite and PostgreSQL.
 
 Reads the owner-first side tables of migration 0020 (search_terms, search_tags, search_colors)
-and plans each query one of three ways, so a big user's query touches few rows:
+and plans each query one of four ways, so a big user's query touches few rows:
 
 * **walk**: follow the sort index of ``images`` (owner, state, key, id) from the cursor and probe
   each image's filters through the by-image indexes; cheap when filters are common or absent.
 * **drive**: start from the rarest filter's index entries (fewer than ``DRIVE_BELOW`` images),
-  look those images up and sort them; cheap when a filter is rare.
+  probe the other filters for each, look the survivors up and sort them; cheap when a filter is rare.
+* **intersect** (PostgreSQL, several common filters that rarely meet): read each filter's image
+  set from its owner-first index and join them by hashing; chosen after a short walk of the first
+  images of the order finds the matches too sparse (_column_plan).
 * **ranked**: relevance and color orders start from the word (or color bucket) entries, which
   are the matches, and rank them on the side table alone (search_terms carries uploaded_key;
   side tables hold ready images only, migration 0030), joining ``images`` for the page only.
@@ -473,7 +476,7 @@ def search_sql(
             # it reads an image row (word + tag + color at 20,000 images: 16 ms of CPU before, 9.5 after).
             conds = [Sql(_probe(p, "drv.image_id" if driver else "i.id"), p.params) for p in probes]
             # Intersected: each other filter's image set is read once from its owner-first index (a
-            # hash join in PostgreSQL, a temporary index in SQLite), not probed image by image.
+            # hash join in PostgreSQL), not probed image by image.
             conds += [Sql(f"drv.image_id IN ({ids.text})", ids.params) for ids in sets]
             matches = [*rows, *conds]
             params = [p for c in matches for p in c.params]
