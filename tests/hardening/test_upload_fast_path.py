@@ -185,3 +185,45 @@ def test_a_duplicate_whose_hash_came_with_it_is_refused_without_reading_the_file
         monkeypatch.setattr(inspector, name, refuse)
     with pytest.raises(DuplicateImage):
         images.upload(account, "again.jpg", photo, sha256=image.sha256)
+
+
+def _saved(fmt: str, **params: Any) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (1200, 900), (40, 90, 160)).save(out, fmt, **params)
+    return out.getvalue()
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    fmt=st.sampled_from(["JPEG", "PNG", "GIF", "WEBP"]),
+    tail=st.binary(max_size=70_000),  # bytes after the image's end: no decoder reads them
+)
+def test_the_inspector_hashes_the_whole_file_while_decoding_it(
+    tmp_path_factory: pytest.TempPathFactory, fmt: str, tail: bytes
+) -> None:
+    data = _saved(fmt) + tail
+    path = tmp_path_factory.mktemp("hash") / "photo"
+    path.write_bytes(data)
+
+    info = PillowImageInspector().inspect(path)
+
+    assert info.sha256 == hashlib.sha256(data).hexdigest()
+    assert info.size_bytes == len(data)
+
+
+def test_the_thumbnail_keeps_no_comment_exif_or_icc_profile_of_the_upload(tmp_path: Path) -> None:
+    path = tmp_path / "photo.jpg"
+    exif = Image.Exif()
+    exif[0x0110] = "Secret Camera"
+    path.write_bytes(_saved("JPEG", comment=b"my home address", exif=exif.tobytes(), icc_profile=b"\0" * 200))
+    inspector = PillowImageInspector()
+    inspector.inspect(path)
+
+    data = inspector.thumbnail(path).data
+
+    assert b"my home address" not in data
+    assert b"Secret Camera" not in data
+    thumb = Image.open(io.BytesIO(data))
+    assert "comment" not in thumb.info
+    assert "icc_profile" not in thumb.info
+    assert dict(thumb.getexif()) == {}
