@@ -6,7 +6,7 @@ import hashlib
 import io
 import logging
 import uuid
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -31,6 +31,16 @@ log = logging.getLogger(__name__)
 # unless the attempts already took DELETE_RETRY_BUDGET seconds (a store that hangs, not blips).
 DELETE_RETRY_PAUSES = (0.1, 0.4, 1.6)
 DELETE_RETRY_BUDGET = 5.0
+
+
+# Runs the calls, at once where it can, and returns when every one has ended; raises the first
+# failure (after the others ended). The default runs them one after the other.
+RunTogether = Callable[[Sequence[Callable[[], None]]], None]
+
+
+def one_after_another(calls: Sequence[Callable[[], None]]) -> None:
+    for call in calls:
+        call()
 
 
 @attrs.frozen
@@ -61,7 +71,10 @@ class ImageService:
         analyzer_name: str = "",
         signed_blobs: SignedBlobServer | None = None,
         gazetteer: Gazetteer | None = None,
+        run_together: RunTogether = one_after_another,
     ) -> None:
+        """``run_together``: how the original and the thumbnail are stored; threads let their
+        writes (and the file store's fsyncs) overlap."""
         self._images = images
         self._blobs = blobs
         self._inspector = inspector
@@ -73,6 +86,7 @@ class ImageService:
         self._analyzer_name = analyzer_name
         self._signed_blobs = signed_blobs
         self._gazetteer = gazetteer
+        self._run_together = run_together
 
     def check_database(self) -> None:
         """Raise ServiceUnavailable when the database cannot be reached (the readiness probe)."""
@@ -123,10 +137,15 @@ class ImageService:
             photo=self.describe_photo(account, info.photo),
         )
         self._images.reserve(image, limit)  # quota + duplicate, atomically
-        try:
+        def put_original() -> None:
             with self._inspector.open(path) as f:
                 self._blobs.put(image.original_key, f, image.content_type)
+
+        def put_thumbnail() -> None:
             self._blobs.put(image.thumbnail_key, io.BytesIO(thumb.data), thumb.content_type)
+
+        try:
+            self._run_together([put_original, put_thumbnail])  # both have ended when it returns or raises
         except BaseException:
             self._roll_back(image)
             raise
