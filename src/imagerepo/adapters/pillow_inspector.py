@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import os
 import threading
 import time
 import warnings
@@ -219,6 +220,20 @@ class PillowImageInspector:
             )
         return im
 
+    def probe(self, path: Path) -> InspectedImage | None:
+        """A JPEG's description from its header alone (its EXIF comes before the pixels), with
+        ``sha256`` empty; None for other formats, whose metadata may follow the pixel data."""
+        if path.stat().st_size == 0:
+            raise UnsupportedMediaType("The file is empty.")
+        im, fp = self._open(path)
+        try:
+            if im.format != "JPEG":
+                return None
+            return self._described(im, im.size, size=os.fstat(fp.fileno()).st_size, sha256="")
+        finally:
+            im.close()
+            fp.close()
+
     def inspect(self, path: Path) -> InspectedImage:
         """Decode the file once: that decode validates it and makes its thumbnail.
 
@@ -231,8 +246,7 @@ class PillowImageInspector:
             raise UnsupportedMediaType("The file is empty.")
         im, fp = self._open(path)
         try:
-            fmt = im.format or ""
-            w, h = im.size
+            pixels = im.size
             try:
                 with self._decoding(im, fp), warnings.catch_warnings():
                     warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -245,18 +259,25 @@ class PillowImageInspector:
                 raise InvalidImage(f"The image has too many pixels (limit {self.max_pixels}).") from e
             except (OSError, SyntaxError, ValueError, EOFError) as e:
                 raise InvalidImage("The image is truncated or corrupt.") from e
-            orientation = im.getexif().get(0x0112, 1) if fmt in ("JPEG", "WEBP", "PNG") else 1
-            if orientation in (5, 6, 7, 8):
-                w, h = h, w  # report the size as the image is shown
-            photo = photo_metadata.read(im)
             sha256, size = fp.sha256()
+            described = self._described(im, pixels, size=size, sha256=sha256)
         finally:
             im.close()
             fp.close()
         self._thumbnails.put(path, thumb)
+        return described
+
+    @staticmethod
+    def _described(im: Image.Image, pixels: tuple[int, int], *, size: int, sha256: str) -> InspectedImage:
+        """``pixels``: the file's width and height, as read before any draft-scaled decode."""
+        fmt = im.format or ""
+        w, h = pixels
+        orientation = im.getexif().get(0x0112, 1) if fmt in ("JPEG", "WEBP", "PNG") else 1
+        if orientation in (5, 6, 7, 8):
+            w, h = h, w  # report the size as the image is shown
         return InspectedImage(
-            content_type=_CONTENT_TYPES[fmt], format=fmt, width=w, height=h, size_bytes=size,
-            sha256=sha256, photo=photo,
+            content_type=_CONTENT_TYPES[fmt], format=fmt, width=w, height=h, size_bytes=size, sha256=sha256,
+            photo=photo_metadata.read(im),
         )
 
     def open(self, path: Path) -> BinaryIO:
