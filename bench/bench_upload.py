@@ -25,6 +25,7 @@ and, with a baseline, the same lines for it starting `bench upload-baseline ref=
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import subprocess
@@ -238,12 +239,45 @@ def run_stack(stack: str, env: dict[str, str], files: list[Path]) -> list[str]:
     return lines
 
 
+def floor(files: list[Path]) -> str:
+    """The upload's unavoidable work on one core, each part timed alone in this process (CPU
+    time, so other jobs on the machine barely change it): what a 12 MP upload cannot go below."""
+    import statistics
+
+    from imagerepo.adapters.pillow_inspector import PillowImageInspector
+
+    inspector = PillowImageInspector()
+    parts: dict[str, list[float]] = {"sha256": [], "decode_quarter": [], "decode_eighth": [], "inspect": []}
+    for path in files[:12]:
+        data = path.read_bytes()
+        for name, run in (
+            ("sha256", lambda d=data: hashlib.sha256(d).digest()),
+            ("decode_quarter", lambda d=data: _scaled_decode(d, 4)),
+            ("decode_eighth", lambda d=data: _scaled_decode(d, 8)),
+            ("inspect", lambda p=path: (inspector.inspect(p), inspector.thumbnail(p))),
+        ):
+            started = time.thread_time()
+            run()
+            parts[name].append((time.thread_time() - started) * 1000)
+    line = "bench upload-floor " + " ".join(f"{k}_cpu_ms={statistics.median(v):.1f}" for k, v in parts.items())
+    print(f"{line}  (inspect = the quarter-scale decode, the thumbnail and the hash)", flush=True)
+    return line
+
+
+def _scaled_decode(data: bytes, scale: int) -> None:
+    with Image.open(io.BytesIO(data)) as im:
+        im.draft("RGB", (im.width // scale, im.height // scale))
+        im.load()
+
+
 def main() -> None:
     files = pictures(max(SEQUENTIAL, CONCURRENT))
     sizes = [p.stat().st_size for p in files]
     print(f"{len(files)} files, {min(sizes) / 1e6:.2f}–{max(sizes) / 1e6:.2f} MB, 4000×3000; "
           f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
-    each_stack(lambda stack, env: run_stack(stack, env, files))
+    lines = each_stack(lambda stack, env: run_stack(stack, env, files))
+    if lines:
+        print(floor(files))
 
 
 if __name__ == "__main__":
