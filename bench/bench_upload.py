@@ -8,16 +8,27 @@ account, so the same generated files serve every phase without tripping the dupl
 BENCH_SCALE=tiny uploads a few images only, to check that the bench works. BENCH_UPLOAD_WORKERS and
 BENCH_UPLOAD_PROCESSES set IMAGEREPO_WORKERS and IMAGEREPO_ANALYSIS_PROCESSES for the analysis-on runs.
 
-The machine may be shared: the load average is printed beside the figures; compare ratios
-measured in one run (off against on, before against after on the same machine state).
+The machine may be shared: the load average is printed beside the figures, and so is the server
+process's own CPU time per upload (user + system, analysis processes not included), which other
+jobs on the machine inflate far less than they inflate latency. Compare ratios measured in one run.
+
+BENCH_UPLOAD_BASELINE=<git ref> (e.g. HEAD~3) A/B-tests this checkout against that commit in one
+run: the ref's src/ is extracted to a temporary directory and served beside this one, and the
+phases alternate between the two (AB, BA, AB: each phase is split into rounds) so a change of load
+on a shared machine falls on both alike. Before each round the analysis left over from the
+previous one is waited for, so neither side runs against the other's backlog.
 Ends with lines
-  bench upload stack=<embedded|postgres-s3> analysis=<off|on> clients=<1|8> p50_ms=... p99_ms=... uploads_per_s=...
+  bench upload stack=<embedded|postgres-s3> analysis=<off|on> clients=<1|8> p50_ms=... p99_ms=...
+    uploads_per_s=... server_cpu_ms=...            (one line each)
+and, with a baseline, the same lines for it starting `bench upload-baseline ref=<ref>`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
+import subprocess
 import tempfile
 import threading
 import time
@@ -37,6 +48,9 @@ CLIENTS = 8
 PROCESSES = os.environ.get("BENCH_UPLOAD_PROCESSES", "")  # analysis processes when on; default: the server's
 PHOTOS = ("coffee", "chelsea", "astronaut", "rocket", "immunohistochemistry", "cat")
 CACHE = Path(tempfile.gettempdir()) / "imagerepo-bench-upload-v2"
+BASELINE = os.environ.get("BENCH_UPLOAD_BASELINE", "")
+ROUNDS = 3 if BASELINE else 1
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def camera_jpeg(seed: int) -> bytes:
@@ -81,6 +95,39 @@ def signed_in(base: str, username: str) -> httpx.Client:
 def phase(base: str, name: str, files: list[Path], clients: int) -> tuple[list[float], float]:
     """Upload every file once, from ``clients`` threads; (latencies in seconds, elapsed seconds)."""
     https = [signed_in(base, f"{name}_{n}") for n in range(clients)]
+    try:
+        return _upload_all(https, files)
+    finally:
+        for h in https:
+            h.close()
+
+
+def analysis_settled(base: str, name: str, clients: int, timeout: float = 300.0) -> None:
+    """Wait until no image of the phase ``name`` still waits for its analysis."""
+    https = [signed_in_again(base, f"{name}_{n}") for n in range(clients)]
+    deadline = time.monotonic() + timeout
+    try:
+        for http in https:
+            while time.monotonic() < deadline:
+                items = http.get("/api/v1/images", params={"limit": "100"}).json()["items"]
+                if not any(i["analysis"]["status"] == "pending" for i in items):
+                    break
+                time.sleep(0.5)
+    finally:
+        for h in https:
+            h.close()
+
+
+def signed_in_again(base: str, username: str) -> httpx.Client:
+    http = httpx.Client(base_url=base, timeout=120)
+    r = http.post("/api/v1/sessions", json={"username": username, "password": PASSWORD})
+    assert r.status_code == 201, r.text
+    http.cookies.clear()
+    http.headers["Authorization"] = f"Bearer {r.json()['token']}"
+    return http
+
+
+def _upload_all(https: list[httpx.Client], files: list[Path]) -> tuple[list[float], float]:
     latencies: list[float] = []
     lock = threading.Lock()
     queue = list(enumerate(files))
@@ -109,11 +156,37 @@ def phase(base: str, name: str, files: list[Path], clients: int) -> tuple[list[f
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - started
-    for h in https:
-        h.close()
     if failures:
         raise RuntimeError(f"{len(failures)} uploads failed, first: {failures[0]}")
     return latencies, elapsed
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process (its analysis children not included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def baseline_source(ref: str, into: Path) -> Path:
+    """The src/ directory of ``ref``, extracted from git into ``into``."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "src"], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into / "src"
+
+
+class Tally:
+    """Latencies, elapsed time and server CPU of one (code, clients) cell, summed over rounds."""
+
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.elapsed = 0.0
+        self.cpu = 0.0
+
+    def line(self, prefix: str, stack: str, analysis: str, clients: int) -> str:
+        n = len(self.latencies)
+        return (f"{prefix} stack={stack} analysis={analysis} clients={clients} "
+                f"p50_ms={pct(self.latencies, 0.5):.1f} p99_ms={pct(self.latencies, 0.99):.1f} "
+                f"uploads_per_s={n / self.elapsed:.1f} server_cpu_ms={1000 * self.cpu / n:.1f}")
 
 
 def run_stack(stack: str, env: dict[str, str], files: list[Path]) -> list[str]:
@@ -123,21 +196,78 @@ def run_stack(stack: str, env: dict[str, str], files: list[Path]) -> list[str]:
             "IMAGEREPO_WORKERS": os.environ.get("BENCH_UPLOAD_WORKERS", "2"), "IMAGEREPO_LOCAL_MODELS": "1",
             **({"IMAGEREPO_ANALYSIS_PROCESSES": PROCESSES} if PROCESSES else {})}
         with tempfile.TemporaryDirectory(prefix="imagerepo-bench-upload-") as tmp:
-            server = Server({**env, **workers, "IMAGEREPO_UPLOAD_QUOTA": "100000"}, Path(tmp) / "data")
+            codes: dict[str, dict[str, str]] = {"bench upload": {}}  # the prefix of its lines -> extra env
+            if BASELINE:
+                src = baseline_source(BASELINE, Path(tmp))
+                codes[f"bench upload-baseline ref={BASELINE}"] = {"PYTHONPATH": f"{src}{os.pathsep}{ROOT}"}
+            servers: dict[str, Server] = {}
             try:
-                phase(server.base, f"warm{analysis}{os.getpid()}", files[:2], 1)  # imports, first connections
-                for clients, batch in ((1, files[:SEQUENTIAL]), (CLIENTS, files[:CONCURRENT])):
-                    load = os.getloadavg()[0]
-                    lat, elapsed = phase(server.base, f"c{clients}{analysis}_{os.getpid()}", batch, clients)
-                    lines.append(
-                        f"bench upload stack={stack} analysis={analysis} clients={clients} "
-                        f"p50_ms={pct(lat, 0.5):.1f} p99_ms={pct(lat, 0.99):.1f} "
-                        f"uploads_per_s={len(lat) / elapsed:.1f}"
-                    )
-                    print(f"{lines[-1]}  (load average before {load:.2f}, after {os.getloadavg()[0]:.2f})", flush=True)
+                for code, code_env in codes.items():
+                    server = Server({**env, **workers, **code_env, "IMAGEREPO_UPLOAD_QUOTA": "100000"},
+                                    Path(tmp) / f"data-{len(servers)}")
+                    servers[code] = server
+                    phase(server.base, f"warm{analysis}{os.getpid()}", files[:2], 1)  # imports, first connections
+                tallies = {(code, c): Tally() for code in codes for c in (1, CLIENTS)}
+                order = list(codes)
+                for r in range(ROUNDS):
+                    for code in order if r % 2 == 0 else order[::-1]:
+                        server = servers[code]
+                        for clients, batch in ((1, files[:SEQUENTIAL]), (CLIENTS, files[:CONCURRENT])):
+                            part = batch[r * len(batch) // ROUNDS:(r + 1) * len(batch) // ROUNDS]
+                            name = f"c{clients}{analysis}r{r}_{os.getpid()}"
+                            https = [signed_in(server.base, f"{name}_{n}") for n in range(clients)]
+                            before = cpu_seconds(server.proc.pid)  # after signing in: argon2 is not the upload's
+                            try:
+                                lat, elapsed = _upload_all(https, part)
+                            finally:
+                                for h in https:
+                                    h.close()
+                            tally = tallies[(code, clients)]
+                            tally.cpu += cpu_seconds(server.proc.pid) - before
+                            tally.latencies += lat
+                            tally.elapsed += elapsed
+                            if analysis == "on":
+                                analysis_settled(server.base, name, clients)
+                for code in codes:
+                    for clients in (1, CLIENTS):
+                        load = os.getloadavg()[0]
+                        lines.append(tallies[(code, clients)].line(code, stack, analysis, clients))
+                        print(f"{lines[-1]}  (load average {load:.2f})", flush=True)
             finally:
-                server.stop()
+                for server in servers.values():
+                    server.stop()
     return lines
+
+
+def floor(files: list[Path]) -> str:
+    """The upload's unavoidable work on one core, each part timed alone in this process (CPU
+    time, so other jobs on the machine barely change it): what a 12 MP upload cannot go below."""
+    import statistics
+
+    from imagerepo.adapters.pillow_inspector import PillowImageInspector
+
+    inspector = PillowImageInspector()
+    parts: dict[str, list[float]] = {"sha256": [], "decode_quarter": [], "decode_eighth": [], "inspect": []}
+    for path in files[:12]:
+        data = path.read_bytes()
+        for name, run in (
+            ("sha256", lambda d=data: hashlib.sha256(d).digest()),
+            ("decode_quarter", lambda d=data: _scaled_decode(d, 4)),
+            ("decode_eighth", lambda d=data: _scaled_decode(d, 8)),
+            ("inspect", lambda p=path: (inspector.inspect(p), inspector.thumbnail(p))),
+        ):
+            started = time.thread_time()
+            run()
+            parts[name].append((time.thread_time() - started) * 1000)
+    line = "bench upload-floor " + " ".join(f"{k}_cpu_ms={statistics.median(v):.1f}" for k, v in parts.items())
+    print(f"{line}  (inspect = the quarter-scale decode, the thumbnail and the hash)", flush=True)
+    return line
+
+
+def _scaled_decode(data: bytes, scale: int) -> None:
+    with Image.open(io.BytesIO(data)) as im:
+        im.draft("RGB", (im.width // scale, im.height // scale))
+        im.load()
 
 
 def main() -> None:
@@ -145,7 +275,9 @@ def main() -> None:
     sizes = [p.stat().st_size for p in files]
     print(f"{len(files)} files, {min(sizes) / 1e6:.2f}–{max(sizes) / 1e6:.2f} MB, 4000×3000; "
           f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
-    each_stack(lambda stack, env: run_stack(stack, env, files))
+    lines = each_stack(lambda stack, env: run_stack(stack, env, files))
+    if lines:
+        print(floor(files))
 
 
 if __name__ == "__main__":

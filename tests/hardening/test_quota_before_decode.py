@@ -29,6 +29,9 @@ class CountingInspector:
         self.decodes += 1
         return self.inner.inspect(path)
 
+    def probe(self, path: Path) -> InspectedImage | None:
+        return self.inner.probe(path)  # the header only: no pixels
+
     def thumbnail(self, path: Path) -> Thumbnail:
         self.decodes += 1
         return self.inner.thumbnail(path)

@@ -9,13 +9,16 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import anyio
+import attrs
 import numpy as np
 import pytest
+from dependency_injector import providers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
@@ -23,7 +26,7 @@ from PIL import Image, ImageOps, JpegImagePlugin
 
 from imagerepo.adapters.memory import ManualClock
 from imagerepo.adapters.pillow_inspector import PillowImageInspector
-from imagerepo.domain.errors import DuplicateImage
+from imagerepo.domain.errors import DuplicateImage, InvalidImage
 from imagerepo.entrypoints.container import Container
 from imagerepo.entrypoints.http.uploads import receive_file
 from imagerepo.entrypoints.settings import Settings
@@ -185,3 +188,112 @@ def test_a_duplicate_whose_hash_came_with_it_is_refused_without_reading_the_file
         monkeypatch.setattr(inspector, name, refuse)
     with pytest.raises(DuplicateImage):
         images.upload(account, "again.jpg", photo, sha256=image.sha256)
+
+
+def _saved(fmt: str, **params: Any) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (1200, 900), (40, 90, 160)).save(out, fmt, **params)
+    return out.getvalue()
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    fmt=st.sampled_from(["JPEG", "PNG", "GIF", "WEBP"]),
+    tail=st.binary(max_size=70_000),  # bytes after the image's end: no decoder reads them
+)
+def test_the_inspector_hashes_the_whole_file_while_decoding_it(
+    tmp_path_factory: pytest.TempPathFactory, fmt: str, tail: bytes
+) -> None:
+    data = _saved(fmt) + tail
+    path = tmp_path_factory.mktemp("hash") / "photo"
+    path.write_bytes(data)
+
+    info = PillowImageInspector().inspect(path)
+
+    assert info.sha256 == hashlib.sha256(data).hexdigest()
+    assert info.size_bytes == len(data)
+
+
+def test_the_thumbnail_keeps_no_comment_exif_or_icc_profile_of_the_upload(tmp_path: Path) -> None:
+    path = tmp_path / "photo.jpg"
+    exif = Image.Exif()
+    exif[0x0110] = "Secret Camera"
+    path.write_bytes(_saved("JPEG", comment=b"my home address", exif=exif.tobytes(), icc_profile=b"\0" * 200))
+    inspector = PillowImageInspector()
+    inspector.inspect(path)
+
+    data = inspector.thumbnail(path).data
+
+    assert b"my home address" not in data
+    assert b"Secret Camera" not in data
+    thumb = Image.open(io.BytesIO(data))
+    assert "comment" not in thumb.info
+    assert "icc_profile" not in thumb.info
+    assert dict(thumb.getexif()) == {}
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_a_jpeg_header_tells_what_its_decode_will_without_decoding(
+    tmp_path: Path, scaled_decodes: list[tuple[int, int]], orientation: int
+) -> None:
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(camera_jpeg(4, orientation=orientation))
+    inspector = PillowImageInspector()
+
+    header = inspector.probe(path)
+
+    assert scaled_decodes == []  # nothing decoded
+    assert header is not None
+    assert header.sha256 == ""
+    assert attrs.evolve(inspector.inspect(path), sha256="") == header
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "GIF", "WEBP"])
+def test_other_formats_are_left_to_the_decode(tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / "image"
+    path.write_bytes(_saved(fmt))
+
+    assert PillowImageInspector().probe(path) is None
+
+
+def test_the_decode_runs_while_the_original_is_written(tmp_path: Path) -> None:
+    c = memory_container(Settings(data_dir=tmp_path, workers=0, upload_quota=5))
+    c.inspector.override(providers.Object(PillowImageInspector()))
+    inspector, blobs = c.inspector(), c.blob_store()
+    meet = threading.Barrier(2, timeout=10)  # passes only when both are under way at once
+    inspect, put = inspector.inspect, blobs.put
+
+    def inspect_meeting(path: Path) -> Any:
+        meet.wait()
+        return inspect(path)
+
+    def put_meeting(key: str, data: Any, content_type: str) -> None:
+        if key.endswith("/original"):
+            meet.wait()
+        put(key, data, content_type)
+
+    inspector.inspect = inspect_meeting  # type: ignore[method-assign]
+    blobs.put = put_meeting  # type: ignore[method-assign]
+    account = c.account_service().sign_up("alice", "correct horse battery")
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(_saved("JPEG"))
+
+    image = c.image_service().upload(account, "photo.jpg", photo)
+
+    assert sorted(blobs.keys()) == sorted([image.original_key, image.thumbnail_key])
+
+
+def test_a_wrong_hash_from_the_caller_does_not_stick(tmp_path: Path) -> None:
+    c = memory_container(Settings(data_dir=tmp_path, workers=0, upload_quota=5))
+    c.inspector.override(providers.Object(PillowImageInspector()))
+    account = c.account_service().sign_up("alice", "correct horse battery")
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(_saved("JPEG"))
+    images = c.image_service()
+
+    with pytest.raises(InvalidImage):
+        images.upload(account, "photo.jpg", photo, sha256="0" * 64)
+
+    assert list(c.blob_store().keys()) == []
+    assert images.quota(account).used == 0
+    assert images.upload(account, "photo.jpg", photo).sha256 == hashlib.sha256(photo.read_bytes()).hexdigest()

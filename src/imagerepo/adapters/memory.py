@@ -428,6 +428,13 @@ class FakeImageInspector:
             width, height = struct.unpack(">II", data[16:24])
         return InspectedImage(ctype, fmt, width, height, len(data), hashlib.sha256(data).hexdigest())
 
+    def probe(self, path: Path) -> InspectedImage | None:
+        """PNGs by their header (as the real inspector does JPEGs); None for other formats."""
+        data = path.read_bytes()[:64]
+        if not data.startswith(b"\x89PNG"):
+            return None if data else self.inspect(path)  # the empty file: the same refusal
+        return attrs.evolve(self.inspect(path), sha256="")
+
     def open(self, path: Path) -> BinaryIO:
         return path.open("rb")
 

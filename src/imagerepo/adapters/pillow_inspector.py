@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
+import os
 import threading
 import time
 import warnings
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, BinaryIO
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from imagerepo.adapters import photo_metadata
 from imagerepo.adapters.codecs import optional_formats
@@ -79,18 +81,38 @@ def shared_gate(max_concurrent: int = 2, wait_seconds: float = 10.0) -> DecodeGa
 
 
 class _DeadlineFile(io.FileIO):
-    """A file whose reads fail once the decode's time budget is spent.
+    """A file whose reads fail once the decode's time budget is spent, and that hashes what it reads.
 
     Pillow's decoders pull compressed data in blocks through read(), so a decode that runs
     too long is abandoned at its next block: it stops using CPU instead of running on.
+    The bytes read in order are hashed on the way, so the file's SHA-256 needs no second pass:
+    :meth:`sha256` hashes only what the decoder skipped or left unread (usually nothing).
     """
 
     deadline = float("inf")
 
+    def __init__(self, path: Path, mode: str = "rb") -> None:
+        super().__init__(path, mode)
+        self._digest = hashlib.sha256()
+        self._hashed = 0  # bytes [0, _hashed) of the file went into _digest, in order
+
     def read(self, size: int | None = -1, /) -> bytes:
         if time.monotonic() > self.deadline:
             raise DecodeTimeout("The image takes too long to decode.")
-        return super().read(size)
+        at = self.tell()
+        data = super().read(size)
+        if data and at <= self._hashed < at + len(data):
+            self._digest.update(memoryview(data)[self._hashed - at :])
+            self._hashed = at + len(data)
+        return data
+
+    def sha256(self) -> tuple[str, int]:
+        """The whole file's SHA-256 and size, reading only the bytes not hashed yet."""
+        self.seek(self._hashed)
+        while chunk := super().read(1 << 20):
+            self._digest.update(chunk)
+            self._hashed += len(chunk)
+        return self._digest.hexdigest(), self._hashed
 
 
 class _KeptThumbnails:
@@ -198,6 +220,20 @@ class PillowImageInspector:
             )
         return im
 
+    def probe(self, path: Path) -> InspectedImage | None:
+        """A JPEG's description from its header alone (its EXIF comes before the pixels), with
+        ``sha256`` empty; None for other formats, whose metadata may follow the pixel data."""
+        if path.stat().st_size == 0:
+            raise UnsupportedMediaType("The file is empty.")
+        im, fp = self._open(path)
+        try:
+            if im.format != "JPEG":
+                return None
+            return self._described(im, im.size, size=os.fstat(fp.fileno()).st_size, sha256="")
+        finally:
+            im.close()
+            fp.close()
+
     def inspect(self, path: Path) -> InspectedImage:
         """Decode the file once: that decode validates it and makes its thumbnail.
 
@@ -210,8 +246,7 @@ class PillowImageInspector:
             raise UnsupportedMediaType("The file is empty.")
         im, fp = self._open(path)
         try:
-            fmt = im.format or ""
-            w, h = im.size
+            pixels = im.size
             try:
                 with self._decoding(im, fp), warnings.catch_warnings():
                     warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -224,23 +259,25 @@ class PillowImageInspector:
                 raise InvalidImage(f"The image has too many pixels (limit {self.max_pixels}).") from e
             except (OSError, SyntaxError, ValueError, EOFError) as e:
                 raise InvalidImage("The image is truncated or corrupt.") from e
-            orientation = im.getexif().get(0x0112, 1) if fmt in ("JPEG", "WEBP", "PNG") else 1
-            if orientation in (5, 6, 7, 8):
-                w, h = h, w  # report the size as the image is shown
-            photo = photo_metadata.read(im)
+            sha256, size = fp.sha256()
+            described = self._described(im, pixels, size=size, sha256=sha256)
         finally:
             im.close()
             fp.close()
-        digest = hashlib.sha256()
-        size = 0
-        with path.open("rb") as f:
-            while chunk := f.read(1 << 20):
-                digest.update(chunk)
-                size += len(chunk)
         self._thumbnails.put(path, thumb)
+        return described
+
+    @staticmethod
+    def _described(im: Image.Image, pixels: tuple[int, int], *, size: int, sha256: str) -> InspectedImage:
+        """``pixels``: the file's width and height, as read before any draft-scaled decode."""
+        fmt = im.format or ""
+        w, h = pixels
+        orientation = im.getexif().get(0x0112, 1) if fmt in ("JPEG", "WEBP", "PNG") else 1
+        if orientation in (5, 6, 7, 8):
+            w, h = h, w  # report the size as the image is shown
         return InspectedImage(
-            content_type=_CONTENT_TYPES[fmt], format=fmt, width=w, height=h, size_bytes=size,
-            sha256=digest.hexdigest(), photo=photo,
+            content_type=_CONTENT_TYPES[fmt], format=fmt, width=w, height=h, size_bytes=size, sha256=sha256,
+            photo=photo_metadata.read(im),
         )
 
     def open(self, path: Path) -> BinaryIO:
@@ -276,24 +313,58 @@ class PillowImageInspector:
             im.draft("RGB", (max(1, w * need // max(w, h)), max(1, h * need // max(w, h))))
 
     def _thumbnail(self, im: Image.Image) -> Thumbnail:
+        """Reduced first, turned upright after (on the small image), never copied at full size."""
         box = (self.thumbnail_size, self.thumbnail_size)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
-                shown = ImageOps.exif_transpose(im)
+                turn = _TURNS.get(im.getexif().get(0x0112, 1))
+                if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                    rgba = im.convert("RGBA")
+                    source = Image.new("RGB", rgba.size, (255, 255, 255))
+                    source.paste(rgba, mask=rgba.getchannel("A"))
+                else:
+                    source = im if im.mode == "RGB" else im.convert("RGB")
+                size = _fit(source.size, box)
+                small = source.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0) if size else source.copy()
         except DecodeTimeout:
             raise
         except (OSError, SyntaxError, ValueError, EOFError) as e:
             raise InvalidImage("The image is truncated or corrupt.") from e
-        if shown.mode in ("RGBA", "LA", "PA") or (shown.mode == "P" and "transparency" in shown.info):
-            rgba = shown.convert("RGBA")
-            flat = Image.new("RGB", rgba.size, (255, 255, 255))
-            flat.paste(rgba, mask=rgba.getchannel("A"))
-            shown = flat
-        else:
-            shown = shown.convert("RGB")
-        shown.thumbnail(box, Image.Resampling.LANCZOS)
+        small.info = {}  # no EXIF, ICC, XMP or comment of the upload goes into the thumbnail
+        if turn is not None:
+            small = small.transpose(turn)
         out = io.BytesIO()
-        # A fresh RGB image carries no EXIF, ICC or comments: metadata is stripped.
-        shown.save(out, "JPEG", quality=82, optimize=True, progressive=True)
+        # Huffman tables optimized, baseline (not progressive): as small within 2%, and a third of the time.
+        small.save(out, "JPEG", quality=82, optimize=True)
         return Thumbnail(out.getvalue(), "image/jpeg")
+
+
+# EXIF orientation -> the transpose that shows the image upright (as ImageOps.exif_transpose).
+_TURNS = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _fit(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int] | None:
+    """The size Image.thumbnail gives ``size`` within ``box`` (aspect kept); None when it fits already."""
+    width, height = size
+    x, y = box
+    if x >= width and y >= height:
+        return None
+    aspect = width / height
+
+    def round_aspect(number: float, key: Callable[[int], float]) -> int:
+        return max(min(math.floor(number), math.ceil(number), key=key), 1)
+
+    if x / y >= aspect:
+        x = round_aspect(y * aspect, key=lambda n: abs(aspect - n / y))
+    else:
+        y = round_aspect(x / aspect, key=lambda n: 0 if n == 0 else abs(aspect - x / n))
+    return x, y

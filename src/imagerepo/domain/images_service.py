@@ -6,14 +6,14 @@ import hashlib
 import io
 import logging
 import uuid
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import attrs
 
 from imagerepo.domain.accounts import Account, QuotaUse
-from imagerepo.domain.errors import BlobMissing, DuplicateImage, NotFound, QuotaExceeded
+from imagerepo.domain.errors import BlobMissing, DuplicateImage, InvalidImage, NotFound, QuotaExceeded
 from imagerepo.domain.images import Analysis, Image, clean_filename, parse_blob_key
 from imagerepo.domain.photos import PhotoInfo, with_zone_offset
 from imagerepo.domain.queries import ImageQuery, Page, build_query
@@ -31,6 +31,16 @@ log = logging.getLogger(__name__)
 # unless the attempts already took DELETE_RETRY_BUDGET seconds (a store that hangs, not blips).
 DELETE_RETRY_PAUSES = (0.1, 0.4, 1.6)
 DELETE_RETRY_BUDGET = 5.0
+
+
+# Runs the calls, at once where it can, and returns when every one has ended; raises the first
+# failure (after the others ended). The default runs them one after the other.
+RunTogether = Callable[[Sequence[Callable[[], None]]], None]
+
+
+def one_after_another(calls: Sequence[Callable[[], None]]) -> None:
+    for call in calls:
+        call()
 
 
 @attrs.frozen
@@ -61,7 +71,10 @@ class ImageService:
         analyzer_name: str = "",
         signed_blobs: SignedBlobServer | None = None,
         gazetteer: Gazetteer | None = None,
+        run_together: RunTogether = one_after_another,
     ) -> None:
+        """``run_together``: how the original and the thumbnail are stored; threads let their
+        writes (and the file store's fsyncs) overlap."""
         self._images = images
         self._blobs = blobs
         self._inspector = inspector
@@ -73,6 +86,7 @@ class ImageService:
         self._analyzer_name = analyzer_name
         self._signed_blobs = signed_blobs
         self._gazetteer = gazetteer
+        self._run_together = run_together
 
     def check_database(self) -> None:
         """Raise ServiceUnavailable when the database cannot be reached (the readiness probe)."""
@@ -92,9 +106,10 @@ class ImageService:
         """Store the file at ``path`` as a new image: it fully lands or leaves no trace.
 
         Duplicate and quota are checked on the bytes' hash before any decode, so a user at quota
-        cannot make the server decode; ``reserve`` re-checks both atomically afterwards.
-        ``sha256``: the file's hash when the caller computed it while writing the file (the
-        image is stored under the hash the inspector computes, so a wrong one cannot stick).
+        cannot make the server decode; ``reserve`` re-checks both atomically afterwards. A JPEG
+        is reserved on its header and decoded while its original is written; a decode that fails
+        rolls both back. ``sha256``: the file's hash when the caller computed it while writing
+        the file (the decode hashes the file again, so a wrong one cannot stick).
         """
         if sha256 is None:
             digest = hashlib.sha256()
@@ -107,8 +122,10 @@ class ImageService:
         used = self._images.count(account.id)
         if used >= limit:
             raise QuotaExceeded(used, limit)
-        info = self._inspector.inspect(path)  # 415 / 422 before anything is written
-        thumb = self._inspector.thumbnail(path)
+        # A JPEG is described by its header: reserved at once, its decode (the validation) then
+        # runs while the original is written. Other formats are decoded before anything is written.
+        header = self._inspector.probe(path)  # 415, or 422 for too many pixels: nothing written yet
+        info = header if header is not None else self._inspector.inspect(path)
         image = Image(
             id=str(uuid.uuid4()),
             owner_id=account.id,
@@ -117,16 +134,30 @@ class ImageService:
             width=info.width,
             height=info.height,
             size_bytes=info.size_bytes,
-            sha256=info.sha256,
+            sha256=sha256 if header is not None else info.sha256,
             uploaded_at=self._clock.now(),
             analysis=Analysis.pending(self._analyzer_name),
             photo=self.describe_photo(account, info.photo),
         )
         self._images.reserve(image, limit)  # quota + duplicate, atomically
-        try:
+
+        def check_then_put_thumbnail() -> None:
+            if header is not None:
+                decoded = self._inspector.inspect(path)  # 422 for a truncated or corrupt file
+                fields = ("content_type", "width", "height", "size_bytes", "sha256")
+                if any(getattr(decoded, f) != getattr(image, f) for f in fields):
+                    # Only a wrong hash from the caller or a file changed underneath gets here.
+                    raise InvalidImage("The file changed while it was being stored; nothing was kept.")
+            thumb = self._inspector.thumbnail(path)
+            self._blobs.put(image.thumbnail_key, io.BytesIO(thumb.data), thumb.content_type)
+
+        def put_original() -> None:
             with self._inspector.open(path) as f:
                 self._blobs.put(image.original_key, f, image.content_type)
-            self._blobs.put(image.thumbnail_key, io.BytesIO(thumb.data), thumb.content_type)
+
+        try:
+            # Both have ended when it returns or raises; a refused decode is raised first.
+            self._run_together([check_then_put_thumbnail, put_original])
         except BaseException:
             self._roll_back(image)
             raise

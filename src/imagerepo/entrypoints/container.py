@@ -25,7 +25,7 @@ from imagerepo.adapters.sql.dialect import Database
 from imagerepo.adapters.sql.identity_links import SqlIdentityLinkRepository
 from imagerepo.adapters.sql.login_throttle import SqlLoginThrottle
 from imagerepo.adapters.sql.repositories import SqlAccountRepository, SqlImageRepository, SqlSessionRepository
-from imagerepo.adapters.system import Argon2PasswordHasher, SystemClock
+from imagerepo.adapters.system import Argon2PasswordHasher, SystemClock, ThreadsTogether
 from imagerepo.adapters.worker import NullScheduler, ThreadAnalysisWorker, TimeoutImageAnalyzer
 from imagerepo.domain.accounts_service import AccountService
 from imagerepo.domain.analysis_service import AnalysisService
@@ -291,7 +291,7 @@ def make_image_service(
     return ImageService(
         images, blobs, inspector, scheduler, clock, default_quota=settings.upload_quota,
         url_ttl=timedelta(seconds=settings.url_ttl_seconds), analyzer_name=settings.analyzer,
-        signed_blobs=signed_blobs, gazetteer=gazetteer,
+        signed_blobs=signed_blobs, gazetteer=gazetteer, run_together=ThreadsTogether(),
     )
 
 

@@ -24,6 +24,14 @@ class ImageInspector(Protocol):
         accepted format) or InvalidImage (truncated, corrupt, too many pixels)."""
         ...
 
+    def probe(self, path: Path) -> InspectedImage | None:
+        """What the file's header alone tells, when its format puts everything there (no pixels
+        decoded; ``sha256`` is left empty): the same description :meth:`inspect` will give if the
+        file decodes. None when only a decode can tell. Raises like :meth:`inspect` for a file
+        that is not an accepted image or has too many pixels; truncation and corruption are for
+        :meth:`inspect` to find."""
+        ...
+
     def open(self, path: Path) -> BinaryIO:
         """The file's bytes as inspected, for storing (the caller closes the stream)."""
         ...
