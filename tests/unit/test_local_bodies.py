@@ -76,7 +76,7 @@ def test_the_light_profile_still_tags_and_colors() -> None:
     result = LocalImageAnalyzer(profile="light").analyze(png(skimage_data.chelsea()), "image/png")
     assert "cat" in {t.name for t in result.tags}
     assert result.colors
-    assert not {"text_find", "nsfw", "bodies"} & set(result.extra["timings_ms"])
+    assert not {"text_find", "nsfw"} & set(result.extra["timings_ms"])
 
 
 def test_an_unknown_profile_is_refused() -> None:

@@ -69,9 +69,10 @@ class LocalImageAnalyzer:
         if self.models:
             self._classifier()
             m.shared("faces", "default", m.FaceDetector)
-            m.shared("people", "default", m.PeopleDetector)
             if self.bodies:
                 m.shared("bodies", "default", bodies.BodyDetector)
+            else:
+                m.shared("people", "default", m.PeopleDetector)
             if self.ocr:
                 m.shared("ocr", "default", m.TextReader)
             if self.nsfw:
@@ -117,11 +118,14 @@ class LocalImageAnalyzer:
             tags, subject, keywords = words.tags, words.subject, words.keywords
             detector = m.shared("faces", "default", m.FaceDetector)
             faces = stage("faces", lambda: detector.count(image.rgb))
-            hog = m.shared("people", "default", m.PeopleDetector)
-            people = max(faces, stage("people", lambda: hog.count(image.rgb)))
-            if self.bodies:
-                pose = m.shared("bodies", "default", bodies.BodyDetector)
-                people = max(people, stage("bodies", lambda: pose.count(image.rgb)))
+            # BlazePose finds what HOG finds on the development photos and more, in half the time;
+            # HOG (in OpenCV itself) stays for the light profile and when mediapipe is not installed.
+            body_detector = (
+                m.shared("bodies", "default", bodies.BodyDetector)
+                if self.bodies
+                else m.shared("people", "default", m.PeopleDetector)
+            )
+            people = max(faces, stage("people", lambda: body_detector.count(image.rgb)))
             tags = _people_tags(tags, faces=faces, people=people)
             if self.nsfw:
                 nsfw_score = stage("nsfw", lambda: m.shared("nsfw", "default", m.NsfwScorer).score(image.rgb))
