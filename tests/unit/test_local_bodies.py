@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from imagerepo.adapters.local import LocalImageAnalyzer, bodies
 from imagerepo.adapters.local import models as m
@@ -54,6 +57,7 @@ def test_overlapping_detections_are_one_person() -> None:
     scores = np.zeros(2254, dtype=np.float32)
     regressors = np.zeros((2254, 12), dtype=np.float32)
     regressors[:, 2:4] = 40.0  # 40-pixel boxes centred on their anchors
+    regressors[:, 5], regressors[:, 7] = 30.0, -30.0  # hips below the body's top: upright
     anchors = bodies._anchors()
     first = 28 * 28 * 2 // 2 + 28  # a stride-8 anchor mid-image, and its twin on the same cell
     scores[[first, first + 1]] = [0.9, 0.8]
@@ -62,6 +66,27 @@ def test_overlapping_detections_are_one_person() -> None:
     scores[far + 40] = bodies.MIN_SCORE - 0.01  # below the cut: not a person
     found = bodies.decode_boxes(regressors, scores)
     assert [round(b[0], 2) for b in found] == [0.9, 0.7]
+
+
+@given(st.floats(min_value=-180.0, max_value=180.0), st.floats(min_value=5.0, max_value=200.0))
+def test_a_body_counts_when_it_points_up_within_45_degrees(degrees_from_up: float, length: float) -> None:
+    """The vector from the hips to the body's top keypoint, turned by an angle from straight up."""
+    if abs(abs(degrees_from_up) - 45.0) < 0.5:
+        return  # the boundary itself is a matter of rounding
+    regressor = np.zeros(12, dtype=np.float32)
+    regressor[4:6] = [100.0, 150.0]  # the hips
+    angle = math.radians(degrees_from_up)
+    regressor[6:8] = [100.0 + length * math.sin(angle), 150.0 - length * math.cos(angle)]
+    assert bodies.upright(regressor) == (abs(degrees_from_up) < 45.0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name", ["animals/mammals/aquatic/orca.png", "animals/mammals/rhino_black.png", "vehicles/flight/planes/747.png"]
+)
+def test_side_on_animals_and_planes_are_not_people(detector: bodies.BodyDetector, name: str) -> None:
+    """The detector fires on these tuxpaint stamps, but their "body" lies on its side."""
+    assert detector.count(rgb_of(TUXPAINT / name)) == 0
 
 
 def test_the_light_profile_leaves_out_the_heavy_models() -> None:
