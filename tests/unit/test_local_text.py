@@ -6,7 +6,7 @@ import pytest
 
 from imagerepo.adapters.local import LocalImageAnalyzer
 from imagerepo.adapters.local import models as m
-from tests.photos import png
+from tests.photos import TUXPAINT, package_photo, png
 
 skimage_data = pytest.importorskip("skimage.data")
 
@@ -48,3 +48,12 @@ def test_recognition_runs_only_where_the_detector_found_text(analyzer: LocalImag
 )
 def test_only_word_like_lines_are_kept(line: str, kept: bool) -> None:
     assert m._word_like(line) is kept
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "word"), [("stop.png", "STOP"), ("school_sign.png", "School")])
+def test_a_street_sign_is_read(analyzer: LocalImageAnalyzer, name: str, word: str) -> None:
+    """tuxpaint's road signs: a red octagon and a school warning sign, not scanned pages."""
+    result = analyzer.analyze(package_photo(TUXPAINT / "town" / "roadsigns" / name), "image/png")
+    assert word in result.text.split()
+    assert word in result.description

@@ -172,3 +172,14 @@ def test_serve_exits_non_zero_naming_the_variable(tmp_path: Path, variable: str,
     assert done.returncode != 0
     assert variable in done.stderr
     assert "serving on" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("raw", "models", "profile"),
+    [("", True, "all"), ("true", True, "all"), ("all", True, "all"), ("LIGHT", True, "light"),
+     ("light", True, "light"), ("false", False, "all"), ("0", False, "all")],
+)
+def test_local_models_chooses_a_profile(raw: str, models: bool, profile: str) -> None:
+    """IMAGEREPO_LOCAL_MODELS=light is the documented profile for small machines; false keeps colors only."""
+    settings = Settings.from_env({"IMAGEREPO_LOCAL_MODELS": raw} if raw else {})
+    assert (settings.local_models, settings.local_profile) == (models, profile)

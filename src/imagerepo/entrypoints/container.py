@@ -231,7 +231,11 @@ def open_analyzer(settings: Settings, http_client: Any) -> Iterator[ImageAnalyze
     from imagerepo.adapters.local import LocalImageAnalyzer
 
     factory = functools.partial(
-        LocalImageAnalyzer, models=settings.local_models, timeout_seconds=timeout, max_pixels=settings.max_pixels
+        LocalImageAnalyzer,
+        models=settings.local_models,
+        timeout_seconds=timeout,
+        max_pixels=settings.max_pixels,
+        profile=settings.local_profile,
     )
     processes = max(1, settings.workers) if settings.analysis_processes is None else settings.analysis_processes
     if processes == 0:  # for debugging: a stage past the timeout is abandoned in its thread

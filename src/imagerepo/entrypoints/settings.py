@@ -119,6 +119,17 @@ def _data_dir(env: Mapping[str, str]) -> Path:
     return path
 
 
+def _local_models(env: Mapping[str, str]) -> tuple[bool, str]:
+    """IMAGEREPO_LOCAL_MODELS: true/all (every installed model), light (small machines), false (colors only)."""
+    raw = env.get("IMAGEREPO_LOCAL_MODELS", "").strip().lower()
+    if raw in ("all", "light"):
+        return True, raw
+    try:
+        return _bool(env, "IMAGEREPO_LOCAL_MODELS", True), "all"
+    except ConfigError:
+        raise ConfigError(f"IMAGEREPO_LOCAL_MODELS must be all (or true), light or false, got {raw!r}") from None
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name, "").strip().lower()
     if not raw:
@@ -245,6 +256,8 @@ class Settings:
     # Child processes for local analysis: None = one per worker, 0 = in the worker's own process.
     analysis_processes: int | None = None
     local_models: bool = True
+    # Which models: "all", or "light" for small machines (no text reading, NSFW or person detector).
+    local_profile: str = "all"
     s3_endpoint_url: str = ""
     s3_sse: str = "AES256"
     s3_kms_key_id: str = ""
@@ -290,7 +303,8 @@ class Settings:
                 _int(e, "IMAGEREPO_ANALYSIS_PROCESSES", 0, 0) if e.get("IMAGEREPO_ANALYSIS_PROCESSES", "").strip()
                 else None
             ),
-            local_models=_bool(e, "IMAGEREPO_LOCAL_MODELS", True),
+            local_models=_local_models(e)[0],
+            local_profile=_local_models(e)[1],
             s3_endpoint_url=_http_url(e, "IMAGEREPO_S3_ENDPOINT_URL"),
             s3_sse=_choice(e, "IMAGEREPO_S3_SSE", ("AES256", "aws:kms", "aws:kms:dsse")),
             s3_kms_key_id=e.get("IMAGEREPO_S3_KMS_KEY_ID", "").strip(),
