@@ -15,6 +15,11 @@ from urllib.parse import quote
 
 import attrs
 
+# The similarity fakes live in their own module; named here with every other fake.
+from imagerepo.adapters.memory_similarity import (  # noqa: F401
+    BruteForceSimilarityIndex,
+    InMemoryFingerprintRepository,
+)
 from imagerepo.domain.accounts import Account, AccountSettings, Session, normalize_username
 from imagerepo.domain.errors import (
     BlobMissing,

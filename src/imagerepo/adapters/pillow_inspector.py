@@ -18,6 +18,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from imagerepo.adapters import photo_metadata
 from imagerepo.adapters.codecs import optional_formats
 from imagerepo.adapters.imaging import allow_pixels
+from imagerepo.adapters.perceptual_hash import phash_of_bytes
 from imagerepo.domain.errors import Busy, InvalidImage, UnsupportedMediaType
 from imagerepo.domain.images import InspectedImage
 from imagerepo.domain.photos import PhotoInfo
@@ -241,6 +242,7 @@ class PillowImageInspector:
         return InspectedImage(
             content_type=_CONTENT_TYPES[fmt], format=fmt, width=w, height=h, size_bytes=size,
             sha256=digest.hexdigest(), photo=photo,
+            phash=phash_of_bytes(thumb.data),  # from the small decode: a re-saved copy is told at upload
         )
 
     def open(self, path: Path) -> BinaryIO:

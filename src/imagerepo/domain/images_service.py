@@ -17,9 +17,11 @@ from imagerepo.domain.errors import BlobMissing, DuplicateImage, NotFound, Quota
 from imagerepo.domain.images import Analysis, Image, clean_filename, parse_blob_key
 from imagerepo.domain.photos import PhotoInfo, with_zone_offset
 from imagerepo.domain.queries import ImageQuery, Page, build_query
+from imagerepo.domain.similarity import Fingerprint
 from imagerepo.ports.analysis_scheduler import AnalysisScheduler
 from imagerepo.ports.blob_store import BlobStore
 from imagerepo.ports.clock import Clock
+from imagerepo.ports.fingerprint_repository import FingerprintRepository
 from imagerepo.ports.gazetteer import Gazetteer
 from imagerepo.ports.image_inspector import ImageInspector
 from imagerepo.ports.image_repository import ImageRepository
@@ -61,6 +63,7 @@ class ImageService:
         analyzer_name: str = "",
         signed_blobs: SignedBlobServer | None = None,
         gazetteer: Gazetteer | None = None,
+        fingerprints: FingerprintRepository | None = None,
     ) -> None:
         self._images = images
         self._blobs = blobs
@@ -73,6 +76,7 @@ class ImageService:
         self._analyzer_name = analyzer_name
         self._signed_blobs = signed_blobs
         self._gazetteer = gazetteer
+        self._fingerprints = fingerprints
 
     def check_database(self) -> None:
         """Raise ServiceUnavailable when the database cannot be reached (the readiness probe)."""
@@ -137,8 +141,19 @@ class ImageService:
             # if it does; if it does not, the sweeper removes them with the row.
             self._roll_back(image, keep_blobs=True)
             raise
+        self._remember_phash(image, info.phash)
         self._scheduler.notify()
         return image
+
+    def _remember_phash(self, image: Image, phash: int | None) -> None:
+        """The perceptual hash made from the upload's decode, so the upload can be told a copy at
+        once (analysis stores it too: a failure here costs nothing lasting)."""
+        if self._fingerprints is None or phash is None:
+            return
+        try:
+            self._fingerprints.put(image.owner_id, image.id, Fingerprint(phash=phash))
+        except Exception:
+            log.warning("perceptual hash of %s not stored at upload", image.id, exc_info=True)
 
     def describe_photo(self, account: Account, photo: PhotoInfo) -> PhotoInfo:
         """What the file says, as kept: the position named offline and its zone's offset given to
