@@ -141,3 +141,14 @@ def test_forget_drops_a_deleted_image(index: Any, fingerprints: Any, image_repo:
     index.forget("alice", [b])
     assert [h[0] for h in index.nearest("alice", emb(1, 0), 5, exclude="")] == [a]
     assert index.same_picture("alice", 0, 0, exclude="") == [(a, 0)]
+
+
+def test_get_many_returns_only_the_owners_ready_images(image_repo: Any) -> None:
+    a, b = ready(image_repo), ready(image_repo)
+    other = ready(image_repo, "bob")
+    uploading = image()
+    image_repo.reserve(uploading, 1000)
+    image_repo.begin_delete("alice", b)
+    found = image_repo.get_many("alice", [a, b, other, uploading.id, "nope", a])
+    assert [i.id for i in found] == [a]
+    assert image_repo.get_many("alice", []) == []

@@ -198,6 +198,9 @@ class InMemoryImageRepository:
                 return None
             return row.image
 
+    def get_many(self, owner_id: str, image_ids: Sequence[str]) -> Sequence[Image]:
+        return [i for i in (self.get(owner_id, image_id) for image_id in dict.fromkeys(image_ids)) if i is not None]
+
     def find_by_sha256(self, owner_id: str, sha256: str) -> str | None:
         with self._lock:
             self._up()

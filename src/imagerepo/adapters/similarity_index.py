@@ -49,6 +49,7 @@ class _Owner:
         self.codes: npt.NDArray[Any] = np.zeros((0, 0), dtype=np.int8)
         self.projected: npt.NDArray[Any] = np.zeros((0, 0), dtype=np.float32)
         self.has_embedding: npt.NDArray[Any] = np.zeros(0, dtype=bool)
+        self.unprojected: list[int] = []
 
     def _grow(self, n: int) -> None:
         cap = len(self.alive)
@@ -65,7 +66,8 @@ class _Owner:
             grown(self.alive), grown(self.has_hash), grown(self.hashes), grown(self.has_embedding))
         self.codes, self.projected = grown(self.codes), grown(self.projected)
 
-    def add(self, image_id: str, fp: Fingerprint, projection: npt.NDArray[np.float32] | None) -> None:
+    def add(self, image_id: str, fp: Fingerprint) -> None:
+        """Take the fingerprint in; its projection waits for ``project`` (done for a batch at once)."""
         i = self.row.get(image_id)
         if i is None:
             i = self.row[image_id] = len(self.ids)
@@ -75,14 +77,21 @@ class _Owner:
         self.has_hash[i] = fp.phash is not None
         self.hashes[i] = np.uint64(fp.phash) if fp.phash is not None else _NO_HASH
         emb = fp.embedding
-        if emb is not None and projection is not None and emb.dimensions == self.dims:
-            codes = np.frombuffer(emb.codes, dtype=np.int8)
-            self.codes[i] = codes
-            v = codes.astype(np.float32) @ projection
-            self.projected[i] = v / (np.linalg.norm(v) or 1.0)
+        if emb is not None and emb.dimensions == self.dims:
+            self.codes[i] = np.frombuffer(emb.codes, dtype=np.int8)
             self.has_embedding[i] = True
+            self.unprojected.append(i)
         else:
             self.has_embedding[i] = False
+
+    def project(self, projection: npt.NDArray[np.float32]) -> None:
+        if not self.unprojected:
+            return
+        rows = np.asarray(self.unprojected)
+        v = self.codes[rows].astype(np.float32) @ projection
+        v /= np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+        self.projected[rows] = v
+        self.unprojected = []
 
     def set_dims(self, dims: int) -> None:
         if self.dims == 0:
@@ -112,8 +121,10 @@ class NumpySimilarityIndex:
                 emb = c.fingerprint.embedding
                 if emb is not None:
                     o.set_dims(emb.dimensions)
-                o.add(c.image_id, c.fingerprint, self._projection(o.dims) if o.dims else None)
+                o.add(c.image_id, c.fingerprint)
                 o.seq = c.seq
+            if o.dims:
+                o.project(self._projection(o.dims))
             if len(changes) < _BATCH:
                 break
         return o
@@ -133,7 +144,8 @@ class NumpySimilarityIndex:
             usable = o.alive[:n] & o.has_embedding[:n]
             if exclude in o.row:
                 usable[o.row[exclude]] = False
-            scores = np.where(usable, o.projected[:n] @ q, -np.inf)
+            # einsum, not BLAS: one thread, and no thread pool to wake for a matrix-vector product
+            scores = np.where(usable, np.einsum("ij,j->i", o.projected[:n], q), -np.inf)
             k = min(int(usable.sum()), max(RERANK_MIN, RERANK_FACTOR * limit))
             if k == 0:
                 return []

@@ -49,7 +49,7 @@ class SimilarityService:
 
     def _ready(self, account: Account, ids: list[str]) -> dict[str, Image]:
         """The images still there; those gone are forgotten by the index."""
-        found = {i: img for i in ids if (img := self._images.get(account.id, i)) is not None}
+        found = {img.id: img for img in self._images.get_many(account.id, ids)}
         gone = [i for i in ids if i not in found]
         if gone:
             self._index.forget(account.id, gone)

@@ -9,7 +9,8 @@ from imagerepo.adapters.sql.dialect import Database
 from imagerepo.domain.similarity import Embedding, Fingerprint, phash_from_signed, phash_to_signed
 from imagerepo.ports.fingerprint_repository import FingerprintChange
 
-_READY = "SELECT 1 FROM images WHERE id = ? AND owner_id = ? AND state = 'ready'"
+# Holds the image row until commit, so a deletion beginning (which removes the fingerprint) waits.
+_READY = "UPDATE images SET state = state WHERE id = ? AND owner_id = ? AND state = 'ready' RETURNING id"
 
 
 def _fingerprint(row: Any) -> Fingerprint:
@@ -45,20 +46,18 @@ class SqlFingerprintRepository:
 
     def get(self, owner_id: str, image_id: str) -> Fingerprint | None:
         with self._db.transaction(write=False) as tx:
+            # The table holds ready images only: begin_delete removes the row.
             row = tx.execute(
-                "SELECT f.phash AS phash, f.embedding AS embedding FROM image_fingerprints f"
-                " JOIN images i ON i.id = f.image_id"
-                " WHERE f.image_id = ? AND f.owner_id = ? AND i.owner_id = ? AND i.state = 'ready'",
-                (image_id, owner_id, owner_id),
+                "SELECT phash, embedding FROM image_fingerprints WHERE image_id = ? AND owner_id = ?",
+                (image_id, owner_id),
             ).fetchone()
         return _fingerprint(row) if row else None
 
     def changes(self, owner_id: str, after: int, limit: int) -> Sequence[FingerprintChange]:
         with self._db.transaction(write=False) as tx:
             rows = tx.execute(
-                "SELECT f.seq AS seq, f.image_id AS image_id, f.phash AS phash, f.embedding AS embedding"
-                " FROM image_fingerprints f JOIN images i ON i.id = f.image_id"
-                " WHERE f.owner_id = ? AND f.seq > ? AND i.state = 'ready' ORDER BY f.seq LIMIT ?",
+                "SELECT seq, image_id, phash, embedding FROM image_fingerprints"
+                " WHERE owner_id = ? AND seq > ? ORDER BY seq LIMIT ?",
                 (owner_id, after, limit),
             ).fetchall()
         return [FingerprintChange(int(r["seq"]), str(r["image_id"]), _fingerprint(r)) for r in rows]
