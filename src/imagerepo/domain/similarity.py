@@ -18,12 +18,12 @@ import attrs
 PHASH_BITS = 64
 # Tuned on bench/bench_similar.py's labeled set (re-encodes, resizes, crops, color changes, bursts,
 # different photos of one subject): see the README for the precision and recall they give.
-EXACT_MAX_DISTANCE = 12
+EXACT_MAX_DISTANCE = 8
 NEAR_MIN_SIMILARITY = 0.80
 # Within this Hamming distance the two images are also checked to look alike, so that two
 # different photos whose hashes happen to be close (flat skies, dark frames) are not "exact".
-EXACT_SURE_DISTANCE = 4
-EXACT_MIN_SIMILARITY = 0.96
+EXACT_SURE_DISTANCE = 3
+EXACT_MIN_SIMILARITY = 0.94
 _INT8_MAX = 127
 
 
