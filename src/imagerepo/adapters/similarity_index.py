@@ -25,6 +25,13 @@ PROJECTED = 128
 RERANK_FACTOR = 8
 RERANK_MIN = 200
 _BATCH = 20_000
+# Past IVF_MIN embeddings an owner's vectors are also clustered (k-means on the projections, once
+# per 10% of growth): a search scores the IVF_PROBES clusters nearest the query, plus the rows put
+# since, instead of every row.
+IVF_MIN = 20_000
+IVF_CLUSTERS = 256
+IVF_PROBES = 24
+IVF_SAMPLE = 20_000
 _NO_HASH = np.uint64(0)
 
 
@@ -50,6 +57,13 @@ class _Owner:
         self.projected: npt.NDArray[Any] = np.zeros((0, 0), dtype=np.float32)
         self.has_embedding: npt.NDArray[Any] = np.zeros(0, dtype=bool)
         self.unprojected: list[int] = []
+        # The clusters (see IVF_MIN): rows perm[starts[c]:starts[c + 1]] are in cluster c; rows
+        # from built_n on, and those re-put since (stale), are scored apart.
+        self.centroids: npt.NDArray[Any] | None = None
+        self.perm: npt.NDArray[Any] = np.zeros(0, dtype=np.int64)
+        self.starts: npt.NDArray[Any] = np.zeros(1, dtype=np.int64)
+        self.built_n = 0
+        self.stale: set[int] = set()
 
     def _grow(self, n: int) -> None:
         cap = len(self.alive)
@@ -77,6 +91,8 @@ class _Owner:
         self.has_hash[i] = fp.phash is not None
         self.hashes[i] = np.uint64(fp.phash) if fp.phash is not None else _NO_HASH
         emb = fp.embedding
+        if i < self.built_n:
+            self.stale.add(i)  # its cluster may no longer fit it
         if emb is not None and emb.dimensions == self.dims:
             self.codes[i] = np.frombuffer(emb.codes, dtype=np.int8)
             self.has_embedding[i] = True
@@ -92,6 +108,38 @@ class _Owner:
         v /= np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
         self.projected[rows] = v
         self.unprojected = []
+
+    def cluster(self) -> None:
+        """(Re)build the clusters when the owner has grown 10% since the last build."""
+        n = len(self.ids)
+        if n < IVF_MIN or (self.centroids is not None and n < 1.1 * self.built_n):
+            return
+        rng = np.random.default_rng(n)
+        vectors = self.projected[:n]
+        sample = vectors[rng.choice(n, size=min(n, IVF_SAMPLE), replace=False)]
+        centroids = sample[rng.choice(len(sample), size=IVF_CLUSTERS, replace=False)].copy()
+        for _ in range(6):  # a few Lloyd steps on the sample: good enough to route queries
+            nearest = np.argmax(sample @ centroids.T, axis=1)
+            for c in range(IVF_CLUSTERS):
+                members = sample[nearest == c]
+                if len(members):
+                    v = members.mean(axis=0)
+                    centroids[c] = v / (np.linalg.norm(v) or 1.0)
+        assign = np.concatenate([np.argmax(vectors[s:s + 10_000] @ centroids.T, axis=1) for s in range(0, n, 10_000)])
+        self.perm = np.argsort(assign, kind="stable")
+        self.starts = np.searchsorted(assign[self.perm], np.arange(IVF_CLUSTERS + 1))
+        self.centroids, self.built_n, self.stale = centroids, n, set()
+
+    def candidates(self, q: npt.NDArray[np.float32]) -> npt.NDArray[Any] | None:
+        """The rows worth scoring for ``q``: the nearest clusters' and the unclustered; None: all."""
+        if self.centroids is None:
+            return None
+        best = np.argpartition(-(self.centroids @ q), IVF_PROBES - 1)[:IVF_PROBES]
+        parts = [self.perm[self.starts[c]:self.starts[c + 1]] for c in best]
+        parts.append(np.arange(self.built_n, len(self.ids)))
+        if self.stale:
+            parts.append(np.fromiter(self.stale, dtype=np.int64))
+        return np.unique(np.concatenate(parts))
 
     def set_dims(self, dims: int) -> None:
         if self.dims == 0:
@@ -127,6 +175,8 @@ class NumpySimilarityIndex:
                 o.project(self._projection(o.dims))
             if len(changes) < _BATCH:
                 break
+        if o.dims:
+            o.cluster()
         return o
 
     def nearest(self, owner_id: str, embedding: Embedding, limit: int, exclude: str) -> Sequence[tuple[str, float]]:
@@ -141,16 +191,19 @@ class NumpySimilarityIndex:
                 return []
             q = codes @ self._projection(o.dims)
             q /= np.linalg.norm(q) or 1.0
-            usable = o.alive[:n] & o.has_embedding[:n]
+            rows = o.candidates(q)
+            if rows is None:
+                rows = np.arange(n)
+            usable = o.alive[rows] & o.has_embedding[rows]
             if exclude in o.row:
-                usable[o.row[exclude]] = False
-            # einsum, not BLAS: one thread, and no thread pool to wake for a matrix-vector product
-            scores = np.where(usable, np.einsum("ij,j->i", o.projected[:n], q), -np.inf)
-            k = min(int(usable.sum()), max(RERANK_MIN, RERANK_FACTOR * limit))
+                usable &= rows != o.row[exclude]
+            rows = rows[usable]
+            k = min(len(rows), max(RERANK_MIN, RERANK_FACTOR * limit))
             if k == 0:
                 return []
-            top = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
-            top = top[usable[top]]
+            # einsum, not BLAS: one thread, and no thread pool to wake for a matrix-vector product
+            scores = np.einsum("ij,j->i", o.projected[rows], q)
+            top = rows[np.argpartition(-scores, k - 1)[:k]] if k < len(rows) else rows
             cand = o.codes[top].astype(np.float32)
             exact = (cand @ codes) / (np.linalg.norm(cand, axis=1) * norm + 1e-12)
             ids = [o.ids[i] for i in top]
