@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -51,9 +52,9 @@ def scale() -> int:
     return int(os.environ.get("BENCH_SIMILAR_N", "20000"))
 
 
-def synthetic_codes(n: int, rng: np.random.Generator) -> np.ndarray:
-    """Non-negative features (as after ReLU6 and pooling) around a few hundred scene centres."""
-    centres = rng.gamma(0.6, 1.0, size=(max(1, n // 200), DIMS)).astype(np.float32)
+def synthetic_codes(n: int, rng: np.random.Generator, per_scene: int = 200) -> np.ndarray:
+    """Non-negative features (as after ReLU6 and pooling) around scene centres, ``per_scene`` each."""
+    centres = rng.gamma(0.6, 1.0, size=(max(1, n // per_scene), DIMS)).astype(np.float32)
     which = rng.integers(0, len(centres), size=n)
     out = np.empty((n, DIMS), dtype=np.int8)
     for start in range(0, n, 10_000):
@@ -63,12 +64,12 @@ def synthetic_codes(n: int, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def load(db: Any, owner: str, n: int) -> list[str]:
+def load(db: Any, owner: str, n: int, per_scene: int = 200) -> list[str]:
     rng = np.random.default_rng(7)
     repo = SqlImageRepository(db)
     t0 = datetime(2025, 1, 1, tzinfo=UTC)
     ids = []
-    codes = synthetic_codes(n, rng)
+    codes = synthetic_codes(n, rng, per_scene)
     hashes = rng.integers(0, 1 << 63, size=n, dtype=np.int64)
     for start in range(0, n, 5000):
         batch = [
@@ -114,6 +115,12 @@ def bench_db(name: str, db: Any, n: int) -> None:
         truth = {ids[j] for j in exact[:21] if j != i}
         got = {s.image.id for s in service.similar(account, ids[int(i)], 20)}
         hits += len(truth & got)
+    if n <= 20_000:  # every pair is compared: quadratic, so only at the default scale
+        other = "dups-" + uuid.uuid4().hex[:8]
+        load(db, other, 10_000, per_scene=2)  # shots in pairs, as a library with a few bursts
+        t = time.perf_counter()
+        groups = service.duplicates(attrs.evolve(account, id=other))
+        print(f"  {name}: duplicates of 10000 images in {time.perf_counter() - t:.1f} s ({len(groups)} groups)")
     times.sort()
     print(f"  {name}: loaded {n} images in {load_s:.1f} s; first search (index load) {cold_ms:.0f} ms; "
           f"recall@20 vs exact {hits / 400:.3f}")

@@ -80,6 +80,9 @@ def test_more_like_this_duplicates_and_the_copy_told_at_upload(env: Any) -> None
     assert sims == sorted(sims, reverse=True)
     assert all(0 <= s <= 1 for s in sims)
     assert items[0]["analysis"]["status"] == "done"
+    for odd, count in (("0", 1), ("abc", 4), ("1000", 4)):  # clamped to 1..100, or the default
+        r = client.get(f"/api/v1/images/{ids['cat.jpg']}/similar", params={"limit": odd}, headers=auth)
+        assert len(r.json()["items"]) == count
 
     groups = client.get("/api/v1/duplicates", headers=auth).json()["groups"]
     assert [(g["kind"], [i["filename"] for i in g["images"]]) for g in groups] == [
