@@ -137,9 +137,10 @@ class _Owner:
         best = np.argpartition(-(self.centroids @ q), IVF_PROBES - 1)[:IVF_PROBES]
         parts = [self.perm[self.starts[c]:self.starts[c + 1]] for c in best]
         parts.append(np.arange(self.built_n, len(self.ids)))
-        if self.stale:
+        if self.stale:  # rare (a re-analysed image): may repeat a row of a cluster
             parts.append(np.fromiter(self.stale, dtype=np.int64))
-        return np.unique(np.concatenate(parts))
+            return np.unique(np.concatenate(parts))
+        return np.concatenate(parts)  # clusters and the tail are disjoint
 
     def set_dims(self, dims: int) -> None:
         if self.dims == 0:
