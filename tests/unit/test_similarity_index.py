@@ -47,3 +47,16 @@ def test_clustered_search_matches_the_brute_force() -> None:
     assert index.nearest("alice", odd, 1, exclude="")[0][0] == late
     fingerprints.put("alice", ids[5], Fingerprint(embedding=Embedding.of([0.0] * 62 + [1.0, 0.0])))
     assert index.nearest("alice", Embedding.of([0.0] * 62 + [1.0, 0.0]), 1, exclude="")[0][0] == ids[5]
+
+
+def test_only_the_most_recently_searched_owners_stay_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(si, "MAX_OWNERS", 2)
+    images = InMemoryImageRepository()
+    fingerprints = InMemoryFingerprintRepository(images)
+    index = si.NumpySimilarityIndex(fingerprints)
+    for owner in ("a", "b", "c"):
+        i = ready(images, owner)
+        fingerprints.put(owner, i, Fingerprint(phash=1))
+        assert index.same_picture(owner, 1, 0, exclude="") == [(i, 0)]
+    assert list(index._owners) == ["b", "c"]
+    assert len(index.same_picture("a", 1, 0, exclude="")) == 1  # reloaded when asked again

@@ -11,6 +11,7 @@ their int8 codes (1,280 bytes an image): 100k images of one owner take about 180
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -32,6 +33,8 @@ IVF_MIN = 20_000
 IVF_CLUSTERS = 256
 IVF_PROBES = 24
 IVF_SAMPLE = 20_000
+# Owners kept in memory at once; the least recently searched is dropped (and reloaded when needed).
+MAX_OWNERS = 32
 _NO_HASH = np.uint64(0)
 
 
@@ -153,7 +156,7 @@ class _Owner:
 class NumpySimilarityIndex:
     def __init__(self, fingerprints: FingerprintRepository) -> None:
         self._fingerprints = fingerprints
-        self._owners: dict[str, _Owner] = {}
+        self._owners: OrderedDict[str, _Owner] = OrderedDict()
         self._projections: dict[int, npt.NDArray[np.float32]] = {}
         self._lock = threading.Lock()
 
@@ -165,6 +168,9 @@ class NumpySimilarityIndex:
     def _fresh(self, owner_id: str) -> _Owner:
         """The owner's cache, caught up (call with the lock held)."""
         o = self._owners.setdefault(owner_id, _Owner())
+        self._owners.move_to_end(owner_id)
+        while len(self._owners) > MAX_OWNERS:
+            self._owners.popitem(last=False)
         while changes := self._fingerprints.changes(owner_id, o.seq, _BATCH):
             for c in changes:
                 emb = c.fingerprint.embedding
