@@ -12,7 +12,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint lock lock-check install-pip bench bench-analysis bench-quality bench-search bench-upload bench-load fuzz install clean
+.PHONY: help run test lint lock lock-check install-pip bench bench-analysis bench-quality bench-search bench-similar bench-upload bench-load fuzz install clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-16s %s\n", $$1, $$2}'
@@ -72,6 +72,10 @@ bench-quality: $(STAMP)  ## tags, people, text and first color vs the labeled ph
 
 bench-search: $(STAMP)  ## search/list latency with and without indexes (BENCH_SCALE=full for 1M rows)
 	$(BIN)/python bench/bench_search.py
+
+bench-similar: $(STAMP)  ## more-like-this latency for one big user (BENCH_SCALE=full: 100k) and duplicate precision/recall
+	sh scripts/ensure-photos.sh
+	$(BIN)/python bench/bench_similar.py
 
 bench-upload: $(STAMP)  ## 12 MP upload latency/throughput, 1 and 8 clients, analysis off and on
 	$(BIN)/python bench/bench_upload.py

@@ -8,6 +8,7 @@ from dependency_injector import containers, providers
 
 from imagerepo.adapters import memory
 from imagerepo.adapters.memory_identity import InMemoryIdentityLinkRepository
+from imagerepo.adapters.memory_similarity import InMemoryFingerprintRepository
 from imagerepo.adapters.pillow_inspector import PillowImageInspector
 from imagerepo.entrypoints.container import Container
 from imagerepo.entrypoints.settings import Keys, Settings
@@ -25,6 +26,7 @@ class MemoryAdapters(containers.DeclarativeContainer):
     image_repository = providers.Singleton(memory.InMemoryImageRepository)
     identity_links = providers.Singleton(InMemoryIdentityLinkRepository)
     throttle = providers.Singleton(memory.InMemoryLoginThrottle, clock)
+    fingerprint_repository = providers.Singleton(InMemoryFingerprintRepository, image_repository)
 
 
 class MemoryStorage(containers.DeclarativeContainer):

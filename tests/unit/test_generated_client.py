@@ -110,7 +110,8 @@ def journey_as_owner(me: Any, models: Any, types: Any) -> None:
     photo = img.jpeg((80, 60), (200, 40, 40))
     body = models.UploadImageBody(file=types.File(payload=photo, file_name="red.jpg", mime_type="image/jpeg"))
     uploaded = api("images.upload_image").sync(client=me, body=body)
-    assert isinstance(uploaded, models.ImageOut), uploaded
+    assert isinstance(uploaded, models.UploadedImageOut), uploaded  # ImageOut + duplicate_of
+    assert uploaded.duplicate_of is None
     assert uploaded.filename == "red.jpg"
     assert uploaded.size_bytes == len(photo)
 

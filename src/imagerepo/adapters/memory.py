@@ -15,6 +15,11 @@ from urllib.parse import quote
 
 import attrs
 
+# The similarity fakes live in their own module; named here with every other fake.
+from imagerepo.adapters.memory_similarity import (  # noqa: F401
+    BruteForceSimilarityIndex,
+    InMemoryFingerprintRepository,
+)
 from imagerepo.domain.accounts import Account, AccountSettings, Session, normalize_username
 from imagerepo.domain.errors import (
     BlobMissing,
@@ -192,6 +197,9 @@ class InMemoryImageRepository:
             if row is None or row.state != "ready" or row.image.owner_id != owner_id:
                 return None
             return row.image
+
+    def get_many(self, owner_id: str, image_ids: Sequence[str]) -> Sequence[Image]:
+        return [i for i in (self.get(owner_id, image_id) for image_id in dict.fromkeys(image_ids)) if i is not None]
 
     def find_by_sha256(self, owner_id: str, sha256: str) -> str | None:
         with self._lock:

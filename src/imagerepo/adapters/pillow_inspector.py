@@ -15,11 +15,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, BinaryIO
 
+import attrs
 from PIL import Image, UnidentifiedImageError
 
 from imagerepo.adapters import photo_metadata
 from imagerepo.adapters.codecs import optional_formats
 from imagerepo.adapters.imaging import allow_pixels
+from imagerepo.adapters.perceptual_hash import phash_of_bytes
 from imagerepo.domain.errors import Busy, InvalidImage, UnsupportedMediaType
 from imagerepo.domain.images import InspectedImage
 from imagerepo.domain.photos import PhotoInfo
@@ -261,6 +263,8 @@ class PillowImageInspector:
                 raise InvalidImage("The image is truncated or corrupt.") from e
             sha256, size = fp.sha256()
             described = self._described(im, pixels, size=size, sha256=sha256)
+            # From the small decode: a re-saved copy is told at upload.
+            described = attrs.evolve(described, phash=phash_of_bytes(thumb.data))
         finally:
             im.close()
             fp.close()

@@ -12,6 +12,7 @@ from imagerepo.domain.images import Analysis, AnalysisJob, AnalysisStatus
 from imagerepo.ports.analysis_queue import AnalysisQueue
 from imagerepo.ports.blob_store import BlobStore
 from imagerepo.ports.clock import Clock
+from imagerepo.ports.fingerprint_repository import FingerprintRepository
 from imagerepo.ports.image_analyzer import ImageAnalyzer
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ class AnalysisService:
         lease: timedelta = timedelta(minutes=5),
         max_attempts: int = 5,
         base_backoff: timedelta = timedelta(seconds=5),
+        fingerprints: FingerprintRepository | None = None,
     ) -> None:
         self._queue = queue
         self._blobs = blobs
@@ -38,6 +40,7 @@ class AnalysisService:
         self._lease = lease
         self._max_attempts = max_attempts
         self._base_backoff = base_backoff
+        self._fingerprints = fingerprints
 
     def claim(self) -> AnalysisJob | None:
         now = self._clock.now()
@@ -85,7 +88,13 @@ class AnalysisService:
         except Exception as e:  # a stage crashed: the worker lives on
             log.exception("analysis of %s crashed", job.image.id)
             return self._failed(job, name, f"analyzer error: {type(e).__name__}: {e}"[:500], retryable=False)
-        return self._record(job, Analysis.done(result, self._clock.now()))
+        outcome = self._record(job, Analysis.done(result, self._clock.now()))
+        if outcome == AnalysisStatus.DONE.value and result.fingerprint is not None and self._fingerprints is not None:
+            try:  # "more like this" and duplicates need it; the analysis stands without it
+                self._fingerprints.put(job.image.owner_id, job.image.id, result.fingerprint)
+            except Exception:
+                log.warning("fingerprint of %s not stored", job.image.id, exc_info=True)
+        return outcome
 
     def _record(self, job: AnalysisJob, analysis: Analysis) -> str:
         return analysis.status.value if self._queue.complete_analysis(job, analysis) else SUPERSEDED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import enum
 from collections.abc import Mapping
 from datetime import datetime
@@ -11,6 +12,7 @@ import attrs
 
 from imagerepo.domain.colors import Lab, parse_hex, rgb_to_lab
 from imagerepo.domain.photos import Camera, Exposure, Location, PhotoInfo
+from imagerepo.domain.similarity import Embedding, Fingerprint
 
 # Formats accepted for upload; HEIC/AVIF join when their codecs are installed.
 ACCEPTED_CONTENT_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
@@ -51,10 +53,12 @@ class AnalysisResult:
     # Analyzer-specific extras (e.g. nsfw score, Azure's own color names), not shown by the API;
     # only extra["keywords"] (synonyms of what was seen) is searchable (search.weighted_terms).
     extra: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
+    # Perceptual hash and content embedding (domain.similarity), kept beside the image, not in it.
+    fingerprint: Fingerprint | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Plain data, e.g. to cross from an analysis process without unpickling its output."""
-        return {
+        out: dict[str, Any] = {
             "analyzer": self.analyzer,
             "description": self.description,
             "tags": [[t.name, t.confidence] for t in self.tags],
@@ -62,6 +66,12 @@ class AnalysisResult:
             "text": self.text,
             "extra": dict(self.extra),
         }
+        if self.fingerprint is not None:
+            fp, emb = self.fingerprint, self.fingerprint.embedding
+            out["fingerprint"] = {
+                "phash": fp.phash, "embedding": base64.b64encode(emb.codes).decode() if emb else None
+            }
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> AnalysisResult:
@@ -72,7 +82,19 @@ class AnalysisResult:
             colors=tuple(Color(h, float(f), n) for h, f, n in data.get("colors", ())),
             text=data.get("text", ""),
             extra=dict(data.get("extra") or {}),
+            fingerprint=_fingerprint_from_json(data.get("fingerprint")),
         )
+
+
+def _fingerprint_from_json(data: Mapping[str, Any] | None) -> Fingerprint | None:
+    if not data:
+        return None
+    emb = data.get("embedding")
+    phash = data.get("phash")
+    return Fingerprint(
+        phash=int(phash) if phash is not None else None,
+        embedding=Embedding(base64.b64decode(emb)) if emb else None,
+    )
 
 
 @attrs.frozen
@@ -146,6 +168,7 @@ class InspectedImage:
     size_bytes: int
     sha256: str
     photo: PhotoInfo = attrs.field(factory=PhotoInfo)
+    phash: int | None = None  # perceptual hash of the decoded image (domain.similarity)
 
 
 @attrs.frozen

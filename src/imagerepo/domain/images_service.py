@@ -17,9 +17,11 @@ from imagerepo.domain.errors import BlobMissing, DuplicateImage, InvalidImage, N
 from imagerepo.domain.images import Analysis, Image, clean_filename, parse_blob_key
 from imagerepo.domain.photos import PhotoInfo, with_zone_offset
 from imagerepo.domain.queries import ImageQuery, Page, build_query
+from imagerepo.domain.similarity import Fingerprint
 from imagerepo.ports.analysis_scheduler import AnalysisScheduler
 from imagerepo.ports.blob_store import BlobStore
 from imagerepo.ports.clock import Clock
+from imagerepo.ports.fingerprint_repository import FingerprintRepository
 from imagerepo.ports.gazetteer import Gazetteer
 from imagerepo.ports.image_inspector import ImageInspector
 from imagerepo.ports.image_repository import ImageRepository
@@ -72,6 +74,7 @@ class ImageService:
         signed_blobs: SignedBlobServer | None = None,
         gazetteer: Gazetteer | None = None,
         run_together: RunTogether = one_after_another,
+        fingerprints: FingerprintRepository | None = None,
     ) -> None:
         """``run_together``: how the original and the thumbnail are stored; threads let their
         writes (and the file store's fsyncs) overlap."""
@@ -87,6 +90,7 @@ class ImageService:
         self._signed_blobs = signed_blobs
         self._gazetteer = gazetteer
         self._run_together = run_together
+        self._fingerprints = fingerprints
 
     def check_database(self) -> None:
         """Raise ServiceUnavailable when the database cannot be reached (the readiness probe)."""
@@ -140,10 +144,12 @@ class ImageService:
             photo=self.describe_photo(account, info.photo),
         )
         self._images.reserve(image, limit)  # quota + duplicate, atomically
+        phash = [info.phash]  # a JPEG's comes from the decode below
 
         def check_then_put_thumbnail() -> None:
             if header is not None:
                 decoded = self._inspector.inspect(path)  # 422 for a truncated or corrupt file
+                phash[0] = decoded.phash
                 fields = ("content_type", "width", "height", "size_bytes", "sha256")
                 if any(getattr(decoded, f) != getattr(image, f) for f in fields):
                     # Only a wrong hash from the caller or a file changed underneath gets here.
@@ -168,8 +174,19 @@ class ImageService:
             # if it does; if it does not, the sweeper removes them with the row.
             self._roll_back(image, keep_blobs=True)
             raise
+        self._remember_phash(image, phash[0])
         self._scheduler.notify()
         return image
+
+    def _remember_phash(self, image: Image, phash: int | None) -> None:
+        """The perceptual hash made from the upload's decode, so the upload can be told a copy at
+        once (analysis stores it too: a failure here costs nothing lasting)."""
+        if self._fingerprints is None or phash is None:
+            return
+        try:
+            self._fingerprints.put(image.owner_id, image.id, Fingerprint(phash=phash))
+        except Exception:
+            log.warning("perceptual hash of %s not stored at upload", image.id, exc_info=True)
 
     def describe_photo(self, account: Account, photo: PhotoInfo) -> PhotoInfo:
         """What the file says, as kept: the position named offline and its zone's offset given to

@@ -21,7 +21,9 @@ from dependency_injector import containers, providers
 from imagerepo.adapters.gazetteer import OfflineGazetteer
 from imagerepo.adapters.imaging import allow_pixels
 from imagerepo.adapters.pillow_inspector import PillowImageInspector
+from imagerepo.adapters.similarity_index import NumpySimilarityIndex
 from imagerepo.adapters.sql.dialect import Database
+from imagerepo.adapters.sql.fingerprints import SqlFingerprintRepository
 from imagerepo.adapters.sql.identity_links import SqlIdentityLinkRepository
 from imagerepo.adapters.sql.login_throttle import SqlLoginThrottle
 from imagerepo.adapters.sql.repositories import SqlAccountRepository, SqlImageRepository, SqlSessionRepository
@@ -31,6 +33,7 @@ from imagerepo.domain.accounts_service import AccountService
 from imagerepo.domain.analysis_service import AnalysisService
 from imagerepo.domain.identity_service import ExternalSignInService
 from imagerepo.domain.images_service import ImageService
+from imagerepo.domain.similarity_service import SimilarityService
 from imagerepo.domain.tokens_service import TokenService
 from imagerepo.entrypoints.settings import ConfigError, Keys, Settings, load_keys
 from imagerepo.ports.account_repository import AccountRepository
@@ -38,6 +41,7 @@ from imagerepo.ports.analysis_queue import AnalysisQueue
 from imagerepo.ports.analysis_scheduler import AnalysisScheduler
 from imagerepo.ports.blob_store import BlobStore
 from imagerepo.ports.clock import Clock
+from imagerepo.ports.fingerprint_repository import FingerprintRepository
 from imagerepo.ports.gazetteer import Gazetteer
 from imagerepo.ports.identity_link_repository import IdentityLinkRepository
 from imagerepo.ports.image_analyzer import ImageAnalyzer
@@ -47,6 +51,7 @@ from imagerepo.ports.login_throttle import LoginThrottle
 from imagerepo.ports.password_hasher import PasswordHasher
 from imagerepo.ports.session_repository import SessionRepository
 from imagerepo.ports.signed_blob_server import SignedBlobServer
+from imagerepo.ports.similarity_index import SimilarityIndex
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +109,10 @@ def sql_identity_links(db: Database) -> IdentityLinkRepository:
     return SqlIdentityLinkRepository(db)
 
 
+def sql_fingerprints(db: Database) -> FingerprintRepository:
+    return SqlFingerprintRepository(db)
+
+
 def sql_throttle(db: Database, clock: Clock) -> LoginThrottle:
     """The sign-in throttle keeps its counters in the database, so every process shares them."""
     return SqlLoginThrottle(db, clock)
@@ -129,6 +138,9 @@ class SqlAdapters(containers.DeclarativeContainer):
     image_repository: providers.Provider[ImageRepository] = providers.Singleton(sql_images, database)
     identity_links: providers.Provider[IdentityLinkRepository] = providers.Singleton(sql_identity_links, database)
     throttle: providers.Provider[LoginThrottle] = providers.Singleton(sql_throttle, database, clock)
+    fingerprint_repository: providers.Provider[FingerprintRepository] = providers.Singleton(
+        sql_fingerprints, database
+    )
 
 
 # ------------------------------------------------------------------------------------ blob storage
@@ -225,8 +237,10 @@ def open_analyzer(settings: Settings, http_client: Any) -> Iterator[ImageAnalyze
     allow_pixels(settings.max_pixels)  # a worker process decodes what serve accepted
     if settings.analyzer == "azure":
         from imagerepo.adapters.azure import AzureVisionAnalyzer
+        from imagerepo.adapters.fingerprinting import FingerprintingAnalyzer
 
-        yield AzureVisionAnalyzer(http_client, settings.azure_endpoint, settings.azure_key, api=settings.azure_api)
+        azure = AzureVisionAnalyzer(http_client, settings.azure_endpoint, settings.azure_key, api=settings.azure_api)
+        yield FingerprintingAnalyzer(azure)  # the perceptual hash, made here: duplicates need no model
         return
     from imagerepo.adapters.local import LocalImageAnalyzer
 
@@ -263,11 +277,15 @@ def pillow_inspector(settings: Settings) -> ImageInspector:
 
 
 def make_analysis_service(
-    queue: AnalysisQueue, blobs: BlobStore, analyzer: ImageAnalyzer, clock: Clock, settings: Settings
+    queue: AnalysisQueue, blobs: BlobStore, analyzer: ImageAnalyzer, clock: Clock, settings: Settings,
+    fingerprints: FingerprintRepository,
 ) -> AnalysisService:
     # The lease is how long a claimed job stays hidden from other workers: a worker that dies
     # mid-job gives its analysis back to the queue once the lease runs out.
-    return AnalysisService(queue, blobs, analyzer, clock, lease=timedelta(seconds=settings.analysis_lease_seconds))
+    return AnalysisService(
+        queue, blobs, analyzer, clock, lease=timedelta(seconds=settings.analysis_lease_seconds),
+        fingerprints=fingerprints,
+    )
 
 
 def make_thread_worker(service: AnalysisService, settings: Settings) -> ThreadAnalysisWorker:
@@ -291,12 +309,18 @@ def make_account_service(
 def make_image_service(
     images: ImageRepository, blobs: BlobStore, inspector: ImageInspector, scheduler: AnalysisScheduler,
     clock: Clock, settings: Settings, signed_blobs: SignedBlobServer | None, gazetteer: Gazetteer,
+    fingerprints: FingerprintRepository,
 ) -> ImageService:
     return ImageService(
         images, blobs, inspector, scheduler, clock, default_quota=settings.upload_quota,
         url_ttl=timedelta(seconds=settings.url_ttl_seconds), analyzer_name=settings.analyzer,
         signed_blobs=signed_blobs, gazetteer=gazetteer, run_together=ThreadsTogether(),
+        fingerprints=fingerprints,
     )
+
+
+def numpy_similarity_index(fingerprints: FingerprintRepository) -> SimilarityIndex:
+    return NumpySimilarityIndex(fingerprints)
 
 
 def offline_gazetteer() -> Gazetteer:
@@ -323,16 +347,20 @@ class Container(containers.DeclarativeContainer):
     image_repository = sql.image_repository
     identity_links = sql.identity_links
     throttle = sql.throttle
+    fingerprint_repository = sql.fingerprint_repository
     blob_store: providers.Provider[BlobStore] = storage.provided.blob_store.call()
     signed_blob_server: providers.Provider[SignedBlobServer | None] = storage.provided.signed_blob_server.call()
     inspector: providers.Provider[ImageInspector] = providers.Singleton(pillow_inspector, settings)
     analyzer: providers.Provider[ImageAnalyzer] = providers.Resource(open_analyzer, settings, http_client)
     hasher: providers.Provider[PasswordHasher] = providers.Singleton(argon2_hasher)
     gazetteer: providers.Provider[Gazetteer] = providers.Singleton(offline_gazetteer)
+    similarity_index: providers.Provider[SimilarityIndex] = providers.Singleton(
+        numpy_similarity_index, fingerprint_repository
+    )
 
     # The image repository is also the AnalysisQueue: both ports share one store.
     analysis_service = providers.Singleton(
-        make_analysis_service, image_repository, blob_store, analyzer, clock, settings
+        make_analysis_service, image_repository, blob_store, analyzer, clock, settings, fingerprint_repository
     )
     worker = providers.Singleton(make_thread_worker, analysis_service, settings)
     scheduler: providers.Provider[AnalysisScheduler] = providers.Singleton(make_scheduler, settings, worker.provider)
@@ -342,7 +370,10 @@ class Container(containers.DeclarativeContainer):
     )
     image_service = providers.Singleton(
         make_image_service, image_repository, blob_store, inspector, scheduler, clock, settings, signed_blob_server,
-        gazetteer,
+        gazetteer, fingerprint_repository,
+    )
+    similarity_service = providers.Singleton(
+        SimilarityService, image_repository, fingerprint_repository, similarity_index
     )
     token_service = providers.Singleton(TokenService, session_repository, clock)
     external_sign_in = providers.Singleton(

@@ -40,6 +40,10 @@ class ImageRepository(Protocol):
         """A ready image of this owner, else None (another owner's image is None too)."""
         ...
 
+    def get_many(self, owner_id: str, image_ids: Sequence[str]) -> Sequence[Image]:
+        """The owner's ready images among ``image_ids``, in no particular order (one query)."""
+        ...
+
     def find_by_sha256(self, owner_id: str, sha256: str) -> str | None:
         """Id of the owner's ready or uploading image with these bytes."""
         ...

@@ -15,8 +15,10 @@ from imagerepo.adapters.local.decode import decode
 from imagerepo.adapters.local.describe import describe
 from imagerepo.adapters.local.palette import colors_of, first_color
 from imagerepo.adapters.local.vocabulary import is_worn, tags_from_scores
+from imagerepo.adapters.perceptual_hash import phash_of_rgb
 from imagerepo.domain.errors import AnalysisFailed
 from imagerepo.domain.images import AnalysisResult, Tag
+from imagerepo.domain.similarity import Embedding, Fingerprint
 
 T = TypeVar("T")
 
@@ -113,8 +115,11 @@ class LocalImageAnalyzer:
         faces = people = 0
         text = ""
         nsfw_score: float | None = None
+        phash = stage("phash", lambda: phash_of_rgb(image.rgb))
+        embedding: Embedding | None = None
         if self.models:
-            probs = stage("tags", lambda: self._classifier().probabilities(image.rgb))
+            probs, features = stage("tags", lambda: self._classifier().probabilities_and_features(image.rgb))
+            embedding = Embedding.of(features.tolist())
             words = tags_from_scores(probs)
             tags, subject, keywords = words.tags, words.subject, words.keywords
             detector = m.shared("faces", "default", m.FaceDetector)
@@ -167,6 +172,7 @@ class LocalImageAnalyzer:
             colors=colors,
             text=text,
             extra=extra,
+            fingerprint=Fingerprint(phash=phash, embedding=embedding),
         )
 
 

@@ -30,7 +30,8 @@ def _same_pads(kernel: int, stride: int, size: int) -> list[int]:
 
 
 def build_model(weights: dict[str, npt.NDArray[Any]]) -> bytes:
-    """Serialized ONNX model: input ``image`` uint8 (1, 224, 224, 3) RGB, output ``probs`` (1, 1000)."""
+    """Serialized ONNX model: input ``image`` uint8 (1, 224, 224, 3) RGB, outputs ``probs`` (1, 1000)
+    and ``features`` (1, 1280), the pooled features the last layer reads."""
     from onnx import TensorProto, helper, numpy_helper
 
     nodes: list[Any] = []
@@ -132,7 +133,11 @@ def build_model(weights: dict[str, npt.NDArray[Any]]) -> bytes:
         nodes,
         "efficientnet_lite0",
         [helper.make_tensor_value_info("image", TensorProto.UINT8, [1, INPUT_SIZE, INPUT_SIZE, 3])],
-        [helper.make_tensor_value_info("probs", TensorProto.FLOAT, [1, int(w("_fc.bias").shape[0])])],
+        [
+            helper.make_tensor_value_info("probs", TensorProto.FLOAT, [1, int(w("_fc.bias").shape[0])]),
+            # The pooled features before the last layer: the image's content embedding (similarity).
+            helper.make_tensor_value_info("features", TensorProto.FLOAT, [1, int(w("_fc.weight").shape[1])]),
+        ],
         inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="imagerepo")

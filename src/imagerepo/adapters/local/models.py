@@ -76,11 +76,17 @@ class Classifier:
         self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
     def probabilities(self, rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        return self.probabilities_and_features(rgb)[0]
+
+    def probabilities_and_features(
+        self, rgb: npt.NDArray[np.uint8]
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """One run: the class probabilities and the pooled features (the content embedding)."""
         from imagerepo.adapters.local.efficientnet import INPUT_SIZE
 
         crop = center_crop(rgb, INPUT_SIZE)
-        out = self.session.run(["probs"], {"image": crop[None]})[0]
-        return np.asarray(out[0], dtype=np.float32)
+        probs, features = self.session.run(["probs", "features"], {"image": crop[None]})
+        return np.asarray(probs[0], dtype=np.float32), np.asarray(features[0], dtype=np.float32)
 
 
 def center_crop(rgb: npt.NDArray[np.uint8], size: int) -> npt.NDArray[np.uint8]:

@@ -264,6 +264,18 @@ class SqlImageRepository:
             ).fetchone()
         return image_from_row(row) if row else None
 
+    def get_many(self, owner_id: str, image_ids: Sequence[str]) -> Sequence[Image]:
+        ids = list(dict.fromkeys(image_ids))
+        if not ids:
+            return []
+        with self._db.transaction(write=False) as tx:
+            # By id alone, owner and state checked here: a planner without statistics would
+            # otherwise walk one of the owner's indexes (8 ms for 20 of 20k images, not 0.3).
+            rows = tx.execute(
+                f"SELECT {_COLS}, state FROM images WHERE id IN ({', '.join('?' * len(ids))})", ids, prepare=False
+            ).fetchall()
+        return [image_from_row(r) for r in rows if r["owner_id"] == owner_id and r["state"] == "ready"]
+
     def find_by_sha256(self, owner_id: str, sha256: str) -> str | None:
         with self._db.transaction(write=False) as tx:
             row = tx.execute(_LIVE_SHA, (owner_id, sha256)).fetchone()
@@ -314,6 +326,7 @@ class SqlImageRepository:
             ).fetchone()
             if row is not None:
                 _drop_index_rows(tx, image_id)
+                tx.execute("DELETE FROM image_fingerprints WHERE image_id = ?", (image_id,))  # ready images only
         return image_from_row(row) if row else None
 
     def stale(self, now: datetime, uploading_older_than: datetime) -> Sequence[tuple[Image, str]]:

@@ -13,7 +13,7 @@ from litestar.openapi.spec import Tag
 from imagerepo.entrypoints.client_address import proxy_headers
 from imagerepo.entrypoints.container import Container
 from imagerepo.entrypoints.http import deps, errors, security
-from imagerepo.entrypoints.http.api import accounts, blobs, health, images, oidc, tokens
+from imagerepo.entrypoints.http.api import accounts, blobs, health, images, oidc, similar, tokens
 from imagerepo.entrypoints.http.pages import site
 from imagerepo.entrypoints.logs import app_logging, set_levels
 from imagerepo.entrypoints.settings import Settings
@@ -21,7 +21,7 @@ from imagerepo.entrypoints.settings import Settings
 log = logging.getLogger("imagerepo.http")
 
 API_ROUTES: list[Any] = [
-    *health.ROUTES, *accounts.ROUTES, *images.ROUTES, *blobs.ROUTES, *tokens.ROUTES, *oidc.ROUTES,
+    *health.ROUTES, *accounts.ROUTES, *images.ROUTES, *similar.ROUTES, *blobs.ROUTES, *tokens.ROUTES, *oidc.ROUTES,
 ]
 
 

@@ -17,6 +17,7 @@ from imagerepo.domain.accounts_service import AccountService
 from imagerepo.domain.identity import OidcProviderConfig
 from imagerepo.domain.identity_service import ExternalSignInService
 from imagerepo.domain.images_service import ImageService
+from imagerepo.domain.similarity_service import SimilarityService
 from imagerepo.domain.tokens_service import TokenService
 from imagerepo.entrypoints.container import Container
 from imagerepo.entrypoints.http.auth import Auth, provide_auth, provide_viewer
@@ -55,6 +56,9 @@ def dependencies(container: Container) -> dict[str, Provide]:
     def tokens() -> TokenService:
         return container.token_service()
 
+    def similarity() -> SimilarityService:
+        return container.similarity_service()
+
     def external_sign_in() -> ExternalSignInService:
         return container.external_sign_in()
 
@@ -75,6 +79,7 @@ def dependencies(container: Container) -> dict[str, Provide]:
         "accounts": Provide(accounts, sync_to_thread=False),
         "images": Provide(images, sync_to_thread=False),
         "tokens": Provide(tokens, sync_to_thread=False),
+        "similarity": Provide(similarity, sync_to_thread=False),
         "external_sign_in": Provide(external_sign_in, sync_to_thread=False),
         "readiness": Provide(readiness, sync_to_thread=False),
         "signed_blobs": Provide(signed_blobs, sync_to_thread=False),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import anyio
+import msgspec
 from litestar import Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
@@ -13,11 +14,16 @@ from litestar.response import Redirect
 from imagerepo.domain.images import Image
 from imagerepo.domain.images_service import ImageService
 from imagerepo.domain.queries import build_query
+from imagerepo.domain.similarity_service import SimilarityService
 from imagerepo.entrypoints.http.auth import Auth
 from imagerepo.entrypoints.http.deps import AppSettings
 from imagerepo.entrypoints.http.schemas import ImagePageOut, UploadOperation, error_responses
 from imagerepo.entrypoints.http.uploads import receive_file
 from imagerepo.entrypoints.presenters import ImageOut
+
+
+class UploadedImageOut(ImageOut, kw_only=True):
+    duplicate_of: str | None = None  # the id of an image of mine that is the same picture (re-saved, resized)
 
 
 def image_out(images: ImageService, image: Image) -> ImageOut:
@@ -27,20 +33,22 @@ def image_out(images: ImageService, image: Image) -> ImageOut:
 @post("/api/v1/images", operation_id="uploadImage", tags=["images"], status_code=201,
       summary="Upload an image (multipart field 'file')",
       description="Stored encrypted; analysis runs in the background (`analysis.status`). The same bytes twice are "
-                  "`409 duplicate_image` with the existing id; a full quota is `409 quota_exceeded`.",
+                  "`409 duplicate_image` with the existing id; a full quota is `409 quota_exceeded`. A copy of a "
+                  "picture I hold (re-saved, resized, re-compressed) is stored, with `duplicate_of` its id.",
       operation_class=UploadOperation, request_max_body_size=None,  # receive_file enforces the limit itself
       responses=error_responses(400, 401, 409, 413, 415, 422, 503))
 async def upload(request: Request[Any, Any, Any], auth: NamedDependency[Auth], images: NamedDependency[ImageService],
-                 settings: AppSettings) -> Response[ImageOut]:
+                 settings: AppSettings, similarity: NamedDependency[SimilarityService]) -> Response[UploadedImageOut]:
     tmp_dir = settings.data_dir / "tmp"
     await anyio.to_thread.run_sync(lambda: tmp_dir.mkdir(parents=True, exist_ok=True))
     received = await receive_file(
         request.headers.get("content-type", ""), request.headers.get("content-length"), request.stream(),
         max_bytes=settings.max_upload_bytes, tmp_dir=tmp_dir,
     )
-    def store() -> tuple[Image, ImageOut]:
+    def store() -> tuple[Image, UploadedImageOut]:
         image = images.upload(auth.account, received.filename, received.path, received.sha256)
-        return image, image_out(images, image)
+        copy_of = similarity.exact_copy_of(auth.account, image.id)
+        return image, UploadedImageOut(**msgspec.structs.asdict(image_out(images, image)), duplicate_of=copy_of)
 
     try:
         image, out = await anyio.to_thread.run_sync(store)  # one thread hop: each costs under load

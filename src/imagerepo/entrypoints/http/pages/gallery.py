@@ -13,6 +13,7 @@ from imagerepo.domain import errors as E
 from imagerepo.domain.accounts import Account
 from imagerepo.domain.images_service import ImageService
 from imagerepo.domain.queries import SortOrder, build_query
+from imagerepo.domain.similarity_service import SimilarityService
 from imagerepo.entrypoints.http.auth import Auth, signed_in
 from imagerepo.entrypoints.http.deps import AppSettings
 from imagerepo.entrypoints.http.pages.common import card, page
@@ -94,11 +95,20 @@ def months(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @get("/gallery", sync_to_thread=True)
 def gallery(request: Request[Any, Any, Any], viewer: NamedDependency[Auth | None],
-            images: NamedDependency[ImageService], settings: AppSettings) -> Template:
+            images: NamedDependency[ImageService], settings: AppSettings,
+            similarity: NamedDependency[SimilarityService]) -> Template:
     account = signed_in(viewer)
     notice = "The image was deleted." if request.query_params.get("deleted") else ""
+    found = listing(request, images, account, search=False)
+    hide = request.query_params.get("hide_copies") == "1"
+    if hide:  # exact copies of an earlier image stay out of sight (the Duplicates page lists them)
+        copies = similarity.copies(account)
+        found["items"] = [i for i in found["items"] if i["id"] not in copies]
+        found["months"] = months(found["items"])
+        if found["next_url"]:
+            found["next_url"] += "&hide_copies=1"
     return page(images, "gallery.html", account=account, notice=notice, upload_results=[],
-                max_upload_bytes=settings.max_upload_bytes, **listing(request, images, account, search=False))
+                max_upload_bytes=settings.max_upload_bytes, hide_copies=hide, **found)
 
 
 def your_tags(request: Request[Any, Any, Any], images: ImageService, account: Account,

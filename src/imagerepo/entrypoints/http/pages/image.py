@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from imagerepo.domain.images_service import ImageService
+from imagerepo.domain.similarity_service import SimilarityService
 from imagerepo.entrypoints.http.auth import Auth, signed_in
-from imagerepo.entrypoints.http.pages.common import fragment, own_card, page
+from imagerepo.entrypoints.http.pages.common import card, fragment, own_card, page
+
+MORE_LIKE_THIS = 8
 
 
-def _image_page(template: str, image_id: str, viewer: Auth | None, images: ImageService) -> Template:
+def _image_page(template: str, image_id: str, viewer: Auth | None, images: ImageService, **context: Any) -> Template:
     account = signed_in(viewer)
-    return page(images, template, account=account, image=own_card(images, account, image_id))
+    return page(images, template, account=account, image=own_card(images, account, image_id), **context)
 
 
 @get("/images/{image_id:str}", sync_to_thread=True)
 def detail(image_id: FromPath[str], viewer: NamedDependency[Auth | None],
-           images: NamedDependency[ImageService]) -> Template:
-    return _image_page("detail.html", image_id, viewer, images)
+           images: NamedDependency[ImageService], similarity: NamedDependency[SimilarityService]) -> Template:
+    account = signed_in(viewer)
+    similar = [dict(card(images, s.image), similarity=s.similarity)
+               for s in similarity.similar(account, image_id, MORE_LIKE_THIS)]
+    return _image_page("detail.html", image_id, viewer, images, similar=similar)
 
 
 @get("/images/{image_id:str}/card", sync_to_thread=True)

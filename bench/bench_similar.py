@@ -1,0 +1,199 @@
+"""More like this and duplicates: search latency for one big user, and duplicate precision/recall.
+
+`bench similar`: one user with BENCH_SIMILAR_N images (default 20,000; BENCH_SCALE=full: 100,000)
+whose fingerprints are synthetic (1,280-d embeddings in clusters, like photos of a few hundred
+scenes), on SQLite and, when IMAGEREPO_TEST_DATABASE_URL (or the local server) answers, PostgreSQL.
+Timed: SimilarityService.similar (20 results) through the per-process numpy index, after its first
+load (printed apart), over 300 queries.
+
+`bench duplicates`: the labeled set of bench/similar_set.py (exact copies, near shots, different
+photos) fingerprinted as analysis does it, grouped by the domain rules, scored per pair.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+
+from bench.similar_set import label, labeled_set
+
+from imagerepo.adapters.local import models as m
+from imagerepo.adapters.local.decode import decode
+from imagerepo.adapters.perceptual_hash import phash_of_rgb
+from imagerepo.adapters.similarity_index import NumpySimilarityIndex
+from imagerepo.adapters.sql.fingerprints import SqlFingerprintRepository
+from imagerepo.adapters.sql.repositories import SqlImageRepository
+from imagerepo.domain.accounts import Account
+from imagerepo.domain.images import Image
+from imagerepo.domain.similarity import Embedding, Fingerprint, compare, group_duplicates, phash_to_signed
+from imagerepo.domain.similarity_service import SimilarityService
+
+DIMS = 1280
+QUERIES = 300
+
+
+def scale() -> int:
+    if os.environ.get("BENCH_SCALE") == "full":
+        return 100_000
+    return int(os.environ.get("BENCH_SIMILAR_N", "20000"))
+
+
+def synthetic_codes(n: int, rng: np.random.Generator, per_scene: int = 200) -> np.ndarray:
+    """Non-negative features (as after ReLU6 and pooling) around scene centres, ``per_scene`` each."""
+    centres = rng.gamma(0.6, 1.0, size=(max(1, n // per_scene), DIMS)).astype(np.float32)
+    which = rng.integers(0, len(centres), size=n)
+    out = np.empty((n, DIMS), dtype=np.int8)
+    for start in range(0, n, 10_000):
+        stop = min(n, start + 10_000)
+        v = centres[which[start:stop]] + rng.gamma(0.6, 0.7, size=(stop - start, DIMS)).astype(np.float32)
+        out[start:stop] = np.round(v / v.max(axis=1, keepdims=True) * 127).astype(np.int8)
+    return out
+
+
+def load(db: Any, owner: str, n: int, per_scene: int = 200) -> list[str]:
+    rng = np.random.default_rng(7)
+    repo = SqlImageRepository(db)
+    t0 = datetime(2025, 1, 1, tzinfo=UTC)
+    ids = []
+    codes = synthetic_codes(n, rng, per_scene)
+    hashes = rng.integers(0, 1 << 63, size=n, dtype=np.int64)
+    for start in range(0, n, 5000):
+        batch = [
+            Image(id=str(uuid.uuid4()), owner_id=owner, filename=f"p{i}.jpg", content_type="image/jpeg", width=4000,
+                  height=3000, size_bytes=3_000_000, sha256=uuid.uuid4().hex, uploaded_at=t0 + timedelta(seconds=i))
+            for i in range(start, min(n, start + 5000))
+        ]
+        repo.import_ready(batch)
+        rows = [(img.id, owner, start + k + 1, phash_to_signed(int(hashes[start + k])), codes[start + k].tobytes())
+                for k, img in enumerate(batch)]
+        with db.transaction() as tx:
+            tx.insert("image_fingerprints", ("image_id", "owner_id", "seq", "phash", "embedding"), rows, bulk=True)
+        ids += [img.id for img in batch]
+    return ids
+
+
+def bench_db(name: str, db: Any, n: int) -> None:
+    owner = "bench-" + uuid.uuid4().hex[:8]
+    t = time.perf_counter()
+    ids = load(db, owner, n)
+    load_s = time.perf_counter() - t
+    repo = SqlImageRepository(db)
+    fingerprints = SqlFingerprintRepository(db)
+    index = NumpySimilarityIndex(fingerprints)
+    service = SimilarityService(repo, fingerprints, index)
+    account = Account(id=owner, username=owner, password_hash="", created_at=datetime.now(UTC))
+    t = time.perf_counter()
+    service.similar(account, ids[0], 20)
+    cold_ms = (time.perf_counter() - t) * 1000
+    rng = np.random.default_rng(11)
+    times = []
+    for i in rng.integers(0, n, size=QUERIES):
+        t = time.perf_counter()
+        found = service.similar(account, ids[int(i)], 20)
+        times.append((time.perf_counter() - t) * 1000)
+        assert len(found) == 20
+    # Recall of the projected search against the exact ranking, on 20 queries.
+    codes = synthetic_codes(n, np.random.default_rng(7)).astype(np.float32)
+    codes /= np.linalg.norm(codes, axis=1, keepdims=True)
+    hits = 0
+    for i in rng.integers(0, n, size=20):
+        exact = np.argsort(-(codes @ codes[int(i)]))
+        truth = {ids[j] for j in exact[:21] if j != i}
+        got = {s.image.id for s in service.similar(account, ids[int(i)], 20)}
+        hits += len(truth & got)
+    if n <= 20_000:  # every pair is compared: quadratic, so only at the default scale
+        other = "dups-" + uuid.uuid4().hex[:8]
+        load(db, other, 10_000, per_scene=2)  # shots in pairs, as a library with a few bursts
+        t = time.perf_counter()
+        groups = service.duplicates(attrs.evolve(account, id=other))
+        print(f"  {name}: duplicates of 10000 images in {time.perf_counter() - t:.1f} s ({len(groups)} groups)")
+    times.sort()
+    print(f"  {name}: loaded {n} images in {load_s:.1f} s; first search (index load) {cold_ms:.0f} ms; "
+          f"recall@20 vs exact {hits / 400:.3f}")
+    p50 = statistics.median(times)
+    p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+    print(f"bench similar db={name} n={n} p50_ms={p50:.2f} p99_ms={p99:.2f}")
+
+
+def bench_search() -> None:
+    n = scale()
+    from imagerepo.adapters.sqlite import SqliteDatabase
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = SqliteDatabase(Path(tmp) / "bench.sqlite3")
+        db.open()
+        try:
+            bench_db("sqlite", db, n)
+        finally:
+            db.close()
+    url = os.environ.get("IMAGEREPO_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    try:
+        import psycopg
+
+        from imagerepo.adapters.postgres import PostgresDatabase
+
+        name = "bench_similar_" + uuid.uuid4().hex[:8]
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+    except Exception as e:  # no server: say so, the SQLite figure stands
+        print(f"  postgres: not measured ({type(e).__name__}: {e})")
+        return
+    try:
+        db = PostgresDatabase(url.rsplit("/", 1)[0] + "/" + name)
+        db.open()
+        try:
+            bench_db("postgres", db, n)
+        finally:
+            db.close()
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def bench_duplicates() -> None:
+    items = labeled_set()
+    classifier = m.Classifier(m.default_weights())
+    fps = []
+    for it in items:
+        d = decode(it.data)
+        _, features = classifier.probabilities_and_features(d.rgb)
+        fps.append(Fingerprint(phash=phash_of_rgb(d.rgb), embedding=Embedding.of(features.tolist())))
+    names = [it.name for it in items]
+    pairs = [compare(names[i], fps[i], names[j], fps[j]) for i, j in itertools.combinations(range(len(items)), 2)]
+    report = group_duplicates(names, pairs)
+    counts: dict[tuple[str | None, str | None], int] = {}
+    for i, j in itertools.combinations(range(len(items)), 2):
+        got = report.relation(names[i], names[j])
+        key = (label(items[i], items[j]), got.value if got else None)
+        counts[key] = counts.get(key, 0) + 1
+
+    def pr(kind: str) -> tuple[float, float]:
+        tp = counts.get((kind, kind), 0)
+        predicted = sum(v for (_, p), v in counts.items() if p == kind)
+        labeled = sum(v for (lab, _), v in counts.items() if lab == kind)
+        return tp / max(predicted, 1), tp / max(labeled, 1)
+
+    (ep, er), (np_, nr) = pr("exact"), pr("near")
+    sources = len({it.source for it in items})
+    print(f"  labeled set: {len(items)} images of {sources} photos, {len(pairs)} pairs")
+    print(f"bench duplicates exact_precision={ep:.3f} exact_recall={er:.3f} "
+          f"near_precision={np_:.3f} near_recall={nr:.3f}")
+
+
+if __name__ == "__main__":
+    bench_search()
+    bench_duplicates()

@@ -1,0 +1,63 @@
+"""SqlFingerprintRepository: image fingerprints in a side table, once for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from imagerepo.adapters.sql.dialect import Database
+from imagerepo.domain.similarity import Embedding, Fingerprint, phash_from_signed, phash_to_signed
+from imagerepo.ports.fingerprint_repository import FingerprintChange
+
+# Holds the image row until commit, so a deletion beginning (which removes the fingerprint) waits.
+_READY = "UPDATE images SET state = state WHERE id = ? AND owner_id = ? AND state = 'ready' RETURNING id"
+
+
+def _fingerprint(row: Any) -> Fingerprint:
+    phash, embedding = row["phash"], row["embedding"]
+    return Fingerprint(
+        phash=phash_from_signed(int(phash)) if phash is not None else None,
+        embedding=Embedding(bytes(embedding)) if embedding is not None else None,
+    )
+
+
+class SqlFingerprintRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def put(self, owner_id: str, image_id: str, fingerprint: Fingerprint) -> bool:
+        phash = phash_to_signed(fingerprint.phash) if fingerprint.phash is not None else None
+        embedding = fingerprint.embedding.codes if fingerprint.embedding is not None else None
+        with self._db.transaction() as tx:
+            tx.lock(owner_id)  # one owner's seqs are taken and committed in order
+            if tx.execute(_READY, (image_id, owner_id)).fetchone() is None:
+                return False
+            seq = int(tx.execute(
+                "SELECT coalesce(max(seq), 0) + 1 AS n FROM image_fingerprints WHERE owner_id = ?", (owner_id,)
+            ).fetchone()["n"])
+            tx.execute(
+                "INSERT INTO image_fingerprints (image_id, owner_id, seq, phash, embedding) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (image_id) DO UPDATE SET seq = excluded.seq,"
+                " phash = coalesce(excluded.phash, image_fingerprints.phash),"
+                " embedding = coalesce(excluded.embedding, image_fingerprints.embedding)",
+                (image_id, owner_id, seq, phash, embedding),
+            )
+        return True
+
+    def get(self, owner_id: str, image_id: str) -> Fingerprint | None:
+        with self._db.transaction(write=False) as tx:
+            # The table holds ready images only: begin_delete removes the row.
+            row = tx.execute(
+                "SELECT phash, embedding FROM image_fingerprints WHERE image_id = ? AND owner_id = ?",
+                (image_id, owner_id),
+            ).fetchone()
+        return _fingerprint(row) if row else None
+
+    def changes(self, owner_id: str, after: int, limit: int) -> Sequence[FingerprintChange]:
+        with self._db.transaction(write=False) as tx:
+            rows = tx.execute(
+                "SELECT seq, image_id, phash, embedding FROM image_fingerprints"
+                " WHERE owner_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (owner_id, after, limit),
+            ).fetchall()
+        return [FingerprintChange(int(r["seq"]), str(r["image_id"]), _fingerprint(r)) for r in rows]

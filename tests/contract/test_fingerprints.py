@@ -1,0 +1,154 @@
+"""FingerprintRepository on the fake, SQLite and PostgreSQL; SimilarityIndex (brute force and
+numpy) over it: the same assertions for every adapter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from imagerepo.adapters.memory_similarity import BruteForceSimilarityIndex, InMemoryFingerprintRepository
+from imagerepo.adapters.similarity_index import NumpySimilarityIndex
+from imagerepo.adapters.sql.fingerprints import SqlFingerprintRepository
+from imagerepo.domain.similarity import Embedding, Fingerprint
+from tests.contract.conftest import Backend
+from tests.contract.test_image_repository import image
+
+
+@pytest.fixture
+def fingerprints(backend: Backend, image_repo: Any) -> Any:
+    if backend.name == "memory":
+        return InMemoryFingerprintRepository(image_repo)
+    return SqlFingerprintRepository(backend.db)
+
+
+def ready(image_repo: Any, owner: str = "alice") -> str:
+    img = image(owner)
+    image_repo.reserve(img, 1000)
+    image_repo.commit(img.id)
+    return img.id
+
+
+def emb(*values: float) -> Embedding:
+    return Embedding.of(values)
+
+
+TOP = (1 << 64) - 1  # every bit set: the signed storage must keep it
+
+
+def test_put_then_get_merges_parts(fingerprints: Any, image_repo: Any) -> None:
+    a = ready(image_repo)
+    assert fingerprints.get("alice", a) is None
+    assert fingerprints.put("alice", a, Fingerprint(phash=TOP))
+    assert fingerprints.get("alice", a) == Fingerprint(phash=TOP)
+    assert fingerprints.put("alice", a, Fingerprint(embedding=emb(1, -2, 3)))
+    assert fingerprints.get("alice", a) == Fingerprint(phash=TOP, embedding=emb(1, -2, 3))
+    assert fingerprints.put("alice", a, Fingerprint(phash=5))
+    assert fingerprints.get("alice", a) == Fingerprint(phash=5, embedding=emb(1, -2, 3))
+
+
+def test_other_owners_and_unready_images_have_none(fingerprints: Any, image_repo: Any) -> None:
+    a = ready(image_repo)
+    assert fingerprints.put("alice", a, Fingerprint(phash=1))
+    assert fingerprints.get("bob", a) is None
+    assert not fingerprints.put("bob", a, Fingerprint(phash=2))
+    assert fingerprints.get("alice", a) == Fingerprint(phash=1)
+    uploading = image()
+    image_repo.reserve(uploading, 1000)
+    assert not fingerprints.put("alice", uploading.id, Fingerprint(phash=3))
+    assert fingerprints.changes("bob", 0, 10) == []
+
+
+def test_deleting_the_image_deletes_its_fingerprint(fingerprints: Any, image_repo: Any) -> None:
+    a, b = ready(image_repo), ready(image_repo)
+    fingerprints.put("alice", a, Fingerprint(phash=1))
+    fingerprints.put("alice", b, Fingerprint(phash=2))
+    assert image_repo.begin_delete("alice", a) is not None
+    assert fingerprints.get("alice", a) is None
+    assert [c.image_id for c in fingerprints.changes("alice", 0, 10)] == [b]
+    image_repo.discard(a)
+    assert fingerprints.get("alice", a) is None
+    assert not fingerprints.put("alice", a, Fingerprint(phash=1))
+
+
+def test_changes_come_in_put_order_after_a_seq(fingerprints: Any, image_repo: Any) -> None:
+    a, b = ready(image_repo), ready(image_repo)
+    fingerprints.put("alice", a, Fingerprint(phash=1))
+    fingerprints.put("alice", b, Fingerprint(phash=2))
+    first = fingerprints.changes("alice", 0, 10)
+    assert [c.image_id for c in first] == [a, b]
+    assert first[0].seq < first[1].seq
+    fingerprints.put("alice", a, Fingerprint(embedding=emb(1, 1)))  # a is newer now
+    later = fingerprints.changes("alice", first[1].seq, 10)
+    assert [(c.image_id, c.fingerprint) for c in later] == [(a, Fingerprint(phash=1, embedding=emb(1, 1)))]
+    assert [c.image_id for c in fingerprints.changes("alice", 0, 1)] == [b]
+
+
+# ---------------------------------------------------------------- the index over the repository
+
+
+@pytest.fixture(params=["brute-force", "numpy"])
+def index(request: pytest.FixtureRequest, fingerprints: Any) -> Any:
+    return BruteForceSimilarityIndex(fingerprints) if request.param == "brute-force" else NumpySimilarityIndex(
+        fingerprints
+    )
+
+
+def test_nearest_is_most_similar_first_never_itself_and_sees_later_puts(
+    index: Any, fingerprints: Any, image_repo: Any
+) -> None:
+    ids = [ready(image_repo) for _ in range(4)]
+    vectors = [(1, 0, 0), (0.9, 0.1, 0), (0, 1, 0), (0.5, 0.5, 0.1)]
+    for i, v in zip(ids, vectors, strict=True):
+        fingerprints.put("alice", i, Fingerprint(embedding=emb(*v)))
+    hits = index.nearest("alice", emb(1, 0, 0), 10, exclude=ids[0])
+    assert [h[0] for h in hits] == [ids[1], ids[3], ids[2]]
+    assert hits[0][1] == pytest.approx(emb(1, 0, 0).cosine(emb(0.9, 0.1, 0)))
+    assert index.nearest("alice", emb(1, 0, 0), 1, exclude=ids[0]) == hits[:1]
+    late = ready(image_repo)
+    fingerprints.put("alice", late, Fingerprint(embedding=emb(1, 0, 0)))
+    assert index.nearest("alice", emb(1, 0, 0), 1, exclude=ids[0])[0][0] == late
+    assert index.nearest("bob", emb(1, 0, 0), 5, exclude="") == []
+
+
+def test_same_picture_by_hamming_distance(index: Any, fingerprints: Any, image_repo: Any) -> None:
+    a, b, c = ready(image_repo), ready(image_repo), ready(image_repo)
+    fingerprints.put("alice", a, Fingerprint(phash=0b1111))
+    fingerprints.put("alice", b, Fingerprint(phash=0b0111))
+    fingerprints.put("alice", c, Fingerprint(phash=TOP))
+    assert index.same_picture("alice", 0b1111, 2, exclude="") == [(a, 0), (b, 1)]
+    assert index.same_picture("alice", 0b1111, 2, exclude=a) == [(b, 1)]
+    assert index.same_picture("alice", TOP, 0, exclude="") == [(c, 0)]
+
+
+def test_pairs_are_the_close_or_alike_ones(index: Any, fingerprints: Any, image_repo: Any) -> None:
+    a, b, c = sorted(ready(image_repo) for _ in range(3))
+    fingerprints.put("alice", a, Fingerprint(phash=0, embedding=emb(1, 0, 0)))
+    fingerprints.put("alice", b, Fingerprint(phash=1, embedding=emb(0, 1, 0)))
+    fingerprints.put("alice", c, Fingerprint(phash=TOP, embedding=emb(0, 1, 0.05)))
+    pairs = index.pairs("alice", 2, 0.9)
+    assert [(p.a, p.b, p.distance) for p in pairs] == [(a, b, 1), (b, c, 63)]
+    assert pairs[0].similarity == pytest.approx(0.0)
+    assert pairs[1].similarity == pytest.approx(emb(0, 1, 0).cosine(emb(0, 1, 0.05)))
+
+
+def test_forget_drops_a_deleted_image(index: Any, fingerprints: Any, image_repo: Any) -> None:
+    a, b = ready(image_repo), ready(image_repo)
+    fingerprints.put("alice", a, Fingerprint(phash=0, embedding=emb(1, 0)))
+    fingerprints.put("alice", b, Fingerprint(phash=0, embedding=emb(1, 0)))
+    assert len(index.nearest("alice", emb(1, 0), 5, exclude="")) == 2
+    image_repo.begin_delete("alice", b)
+    index.forget("alice", [b])
+    assert [h[0] for h in index.nearest("alice", emb(1, 0), 5, exclude="")] == [a]
+    assert index.same_picture("alice", 0, 0, exclude="") == [(a, 0)]
+
+
+def test_get_many_returns_only_the_owners_ready_images(image_repo: Any) -> None:
+    a, b = ready(image_repo), ready(image_repo)
+    other = ready(image_repo, "bob")
+    uploading = image()
+    image_repo.reserve(uploading, 1000)
+    image_repo.begin_delete("alice", b)
+    found = image_repo.get_many("alice", [a, b, other, uploading.id, "nope", a])
+    assert [i.id for i in found] == [a]
+    assert image_repo.get_many("alice", []) == []

@@ -1,0 +1,54 @@
+"""Perceptual hashes of real photos (scikit-image's): a re-encoded or resized copy stays in its
+picture's exact group; a different photo does not join it."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+from skimage import data as sk
+
+from imagerepo.adapters.local.decode import decode
+from imagerepo.adapters.perceptual_hash import phash_of_bytes, phash_of_rgb
+from imagerepo.domain.similarity import DuplicateKind, Fingerprint, compare, group_duplicates
+
+PHOTOS = {name: Image.fromarray(getattr(sk, name)()).convert("RGB") for name in ("chelsea", "coffee", "astronaut")}
+
+
+def jpeg(im: Image.Image, quality: int) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def fingerprint(data: bytes) -> Fingerprint:
+    return Fingerprint(phash=phash_of_rgb(decode(data).rgb))  # as analysis makes it
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(sorted(PHOTOS)), st.integers(60, 100), st.floats(0.25, 1.0))
+def test_a_reencoded_or_resized_copy_stays_in_its_exact_group(name: str, quality: int, scale: float) -> None:
+    im = PHOTOS[name]
+    size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
+    copy = im.resize(size, Image.Resampling.LANCZOS) if scale < 1 else im
+    original, other = fingerprint(jpeg(im, 92)), fingerprint(jpeg(copy, quality))
+    report = group_duplicates(["original", "copy"], [compare("original", original, "copy", other)])
+    assert report.relation("original", "copy") == DuplicateKind.EXACT
+
+
+@pytest.mark.parametrize(("a", "b"), [("chelsea", "coffee"), ("coffee", "astronaut"), ("chelsea", "astronaut")])
+def test_different_photos_are_not_the_same_picture(a: str, b: str) -> None:
+    fa, fb = fingerprint(jpeg(PHOTOS[a], 90)), fingerprint(jpeg(PHOTOS[b], 90))
+    assert group_duplicates([a, b], [compare(a, fa, b, fb)]).groups == ()
+
+
+def test_the_upload_hash_from_the_thumbnail_agrees_with_the_analysis_hash() -> None:
+    thumb = PHOTOS["chelsea"].copy()
+    thumb.thumbnail((480, 480))
+    at_upload = phash_of_bytes(jpeg(thumb, 82))
+    assert at_upload is not None
+    assert (at_upload ^ fingerprint(jpeg(PHOTOS["chelsea"], 92)).phash).bit_count() <= 3  # type: ignore[operator]
+    assert phash_of_bytes(b"not an image") is None
