@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from imagerepo.domain.errors import AnalysisFailed, BlobMissing, ServiceUnavailable
-from imagerepo.domain.images import Analysis, AnalysisJob, AnalysisStatus
+from imagerepo.domain.images import Analysis, AnalysisJob, AnalysisStatus, Image
 from imagerepo.ports.analysis_queue import AnalysisQueue
 from imagerepo.ports.blob_store import BlobStore
 from imagerepo.ports.clock import Clock
@@ -30,6 +30,7 @@ class AnalysisService:
         lease: timedelta = timedelta(minutes=5),
         max_attempts: int = 5,
         base_backoff: timedelta = timedelta(seconds=5),
+        on_analyzed: Callable[[Image, bytes], object] | None = None,
     ) -> None:
         self._queue = queue
         self._blobs = blobs
@@ -38,6 +39,9 @@ class AnalysisService:
         self._lease = lease
         self._max_attempts = max_attempts
         self._base_backoff = base_backoff
+        # Runs after a successful analysis (the people service finds faces); its failure is
+        # logged and does not fail the analysis.
+        self._on_analyzed = on_analyzed
 
     def claim(self) -> AnalysisJob | None:
         now = self._clock.now()
@@ -85,7 +89,13 @@ class AnalysisService:
         except Exception as e:  # a stage crashed: the worker lives on
             log.exception("analysis of %s crashed", job.image.id)
             return self._failed(job, name, f"analyzer error: {type(e).__name__}: {e}"[:500], retryable=False)
-        return self._record(job, Analysis.done(result, self._clock.now()))
+        outcome = self._record(job, Analysis.done(result, self._clock.now()))
+        if self._on_analyzed is not None and outcome == AnalysisStatus.DONE.value:
+            try:
+                self._on_analyzed(job.image, data)
+            except Exception:
+                log.exception("face analysis of %s failed", job.image.id)
+        return outcome
 
     def _record(self, job: AnalysisJob, analysis: Analysis) -> str:
         return analysis.status.value if self._queue.complete_analysis(job, analysis) else SUPERSEDED

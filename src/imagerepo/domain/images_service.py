@@ -61,6 +61,7 @@ class ImageService:
         analyzer_name: str = "",
         signed_blobs: SignedBlobServer | None = None,
         gazetteer: Gazetteer | None = None,
+        forget_faces: Callable[[str, str], object] | None = None,
     ) -> None:
         self._images = images
         self._blobs = blobs
@@ -73,6 +74,8 @@ class ImageService:
         self._analyzer_name = analyzer_name
         self._signed_blobs = signed_blobs
         self._gazetteer = gazetteer
+        # Deletes the image's face rows and crops (the people service) before its own blobs.
+        self._forget_faces = forget_faces
 
     def check_database(self) -> None:
         """Raise ServiceUnavailable when the database cannot be reached (the readiness probe)."""
@@ -289,6 +292,8 @@ class ImageService:
             self._clock.sleep(pause)
 
     def _finish_delete(self, image: Image) -> None:
+        if self._forget_faces is not None:
+            self._forget_faces(image.owner_id, image.id)
         for key in (image.original_key, image.thumbnail_key):
             self._blobs.delete(key)
         self._images.discard(image.id)

@@ -31,6 +31,7 @@ from imagerepo.domain.accounts_service import AccountService
 from imagerepo.domain.analysis_service import AnalysisService
 from imagerepo.domain.identity_service import ExternalSignInService
 from imagerepo.domain.images_service import ImageService
+from imagerepo.domain.people_service import PeopleService
 from imagerepo.domain.tokens_service import TokenService
 from imagerepo.entrypoints.settings import ConfigError, Keys, Settings, load_keys
 from imagerepo.ports.account_repository import AccountRepository
@@ -38,6 +39,7 @@ from imagerepo.ports.analysis_queue import AnalysisQueue
 from imagerepo.ports.analysis_scheduler import AnalysisScheduler
 from imagerepo.ports.blob_store import BlobStore
 from imagerepo.ports.clock import Clock
+from imagerepo.ports.face_analyzer import FaceAnalyzer
 from imagerepo.ports.gazetteer import Gazetteer
 from imagerepo.ports.identity_link_repository import IdentityLinkRepository
 from imagerepo.ports.image_analyzer import ImageAnalyzer
@@ -45,6 +47,7 @@ from imagerepo.ports.image_inspector import ImageInspector
 from imagerepo.ports.image_repository import ImageRepository
 from imagerepo.ports.login_throttle import LoginThrottle
 from imagerepo.ports.password_hasher import PasswordHasher
+from imagerepo.ports.people_repository import PeopleRepository
 from imagerepo.ports.session_repository import SessionRepository
 from imagerepo.ports.signed_blob_server import SignedBlobServer
 
@@ -104,6 +107,12 @@ def sql_identity_links(db: Database) -> IdentityLinkRepository:
     return SqlIdentityLinkRepository(db)
 
 
+def sql_people(db: Database) -> PeopleRepository:
+    from imagerepo.adapters.sql.people import SqlPeopleRepository
+
+    return SqlPeopleRepository(db)
+
+
 def sql_throttle(db: Database, clock: Clock) -> LoginThrottle:
     """The sign-in throttle keeps its counters in the database, so every process shares them."""
     return SqlLoginThrottle(db, clock)
@@ -129,6 +138,7 @@ class SqlAdapters(containers.DeclarativeContainer):
     image_repository: providers.Provider[ImageRepository] = providers.Singleton(sql_images, database)
     identity_links: providers.Provider[IdentityLinkRepository] = providers.Singleton(sql_identity_links, database)
     throttle: providers.Provider[LoginThrottle] = providers.Singleton(sql_throttle, database, clock)
+    people_repository: providers.Provider[PeopleRepository] = providers.Singleton(sql_people, database)
 
 
 # ------------------------------------------------------------------------------------ blob storage
@@ -259,11 +269,20 @@ def pillow_inspector(settings: Settings) -> ImageInspector:
 
 
 def make_analysis_service(
-    queue: AnalysisQueue, blobs: BlobStore, analyzer: ImageAnalyzer, clock: Clock, settings: Settings
+    queue: AnalysisQueue, blobs: BlobStore, analyzer: ImageAnalyzer, clock: Clock, settings: Settings,
+    people: PeopleService,
 ) -> AnalysisService:
     # The lease is how long a claimed job stays hidden from other workers: a worker that dies
     # mid-job gives its analysis back to the queue once the lease runs out.
-    return AnalysisService(queue, blobs, analyzer, clock, lease=timedelta(seconds=settings.analysis_lease_seconds))
+    return AnalysisService(queue, blobs, analyzer, clock, lease=timedelta(seconds=settings.analysis_lease_seconds),
+                           on_analyzed=people.index_image)
+
+
+def local_face_analyzer() -> FaceAnalyzer:
+    """YuNet + dlib, offline; the models load on the first image with faces to look for."""
+    from imagerepo.adapters.local.faces import LocalFaceAnalyzer
+
+    return LocalFaceAnalyzer()
 
 
 def make_thread_worker(service: AnalysisService, settings: Settings) -> ThreadAnalysisWorker:
@@ -287,11 +306,12 @@ def make_account_service(
 def make_image_service(
     images: ImageRepository, blobs: BlobStore, inspector: ImageInspector, scheduler: AnalysisScheduler,
     clock: Clock, settings: Settings, signed_blobs: SignedBlobServer | None, gazetteer: Gazetteer,
+    people: PeopleService,
 ) -> ImageService:
     return ImageService(
         images, blobs, inspector, scheduler, clock, default_quota=settings.upload_quota,
         url_ttl=timedelta(seconds=settings.url_ttl_seconds), analyzer_name=settings.analyzer,
-        signed_blobs=signed_blobs, gazetteer=gazetteer,
+        signed_blobs=signed_blobs, gazetteer=gazetteer, forget_faces=people.forget_image,
     )
 
 
@@ -319,16 +339,21 @@ class Container(containers.DeclarativeContainer):
     image_repository = sql.image_repository
     identity_links = sql.identity_links
     throttle = sql.throttle
+    people_repository = sql.people_repository
     blob_store: providers.Provider[BlobStore] = storage.provided.blob_store.call()
     signed_blob_server: providers.Provider[SignedBlobServer | None] = storage.provided.signed_blob_server.call()
     inspector: providers.Provider[ImageInspector] = providers.Singleton(pillow_inspector, settings)
     analyzer: providers.Provider[ImageAnalyzer] = providers.Resource(open_analyzer, settings, http_client)
     hasher: providers.Provider[PasswordHasher] = providers.Singleton(argon2_hasher)
     gazetteer: providers.Provider[Gazetteer] = providers.Singleton(offline_gazetteer)
+    face_analyzer: providers.Provider[FaceAnalyzer] = providers.Singleton(local_face_analyzer)
+    people_service = providers.Singleton(
+        PeopleService, people_repository, account_repository, blob_store, face_analyzer, clock
+    )
 
     # The image repository is also the AnalysisQueue: both ports share one store.
     analysis_service = providers.Singleton(
-        make_analysis_service, image_repository, blob_store, analyzer, clock, settings
+        make_analysis_service, image_repository, blob_store, analyzer, clock, settings, people_service
     )
     worker = providers.Singleton(make_thread_worker, analysis_service, settings)
     scheduler: providers.Provider[AnalysisScheduler] = providers.Singleton(make_scheduler, settings, worker.provider)
@@ -338,7 +363,7 @@ class Container(containers.DeclarativeContainer):
     )
     image_service = providers.Singleton(
         make_image_service, image_repository, blob_store, inspector, scheduler, clock, settings, signed_blob_server,
-        gazetteer,
+        gazetteer, people_service,
     )
     token_service = providers.Singleton(TokenService, session_repository, clock)
     external_sign_in = providers.Singleton(

@@ -1,0 +1,202 @@
+"""People service: find faces for opted-in owners, group them, and apply the owner's corrections.
+
+Face data is biometric: nothing is found or kept for an account whose ``face_recognition``
+setting is off, and :meth:`PeopleService.forget` (the setting turned off, the account deleted)
+removes every face row, person and crop of the account.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import uuid
+from collections.abc import Sequence
+
+import attrs
+
+from imagerepo.domain.accounts import Account
+from imagerepo.domain.errors import NotFound, ValidationFailed
+from imagerepo.domain.images import Image
+from imagerepo.domain.people import Face, Person, PersonSummary, clean_name, cluster
+from imagerepo.ports.account_repository import AccountRepository
+from imagerepo.ports.blob_store import BlobStore
+from imagerepo.ports.clock import Clock
+from imagerepo.ports.face_analyzer import FaceAnalyzer
+from imagerepo.ports.people_repository import PeopleRepository
+
+log = logging.getLogger(__name__)
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class PeopleService:
+    def __init__(
+        self, people: PeopleRepository, accounts: AccountRepository, blobs: BlobStore, analyzer: FaceAnalyzer,
+        clock: Clock,
+    ) -> None:
+        self._people = people
+        self._accounts = accounts
+        self._blobs = blobs
+        self._analyzer = analyzer
+        self._clock = clock
+
+    # ------------------------------------------------------------------ finding faces
+
+    def _opted_in(self, owner_id: str) -> bool:
+        account = self._accounts.get(owner_id)
+        return account is not None and account.settings.face_recognition
+
+    def index_image(self, image: Image, data: bytes) -> int:
+        """Find the image's faces and place them, if its owner opted in; returns how many were
+        found. A re-analysis replaces the image's faces (owner's placements of the old ones go
+        with them, the people stay)."""
+        if not self._opted_in(image.owner_id):
+            return 0
+        findings = self._analyzer.find_faces(data, image.content_type)
+        faces = [Face(id=_new_id(), owner_id=image.owner_id, image_id=image.id, box=f.box,
+                      embedding=tuple(f.embedding), quality=f.quality) for f in findings]
+        for face, finding in zip(faces, findings, strict=True):
+            if finding.crop:
+                self._blobs.put(face.crop_key, io.BytesIO(finding.crop), "image/jpeg")
+        old = self._people.add_faces(image.owner_id, image.id, faces)
+        self._delete_crops(old)
+        if not self._opted_in(image.owner_id):  # turned off meanwhile: keep nothing
+            self.forget(image.owner_id)
+            return 0
+        new = {f.id for f in faces}
+        stored = self._people.faces(image.owner_id)
+        if new & {f.id for f in stored}:
+            self._place(image.owner_id, stored, free=lambda f: f.id in new)
+        else:  # the image went meanwhile
+            self._delete_crops(faces)
+        return len(faces)
+
+    def recluster(self, account: Account) -> None:
+        """Re-group every face the owner did not place; corrections stay as they are."""
+        self._place(account.id, self._people.faces(account.id), free=None)
+
+    def _place(self, owner_id: str, faces: Sequence[Face], free: object) -> None:
+        persons = {p.id: p for p in self._people.persons(owner_id)}
+        placed = cluster(faces, persons.values(), _new_id, free=free if callable(free) else None)
+        changed = [attrs.evolve(f, person_id=placed[f.id]) for f in faces if placed[f.id] != f.person_id]
+        now = self._clock.now()
+        created = [Person(pid, owner_id, now) for pid in sorted({p for p in placed.values() if p} - set(persons))]
+        used = {p for p in placed.values() if p}
+        empty = [pid for pid, p in persons.items() if pid not in used and not p.corrected]
+        self._people.save(owner_id, created, changed, deleted_persons=empty)
+
+    # ------------------------------------------------------------------ reading
+
+    def people(self, account: Account, *, include_hidden: bool = False) -> list[PersonSummary]:
+        """The account's people with at least one face, most faces first (then by id)."""
+        faces = self._people.faces(account.id)
+        out = []
+        for p in self._people.persons(account.id):
+            mine = [f for f in faces if f.person_id == p.id]
+            if mine and (include_hidden or not p.hidden):
+                out.append(PersonSummary(p, len(mine), max(mine, key=lambda f: (f.quality, f.id))))
+        out.sort(key=lambda s: (-s.face_count, s.person.id))
+        return out
+
+    def person(self, account: Account, person_id: str) -> PersonSummary:
+        for p in self._people.persons(account.id):
+            if p.id == person_id:
+                mine = [f for f in self._people.faces(account.id) if f.person_id == p.id]
+                return PersonSummary(p, len(mine), max(mine, key=lambda f: (f.quality, f.id)) if mine else None)
+        raise NotFound("person")
+
+    def faces_of(self, account: Account, image_ids: Sequence[str]) -> dict[str, list[tuple[Face, Person | None]]]:
+        """Each image's faces with their (visible) person, by image id."""
+        out: dict[str, list[tuple[Face, Person | None]]] = {i: [] for i in image_ids}
+        if not image_ids:
+            return out
+        faces = self._people.faces(account.id, image_ids=image_ids)
+        if not faces:
+            return out
+        persons = {p.id: p for p in self._people.persons(account.id) if not p.hidden}
+        for f in faces:
+            out[f.image_id].append((f, persons.get(f.person_id) if f.person_id else None))
+        return out
+
+    def people_of(self, account: Account, image_ids: Sequence[str]) -> dict[str, list[Person]]:
+        """Each image's visible people (once each, by id), by image id."""
+        out: dict[str, list[Person]] = {}
+        for image_id, pairs in self.faces_of(account, image_ids).items():
+            seen = {p.id: p for _, p in pairs if p is not None}
+            out[image_id] = [seen[k] for k in sorted(seen)]
+        return out
+
+    def crop(self, account: Account, person_id: str) -> bytes:
+        """The JPEG crop of the person's cover face."""
+        cover = self.person(account, person_id).cover
+        if cover is None:
+            raise NotFound("face")
+        return self._blobs.get(cover.crop_key)
+
+    def cover_key(self, summary: PersonSummary) -> str | None:
+        return summary.cover.crop_key if summary.cover else None
+
+    # ------------------------------------------------------------------ the owner's corrections
+
+    def rename(self, account: Account, person_id: str, name: object) -> PersonSummary:
+        """Name a person (None clears the name). ValidationFailed for an empty or too long name."""
+        cleaned = None if name is None else clean_name(name)
+        if name is not None and cleaned is None:
+            raise ValidationFailed("A name is 1 to 100 characters.", {"name": ["must be 1 to 100 characters"]})
+        current = self.person(account, person_id)
+        self._people.save(account.id, [attrs.evolve(current.person, name=cleaned)], [])
+        return self.person(account, person_id)
+
+    def hide(self, account: Account, person_id: str, hidden: bool = True) -> PersonSummary:
+        current = self.person(account, person_id)
+        self._people.save(account.id, [attrs.evolve(current.person, hidden=hidden)], [])
+        return self.person(account, person_id)
+
+    def merge(self, account: Account, person_id: str, into: str) -> PersonSummary:
+        """Move every face of ``person_id`` into ``into`` for good; ``into`` keeps its name, or
+        takes the merged one's. NotFound when either is not the account's."""
+        source, target = self.person(account, person_id).person, self.person(account, into).person
+        if source.id == target.id:
+            return self.person(account, into)
+        faces = [attrs.evolve(f, person_id=target.id, pinned=True, rejected=f.rejected - {target.id})
+                 for f in self._people.faces(account.id) if f.person_id in (source.id, target.id)]
+        merged = attrs.evolve(target, name=target.name if target.name is not None else source.name)
+        self._people.save(account.id, [merged], faces, deleted_persons=[source.id])
+        return self.person(account, into)
+
+    def move_face(self, account: Account, face_id: str, to: str | None) -> Face:
+        """Put a face in another person for good (``to``), or say it is not its person (None):
+        it is never given back to that person."""
+        face = next((f for f in self._people.faces(account.id) if f.id == face_id), None)
+        if face is None:
+            raise NotFound("face")
+        if to is None:
+            rejected = face.rejected | ({face.person_id} if face.person_id else set())
+            moved = attrs.evolve(face, person_id=None, pinned=False, rejected=frozenset(rejected))
+        else:
+            self.person(account, to)
+            moved = attrs.evolve(face, person_id=to, pinned=True, rejected=face.rejected - {to})
+        self._people.save(account.id, [], [moved])
+        return moved
+
+    # ------------------------------------------------------------------ privacy
+
+    def forget(self, owner_id: str) -> int:
+        """Delete every face, person and crop of the account; returns how many faces went."""
+        gone = self._people.delete_owner(owner_id)
+        self._delete_crops(gone)
+        return len(gone)
+
+    def forget_image(self, owner_id: str, image_id: str) -> int:
+        gone = self._people.delete_image_faces(owner_id, image_id)
+        self._delete_crops(gone)
+        return len(gone)
+
+    def _delete_crops(self, faces: Sequence[Face]) -> None:
+        for f in faces:
+            try:
+                self._blobs.delete(f.crop_key)
+            except Exception:  # the sweeper removes blobs whose image is gone
+                log.warning("could not delete face crop %s yet", f.crop_key, exc_info=True)
