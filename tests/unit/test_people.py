@@ -16,7 +16,7 @@ from imagerepo.adapters.memory import (
 )
 from imagerepo.adapters.memory_people import InMemoryPeopleRepository, ScriptedFaceAnalyzer
 from imagerepo.domain.accounts import Account
-from imagerepo.domain.errors import NotFound, ValidationFailed
+from imagerepo.domain.errors import InvalidPersonName, NotFound
 from imagerepo.domain.images import Image
 from imagerepo.domain.people import FaceFinding
 from imagerepo.domain.queries import build_query
@@ -162,7 +162,7 @@ def test_names_are_checked_and_people_are_private(w: World) -> None:
     w.photo(alice, finding(1, 1))
     [p] = w.people.people(alice)
     for bad in ("", "   ", "x" * 101, 7):
-        with pytest.raises(ValidationFailed):
+        with pytest.raises(InvalidPersonName):
             w.people.rename(alice, p.person.id, bad)
     with pytest.raises(NotFound):
         w.people.rename(bob, p.person.id, "Mallory")

@@ -11,11 +11,12 @@ import io
 import logging
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 
 import attrs
 
 from imagerepo.domain.accounts import Account
-from imagerepo.domain.errors import NotFound, ValidationFailed
+from imagerepo.domain.errors import InvalidPersonName, NotFound
 from imagerepo.domain.images import Image
 from imagerepo.domain.people import Face, Person, PersonSummary, clean_name, cluster
 from imagerepo.ports.account_repository import AccountRepository
@@ -34,8 +35,9 @@ def _new_id() -> str:
 class PeopleService:
     def __init__(
         self, people: PeopleRepository, accounts: AccountRepository, blobs: BlobStore, analyzer: FaceAnalyzer,
-        clock: Clock,
+        clock: Clock, url_ttl: timedelta = timedelta(minutes=30),
     ) -> None:
+        self._url_ttl = url_ttl
         self._people = people
         self._accounts = accounts
         self._blobs = blobs
@@ -135,16 +137,24 @@ class PeopleService:
             raise NotFound("face")
         return self._blobs.get(cover.crop_key)
 
-    def cover_key(self, summary: PersonSummary) -> str | None:
-        return summary.cover.crop_key if summary.cover else None
+    def cover_url(self, summary: PersonSummary) -> str | None:
+        """A temporary URL of the person's cover face crop (None without faces)."""
+        if summary.cover is None:
+            return None
+        expires = self._clock.now() + self._url_ttl
+        return self._blobs.url(summary.cover.crop_key, expires, filename="face.jpg", content_type="image/jpeg")
+
+    def face_url(self, face: Face) -> str:
+        expires = self._clock.now() + self._url_ttl
+        return self._blobs.url(face.crop_key, expires, filename="face.jpg", content_type="image/jpeg")
 
     # ------------------------------------------------------------------ the owner's corrections
 
     def rename(self, account: Account, person_id: str, name: object) -> PersonSummary:
-        """Name a person (None clears the name). ValidationFailed for an empty or too long name."""
+        """Name a person (None clears the name). InvalidPersonName for an empty or too long name."""
         cleaned = None if name is None else clean_name(name)
         if name is not None and cleaned is None:
-            raise ValidationFailed("A name is 1 to 100 characters.", {"name": ["must be 1 to 100 characters"]})
+            raise InvalidPersonName()
         current = self.person(account, person_id)
         self._people.save(account.id, [attrs.evolve(current.person, name=cleaned)], [])
         return self.person(account, person_id)
