@@ -170,3 +170,13 @@ def test_names_are_checked_and_people_are_private(w: World) -> None:
         w.people.merge(bob, p.person.id, into=p.person.id)
     assert w.people.people(bob) == []
     assert w.images.search(build_query(bob.id, people=[p.person.id])).items == ()
+
+
+def test_faces_too_poor_to_start_a_person_alone_start_one_together(w: World) -> None:
+    alice = w.account()
+    w.photo(alice, finding(4, 1, quality=0.1, spread=0.1))
+    w.photo(alice, finding(4, 2, quality=0.1, spread=0.1))
+    assert w.people.people(alice) == []
+    w.photo(alice, finding(4, 3, quality=0.1, spread=0.1), finding(5, 1, quality=0.1, spread=0.1))
+    [together] = w.people.people(alice)
+    assert together.face_count == 3

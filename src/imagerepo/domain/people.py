@@ -29,8 +29,11 @@ SAME_PERSON = 0.5
 CLOSE_FACES = 2
 # A second person within this margin of the best one makes the choice ambiguous: the face waits.
 AMBIGUITY_MARGIN = 0.04
-# A face below this quality (tiny, blurred, turned away) never starts a person on its own.
+# A face below this quality (tiny, blurred, turned away) never starts a person on its own...
 START_QUALITY = 0.5
+# ...but this many waiting faces, each within GROUP_DISTANCE of the first, start one together.
+GROUP_FACES = 3
+GROUP_DISTANCE = 0.42
 MAX_NAME_LENGTH = 100
 
 
@@ -148,7 +151,8 @@ def cluster(
     not in a named or hidden person); the others stay where they are and anchor their people.
     Free faces are placed best quality first: each joins the person it clearly belongs to; one
     near no one starts a person (keeping its former person's id when that is still free) if its
-    quality allows and the owner took it out of none; any other waits. Faces are read in id
+    quality allows and the owner took it out of none; any other waits. At the end, waiting faces
+    that agree closely (GROUP_FACES of them) start a person together. Faces are read in id
     order, so the same faces give the same grouping."""
     by_id = {p.id: p for p in people}
 
@@ -190,4 +194,18 @@ def cluster(
         placed[f.id] = target
         if target is not None:
             join(f, target)
+    _start_groups([f for f in everyone if is_free(f) and placed[f.id] is None and not f.rejected], placed, new_id)
     return placed
+
+
+def _start_groups(waiting: list[Face], placed: dict[str, str | None], new_id: Callable[[], str]) -> None:
+    """Waiting faces that agree closely, GROUP_FACES or more, become a person together."""
+    for f in sorted(waiting, key=lambda f: (-f.quality, f.id)):
+        if placed[f.id] is not None:
+            continue
+        near = [g for g in waiting if g.id != f.id and placed[g.id] is None
+                and distance(f.embedding, g.embedding) < GROUP_DISTANCE]
+        if len(near) + 1 >= GROUP_FACES:
+            pid = new_id()
+            for g in (f, *near):
+                placed[g.id] = pid

@@ -28,6 +28,11 @@ from imagerepo.ports.people_repository import PeopleRepository
 log = logging.getLogger(__name__)
 
 
+# Re-clustering compares every face with every other (pure Python): after a new image only for
+# accounts up to this many faces; larger ones re-cluster when asked (PeopleService.recluster).
+RECLUSTER_UP_TO = 2000
+
+
 def _new_id() -> str:
     return str(uuid.uuid4())
 
@@ -69,17 +74,20 @@ class PeopleService:
             return 0
         new = {f.id for f in faces}
         stored = self._people.faces(image.owner_id)
-        if new & {f.id for f in stored}:
-            self._place(image.owner_id, stored, free=lambda f: f.id in new)
-        else:  # the image went meanwhile
+        if not new & {f.id for f in stored}:  # the image went meanwhile
             self._delete_crops(faces)
+            return 0
+        placed = self._place(image.owner_id, stored, free=lambda f: f.id in new)
+        if any(placed[i] is None for i in new) and len(stored) <= RECLUSTER_UP_TO:
+            # A face left waiting may now make a group with others that wait.
+            self._place(image.owner_id, self._people.faces(image.owner_id), free=None)
         return len(faces)
 
     def recluster(self, account: Account) -> None:
         """Re-group every face the owner did not place; corrections stay as they are."""
         self._place(account.id, self._people.faces(account.id), free=None)
 
-    def _place(self, owner_id: str, faces: Sequence[Face], free: object) -> None:
+    def _place(self, owner_id: str, faces: Sequence[Face], free: object) -> dict[str, str | None]:
         persons = {p.id: p for p in self._people.persons(owner_id)}
         placed = cluster(faces, persons.values(), _new_id, free=free if callable(free) else None)
         changed = [attrs.evolve(f, person_id=placed[f.id]) for f in faces if placed[f.id] != f.person_id]
@@ -88,6 +96,7 @@ class PeopleService:
         used = {p for p in placed.values() if p}
         empty = [pid for pid, p in persons.items() if pid not in used and not p.corrected]
         self._people.save(owner_id, created, changed, deleted_persons=empty)
+        return placed
 
     # ------------------------------------------------------------------ reading
 
