@@ -179,8 +179,12 @@ class PeopleService:
         source, target = self.person(account, person_id).person, self.person(account, into).person
         if source.id == target.id:
             return self.person(account, into)
-        faces = [attrs.evolve(f, person_id=target.id, pinned=True, rejected=f.rejected - {target.id})
-                 for f in self._people.faces(account.id) if f.person_id in (source.id, target.id)]
+        faces = []
+        for f in self._people.faces(account.id):
+            if f.person_id in (source.id, target.id):
+                faces.append(attrs.evolve(f, person_id=target.id, pinned=True, rejected=f.rejected - {target.id}))
+            elif source.id in f.rejected:  # "not this person" now means not the merged one either
+                faces.append(attrs.evolve(f, rejected=f.rejected | {target.id}))
         merged = attrs.evolve(target, name=target.name if target.name is not None else source.name)
         self._people.save(account.id, [merged], faces, deleted_persons=[source.id])
         return self.person(account, into)
