@@ -278,11 +278,22 @@ def make_analysis_service(
                            on_analyzed=people.index_image)
 
 
-def local_face_analyzer() -> FaceAnalyzer:
-    """YuNet + dlib, offline; the models load on the first image with faces to look for."""
-    from imagerepo.adapters.local.faces import LocalFaceAnalyzer
+def open_face_analyzer(settings: Settings) -> Iterator[FaceAnalyzer]:
+    """Resource: YuNet + dlib, offline, in child processes like the local analysis (a crash or a
+    hang costs one child); the models load in a child on the first opted-in image."""
+    processes = max(1, settings.workers) if settings.analysis_processes is None else settings.analysis_processes
+    if processes == 0:
+        from imagerepo.adapters.local.faces import LocalFaceAnalyzer
 
-    return LocalFaceAnalyzer()
+        yield LocalFaceAnalyzer()
+        return
+    from imagerepo.adapters.local.face_process import ProcessFaceAnalyzer
+
+    analyzer = ProcessFaceAnalyzer(processes=processes, timeout_seconds=settings.analysis_timeout_seconds)
+    try:
+        yield analyzer
+    finally:
+        analyzer.close()
 
 
 def make_thread_worker(service: AnalysisService, settings: Settings) -> ThreadAnalysisWorker:
@@ -346,7 +357,7 @@ class Container(containers.DeclarativeContainer):
     analyzer: providers.Provider[ImageAnalyzer] = providers.Resource(open_analyzer, settings, http_client)
     hasher: providers.Provider[PasswordHasher] = providers.Singleton(argon2_hasher)
     gazetteer: providers.Provider[Gazetteer] = providers.Singleton(offline_gazetteer)
-    face_analyzer: providers.Provider[FaceAnalyzer] = providers.Singleton(local_face_analyzer)
+    face_analyzer: providers.Provider[FaceAnalyzer] = providers.Resource(open_face_analyzer, settings)
     people_service = providers.Singleton(
         PeopleService, people_repository, account_repository, blob_store, face_analyzer, clock
     )
