@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from imagerepo.adapters.memory import (
     FakeImageInspector,
@@ -18,7 +20,7 @@ from imagerepo.adapters.memory_people import InMemoryPeopleRepository, ScriptedF
 from imagerepo.domain.accounts import Account
 from imagerepo.domain.errors import InvalidPersonName, NotFound
 from imagerepo.domain.images import Image
-from imagerepo.domain.people import FaceFinding
+from imagerepo.domain.people import FaceFinding, names_in_query
 from imagerepo.domain.queries import build_query
 from imagerepo.entrypoints.settings import Settings
 from tests.people_faces import finding
@@ -180,3 +182,22 @@ def test_faces_too_poor_to_start_a_person_alone_start_one_together(w: World) -> 
     w.photo(alice, finding(4, 3, quality=0.1, spread=0.1), finding(5, 1, quality=0.1, spread=0.1))
     [together] = w.people.people(alice)
     assert together.face_count == 3
+
+
+@given(st.lists(st.sampled_from(["grace", "hopper", "kelly", "ada", "beach", "Grâce"]), max_size=5))
+def test_names_in_a_query_become_people_and_the_other_words_stay(words: list[str]) -> None:
+    names = {"p-gh": "Grace Hopper", "p-gk": "Grace Kelly", "p-ada": "Ada"}
+    rest, ids = names_in_query(" ".join(words), names)
+    folded = [w.casefold().replace("â", "a") for w in words]
+    kept = [w.casefold().replace("â", "a") for w in rest.split()]
+    # Every word is either kept or the word of a person found; nobody is found without a word.
+    for pid in ids:
+        assert any(w in names[pid].casefold().split() for w in folded)
+    for w in folded:
+        assert w in kept or any(w in names[p].casefold().split() for p in ids)
+    assert ("ada" in folded) == ("p-ada" in ids)
+    if "hopper" in folded:
+        assert "p-gh" in ids
+    if "grace" in folded and "hopper" not in folded and "kelly" not in folded:
+        assert not {"p-gh", "p-gk"} & set(ids)  # ambiguous: a plain word
+    assert "beach" in kept or "beach" not in folded

@@ -144,3 +144,19 @@ def test_nothing_is_found_until_opted_in_and_turning_off_deletes_every_face(env:
     assert env.client.get(cover).status_code == 404
     me = env.client.get("/api/v1/me", headers=auth).json()
     assert me["settings"]["face_recognition"] is False
+
+
+def test_a_named_persons_name_finds_their_photos(env: Env) -> None:
+    auth = signup(env.client)
+    a = env.photo(auth, finding(1, 1))
+    env.photo(auth, finding(2, 1))
+    [first, second] = people(env, auth)
+    grace = first if a["id"] in [i["id"] for i in env.client.get(
+        "/api/v1/images", params={"person": first["id"]}, headers=auth).json()["items"]] else second
+    assert env.client.get("/api/v1/images", params={"q": "grace"}, headers=auth).json()["items"] == []
+    env.client.patch(f"/api/v1/people/{grace['id']}", json={"name": "Grace Hopper"}, headers=auth)
+    for q in ("grace hopper", "GRACE", "Hopper"):
+        found = env.client.get("/api/v1/images", params={"q": q}, headers=auth).json()["items"]
+        assert [i["id"] for i in found] == [a["id"]], q
+    # The other words still count: no image of Grace is described as a volcano.
+    assert env.client.get("/api/v1/images", params={"q": "grace volcano"}, headers=auth).json()["items"] == []

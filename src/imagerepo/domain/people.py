@@ -20,6 +20,7 @@ from datetime import datetime
 import attrs
 
 from imagerepo.domain.images import blob_key
+from imagerepo.domain.text import tokenize
 
 # Two faces nearer than this are the same person (dlib's threshold is 0.6; stricter here, since a
 # wrong merge is what owners hate most).
@@ -104,6 +105,29 @@ def clean_name(name: object) -> str | None:
         return None
     cleaned = " ".join("".join(ch for ch in name if ch.isprintable()).split())
     return cleaned if 0 < len(cleaned) <= MAX_NAME_LENGTH else None
+
+
+def names_in_query(q: str, names: Mapping[str, str]) -> tuple[str, list[str]]:
+    """Take the people named in the words of ``q`` out of it: (the other words, the person ids).
+
+    ``names`` maps person id → name. A query word that is a word of a person's name (case and
+    accents aside) names that person: "grace" names Grace Hopper. The person with the most words
+    in the query wins them; words that name two people equally ("grace" for Grace Hopper and
+    Grace Kelly) stay plain words."""
+    words = tokenize(q)
+    matched = {pid: frozenset(w for w in words if w in tokenize(name)) for pid, name in names.items()}
+    left = set(words)
+    found = []
+    for pid, got in sorted(matched.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        if not got or not got <= left:
+            continue
+        if any(other != pid and matched[other] == got for other in matched):
+            continue  # ambiguous
+        left -= got
+        found.append(pid)
+    if not found:
+        return q, []
+    return " ".join(w for w in words if w in left), found
 
 
 def distance(a: Sequence[float], b: Sequence[float]) -> float:

@@ -18,7 +18,7 @@ import attrs
 from imagerepo.domain.accounts import Account
 from imagerepo.domain.errors import InvalidPersonName, NotFound
 from imagerepo.domain.images import Image
-from imagerepo.domain.people import Face, Person, PersonSummary, clean_name, cluster
+from imagerepo.domain.people import Face, Person, PersonSummary, clean_name, cluster, names_in_query
 from imagerepo.ports.account_repository import AccountRepository
 from imagerepo.ports.blob_store import BlobStore
 from imagerepo.ports.clock import Clock
@@ -138,6 +138,15 @@ class PeopleService:
             seen = {p.id: p for _, p in pairs if p is not None}
             out[image_id] = [seen[k] for k in sorted(seen)]
         return out
+
+    def split_query(self, account: Account, q: str | None) -> tuple[str | None, list[str]]:
+        """The words of ``q`` that name one of the account's people become a person filter:
+        (the rest of q, the person ids). Nothing changes for an account without named people."""
+        if not q:
+            return q, []
+        names = {p.id: p.name for p in self._people.persons(account.id) if p.name and not p.hidden}
+        rest, ids = names_in_query(q, names)
+        return (rest if ids else q), ids
 
     def crop(self, account: Account, person_id: str) -> bytes:
         """The JPEG crop of the person's cover face."""

@@ -66,7 +66,8 @@ def list_images(
     images: NamedDependency[ImageService],
     people: NamedDependency[PeopleService],
     q: Annotated[
-        str | None, QueryParameter(description="words matched against description, tags, text, filename")
+        str | None, QueryParameter(description="words matched against description, tags, text, filename; "
+                                             "a named person's name finds the photos of that person")
     ] = None,
     tag: Annotated[list[str] | None, QueryParameter(description="repeatable; every tag must be present")] = None,
     color: Annotated[str | None, QueryParameter(description="#rrggbb; closest first")] = None,
@@ -90,9 +91,10 @@ def list_images(
         list[str] | None, QueryParameter(description="person id (GET /api/v1/people); repeatable, all must be in it")
     ] = None,
 ) -> ImagePageOut:
+    q, named = people.split_query(auth.account, q)  # "grace beach": Grace's photos at the beach
     query = build_query(
         auth.account.id, q=q, tags=tag or [], color=color, sort=sort, limit=limit, cursor=cursor, place=place,
-        taken_after=taken_after, taken_before=taken_before, people=person or [],
+        taken_after=taken_after, taken_before=taken_before, people=[*(person or []), *named],
     )
     page = images.search(query)
     who = people.people_of(auth.account, [i.id for i in page.items])
