@@ -8,6 +8,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from imagerepo.domain.images_service import ImageService
+from imagerepo.domain.people_service import PeopleService
 from imagerepo.entrypoints.http.auth import Auth, signed_in
 from imagerepo.entrypoints.http.pages.common import fragment, own_card, page
 
@@ -19,8 +20,13 @@ def _image_page(template: str, image_id: str, viewer: Auth | None, images: Image
 
 @get("/images/{image_id:str}", sync_to_thread=True)
 def detail(image_id: FromPath[str], viewer: NamedDependency[Auth | None],
-           images: NamedDependency[ImageService]) -> Template:
-    return _image_page("detail.html", image_id, viewer, images)
+           images: NamedDependency[ImageService], people: NamedDependency[PeopleService]) -> Template:
+    account = signed_in(viewer)
+    image = own_card(images, account, image_id)
+    faces = [{"x": f.box.x * image["width"], "y": f.box.y * image["height"], "w": f.box.w * image["width"],
+              "h": f.box.h * image["height"], "person": p}
+             for f, p in people.faces_of(account, [image_id])[image_id]]
+    return page(images, "detail.html", account=account, image=image, faces=faces)
 
 
 @get("/images/{image_id:str}/card", sync_to_thread=True)
