@@ -89,6 +89,11 @@ def test_people_are_found_named_and_shown(server: Server, page_and_shots: tuple[
     assert abs(box["height"] - photo["height"]) < 2
     shot("detail-faces")
 
+    page.goto(server.url + "/search")
+    page.get_by_label("Words").fill("eileen")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("#grid .card")).to_have_count(2)
+
     page.goto(server.url + "/people")
     page.get_by_role("button", name="Turn off face recognition and delete every face").click()
     expect(page.locator(".notice")).to_contain_text("Every face and person was deleted")

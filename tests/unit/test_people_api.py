@@ -160,3 +160,29 @@ def test_a_named_persons_name_finds_their_photos(env: Env) -> None:
         assert [i["id"] for i in found] == [a["id"]], q
     # The other words still count: no image of Grace is described as a volcano.
     assert env.client.get("/api/v1/images", params={"q": "grace volcano"}, headers=auth).json()["items"] == []
+
+
+def test_a_face_is_moved_or_taken_out_and_a_person_hidden(env: Env) -> None:
+    auth = signup(env.client)
+    a = env.photo(auth, finding(1, 1), finding(2, 1))
+    env.photo(auth, finding(1, 2))
+    grace, other = people(env, auth)
+    assert env.client.patch(f"/api/v1/people/{grace['id']}", json={}, headers=auth).status_code == 400
+    same = env.client.post(f"/api/v1/people/{grace['id']}/merge", json={"into": grace["id"]}, headers=auth)
+    assert (same.status_code, same.json()["face_count"]) == (200, 2)
+
+    faces = env.client.get(f"/api/v1/images/{a['id']}/faces", headers=auth).json()["items"]
+    stranger = next(f for f in faces if f["person"]["id"] == other["id"])
+    r = env.client.post(f"/api/v1/faces/{stranger['id']}/person", json={"person_id": grace["id"]}, headers=auth)
+    assert r.status_code == 200
+    assert r.json()["person"]["id"] == grace["id"]
+    assert [p["face_count"] for p in people(env, auth)] == [3]
+    r = env.client.post(f"/api/v1/faces/{stranger['id']}/person", json={"person_id": None}, headers=auth)
+    assert r.json()["person"] is None
+    assert env.client.get(f"/api/v1/people/{grace['id']}", headers=auth).json()["face_count"] == 2
+    assert env.client.post("/api/v1/faces/nope/person", json={"person_id": None}, headers=auth).status_code == 404
+
+    r = env.client.patch(f"/api/v1/people/{grace['id']}", json={"hidden": True}, headers=auth)
+    assert r.json()["hidden"] is True
+    assert grace["id"] not in [p["id"] for p in people(env, auth)]
+    assert env.client.get(f"/api/v1/people/{grace['id']}", headers=auth).status_code == 200
