@@ -201,3 +201,21 @@ def test_names_in_a_query_become_people_and_the_other_words_stay(words: list[str
     if "grace" in folded and "hopper" not in folded and "kelly" not in folded:
         assert not {"p-gh", "p-gk"} & set(ids)  # ambiguous: a plain word
     assert "beach" in kept or "beach" not in folded
+
+
+def test_analyzing_again_keeps_the_faces_and_what_the_owner_said(w: World) -> None:
+    alice = w.account()
+    image = w.photo(alice, finding(1, 1), finding(2, 1))
+    w.photo(alice, finding(1, 2))
+    grace, other = w.people.people(alice)
+    w.people.rename(alice, other.person.id, "Ada")
+    stranger = next(f for f in w.repo.faces(alice.id) if f.person_id == other.person.id)
+    w.people.move_face(alice, stranger.id, grace.person.id)
+    before = {f.id: f for f in w.repo.faces(alice.id)}
+    w.images.reanalyze(alice, image.id)
+    w.analysis.drain()
+    after = {f.id: f for f in w.repo.faces(alice.id)}
+    assert after.keys() == before.keys()
+    assert after[stranger.id].person_id == grace.person.id
+    assert after[stranger.id].pinned
+    assert sorted(w.face_blobs()) == sorted(f.crop_key for f in after.values())

@@ -124,6 +124,14 @@ class People(RuleBasedStateMachine):
             self.pinned[face.id] = to
             self.rejected.get(face.id, set()).discard(to)
 
+    @precondition(lambda self: self.images)
+    @rule(data=st.data())
+    def reanalyze(self, data: st.DataObject) -> None:
+        """The same faces are found again: every correction about them stays."""
+        image_id = data.draw(st.sampled_from(self.images))
+        self.w.images.reanalyze(self.alice, image_id)
+        self.w.analysis.drain()
+
     @rule()
     def recluster(self) -> None:
         self.w.people.recluster(self.alice)

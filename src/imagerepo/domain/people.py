@@ -130,6 +130,36 @@ def names_in_query(q: str, names: Mapping[str, str]) -> tuple[str, list[str]]:
     return " ".join(w for w in words if w in left), found
 
 
+def overlap(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes (0: apart, 1: the same)."""
+    w = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
+    h = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
+    if w <= 0 or h <= 0:
+        return 0.0
+    inter = w * h
+    return inter / (a.w * a.h + b.w * b.h - inter)
+
+
+# A face found again by a re-analysis at this overlap or more is the same face: it keeps its id
+# and what the owner said about it.
+SAME_FACE_OVERLAP = 0.5
+
+
+def carry_over(found: Sequence[Face], before: Sequence[Face]) -> list[Face]:
+    """The faces of a re-analysis, each taking the id, person, pin and rejections of the face
+    it was before (the best overlapping one, each old face used once)."""
+    left = list(before)
+    out = []
+    for f in sorted(found, key=lambda f: -f.quality):
+        match = max(left, key=lambda o: overlap(o.box, f.box), default=None)
+        if match is not None and overlap(match.box, f.box) >= SAME_FACE_OVERLAP:
+            left.remove(match)
+            f = attrs.evolve(f, id=match.id, person_id=match.person_id, pinned=match.pinned,
+                             rejected=match.rejected)
+        out.append(f)
+    return out
+
+
 def distance(a: Sequence[float], b: Sequence[float]) -> float:
     return math.sqrt(sum((x - y) * (x - y) for x, y in zip(a, b, strict=True)))
 

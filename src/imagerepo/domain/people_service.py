@@ -18,7 +18,15 @@ import attrs
 from imagerepo.domain.accounts import Account
 from imagerepo.domain.errors import InvalidPersonName, NotFound
 from imagerepo.domain.images import Image
-from imagerepo.domain.people import Face, Person, PersonSummary, clean_name, cluster, names_in_query
+from imagerepo.domain.people import (
+    Face,
+    Person,
+    PersonSummary,
+    carry_over,
+    clean_name,
+    cluster,
+    names_in_query,
+)
 from imagerepo.ports.account_repository import AccountRepository
 from imagerepo.ports.blob_store import BlobStore
 from imagerepo.ports.clock import Clock
@@ -57,24 +65,29 @@ class PeopleService:
 
     def index_image(self, image: Image, data: bytes) -> int:
         """Find the image's faces and place them, if its owner opted in; returns how many were
-        found. A re-analysis replaces the image's faces (owner's placements of the old ones go
-        with them, the people stay)."""
+        found. A re-analysis replaces the image's faces; a face found again where it was keeps its
+        id and what the owner said about it (people.carry_over)."""
         if not self._opted_in(image.owner_id):
             return 0
         findings = self._analyzer.find_faces(data, image.content_type)
-        faces = [Face(id=_new_id(), owner_id=image.owner_id, image_id=image.id, box=f.box,
+        fresh = [Face(id=_new_id(), owner_id=image.owner_id, image_id=image.id, box=f.box,
                       embedding=tuple(f.embedding), quality=f.quality) for f in findings]
-        for face, finding in zip(faces, findings, strict=True):
-            if finding.crop:
-                self._blobs.put(face.crop_key, io.BytesIO(finding.crop), "image/jpeg")
+        crops = {face.id: finding.crop for face, finding in zip(fresh, findings, strict=True)}
+        before = self._people.faces(image.owner_id, image_ids=[image.id])
+        faces = carry_over(fresh, before)
+        # carry_over answers in the order of sorted(fresh, by quality): pair them up again.
+        for found, face in zip(sorted(fresh, key=lambda f: -f.quality), faces, strict=True):
+            if crops[found.id]:
+                self._blobs.put(face.crop_key, io.BytesIO(crops[found.id]), "image/jpeg")
         old = self._people.add_faces(image.owner_id, image.id, faces)
-        self._delete_crops(old)
+        kept = {f.id for f in faces}
+        self._delete_crops([f for f in old if f.id not in kept])
         if not self._opted_in(image.owner_id):  # turned off meanwhile: keep nothing
             self.forget(image.owner_id)
             return 0
-        new = {f.id for f in faces}
+        new = {f.id for f in fresh} & kept  # the faces not seen before
         stored = self._people.faces(image.owner_id)
-        if not new & {f.id for f in stored}:  # the image went meanwhile
+        if not kept & {f.id for f in stored}:  # the image went meanwhile
             self._delete_crops(faces)
             return 0
         placed = self._place(image.owner_id, stored, free=lambda f: f.id in new)
