@@ -157,3 +157,28 @@ def test_the_image_search_finds_the_images_with_every_person_asked_for(image_rep
                                          cursor=page.next_cursor.encode(build_query("alice", people=["p-grace"]))))
     assert sorted([page.items[0].id, rest.items[0].id]) == sorted([both, grace_only])
     assert rest.next_cursor is None
+
+
+def test_clustering_never_overrides_a_correction_made_after_it_read(image_repo: Any, people_repo: Any) -> None:
+    img = stored_image(image_repo)
+    pinned, in_named, refused, free, hidden_face = (face("alice", img) for _ in range(5))
+    people_repo.add_faces("alice", img, [pinned, in_named, refused, free, hidden_face])
+    people_repo.save("alice", [Person("p-named", "alice", T0, name="Grace"), Person("p-hid", "alice", T0, hidden=True),
+                               Person("p-a", "alice", T0)], [
+        Face(**{**_fields(pinned), "person_id": "p-a", "pinned": True}),
+        Face(**{**_fields(in_named), "person_id": "p-named"}),
+        Face(**{**_fields(refused), "rejected": frozenset({"p-new"})}),
+        Face(**{**_fields(hidden_face), "person_id": "p-hid"}),
+    ])
+    # Clustering read the faces before those corrections and now moves every face to p-new.
+    people_repo.place("alice", [Person("p-new", "alice", T0)],
+                      {f.id: "p-new" for f in (pinned, in_named, refused, free, hidden_face)},
+                      deleted_persons=["p-a", "p-named", "p-hid"])
+    got = {f.id: f.person_id for f in people_repo.faces("alice")}
+    assert got == {pinned.id: "p-a", in_named.id: "p-named", refused.id: None, free.id: "p-new",
+                   hidden_face.id: "p-hid"}
+    # Persons that still have faces, or a name, or are hidden, are not deleted.
+    assert sorted(p.id for p in people_repo.persons("alice")) == ["p-a", "p-hid", "p-named", "p-new"]
+    people_repo.place("alice", [], {free.id: None}, deleted_persons=["p-new"])
+    assert "p-new" not in [p.id for p in people_repo.persons("alice")]
+    assert {f.id: f.person_id for f in people_repo.faces("alice")}[free.id] is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
@@ -59,6 +59,27 @@ class InMemoryPeopleRepository:
             for pid in deleted_persons:
                 gone = self._persons.get(pid)
                 if gone is not None and gone.owner_id == owner_id:
+                    del self._persons[pid]
+
+    def place(self, owner_id: str, created: Sequence[Person], moves: Mapping[str, str | None],
+              deleted_persons: Sequence[str] = ()) -> None:
+        with self._lock:
+            for p in created:
+                if p.owner_id == owner_id and p.id not in self._persons:
+                    self._persons[p.id] = p
+            for face_id, to in moves.items():
+                f = self._faces.get(face_id)
+                if f is None or f.owner_id != owner_id or f.pinned or (to is not None and to in f.rejected):
+                    continue
+                now = self._persons.get(f.person_id) if f.person_id else None
+                if now is not None and (now.name is not None or now.hidden):
+                    continue
+                self._faces[face_id] = attrs.evolve(f, person_id=to)
+            used = {f.person_id for f in self._faces.values()}
+            for pid in deleted_persons:
+                gone = self._persons.get(pid)
+                if (gone is not None and gone.owner_id == owner_id and gone.name is None and not gone.hidden
+                        and pid not in used):
                     del self._persons[pid]
 
     def delete_image_faces(self, owner_id: str, image_id: str) -> Sequence[Face]:

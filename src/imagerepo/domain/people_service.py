@@ -103,12 +103,12 @@ class PeopleService:
     def _place(self, owner_id: str, faces: Sequence[Face], free: object) -> dict[str, str | None]:
         persons = {p.id: p for p in self._people.persons(owner_id)}
         placed = cluster(faces, persons.values(), _new_id, free=free if callable(free) else None)
-        changed = [attrs.evolve(f, person_id=placed[f.id]) for f in faces if placed[f.id] != f.person_id]
+        moves = {f.id: placed[f.id] for f in faces if placed[f.id] != f.person_id}
         now = self._clock.now()
         created = [Person(pid, owner_id, now) for pid in sorted({p for p in placed.values() if p} - set(persons))]
         used = {p for p in placed.values() if p}
         empty = [pid for pid, p in persons.items() if pid not in used and not p.corrected]
-        self._people.save(owner_id, created, changed, deleted_persons=empty)
+        self._people.place(owner_id, created, moves, deleted_persons=empty)
         return placed
 
     # ------------------------------------------------------------------ reading

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -32,6 +32,15 @@ class PeopleRepository(Protocol):
         """In one transaction: store ``persons`` (insert or replace name and hidden), update the
         person, pinned and rejected of ``faces`` that still exist, and delete ``deleted_persons``.
         Rows of another owner are never touched."""
+        ...
+
+    def place(self, owner_id: str, created: Sequence[Person], moves: Mapping[str, str | None],
+              deleted_persons: Sequence[str] = ()) -> None:
+        """Clustering's write, in one transaction, which never overrides the owner even when the
+        owner acted after clustering read: store ``created``; give each face of ``moves`` its new
+        person (None: waiting) unless the face is pinned, sits in a named or hidden person, or
+        rejected that person; then delete each of ``deleted_persons`` that is unnamed, not hidden
+        and has no face left."""
         ...
 
     def delete_image_faces(self, owner_id: str, image_id: str) -> Sequence[Face]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import array
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from imagerepo.adapters.sql.dialect import Database, Transaction
@@ -112,6 +112,35 @@ class SqlPeopleRepository:
                 )
             for pid in deleted_persons:
                 tx.execute("DELETE FROM persons WHERE id = ? AND owner_id = ?", (pid, owner_id))
+
+    def place(self, owner_id: str, created: Sequence[Person], moves: Mapping[str, str | None],
+              deleted_persons: Sequence[str] = ()) -> None:
+        d = self._db.dialect
+        with self._db.transaction() as tx:
+            tx.lock(f"people:{owner_id}")
+            for p in created:
+                if p.owner_id == owner_id:
+                    tx.execute(
+                        "INSERT INTO persons (id, owner_id, name, hidden, created_at) VALUES (?, ?, ?, ?, ?)"
+                        " ON CONFLICT (id) DO NOTHING",
+                        (p.id, owner_id, p.name, p.hidden, d.time(p.created_at)),
+                    )
+            for face_id, to in moves.items():
+                # The conditions are read in this transaction: an owner's correction made after
+                # clustering read the faces wins.
+                not_rejected = "" if to is None else " AND (' ' || rejected || ' ') NOT LIKE ?"
+                tx.execute(
+                    "UPDATE faces SET person_id = ? WHERE id = ? AND owner_id = ? AND NOT pinned" + not_rejected +
+                    " AND NOT EXISTS (SELECT 1 FROM persons p WHERE p.id = faces.person_id"
+                    " AND (p.name IS NOT NULL OR p.hidden))",
+                    (to, face_id, owner_id) + (() if to is None else (f"% {to} %",)),
+                )
+            for pid in deleted_persons:
+                tx.execute(
+                    "DELETE FROM persons WHERE id = ? AND owner_id = ? AND name IS NULL AND NOT hidden"
+                    " AND NOT EXISTS (SELECT 1 FROM faces f WHERE f.person_id = persons.id)",
+                    (pid, owner_id),
+                )
 
     def delete_image_faces(self, owner_id: str, image_id: str) -> Sequence[Face]:
         with self._db.transaction() as tx:
