@@ -47,6 +47,13 @@ def person_from_row(row: Any) -> Person:
                   name=row["name"], hidden=bool(row["hidden"]))
 
 
+# Clustering's move of one face, which an owner's correction stops: a pin, or a named or hidden person.
+_MOVE = (
+    "UPDATE faces SET person_id = ? WHERE id = ? AND owner_id = ? AND NOT pinned"
+    " AND NOT EXISTS (SELECT 1 FROM persons p WHERE p.id = faces.person_id AND (p.name IS NOT NULL OR p.hidden))"
+)
+
+
 class SqlPeopleRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -128,13 +135,10 @@ class SqlPeopleRepository:
             for face_id, to in moves.items():
                 # The conditions are read in this transaction: an owner's correction made after
                 # clustering read the faces wins.
-                not_rejected = "" if to is None else " AND (' ' || rejected || ' ') NOT LIKE ?"
-                tx.execute(
-                    "UPDATE faces SET person_id = ? WHERE id = ? AND owner_id = ? AND NOT pinned" + not_rejected +
-                    " AND NOT EXISTS (SELECT 1 FROM persons p WHERE p.id = faces.person_id"
-                    " AND (p.name IS NOT NULL OR p.hidden))",
-                    (to, face_id, owner_id) + (() if to is None else (f"% {to} %",)),
-                )
+                if to is None:
+                    tx.execute(_MOVE, (to, face_id, owner_id))
+                else:
+                    tx.execute(_MOVE + " AND (' ' || rejected || ' ') NOT LIKE ?", (to, face_id, owner_id, f"% {to} %"))
             for pid in deleted_persons:
                 tx.execute(
                     "DELETE FROM persons WHERE id = ? AND owner_id = ? AND name IS NULL AND NOT hidden"
