@@ -182,3 +182,14 @@ def test_clustering_never_overrides_a_correction_made_after_it_read(image_repo: 
     people_repo.place("alice", [], {free.id: None}, deleted_persons=["p-new"])
     assert "p-new" not in [p.id for p in people_repo.persons("alice")]
     assert {f.id: f.person_id for f in people_repo.faces("alice")}[free.id] is None
+
+
+def test_each_persons_cover_is_its_best_face_with_the_count(image_repo: Any, people_repo: Any) -> None:
+    img = stored_image(image_repo)
+    faces = [face("alice", img, person="p1", quality=q) for q in (0.3, 0.95, 0.6)]
+    faces += [face("alice", img, person="p2", quality=0.5), face("alice", img, quality=1.0)]
+    people_repo.add_faces("alice", img, faces)
+    other = stored_image(image_repo, "bob")
+    people_repo.add_faces("bob", other, [face("bob", other, person="p1", quality=1.0)])
+    got = {f.person_id: (f.id, n) for f, n in people_repo.covers("alice")}
+    assert got == {"p1": (faces[1].id, 3), "p2": (faces[3].id, 1)}

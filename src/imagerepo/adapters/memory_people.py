@@ -40,6 +40,14 @@ class InMemoryPeopleRepository:
                            if f.owner_id == owner_id and (wanted is None or f.image_id in wanted)),
                           key=lambda f: f.id)
 
+    def covers(self, owner_id: str) -> Sequence[tuple[Face, int]]:
+        with self._lock:
+            groups: dict[str, list[Face]] = {}
+            for f in self._faces.values():
+                if f.owner_id == owner_id and f.person_id is not None:
+                    groups.setdefault(f.person_id, []).append(f)
+            return [(max(fs, key=lambda f: (f.quality, f.id)), len(fs)) for fs in groups.values()]
+
     def persons(self, owner_id: str) -> Sequence[Person]:
         with self._lock:
             return sorted((p for p in self._persons.values() if p.owner_id == owner_id), key=lambda p: p.id)

@@ -115,20 +115,17 @@ class PeopleService:
 
     def people(self, account: Account, *, include_hidden: bool = False) -> list[PersonSummary]:
         """The account's people with at least one face, most faces first (then by id)."""
-        faces = self._people.faces(account.id)
-        out = []
-        for p in self._people.persons(account.id):
-            mine = [f for f in faces if f.person_id == p.id]
-            if mine and (include_hidden or not p.hidden):
-                out.append(PersonSummary(p, len(mine), max(mine, key=lambda f: (f.quality, f.id))))
+        covers = {face.person_id: (face, n) for face, n in self._people.covers(account.id)}
+        out = [PersonSummary(p, covers[p.id][1], covers[p.id][0]) for p in self._people.persons(account.id)
+               if p.id in covers and (include_hidden or not p.hidden)]
         out.sort(key=lambda s: (-s.face_count, s.person.id))
         return out
 
     def person(self, account: Account, person_id: str) -> PersonSummary:
         for p in self._people.persons(account.id):
             if p.id == person_id:
-                mine = [f for f in self._people.faces(account.id) if f.person_id == p.id]
-                return PersonSummary(p, len(mine), max(mine, key=lambda f: (f.quality, f.id)) if mine else None)
+                cover = next(((f, n) for f, n in self._people.covers(account.id) if f.person_id == p.id), None)
+                return PersonSummary(p, cover[1], cover[0]) if cover else PersonSummary(p, 0, None)
         raise NotFound("person")
 
     def faces_of(self, account: Account, image_ids: Sequence[str]) -> dict[str, list[tuple[Face, Person | None]]]:

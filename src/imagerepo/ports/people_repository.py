@@ -23,6 +23,11 @@ class PeopleRepository(Protocol):
         """The owner's faces (of ``image_ids`` only, when given), ordered by id."""
         ...
 
+    def covers(self, owner_id: str) -> Sequence[tuple[Face, int]]:
+        """For each person of the owner with faces: its best face (highest quality, then the
+        greatest id) and how many faces it has; in no particular order."""
+        ...
+
     def persons(self, owner_id: str) -> Sequence[Person]:
         """The owner's people, ordered by id."""
         ...

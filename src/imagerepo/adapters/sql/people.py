@@ -93,6 +93,17 @@ class SqlPeopleRepository:
                 ).fetchall()
         return [face_from_row(r) for r in rows]
 
+    def covers(self, owner_id: str) -> Sequence[tuple[Face, int]]:
+        # One row per person: the People page never reads every embedding of the account.
+        with self._db.transaction(write=False) as tx:
+            rows = tx.execute(
+                "SELECT * FROM (SELECT f.*, ROW_NUMBER() OVER (PARTITION BY f.person_id"
+                " ORDER BY f.quality DESC, f.id DESC) AS rn, COUNT(*) OVER (PARTITION BY f.person_id) AS n"
+                " FROM faces f WHERE f.owner_id = ? AND f.person_id IS NOT NULL) AS x WHERE x.rn = 1",
+                (owner_id,),
+            ).fetchall()
+        return [(face_from_row(r), int(r["n"])) for r in rows]
+
     def persons(self, owner_id: str) -> Sequence[Person]:
         with self._db.transaction(write=False) as tx:
             rows = tx.execute("SELECT * FROM persons WHERE owner_id = ? ORDER BY id", (owner_id,)).fetchall()
