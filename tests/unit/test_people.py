@@ -219,3 +219,17 @@ def test_analyzing_again_keeps_the_faces_and_what_the_owner_said(w: World) -> No
     assert after[stranger.id].person_id == grace.person.id
     assert after[stranger.id].pinned
     assert sorted(w.face_blobs()) == sorted(f.crop_key for f in after.values())
+
+
+def test_a_failing_face_analysis_leaves_the_image_analyzed_without_faces(w: World) -> None:
+    from imagerepo.domain.errors import AnalysisFailed
+    from imagerepo.domain.images import AnalysisStatus
+
+    def broken(data: bytes, content_type: str) -> list[FaceFinding]:
+        raise AnalysisFailed("the face model fell over")
+
+    alice = w.account()
+    w.faces.find_faces = broken  # type: ignore[method-assign]
+    image = w.photo(alice, finding(1, 1))
+    assert w.images.get(alice, image.id).analysis.status == AnalysisStatus.DONE
+    assert w.repo.faces(alice.id) == []
