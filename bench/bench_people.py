@@ -16,7 +16,8 @@ A face left waiting counts as its own group. Ends with:
     bench people pairwise_precision=P pairwise_recall=R faces_per_s=F
 
 With BENCH_PEOPLE_FULL=1 it also times the full local analysis (LocalImageAnalyzer + faces) of a
-12 MP photo holding three faces and reports the median and the process's peak RSS.
+12 MP photo holding three faces and reports the median and the process's peak RSS; with
+BENCH_PEOPLE_SCALE=N it times reading N faces of one account from SQLite and placing one more.
 """
 
 from __future__ import annotations
@@ -140,6 +141,46 @@ def full_analysis() -> None:
           f"peak_rss_mb={rss:.0f}")
 
 
+def scale(n_faces: int) -> None:
+    """Grouping at scale: reading an account's faces from SQLite and placing one new face among them."""
+    import tempfile
+    from datetime import UTC, datetime
+
+    from imagerepo.adapters.sqlite import SqliteDatabase, SqliteImageRepository, SqlitePeopleRepository
+    from imagerepo.domain.images import Analysis
+    from imagerepo.domain.images import Image as Photo
+    from imagerepo.domain.people import Box, choose_person
+
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    rnd = random.Random(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = SqliteDatabase(Path(tmp) / "people.sqlite3")
+        db.open()
+        images, repo = SqliteImageRepository(db), SqlitePeopleRepository(db)
+        repo.save("o", [Person(f"p{i}", "o", at) for i in range(n_faces // 50)], [])
+        for _ in range(n_faces // 5):
+            photo = Photo(id=str(uuid.uuid4()), owner_id="o", filename="x.jpg", content_type="image/jpeg", width=1,
+                          height=1, size_bytes=1, sha256=uuid.uuid4().hex, uploaded_at=at,
+                          analysis=Analysis.pending("bench"))
+            images.reserve(photo, 10**9)
+            images.commit(photo.id)
+            repo.add_faces("o", photo.id, [
+                Face(str(uuid.uuid4()), "o", photo.id, Box(0, 0, 0.1, 0.1), tuple(rnd.random() for _ in range(128)),
+                     0.9, person_id=f"p{rnd.randrange(n_faces // 50)}") for _ in range(5)])
+        t = time.perf_counter()
+        faces = repo.faces("o")
+        read = time.perf_counter() - t
+        groups: dict[str, list[tuple[float, ...]]] = {}
+        for f in faces:
+            groups.setdefault(f.person_id or "", []).append(f.embedding)
+        probe = Face("new", "o", "i", Box(0, 0, 0.1, 0.1), tuple(rnd.random() for _ in range(128)), 0.9)
+        t = time.perf_counter()
+        choose_person(probe, groups)
+        place = time.perf_counter() - t
+        db.close()
+    print(f"bench people scale faces={len(faces)} read_ms={read * 1000:.0f} place_one_ms={place * 1000:.0f}")
+
+
 def main() -> None:
     analyzer = LocalFaceAnalyzer()
     people = identities(analyzer)
@@ -179,6 +220,8 @@ def main() -> None:
           f"waiting={waiting} incremental_precision={incremental[0]:.3f} incremental_recall={incremental[1]:.3f}")
     if os.environ.get("BENCH_PEOPLE_FULL"):
         full_analysis()
+    if os.environ.get("BENCH_PEOPLE_SCALE"):
+        scale(int(os.environ["BENCH_PEOPLE_SCALE"]))
     print(f"bench people pairwise_precision={precision:.3f} pairwise_recall={recall:.3f} "
           f"faces_per_s={len(faces) / spent:.1f}")
 
