@@ -285,11 +285,12 @@ def open_face_analyzer(settings: Settings) -> Iterator[FaceAnalyzer]:
     if processes == 0:
         from imagerepo.adapters.local.faces import LocalFaceAnalyzer
 
-        yield LocalFaceAnalyzer()
+        yield LocalFaceAnalyzer(settings.max_pixels)
         return
     from imagerepo.adapters.local.face_process import ProcessFaceAnalyzer
 
-    analyzer = ProcessFaceAnalyzer(processes=processes, timeout_seconds=settings.analysis_timeout_seconds)
+    analyzer = ProcessFaceAnalyzer(processes=processes, timeout_seconds=settings.analysis_timeout_seconds,
+                                   max_pixels=settings.max_pixels)
     try:
         yield analyzer
     finally:

@@ -8,6 +8,7 @@ and replaced (ProcessImageAnalyzer). The faces cross back as JSON inside an Anal
 from __future__ import annotations
 
 import base64
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,8 +41,8 @@ class FacesAsAnalysis:
 
     name = "local-faces"
 
-    def __init__(self) -> None:
-        self._faces = LocalFaceAnalyzer()
+    def __init__(self, max_pixels: int | None = None) -> None:
+        self._faces = LocalFaceAnalyzer(max_pixels)
 
     def analyze(self, data: bytes, content_type: str) -> AnalysisResult:
         found = self._faces.find_faces(data, content_type)
@@ -51,9 +52,9 @@ class FacesAsAnalysis:
 class ProcessFaceAnalyzer:
     name = "local-faces"
 
-    def __init__(self, *, processes: int = 1, timeout_seconds: float = 60.0) -> None:
-        self._pool = ProcessImageAnalyzer(FacesAsAnalysis, name=self.name, processes=processes,
-                                          timeout_seconds=timeout_seconds)
+    def __init__(self, *, processes: int = 1, timeout_seconds: float = 60.0, max_pixels: int | None = None) -> None:
+        self._pool = ProcessImageAnalyzer(functools.partial(FacesAsAnalysis, max_pixels), name=self.name,
+                                          processes=processes, timeout_seconds=timeout_seconds)
 
     def pids(self) -> list[int]:
         return self._pool.pids()

@@ -24,6 +24,7 @@ import numpy.typing as npt
 from PIL import Image, ImageOps
 
 from imagerepo.adapters.codecs import optional_formats
+from imagerepo.adapters.imaging import allow_pixels
 from imagerepo.domain.errors import AnalysisFailed
 from imagerepo.domain.people import Box, FaceFinding
 
@@ -48,9 +49,11 @@ def _models_dir() -> Path:
 class LocalFaceAnalyzer:
     name = "local-faces"
 
-    def __init__(self) -> None:
+    def __init__(self, max_pixels: int | None = None) -> None:
         self._lock = threading.Lock()
         self._models: tuple[Any, Any] | None = None
+        if max_pixels is not None:  # in a child process too: decode what the inspector accepted
+            allow_pixels(max_pixels)
 
     def _load(self) -> tuple[Any, Any]:
         with self._lock:
@@ -130,7 +133,8 @@ def _decode(data: bytes) -> npt.NDArray[np.uint8]:
             im.load()
             oriented = ImageOps.exif_transpose(im)
             oriented.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BOX)
-            return np.asarray(oriented.convert("RGB"), dtype=np.uint8)
+            rgb = oriented if oriented.mode == "RGB" else oriented.convert("RGB")
+            return np.asarray(rgb, dtype=np.uint8)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise AnalysisFailed(f"the image could not be decoded: {e}") from e
 
