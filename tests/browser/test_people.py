@@ -89,6 +89,17 @@ def test_people_are_found_named_and_shown(server: Server, page_and_shots: tuple[
     assert abs(box["height"] - photo["height"]) < 2
     shot("detail-faces")
 
+    # "Not Eileen": the face leaves her, and no later grouping gives it back.
+    page.get_by_label("Who is it?").select_option(label="Not Eileen")
+    page.get_by_role("button", name="Correct").click()
+    expect(page.locator(".face-names li").first).to_contain_text("Not recognized yet")
+    expect(page.locator(".face-boxes text")).to_have_text("1")
+    shot("detail-not-her")
+    # "This is Eileen" puts it back, for good.
+    page.get_by_label("Who is it?").select_option(label="Eileen")
+    page.get_by_role("button", name="Correct").click()
+    expect(page.locator(".face-names a")).to_have_text("Eileen")
+
     page.goto(server.url + "/search")
     page.get_by_label("Words").fill("eileen")
     page.get_by_role("button", name="Search").click()

@@ -23,10 +23,12 @@ def detail(image_id: FromPath[str], viewer: NamedDependency[Auth | None],
            images: NamedDependency[ImageService], people: NamedDependency[PeopleService]) -> Template:
     account = signed_in(viewer)
     image = own_card(images, account, image_id)
-    faces = [{"x": f.box.x * image["width"], "y": f.box.y * image["height"], "w": f.box.w * image["width"],
-              "h": f.box.h * image["height"], "person": p}
+    faces = [{"id": f.id, "x": f.box.x * image["width"], "y": f.box.y * image["height"],
+              "w": f.box.w * image["width"], "h": f.box.h * image["height"], "person": p}
              for f, p in people.faces_of(account, [image_id])[image_id]]
-    return page(images, "detail.html", account=account, image=image, faces=faces)
+    everyone = [{"id": s.person.id, "name": s.person.name or "Unnamed person"}
+                for s in people.people(account)] if faces else []
+    return page(images, "detail.html", account=account, image=image, faces=faces, people=everyone)
 
 
 @get("/images/{image_id:str}/card", sync_to_thread=True)

@@ -92,4 +92,15 @@ async def hide(person_id: FromPath[str], request: Request[Any, Any, Any], viewer
     return Redirect("/people" if hidden else f"/people/{person_id}", status_code=303)
 
 
-ROUTES = [people_page, switch, rename, person_page, merge, hide]
+@post("/faces/{face_id:str}/person")
+async def move_face(face_id: FromPath[str], request: Request[Any, Any, Any], viewer: NamedDependency[Auth | None],
+                    people: NamedDependency[PeopleService]) -> Redirect:
+    """From the detail page: "this is …" (a person's id) or "not this person" (an empty value)."""
+    form = await request.form()
+    to, image_id = field(form, "person_id") or None, field(form, "image_id")
+    await anyio.to_thread.run_sync(lambda: people.move_face(signed_in(viewer), face_id, to))
+    return Redirect(f"/images/{image_id}" if image_id.isascii() and "/" not in image_id and image_id else "/people",
+                    status_code=303)
+
+
+ROUTES = [people_page, switch, rename, person_page, merge, hide, move_face]
