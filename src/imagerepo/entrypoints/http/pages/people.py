@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import anyio
@@ -18,6 +19,9 @@ from imagerepo.domain.people_service import PeopleService
 from imagerepo.domain.queries import MAX_LIMIT, build_query
 from imagerepo.entrypoints.http.auth import Auth, signed_in
 from imagerepo.entrypoints.http.pages.common import card, field, page
+
+
+_IMAGE_ID = re.compile(r"[0-9A-Za-z-]{1,64}")
 
 
 def _person(people: PeopleService, s: Any) -> dict[str, Any]:
@@ -99,8 +103,8 @@ async def move_face(face_id: FromPath[str], request: Request[Any, Any, Any], vie
     form = await request.form()
     to, image_id = field(form, "person_id") or None, field(form, "image_id")
     await anyio.to_thread.run_sync(lambda: people.move_face(signed_in(viewer), face_id, to))
-    return Redirect(f"/images/{image_id}" if image_id.isascii() and "/" not in image_id and image_id else "/people",
-                    status_code=303)
+    back = f"/images/{image_id}" if _IMAGE_ID.fullmatch(image_id) else "/people"  # never elsewhere
+    return Redirect(back, status_code=303)
 
 
 ROUTES = [people_page, switch, rename, person_page, merge, hide, move_face]
