@@ -20,7 +20,6 @@ from imagerepo.domain.queries import MAX_LIMIT, build_query
 from imagerepo.entrypoints.http.auth import Auth, signed_in
 from imagerepo.entrypoints.http.pages.common import card, field, page
 
-
 _IMAGE_ID = re.compile(r"[0-9A-Za-z-]{1,64}")
 
 
