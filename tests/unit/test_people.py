@@ -233,3 +233,38 @@ def test_a_failing_face_analysis_leaves_the_image_analyzed_without_faces(w: Worl
     image = w.photo(alice, finding(1, 1))
     assert w.images.get(alice, image.id).analysis.status == AnalysisStatus.DONE
     assert w.repo.faces(alice.id) == []
+
+
+def test_photos_of_one_new_person_analyzed_at_once_make_one_person(w: World) -> None:
+    import contextlib
+    import threading
+
+    alice = w.account()
+    jobs = []
+    for n in range(6):
+        data = png_bytes(seed=100 + n)
+        w.faces.script(data, [finding(7, n)])
+        p = w.tmp / f"c{n}"
+        p.write_bytes(data)
+        jobs.append(w.images.upload(alice, f"c{n}.png", p))
+    start, together = threading.Barrier(3), threading.Barrier(3, timeout=10)
+    find = w.faces.find_faces
+
+    def find_together(data: bytes, content_type: str) -> list[FaceFinding]:
+        found = list(find(data, content_type))
+        with contextlib.suppress(threading.BrokenBarrierError):
+            together.wait()  # the first three images' faces reach the grouping at the same moment
+        return found
+
+    w.faces.find_faces = find_together  # type: ignore[method-assign]
+
+    def work() -> None:
+        start.wait()
+        w.analysis.drain()
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [s.face_count for s in w.people.people(alice)] == [6]
