@@ -58,7 +58,10 @@ class LocalFaceAnalyzer:
     def _load(self) -> tuple[Any, Any]:
         with self._lock:
             if self._models is None:
-                import dlib
+                try:
+                    import dlib
+                except ImportError as e:
+                    raise AnalysisFailed("face recognition needs dlib: pip install 'imagerepo[local]'") from e
 
                 d = _models_dir()
                 self._models = (
@@ -72,7 +75,10 @@ class LocalFaceAnalyzer:
         # 3-10x faster on a busy machine (0.25 s instead of 0.5-0.9 s at 960 px on 2 cores). Its
         # private libgomp reads this when yuface is first imported.
         os.environ.setdefault("OMP_NUM_THREADS", "1")
-        import yuface
+        try:
+            import yuface
+        except ImportError as e:
+            raise AnalysisFailed("face recognition needs the local models: pip install 'imagerepo[local]'") from e
 
         rgb = _decode(data)
         h, w = rgb.shape[:2]
