@@ -97,9 +97,9 @@ class LocalFaceAnalyzer:
 
     def _describe(self, rgb: npt.NDArray[np.uint8], scale: float, box: tuple[float, float, float, float],
                   marks: list[float], confidence: float) -> FaceFinding:
+        predictor, encoder = self._load()  # first: it says what to install when dlib is missing
         import dlib
 
-        predictor, encoder = self._load()
         h, w = rgb.shape[:2]
         bx, by, bw, bh = (v / scale for v in box)
         # A region around the face, scaled so that the face is about 200 px wide: dlib aligns
