@@ -12,7 +12,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint lock lock-check install-pip bench bench-analysis bench-quality bench-search bench-similar bench-upload bench-load fuzz install clean
+.PHONY: help run test lint lock lock-check install-pip bench bench-analysis bench-quality bench-people bench-search bench-similar bench-upload bench-load fuzz install clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-16s %s\n", $$1, $$2}'
@@ -69,6 +69,10 @@ bench-analysis: $(STAMP)  ## analysis speed, colors vs colorthief, worker throug
 bench-quality: $(STAMP)  ## tags, people, text and first color vs the labeled photos of bench/quality_labels.json
 	sh scripts/ensure-photos.sh
 	$(BIN)/python bench/bench_quality.py
+
+bench-people: $(STAMP)  ## face grouping precision/recall on generated variants of packaged photos' faces
+	@sh scripts/ensure-photos.sh
+	$(BIN)/python bench/bench_people.py
 
 bench-search: $(STAMP)  ## search/list latency with and without indexes (BENCH_SCALE=full for 1M rows)
 	$(BIN)/python bench/bench_search.py

@@ -8,11 +8,18 @@ from dependency_injector import containers, providers
 
 from imagerepo.adapters import memory
 from imagerepo.adapters.memory_identity import InMemoryIdentityLinkRepository
+from imagerepo.adapters.memory_people import InMemoryPeopleRepository, ScriptedFaceAnalyzer
 from imagerepo.adapters.memory_similarity import InMemoryFingerprintRepository
 from imagerepo.adapters.pillow_inspector import PillowImageInspector
 from imagerepo.entrypoints.container import Container
 from imagerepo.entrypoints.settings import Keys, Settings
 from imagerepo.ports.signed_blob_server import SignedBlobServer
+
+
+def memory_people_repository(images: memory.InMemoryImageRepository) -> InMemoryPeopleRepository:
+    people = InMemoryPeopleRepository(lambda owner, image: images.get(owner, image) is not None)
+    images.person_images = people.image_ids_of  # the memory search's person= filter
+    return people
 
 
 class MemoryAdapters(containers.DeclarativeContainer):
@@ -27,6 +34,7 @@ class MemoryAdapters(containers.DeclarativeContainer):
     identity_links = providers.Singleton(InMemoryIdentityLinkRepository)
     throttle = providers.Singleton(memory.InMemoryLoginThrottle, clock)
     fingerprint_repository = providers.Singleton(InMemoryFingerprintRepository, image_repository)
+    people_repository = providers.Singleton(memory_people_repository, image_repository)
 
 
 class MemoryStorage(containers.DeclarativeContainer):
@@ -52,6 +60,7 @@ def memory_container(settings: Settings | None = None, **overrides: Any) -> Cont
         "analyzer": memory.FakeImageAnalyzer(),
         "hasher": memory.FastPasswordHasher(),
         "gazetteer": memory.FakeGazetteer(),
+        "face_analyzer": ScriptedFaceAnalyzer(),
         "keys": Keys(url_key=b"k" * 32, blob_key=b"b" * 32),
     }
     defaults.update(overrides)

@@ -15,6 +15,7 @@ from imagerepo.adapters.memory import (
     InMemorySessionRepository,
 )
 from imagerepo.adapters.memory_identity import InMemoryIdentityLinkRepository
+from imagerepo.adapters.memory_people import InMemoryPeopleRepository
 
 BACKENDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.integration)]
 
@@ -49,6 +50,11 @@ class Backend:
 
     def identity_links(self) -> Any:
         return self._adapter(InMemoryIdentityLinkRepository, "IdentityLinkRepository")
+
+    def people(self, images: Any) -> Any:
+        if self.name == "memory":
+            return InMemoryPeopleRepository(lambda owner, image: images.get(owner, image) is not None)
+        return self._adapter(InMemoryPeopleRepository, "PeopleRepository")
 
     def _adapter(self, fake: Callable[[], Any], port: str) -> Any:
         """The fake, or the database package's adapter by its public name (SqliteImageRepository…)."""
@@ -95,7 +101,12 @@ def identity_link_repo(backend: Backend) -> Any:
     return backend.identity_links()
 
 
+@pytest.fixture
+def people_repo(backend: Backend, image_repo: Any) -> Any:
+    return backend.people(image_repo)
+
+
 def truncate_postgres(db: Any) -> None:
     """Empty every table so each test starts from a clean database."""
     with db.connection() as conn:
-        conn.execute("TRUNCATE accounts, sessions, images, identity_links CASCADE")
+        conn.execute("TRUNCATE accounts, sessions, images, identity_links, persons CASCADE")

@@ -73,9 +73,9 @@ def test_every_port_is_runtime_checkable_and_has_a_fake() -> None:
     import importlib
     import typing
 
-    from imagerepo.adapters import memory, memory_identity
+    from imagerepo.adapters import memory, memory_identity, memory_people
 
-    fakes = [getattr(memory, n) for n in dir(memory)] + [getattr(memory_identity, n) for n in dir(memory_identity)]
+    fakes = [getattr(m, n) for m in (memory, memory_identity, memory_people) for n in dir(m)]
     for path in sorted((SRC / "ports").glob("*.py")):
         if path.name == "__init__.py":
             continue

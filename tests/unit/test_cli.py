@@ -138,6 +138,14 @@ def test_reanalyze_runs_the_queue_again(env: dict[str, str], mixed: Path) -> Non
     assert "queued 4 images" in run(env, "reanalyze")
 
 
+def test_people_recluster_groups_only_accounts_that_opted_in(env: dict[str, str]) -> None:
+    run(env, "create-user", "alice", "--password", "correct horse")
+    assert "grouped the faces of 0 account(s)" in run(env, "people-recluster", "--user", "alice")
+    assert "grouped the faces of 0 account(s)" in run(env, "people-recluster")
+    r = runner.invoke(cli, ["people-recluster", "--user", "nobody"], env=env)
+    assert r.exit_code == 1
+
+
 def test_demo_creates_user_with_photos_once(env: dict[str, str]) -> None:
     r = runner.invoke(cli, ["demo"], env=env)
     assert r.exit_code == 0, r.output

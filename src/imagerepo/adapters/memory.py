@@ -160,6 +160,8 @@ class InMemoryImageRepository:
 
     def __init__(self) -> None:
         self._rows: dict[str, _Row] = {}
+        # (owner id, person id) → the images with that person's faces (the people fake sets it).
+        self.person_images: Callable[[str, str], frozenset[str]] = lambda owner_id, person_id: frozenset()
         self._lock = threading.RLock()
         self.available = True  # tests flip this to play an outage
 
@@ -219,6 +221,9 @@ class InMemoryImageRepository:
         with self._lock:
             self._up()
             ready = [r.image for r in self._rows.values() if r.state == "ready"]
+        for person in query.people:
+            with_person = self.person_images(query.owner_id, person)
+            ready = [i for i in ready if i.id in with_person]
         items, last = reference_search(ready, query)
         return Page(tuple(items), Cursor(key=last[0], id=last[1]) if last else None)
 

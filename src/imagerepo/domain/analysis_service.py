@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from imagerepo.domain.errors import AnalysisFailed, BlobMissing, ServiceUnavailable
-from imagerepo.domain.images import Analysis, AnalysisJob, AnalysisStatus
+from imagerepo.domain.images import Analysis, AnalysisJob, AnalysisStatus, Image
 from imagerepo.ports.analysis_queue import AnalysisQueue
 from imagerepo.ports.blob_store import BlobStore
 from imagerepo.ports.clock import Clock
@@ -32,6 +32,7 @@ class AnalysisService:
         max_attempts: int = 5,
         base_backoff: timedelta = timedelta(seconds=5),
         fingerprints: FingerprintRepository | None = None,
+        on_analyzed: Callable[[Image, bytes], object] | None = None,
     ) -> None:
         self._queue = queue
         self._blobs = blobs
@@ -41,6 +42,9 @@ class AnalysisService:
         self._max_attempts = max_attempts
         self._base_backoff = base_backoff
         self._fingerprints = fingerprints
+        # Runs after a successful analysis (the people service finds faces); its failure is
+        # logged and does not fail the analysis.
+        self._on_analyzed = on_analyzed
 
     def claim(self) -> AnalysisJob | None:
         now = self._clock.now()
@@ -94,6 +98,11 @@ class AnalysisService:
                 self._fingerprints.put(job.image.owner_id, job.image.id, result.fingerprint)
             except Exception:
                 log.warning("fingerprint of %s not stored", job.image.id, exc_info=True)
+        if self._on_analyzed is not None and outcome == AnalysisStatus.DONE.value:
+            try:
+                self._on_analyzed(job.image, data)
+            except Exception:
+                log.exception("face analysis of %s failed", job.image.id)
         return outcome
 
     def _record(self, job: AnalysisJob, analysis: Analysis) -> str:

@@ -126,6 +126,15 @@ class InvalidQuery(DomainError):
     code = "invalid_query"
 
 
+class InvalidPersonName(DomainError):
+    """A person's name that is empty or longer than 100 characters."""
+
+    code = "validation_error"
+
+    def __init__(self) -> None:
+        super().__init__("A name is 1 to 100 characters.", {"name": ["must be 1 to 100 characters"]})
+
+
 class TokenLifetimeTooLong(DomainError):
     """An API token asked to live longer than the longest lifetime allowed."""
 

@@ -75,6 +75,7 @@ class ImageService:
         gazetteer: Gazetteer | None = None,
         run_together: RunTogether = one_after_another,
         fingerprints: FingerprintRepository | None = None,
+        forget_faces: Callable[[str, str], object] | None = None,
     ) -> None:
         """``run_together``: how the original and the thumbnail are stored; threads let their
         writes (and the file store's fsyncs) overlap."""
@@ -91,6 +92,8 @@ class ImageService:
         self._gazetteer = gazetteer
         self._run_together = run_together
         self._fingerprints = fingerprints
+        # Deletes the image's face rows and crops (the people service) before its own blobs.
+        self._forget_faces = forget_faces
 
     def check_database(self) -> None:
         """Raise ServiceUnavailable when the database cannot be reached (the readiness probe)."""
@@ -337,6 +340,8 @@ class ImageService:
             self._clock.sleep(pause)
 
     def _finish_delete(self, image: Image) -> None:
+        if self._forget_faces is not None:
+            self._forget_faces(image.owner_id, image.id)
         for key in (image.original_key, image.thumbnail_key):
             self._blobs.delete(key)
         self._images.discard(image.id)

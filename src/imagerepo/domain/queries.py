@@ -49,6 +49,8 @@ class ImageQuery:
     # Capture instants (photos.instant_key): taken_after inclusive, taken_before exclusive.
     taken_after: int | None = None
     taken_before: int | None = None
+    # Person ids: every one must be in the image (people_service).
+    people: tuple[str, ...] = ()
     sort: SortOrder | None = None
     limit: int = DEFAULT_LIMIT
     cursor: Cursor | None = None
@@ -74,6 +76,7 @@ class ImageQuery:
         raw = json.dumps(
             [self.owner_id, list(self.words), sorted(self.tags), self.color, self.order]
             + ([list(self.place), self.taken_after, self.taken_before] if self.place or self.taken_range else [])
+            + ([sorted(self.people)] if self.people else [])
         )
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
@@ -130,6 +133,7 @@ def build_query(
     place: str | None = None,
     taken_after: str | None = None,
     taken_before: str | None = None,
+    people: list[str] | tuple[str, ...] = (),
 ) -> ImageQuery:
     """Validate raw list parameters into an ImageQuery, or raise InvalidQuery naming each field."""
     problems: dict[str, list[str]] = {}
@@ -165,6 +169,9 @@ def build_query(
             clean_tags.append(t)
     if place is not None and len(place) > 200:
         problems["place"] = ["must be at most 200 characters"]
+    clean_people = tuple(dict.fromkeys(p.strip() for p in people))
+    if any(not p or len(p) > 100 for p in clean_people) or len(clean_people) > MAX_QUERY_TERMS:
+        problems["person"] = [f"must be 1 to {MAX_QUERY_TERMS} person ids"]
     after = _instant(taken_after, "taken_after", problems)
     before = _instant(taken_before, "taken_before", problems)
     if problems:
@@ -177,6 +184,7 @@ def build_query(
         place=tuple(dict.fromkeys(tokenize(place or "")))[:MAX_QUERY_TERMS],
         taken_after=after,
         taken_before=before,
+        people=clean_people,
         sort=sort_order,
         limit=lim,
     )

@@ -33,6 +33,7 @@ from imagerepo.domain.accounts_service import AccountService
 from imagerepo.domain.analysis_service import AnalysisService
 from imagerepo.domain.identity_service import ExternalSignInService
 from imagerepo.domain.images_service import ImageService
+from imagerepo.domain.people_service import PeopleService
 from imagerepo.domain.similarity_service import SimilarityService
 from imagerepo.domain.tokens_service import TokenService
 from imagerepo.entrypoints.settings import ConfigError, Keys, Settings, load_keys
@@ -41,6 +42,7 @@ from imagerepo.ports.analysis_queue import AnalysisQueue
 from imagerepo.ports.analysis_scheduler import AnalysisScheduler
 from imagerepo.ports.blob_store import BlobStore
 from imagerepo.ports.clock import Clock
+from imagerepo.ports.face_analyzer import FaceAnalyzer
 from imagerepo.ports.fingerprint_repository import FingerprintRepository
 from imagerepo.ports.gazetteer import Gazetteer
 from imagerepo.ports.identity_link_repository import IdentityLinkRepository
@@ -49,6 +51,7 @@ from imagerepo.ports.image_inspector import ImageInspector
 from imagerepo.ports.image_repository import ImageRepository
 from imagerepo.ports.login_throttle import LoginThrottle
 from imagerepo.ports.password_hasher import PasswordHasher
+from imagerepo.ports.people_repository import PeopleRepository
 from imagerepo.ports.session_repository import SessionRepository
 from imagerepo.ports.signed_blob_server import SignedBlobServer
 from imagerepo.ports.similarity_index import SimilarityIndex
@@ -113,6 +116,12 @@ def sql_fingerprints(db: Database) -> FingerprintRepository:
     return SqlFingerprintRepository(db)
 
 
+def sql_people(db: Database) -> PeopleRepository:
+    from imagerepo.adapters.sql.people import SqlPeopleRepository
+
+    return SqlPeopleRepository(db)
+
+
 def sql_throttle(db: Database, clock: Clock) -> LoginThrottle:
     """The sign-in throttle keeps its counters in the database, so every process shares them."""
     return SqlLoginThrottle(db, clock)
@@ -141,6 +150,7 @@ class SqlAdapters(containers.DeclarativeContainer):
     fingerprint_repository: providers.Provider[FingerprintRepository] = providers.Singleton(
         sql_fingerprints, database
     )
+    people_repository: providers.Provider[PeopleRepository] = providers.Singleton(sql_people, database)
 
 
 # ------------------------------------------------------------------------------------ blob storage
@@ -278,14 +288,33 @@ def pillow_inspector(settings: Settings) -> ImageInspector:
 
 def make_analysis_service(
     queue: AnalysisQueue, blobs: BlobStore, analyzer: ImageAnalyzer, clock: Clock, settings: Settings,
-    fingerprints: FingerprintRepository,
+    fingerprints: FingerprintRepository, people: PeopleService,
 ) -> AnalysisService:
     # The lease is how long a claimed job stays hidden from other workers: a worker that dies
     # mid-job gives its analysis back to the queue once the lease runs out.
     return AnalysisService(
         queue, blobs, analyzer, clock, lease=timedelta(seconds=settings.analysis_lease_seconds),
-        fingerprints=fingerprints,
+        fingerprints=fingerprints, on_analyzed=people.index_image,
     )
+
+
+def open_face_analyzer(settings: Settings) -> Iterator[FaceAnalyzer]:
+    """Resource: YuNet + dlib, offline, in child processes like the local analysis (a crash or a
+    hang costs one child); the models load in a child on the first opted-in image."""
+    processes = max(1, settings.workers) if settings.analysis_processes is None else settings.analysis_processes
+    if processes == 0:
+        from imagerepo.adapters.local.faces import LocalFaceAnalyzer
+
+        yield LocalFaceAnalyzer(settings.max_pixels)
+        return
+    from imagerepo.adapters.local.face_process import ProcessFaceAnalyzer
+
+    analyzer = ProcessFaceAnalyzer(processes=processes, timeout_seconds=settings.analysis_timeout_seconds,
+                                   max_pixels=settings.max_pixels)
+    try:
+        yield analyzer
+    finally:
+        analyzer.close()
 
 
 def make_thread_worker(service: AnalysisService, settings: Settings) -> ThreadAnalysisWorker:
@@ -310,12 +339,13 @@ def make_image_service(
     images: ImageRepository, blobs: BlobStore, inspector: ImageInspector, scheduler: AnalysisScheduler,
     clock: Clock, settings: Settings, signed_blobs: SignedBlobServer | None, gazetteer: Gazetteer,
     fingerprints: FingerprintRepository,
+    people: PeopleService,
 ) -> ImageService:
     return ImageService(
         images, blobs, inspector, scheduler, clock, default_quota=settings.upload_quota,
         url_ttl=timedelta(seconds=settings.url_ttl_seconds), analyzer_name=settings.analyzer,
         signed_blobs=signed_blobs, gazetteer=gazetteer, run_together=ThreadsTogether(),
-        fingerprints=fingerprints,
+        fingerprints=fingerprints, forget_faces=people.forget_image,
     )
 
 
@@ -348,6 +378,7 @@ class Container(containers.DeclarativeContainer):
     identity_links = sql.identity_links
     throttle = sql.throttle
     fingerprint_repository = sql.fingerprint_repository
+    people_repository = sql.people_repository
     blob_store: providers.Provider[BlobStore] = storage.provided.blob_store.call()
     signed_blob_server: providers.Provider[SignedBlobServer | None] = storage.provided.signed_blob_server.call()
     inspector: providers.Provider[ImageInspector] = providers.Singleton(pillow_inspector, settings)
@@ -357,10 +388,15 @@ class Container(containers.DeclarativeContainer):
     similarity_index: providers.Provider[SimilarityIndex] = providers.Singleton(
         numpy_similarity_index, fingerprint_repository
     )
+    face_analyzer: providers.Provider[FaceAnalyzer] = providers.Resource(open_face_analyzer, settings)
+    people_service = providers.Singleton(
+        PeopleService, people_repository, account_repository, blob_store, face_analyzer, clock
+    )
 
     # The image repository is also the AnalysisQueue: both ports share one store.
     analysis_service = providers.Singleton(
-        make_analysis_service, image_repository, blob_store, analyzer, clock, settings, fingerprint_repository
+        make_analysis_service, image_repository, blob_store, analyzer, clock, settings, fingerprint_repository,
+        people_service,
     )
     worker = providers.Singleton(make_thread_worker, analysis_service, settings)
     scheduler: providers.Provider[AnalysisScheduler] = providers.Singleton(make_scheduler, settings, worker.provider)
@@ -370,7 +406,7 @@ class Container(containers.DeclarativeContainer):
     )
     image_service = providers.Singleton(
         make_image_service, image_repository, blob_store, inspector, scheduler, clock, settings, signed_blob_server,
-        gazetteer, fingerprint_repository,
+        gazetteer, fingerprint_repository, people_service,
     )
     similarity_service = providers.Singleton(
         SimilarityService, image_repository, fingerprint_repository, similarity_index

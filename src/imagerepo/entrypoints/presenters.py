@@ -4,6 +4,7 @@ export can take them from here too)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +12,8 @@ import msgspec
 
 from imagerepo.domain.images import Analysis, Image
 from imagerepo.domain.images_service import ImageUrls
+from imagerepo.domain.people import Face, Person, PersonSummary
+from imagerepo.domain.people_service import PeopleService
 
 _HEX = re.compile(r"#[0-9a-fA-F]{6}")
 
@@ -28,6 +31,45 @@ class ColorOut(msgspec.Struct):
     hex: str
     fraction: float
     name: str
+
+
+class PersonRefOut(msgspec.Struct):
+    id: str
+    name: str | None
+
+
+class PersonOut(msgspec.Struct):
+    id: str
+    name: str | None
+    face_count: int
+    cover_url: str | None
+    hidden: bool = False
+
+
+def person_out(people: PeopleService, s: PersonSummary) -> PersonOut:
+    return PersonOut(id=s.person.id, name=s.person.name, face_count=s.face_count, cover_url=people.cover_url(s),
+                     hidden=s.person.hidden)
+
+
+class BoxOut(msgspec.Struct):
+    x: float
+    y: float
+    w: float
+    h: float
+
+
+class FaceOut(msgspec.Struct):
+    """A face on an image: its box as fractions of the image, and who it is (null: no one yet)."""
+
+    id: str
+    box: BoxOut
+    person: PersonRefOut | None
+
+    @classmethod
+    def of(cls, face: Face, person: Person | None) -> FaceOut:
+        b = face.box
+        return cls(id=face.id, box=BoxOut(round(b.x, 4), round(b.y, 4), round(b.w, 4), round(b.h, 4)),
+                   person=PersonRefOut(person.id, person.name) if person else None)
 
 
 class AnalysisOut(msgspec.Struct):
@@ -100,9 +142,10 @@ class ImageOut(msgspec.Struct):
     camera: CameraOut | None = None
     exposure: ExposureOut | None = None
     location: LocationOut | None = None
+    people: list[PersonRefOut] = msgspec.field(default_factory=list)
 
     @classmethod
-    def of(cls, image: Image, urls: ImageUrls) -> ImageOut:
+    def of(cls, image: Image, urls: ImageUrls, people: Sequence[Person] = ()) -> ImageOut:
         return cls(
             id=image.id,
             filename=image.filename,
@@ -121,6 +164,7 @@ class ImageOut(msgspec.Struct):
             exposure=ExposureOut(e.iso, e.f_number, e.exposure_time, e.focal_length) if (e := image.exposure) else None,
             location=LocationOut(p.latitude, p.longitude, p.city, p.region, p.country, p.country_code)
             if (p := image.location) else None,
+            people=[PersonRefOut(id=x.id, name=x.name) for x in people],
         )
 
 

@@ -86,6 +86,15 @@ def sources(query: ImageQuery) -> list[Source]:
                 Sql("SELECT 1 FROM search_tags WHERE owner_id = ? AND tag = ?", [query.owner_id, tag]),
             )
         )
+    for person in query.people:  # after the tags, and treated as tags by search_sql
+        out.append(
+            Source(
+                Sql("SELECT DISTINCT image_id FROM faces WHERE owner_id = ? AND person_id = ?",
+                    [query.owner_id, person]),
+                Sql("EXISTS (SELECT 1 FROM faces f WHERE f.image_id = {id} AND f.person_id = ?)", [person]),
+                Sql("SELECT 1 FROM faces WHERE owner_id = ? AND person_id = ?", [query.owner_id, person]),
+            )
+        )
     marked = [PLACE_MARK + w for w in query.place]
     for word in (*query.words, *marked):
         rng = [word, word + TOP]
@@ -398,7 +407,7 @@ def search_sql(
     direction = "DESC" if desc else "ASC"
     cols = ", ".join("i." + c for c in IMAGE_COLUMNS)
     filters = sources(query)
-    nt, nw, np = len(query.tags), len(query.words), len(query.place)
+    nt, nw, np = len(query.tags) + len(query.people), len(query.words), len(query.place)
     tag_filters, word_filters = filters[:nt], filters[nt : nt + nw]
     place_filters, color_filters = filters[nt + nw : nt + nw + np], filters[nt + nw + np :]
     cmp = "<" if desc else ">"

@@ -2,6 +2,7 @@
 
 from imagerepo.adapters.sql.identity_links import SqlIdentityLinkRepository as SqliteIdentityLinkRepository
 from imagerepo.adapters.sql.login_throttle import SqlLoginThrottle as SqliteLoginThrottle
+from imagerepo.adapters.sql.people import SqlPeopleRepository as SqlitePeopleRepository
 from imagerepo.adapters.sql.repositories import SqlAccountRepository as SqliteAccountRepository
 from imagerepo.adapters.sql.repositories import SqlImageRepository as SqliteImageRepository
 from imagerepo.adapters.sql.repositories import SqlSessionRepository as SqliteSessionRepository
@@ -13,5 +14,6 @@ __all__ = [
     "SqliteIdentityLinkRepository",
     "SqliteImageRepository",
     "SqliteLoginThrottle",
+    "SqlitePeopleRepository",
     "SqliteSessionRepository",
 ]

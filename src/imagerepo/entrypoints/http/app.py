@@ -13,7 +13,7 @@ from litestar.openapi.spec import Tag
 from imagerepo.entrypoints.client_address import proxy_headers
 from imagerepo.entrypoints.container import Container
 from imagerepo.entrypoints.http import deps, errors, security
-from imagerepo.entrypoints.http.api import accounts, blobs, health, images, oidc, similar, tokens
+from imagerepo.entrypoints.http.api import accounts, blobs, health, images, oidc, people, similar, tokens
 from imagerepo.entrypoints.http.pages import site
 from imagerepo.entrypoints.logs import app_logging, set_levels
 from imagerepo.entrypoints.settings import Settings
@@ -21,7 +21,8 @@ from imagerepo.entrypoints.settings import Settings
 log = logging.getLogger("imagerepo.http")
 
 API_ROUTES: list[Any] = [
-    *health.ROUTES, *accounts.ROUTES, *images.ROUTES, *similar.ROUTES, *blobs.ROUTES, *tokens.ROUTES, *oidc.ROUTES,
+    *health.ROUTES, *accounts.ROUTES, *images.ROUTES, *similar.ROUTES, *people.ROUTES, *blobs.ROUTES,
+    *tokens.ROUTES, *oidc.ROUTES,
 ]
 
 
@@ -30,6 +31,7 @@ API_TAGS = [
     Tag(name="accounts", description="Sign up, who am I, the credential rules"),
     Tag(name="sessions", description="Sign in and out (bearer token and session cookie)"),
     Tag(name="images", description="Upload, list and search, fetch, delete, re-analyse my images"),
+    Tag(name="people", description="The people recognized in my images (face recognition, off by default)"),
     Tag(name="tokens", description="Personal access tokens for scripts"),
     Tag(name="oidc", description="Sign in with an OpenID Connect provider (browser redirects)"),
     Tag(name="health", description="Liveness and readiness probes"),

@@ -17,6 +17,7 @@ from imagerepo.domain.accounts_service import AccountService
 from imagerepo.domain.identity import OidcProviderConfig
 from imagerepo.domain.identity_service import ExternalSignInService
 from imagerepo.domain.images_service import ImageService
+from imagerepo.domain.people_service import PeopleService
 from imagerepo.domain.similarity_service import SimilarityService
 from imagerepo.domain.tokens_service import TokenService
 from imagerepo.entrypoints.container import Container
@@ -35,7 +36,7 @@ SignedBlobReader = Callable[[str, str, str], tuple[bytes, str | None]]
 # The types handlers name in their signatures, for Litestar to resolve postponed annotations.
 SIGNATURE_NAMESPACE: dict[str, Any] = {
     "AccountService": AccountService, "Auth": Auth, "ExternalSignInService": ExternalSignInService,
-    "ImageService": ImageService,
+    "ImageService": ImageService, "PeopleService": PeopleService,
     "OidcFlow": OidcFlow, "ReadinessChecks": ReadinessChecks, "Settings": Settings,
     "SignedBlobReader": SignedBlobReader, "TokenService": TokenService,
 }
@@ -52,6 +53,9 @@ def dependencies(container: Container) -> dict[str, Provide]:
 
     def images() -> ImageService:
         return container.image_service()
+
+    def people() -> PeopleService:
+        return container.people_service()
 
     def tokens() -> TokenService:
         return container.token_service()
@@ -78,6 +82,7 @@ def dependencies(container: Container) -> dict[str, Provide]:
         "settings": Provide(settings, sync_to_thread=False),
         "accounts": Provide(accounts, sync_to_thread=False),
         "images": Provide(images, sync_to_thread=False),
+        "people": Provide(people, sync_to_thread=False),
         "tokens": Provide(tokens, sync_to_thread=False),
         "similarity": Provide(similarity, sync_to_thread=False),
         "external_sign_in": Provide(external_sign_in, sync_to_thread=False),

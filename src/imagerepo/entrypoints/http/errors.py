@@ -37,6 +37,7 @@ STATUS: dict[type[E.DomainError], int] = {
     E.DuplicateImage: 409,
     E.InvalidQuery: 422,
     E.TokenLifetimeTooLong: 422,
+    E.InvalidPersonName: 422,
     E.ValidationFailed: 400,
     E.ServiceUnavailable: 503,
 }

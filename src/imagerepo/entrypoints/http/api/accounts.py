@@ -12,6 +12,7 @@ from litestar.params import JSONBody
 from imagerepo.domain.accounts import PASSWORD_RULES, USERNAME_RULES
 from imagerepo.domain.accounts_service import AccountService
 from imagerepo.domain.images_service import ImageService
+from imagerepo.domain.people_service import PeopleService
 from imagerepo.entrypoints.client_address import client_address
 from imagerepo.entrypoints.http.auth import SIGNED_OUT, Auth, is_https, session_cookie
 from imagerepo.entrypoints.http.deps import AppSettings
@@ -87,15 +88,18 @@ def me(auth: NamedDependency[Auth], images: NamedDependency[ImageService]) -> Me
        summary="Change my settings",
        description="Either setting may be given; an omitted one is unchanged. `keep_location: false` stops "
                    "storing positions and erases every stored position and place name of the account. "
-                   "`face_recognition` is stored (off by default).",
+                   "`face_recognition` (off by default) lets the analysis find and group faces; `false` deletes every "
+                   "face, person and face crop of the account.",
        responses=error_responses(400, 401, 413, 415, 422, 503))
 def update_me(data: JSONBody[SettingsIn], auth: NamedDependency[Auth], accounts: NamedDependency[AccountService],
-              images: NamedDependency[ImageService]) -> MeOut:
+              images: NamedDependency[ImageService], people: NamedDependency[PeopleService]) -> MeOut:
     account = accounts.update_settings(
         auth.account, keep_location=data.keep_location, face_recognition=data.face_recognition
     )
     if not account.settings.keep_location:
         images.erase_locations(account)  # again on every such request: a retry finishes an interrupted erase
+    if data.face_recognition is False:
+        people.forget(account.id)  # biometric data: none is kept once the owner says no
     return MeOut.of(account, images.quota(account))
 
 

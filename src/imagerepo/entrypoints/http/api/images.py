@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import anyio
@@ -13,21 +14,27 @@ from litestar.response import Redirect
 
 from imagerepo.domain.images import Image
 from imagerepo.domain.images_service import ImageService
+from imagerepo.domain.people import Person
+from imagerepo.domain.people_service import PeopleService
 from imagerepo.domain.queries import build_query
 from imagerepo.domain.similarity_service import SimilarityService
 from imagerepo.entrypoints.http.auth import Auth
 from imagerepo.entrypoints.http.deps import AppSettings
 from imagerepo.entrypoints.http.schemas import ImagePageOut, UploadOperation, error_responses
 from imagerepo.entrypoints.http.uploads import receive_file
-from imagerepo.entrypoints.presenters import ImageOut
+from imagerepo.entrypoints.presenters import FaceOut, ImageOut
 
 
 class UploadedImageOut(ImageOut, kw_only=True):
     duplicate_of: str | None = None  # the id of an image of mine that is the same picture (re-saved, resized)
 
 
-def image_out(images: ImageService, image: Image) -> ImageOut:
-    return ImageOut.of(image, images.urls(image))
+class FacesOut(msgspec.Struct):
+    items: list[FaceOut]
+
+
+def image_out(images: ImageService, image: Image, people: Sequence[Person] = ()) -> ImageOut:
+    return ImageOut.of(image, images.urls(image), people)
 
 
 @post("/api/v1/images", operation_id="uploadImage", tags=["images"], status_code=201,
@@ -64,8 +71,10 @@ async def upload(request: Request[Any, Any, Any], auth: NamedDependency[Auth], i
 def list_images(
     auth: NamedDependency[Auth],
     images: NamedDependency[ImageService],
+    people: NamedDependency[PeopleService],
     q: Annotated[
-        str | None, QueryParameter(description="words matched against description, tags, text, filename")
+        str | None, QueryParameter(description="words matched against description, tags, text, filename; "
+                                             "a named person's name finds the photos of that person")
     ] = None,
     tag: Annotated[list[str] | None, QueryParameter(description="repeatable; every tag must be present")] = None,
     color: Annotated[str | None, QueryParameter(description="#rrggbb; closest first")] = None,
@@ -85,14 +94,19 @@ def list_images(
     taken_before: Annotated[
         str | None, QueryParameter(description="RFC 3339 date or date-time; taken before it")
     ] = None,
+    person: Annotated[
+        list[str] | None, QueryParameter(description="person id (GET /api/v1/people); repeatable, all must be in it")
+    ] = None,
 ) -> ImagePageOut:
+    q, named = people.split_query(auth.account, q)  # "grace beach": Grace's photos at the beach
     query = build_query(
         auth.account.id, q=q, tags=tag or [], color=color, sort=sort, limit=limit, cursor=cursor, place=place,
-        taken_after=taken_after, taken_before=taken_before,
+        taken_after=taken_after, taken_before=taken_before, people=[*(person or []), *named],
     )
     page = images.search(query)
+    who = people.people_of(auth.account, [i.id for i in page.items])
     return ImagePageOut(
-        items=[image_out(images, i) for i in page.items],
+        items=[image_out(images, i, who.get(i.id, ())) for i in page.items],
         next_cursor=page.next_cursor.encode(query) if page.next_cursor else None,
     )
 
@@ -100,8 +114,20 @@ def list_images(
 @get("/api/v1/images/{image_id:str}", operation_id="getImage", tags=["images"], sync_to_thread=True,
      summary="One image", description="Its metadata, analysis and temporary URLs of the original and thumbnail.",
      responses=error_responses(401, 404, 503))
-def get_image(image_id: FromPath[str], auth: NamedDependency[Auth], images: NamedDependency[ImageService]) -> ImageOut:
-    return image_out(images, images.get(auth.account, image_id))
+def get_image(image_id: FromPath[str], auth: NamedDependency[Auth], images: NamedDependency[ImageService],
+              people: NamedDependency[PeopleService]) -> ImageOut:
+    image = images.get(auth.account, image_id)
+    return image_out(images, image, people.people_of(auth.account, [image.id]).get(image.id, ()))
+
+
+@get("/api/v1/images/{image_id:str}/faces", operation_id="listImageFaces", tags=["people"], sync_to_thread=True,
+     summary="The faces in an image (extension)",
+     description="Each face's box (fractions of the image's width and height) and person; empty unless face "
+                 "recognition is on.", responses=error_responses(401, 404, 503))
+def image_faces(image_id: FromPath[str], auth: NamedDependency[Auth], images: NamedDependency[ImageService],
+                people: NamedDependency[PeopleService]) -> FacesOut:
+    image = images.get(auth.account, image_id)
+    return FacesOut(items=[FaceOut.of(f, p) for f, p in people.faces_of(auth.account, [image.id])[image.id]])
 
 
 @get("/api/v1/images/{image_id:str}/content", operation_id="getImageContent", tags=["images"],
@@ -129,4 +155,4 @@ def reanalyze(image_id: FromPath[str], auth: NamedDependency[Auth], images: Name
     return image_out(images, images.reanalyze(auth.account, image_id))
 
 
-ROUTES = [upload, list_images, get_image, image_content, delete_image, reanalyze]
+ROUTES = [upload, list_images, get_image, image_faces, image_content, delete_image, reanalyze]

@@ -12,6 +12,7 @@ from litestar.response import Template
 from imagerepo.domain import errors as E
 from imagerepo.domain.accounts import Account
 from imagerepo.domain.images_service import ImageService
+from imagerepo.domain.people_service import PeopleService
 from imagerepo.domain.queries import SortOrder, build_query
 from imagerepo.domain.similarity_service import SimilarityService
 from imagerepo.entrypoints.http.auth import Auth, signed_in
@@ -38,8 +39,10 @@ def _multi(params: Any) -> list[tuple[str, str]]:
     return [(k, v) for k, v in params.multi_items()]
 
 
-def listing(request: Request[Any, Any, Any], images: ImageService, account: Account, *, search: bool) -> dict[str, Any]:
-    """Runs the list/search query of the page's parameters; bad parameters become a message."""
+def listing(request: Request[Any, Any, Any], images: ImageService, account: Account, *, search: bool,
+            people: PeopleService | None = None) -> dict[str, Any]:
+    """Runs the list/search query of the page's parameters; bad parameters become a message.
+    With ``people``, a named person's name in q finds that person's photos."""
     params = request.query_params
     q = params.get("q", "") if search else ""
     tags = [t for t in params.getall("tag", []) if t.strip()]
@@ -53,10 +56,11 @@ def listing(request: Request[Any, Any, Any], images: ImageService, account: Acco
     problems: list[str] = []
     items: list[dict[str, Any]] = []
     next_url = ""
+    words, named = people.split_query(account, q) if people is not None else (q, [])
     try:
-        query = build_query(account.id, q=q, tags=tags, color=color or None, sort=sort or None,
+        query = build_query(account.id, q=words, tags=tags, color=color or None, sort=sort or None,
                             limit=PAGE_SIZE, cursor=cursor or None, place=place or None,
-                            taken_after=taken_after or None, taken_before=taken_before or None)
+                            taken_after=taken_after or None, taken_before=taken_before or None, people=named)
         found = images.search(query)
     except E.InvalidQuery as e:
         problems = [f"{field}: {'; '.join(msgs)}" for field, msgs in e.details.items()] or [e.message]
@@ -129,9 +133,9 @@ def your_tags(request: Request[Any, Any, Any], images: ImageService, account: Ac
 
 @get("/search", sync_to_thread=True)
 def search(request: Request[Any, Any, Any], viewer: NamedDependency[Auth | None],
-           images: NamedDependency[ImageService]) -> Template:
+           images: NamedDependency[ImageService], people: NamedDependency[PeopleService]) -> Template:
     account = signed_in(viewer)
-    found = listing(request, images, account, search=True)
+    found = listing(request, images, account, search=True, people=people)
     return page(images, "search.html", account=account,
                 your_tags=your_tags(request, images, account, found["tags"]), **found)
 

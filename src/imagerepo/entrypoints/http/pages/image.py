@@ -10,6 +10,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from imagerepo.domain.images_service import ImageService
+from imagerepo.domain.people_service import PeopleService
 from imagerepo.domain.similarity_service import SimilarityService
 from imagerepo.entrypoints.http.auth import Auth, signed_in
 from imagerepo.entrypoints.http.pages.common import card, fragment, own_card, page
@@ -24,11 +25,19 @@ def _image_page(template: str, image_id: str, viewer: Auth | None, images: Image
 
 @get("/images/{image_id:str}", sync_to_thread=True)
 def detail(image_id: FromPath[str], viewer: NamedDependency[Auth | None],
-           images: NamedDependency[ImageService], similarity: NamedDependency[SimilarityService]) -> Template:
+           images: NamedDependency[ImageService], similarity: NamedDependency[SimilarityService],
+           people: NamedDependency[PeopleService]) -> Template:
     account = signed_in(viewer)
+    image = own_card(images, account, image_id)
     similar = [dict(card(images, s.image), similarity=s.similarity)
                for s in similarity.similar(account, image_id, MORE_LIKE_THIS)]
-    return _image_page("detail.html", image_id, viewer, images, similar=similar)
+    faces = [{"id": f.id, "x": f.box.x * image["width"], "y": f.box.y * image["height"],
+              "w": f.box.w * image["width"], "h": f.box.h * image["height"], "person": p}
+             for f, p in people.faces_of(account, [image_id])[image_id]]
+    everyone = [{"id": s.person.id, "name": s.person.name or "Unnamed person"}
+                for s in people.people(account)] if faces else []
+    return page(images, "detail.html", account=account, image=image, faces=faces, people=everyone,
+                similar=similar)
 
 
 @get("/images/{image_id:str}/card", sync_to_thread=True)

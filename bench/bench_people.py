@@ -1,0 +1,230 @@
+"""How well faces are grouped into people, on a labeled face set built from allowed packaged photos.
+
+The set: every face YuNet finds in the allowed development photos (scikit-image's astronaut and
+camera, lomiri-wallpapers' "friends" — two spaniels, which YuNet takes for faces and which make
+a hard look-alike pair — and darknet's person), each cut out with a wide margin as one "identity",
+then generated variants of each cut-out: flipped, cropped tighter and wider, recompressed (JPEG
+30 and 60), relit (darker, brighter, low contrast), slightly rotated, blurred, noisy and scaled
+down. Variants of one cut-out are the same person; different cut-outs are different people.
+
+The faces are found with LocalFaceAnalyzer and grouped the way the service does it: one image at a
+time (incremental; its figures are printed too), then one re-clustering, which also lets waiting
+faces that agree closely start a person together. Pairwise precision: of the face pairs put in one person,
+the share that are the same identity; recall: of the same-identity pairs, the share put together.
+A face left waiting counts as its own group. Ends with:
+
+    bench people pairwise_precision=P pairwise_recall=R faces_per_s=F
+
+With BENCH_PEOPLE_FULL=1 it also times the full local analysis (LocalImageAnalyzer + faces) of a
+12 MP photo holding three faces and reports the median and the process's peak RSS; with
+BENCH_PEOPLE_SCALE=N it times reading N faces of one account from SQLite and placing one more.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import io
+import itertools
+import os
+import random
+import resource
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageEnhance, ImageFilter, ImageOps
+
+from imagerepo.adapters.local.faces import LocalFaceAnalyzer
+from imagerepo.domain.people import Face, Person, cluster
+
+SOURCES: list[tuple[str, str]] = [
+    ("skimage", "astronaut.png"),
+    ("skimage", "camera.png"),
+    ("file", "/usr/share/backgrounds/friends_by_Aitzol_Berasategi.jpg"),
+    ("file", "/usr/share/darknet/data/person.jpg"),
+]
+
+
+def source_bytes(kind: str, name: str) -> bytes | None:
+    if kind == "skimage":
+        return importlib.resources.files("skimage").joinpath("data", name).read_bytes()
+    p = Path(name)
+    return p.read_bytes() if p.is_file() else None
+
+
+def jpeg(im: Image.Image, quality: int = 92) -> bytes:
+    out = io.BytesIO()
+    im.convert("RGB").save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def identities(analyzer: LocalFaceAnalyzer) -> list[tuple[str, Image.Image]]:
+    """Each face found in the source photos, cut out with a margin of its own size all round."""
+    out = []
+    for kind, name in SOURCES:
+        data = source_bytes(kind, name)
+        if data is None:
+            print(f"  (missing {name}: scripts/ensure-photos.sh installs it)", file=sys.stderr)
+            continue
+        im = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
+        # Faces small in a large photo: up to 2x first so that a cut-out holds enough pixels.
+        if max(im.size) < 800:
+            im = im.resize((im.width * 2, im.height * 2), Image.Resampling.LANCZOS)
+        for n, f in enumerate(analyzer.find_faces(jpeg(im), "image/jpeg")):
+            w, h = im.size
+            x, y, bw, bh = f.box.x * w, f.box.y * h, f.box.w * w, f.box.h * h
+            m = max(bw, bh)
+            box = (max(0, int(x - m)), max(0, int(y - m)), min(w, int(x + bw + m)), min(h, int(y + bh + m)))
+            out.append((f"{Path(name).stem}#{n}", im.crop(box)))
+    return out
+
+
+def variants(im: Image.Image, seed: int) -> list[tuple[str, bytes]]:
+    rnd = random.Random(seed)
+    w, h = im.size
+    noisy = np.asarray(im).astype(np.int16) + np.random.default_rng(seed).normal(0, 12, (h, w, 3)).astype(np.int16)
+    return [
+        ("original", jpeg(im)),
+        ("flipped", jpeg(ImageOps.mirror(im))),
+        ("tight", jpeg(im.crop((w // 6, h // 6, w - w // 6, h - h // 6)))),
+        ("wide", jpeg(ImageOps.expand(im, border=w // 3, fill=(rnd.randrange(256), 120, 90)))),
+        ("jpeg30", jpeg(im, 30)),
+        ("jpeg60", jpeg(ImageOps.mirror(im), 60)),
+        ("darker", jpeg(ImageEnhance.Brightness(im).enhance(0.6))),
+        ("brighter", jpeg(ImageEnhance.Brightness(im).enhance(1.4))),
+        ("flat", jpeg(ImageEnhance.Contrast(im).enhance(0.6))),
+        ("rotated", jpeg(im.rotate(8, resample=Image.Resampling.BICUBIC, fillcolor=(128, 128, 128)))),
+        ("blurred", jpeg(im.filter(ImageFilter.GaussianBlur(1.2)))),
+        ("noisy", jpeg(Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)))),
+        ("half", jpeg(im.resize((max(1, w // 2), max(1, h // 2)), Image.Resampling.LANCZOS))),
+    ]
+
+
+def pairwise(labels: dict[str, str], groups: dict[str, str | None]) -> tuple[float, float]:
+    ids = sorted(labels)
+    tp = fp = fn = 0
+    for a, b in itertools.combinations(ids, 2):
+        same = labels[a] == labels[b]
+        together = groups[a] is not None and groups[a] == groups[b]
+        tp += same and together
+        fp += together and not same
+        fn += same and not together
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    return precision, recall
+
+
+def full_analysis() -> None:
+    """Median of the full local analysis (tags, colors, text, faces) of a 12 MP photo with three
+    faces, and the peak RSS of this process."""
+    from imagerepo.adapters.local import LocalImageAnalyzer
+
+    faces = LocalFaceAnalyzer()
+    ids = identities(faces)[:3]
+    canvas = Image.new("RGB", (4000, 3000), (96, 120, 140))
+    for n, (_, im) in enumerate(ids):
+        part = im.resize((900, round(900 * im.height / im.width)), Image.Resampling.LANCZOS)
+        canvas.paste(part, (200 + n * 1250, 800))
+    data = jpeg(canvas, 90)
+    analyzer = LocalImageAnalyzer()
+    times, found = [], 0
+    for _ in range(5):
+        t = time.perf_counter()
+        analyzer.analyze(data, "image/jpeg")
+        found = len(faces.find_faces(data, "image/jpeg"))
+        times.append(time.perf_counter() - t)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"bench people full_analysis_12mp_ms={statistics.median(times) * 1000:.0f} faces={found} "
+          f"peak_rss_mb={rss:.0f}")
+
+
+def scale(n_faces: int) -> None:
+    """Grouping at scale: reading an account's faces from SQLite and placing one new face among them."""
+    import tempfile
+    from datetime import UTC, datetime
+
+    from imagerepo.adapters.sqlite import SqliteDatabase, SqliteImageRepository, SqlitePeopleRepository
+    from imagerepo.domain.images import Analysis
+    from imagerepo.domain.images import Image as Photo
+    from imagerepo.domain.people import Box, choose_person
+
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    rnd = random.Random(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = SqliteDatabase(Path(tmp) / "people.sqlite3")
+        db.open()
+        images, repo = SqliteImageRepository(db), SqlitePeopleRepository(db)
+        repo.save("o", [Person(f"p{i}", "o", at) for i in range(n_faces // 50)], [])
+        for _ in range(n_faces // 5):
+            photo = Photo(id=str(uuid.uuid4()), owner_id="o", filename="x.jpg", content_type="image/jpeg", width=1,
+                          height=1, size_bytes=1, sha256=uuid.uuid4().hex, uploaded_at=at,
+                          analysis=Analysis.pending("bench"))
+            images.reserve(photo, 10**9)
+            images.commit(photo.id)
+            repo.add_faces("o", photo.id, [
+                Face(str(uuid.uuid4()), "o", photo.id, Box(0, 0, 0.1, 0.1), tuple(rnd.random() for _ in range(128)),
+                     0.9, person_id=f"p{rnd.randrange(n_faces // 50)}") for _ in range(5)])
+        t = time.perf_counter()
+        faces = repo.faces("o")
+        read = time.perf_counter() - t
+        groups: dict[str, list[tuple[float, ...]]] = {}
+        for f in faces:
+            groups.setdefault(f.person_id or "", []).append(f.embedding)
+        probe = Face("new", "o", "i", Box(0, 0, 0.1, 0.1), tuple(rnd.random() for _ in range(128)), 0.9)
+        t = time.perf_counter()
+        choose_person(probe, groups)
+        place = time.perf_counter() - t
+        db.close()
+    print(f"bench people scale faces={len(faces)} read_ms={read * 1000:.0f} place_one_ms={place * 1000:.0f}")
+
+
+def main() -> None:
+    analyzer = LocalFaceAnalyzer()
+    people = identities(analyzer)
+    print(f"{len(people)} identities: {', '.join(name for name, _ in people)}")
+    labels: dict[str, str] = {}
+    faces: list[Face] = []
+    persons: dict[str, Person] = {}
+    spent = 0.0
+    missed = 0
+    new_id = (lambda c: lambda: f"p{next(c)}")(itertools.count())
+    stamp = __import__("datetime").datetime(2026, 1, 1, tzinfo=__import__("datetime").UTC)
+    shots = [(name, kind, data) for seed, (name, im) in enumerate(people) for kind, data in variants(im, seed)]
+    random.Random(7).shuffle(shots)  # photos arrive in no particular order
+    for name, kind, data in shots:
+        t = time.perf_counter()
+        found = analyzer.find_faces(data, "image/jpeg")
+        spent += time.perf_counter() - t
+        if not found:
+            missed += 1
+            print(f"  no face found: {name} {kind}")
+            continue
+        # The face nearest the middle is the cut-out's own (a wide crop may hold a neighbour).
+        best = min(found, key=lambda f: abs(f.box.x + f.box.w / 2 - 0.5) + abs(f.box.y + f.box.h / 2 - 0.5))
+        face = Face(str(uuid.uuid4()), "bench", f"{name}/{kind}", best.box, best.embedding, best.quality)
+        labels[face.id] = name
+        faces.append(face)
+        placed = cluster(faces, persons.values(), new_id, free=lambda f, new=face.id: f.id == new)
+        faces = [f if placed[f.id] == f.person_id else Face(f.id, f.owner_id, f.image_id, f.box, f.embedding,
+                                                            f.quality, placed[f.id]) for f in faces]
+        for pid in {p for p in placed.values() if p} - set(persons):
+            persons[pid] = Person(pid, "bench", stamp)
+    incremental = pairwise(labels, {f.id: f.person_id for f in faces})
+    final = cluster(faces, persons.values(), new_id)
+    precision, recall = pairwise(labels, final)
+    waiting = sum(1 for v in final.values() if v is None)
+    print(f"faces={len(faces)} missed_images={missed} people={len({v for v in final.values() if v})} "
+          f"waiting={waiting} incremental_precision={incremental[0]:.3f} incremental_recall={incremental[1]:.3f}")
+    if os.environ.get("BENCH_PEOPLE_FULL"):
+        full_analysis()
+    if os.environ.get("BENCH_PEOPLE_SCALE"):
+        scale(int(os.environ["BENCH_PEOPLE_SCALE"]))
+    print(f"bench people pairwise_precision={precision:.3f} pairwise_recall={recall:.3f} "
+          f"faces_per_s={len(faces) / spent:.1f}")
+
+
+if __name__ == "__main__":
+    main()
