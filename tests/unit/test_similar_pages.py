@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,9 +18,11 @@ from tests.unit.test_web import csrf, sign_up, text_of, upload
 from tests.wiring import memory_container
 
 
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient[Any]]:
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient[Any]]:
+    """One library for the module (the analyses are real, so slow): the test that deletes runs last."""
     clock = ManualClock()
+    tmp_path = tmp_path_factory.mktemp("similar-pages")
     container = memory_container(Settings(data_dir=tmp_path, workers=0, upload_quota=20), clock=clock,
                                  analyzer=_ANALYZER)
     with TestClient(create_app(container)) as c:
@@ -48,6 +49,15 @@ def test_the_detail_page_shows_more_like_this(client: TestClient[Any]) -> None:
     assert re.search(r"\d+% alike", text_of(section))
 
 
+def test_the_gallery_can_hide_duplicates(client: TestClient[Any]) -> None:
+    shown = set(ids_by_name(client))
+    assert {"cat.jpg", "cat-copy.jpg"} <= shown
+    page = client.get("/gallery?hide_copies=1").text
+    names = set(re.findall(r'href="/images/[0-9a-f-]{36}">([^<]+)</a>', page))
+    assert names == shown - {"cat-copy.jpg"}
+    assert 'id="hide-copies" href="/gallery?view=uploaded&amp;hide_copies=0" aria-pressed="true"' in page
+
+
 def test_the_duplicates_page_keeps_one_and_deletes_the_rest(client: TestClient[Any]) -> None:
     ids = ids_by_name(client)
     page = client.get("/duplicates").text
@@ -68,12 +78,3 @@ def test_the_duplicates_page_keeps_one_and_deletes_the_rest(client: TestClient[A
     left = ids_by_name(client)
     assert "cat-copy.jpg" in left
     assert "cat.jpg" not in left
-
-
-def test_the_gallery_can_hide_duplicates(client: TestClient[Any]) -> None:
-    shown = set(ids_by_name(client))
-    assert {"cat.jpg", "cat-copy.jpg"} <= shown
-    page = client.get("/gallery?hide_copies=1").text
-    names = set(re.findall(r'href="/images/[0-9a-f-]{36}">([^<]+)</a>', page))
-    assert names == shown - {"cat-copy.jpg"}
-    assert 'id="hide-copies" href="/gallery?view=uploaded&amp;hide_copies=0" aria-pressed="true"' in page
