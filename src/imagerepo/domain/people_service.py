@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import logging
-import threading
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
@@ -52,11 +51,6 @@ class PeopleService:
         clock: Clock, url_ttl: timedelta = timedelta(minutes=30),
     ) -> None:
         self._url_ttl = url_ttl
-        # One grouping at a time per account in this process: two workers placing faces of the
-        # same new person at once would each start one. (Across processes a later re-clustering
-        # joins such twins; the repository's conditions keep every correction either way.)
-        self._owner_locks: dict[str, threading.Lock] = {}
-        self._locks_lock = threading.Lock()
         self._people = people
         self._accounts = accounts
         self._blobs = blobs
@@ -79,17 +73,15 @@ class PeopleService:
         fresh = [Face(id=_new_id(), owner_id=image.owner_id, image_id=image.id, box=f.box,
                       embedding=tuple(f.embedding), quality=f.quality) for f in findings]
         crops = {face.id: finding.crop for face, finding in zip(fresh, findings, strict=True)}
-        with self._owner_lock(image.owner_id):
-            faces = carry_over(fresh, self._people.faces(image.owner_id, image_ids=[image.id]))
-            # carry_over answers in the order of sorted(fresh, by quality): pair them up again.
-            for found, face in zip(sorted(fresh, key=lambda f: -f.quality), faces, strict=True):
-                if crops[found.id]:
-                    self._blobs.put(face.crop_key, io.BytesIO(crops[found.id]), "image/jpeg")
-            return self._store_and_place(image, fresh, faces)
-
-    def _owner_lock(self, owner_id: str) -> threading.Lock:
-        with self._locks_lock:
-            return self._owner_locks.setdefault(owner_id, threading.Lock())
+        # Two workers may place faces of one new person at once and each start a person: the face
+        # that then waits for being near both triggers the re-clustering that joins them, and the
+        # repository's conditions keep every correction either way.
+        faces = carry_over(fresh, self._people.faces(image.owner_id, image_ids=[image.id]))
+        # carry_over answers in the order of sorted(fresh, by quality): pair them up again.
+        for found, face in zip(sorted(fresh, key=lambda f: -f.quality), faces, strict=True):
+            if crops[found.id]:
+                self._blobs.put(face.crop_key, io.BytesIO(crops[found.id]), "image/jpeg")
+        return self._store_and_place(image, fresh, faces)
 
     def _store_and_place(self, image: Image, fresh: list[Face], faces: list[Face]) -> int:
         old = self._people.add_faces(image.owner_id, image.id, faces)
