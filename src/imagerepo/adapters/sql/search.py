@@ -240,7 +240,7 @@ def _within(filters: list[Source], estimate: Callable[[Sql], int], budget: int) 
     """Whether the filters' index entries number at most ``budget``, each counted with the budget
     left, so a huge filter costs one bounded count."""
     for f in filters:
-        budget -= estimate(sample_sql(f, budget))
+        budget -= estimate(sample_sql(f, budget + 1))
         if budget < 0:
             return False
     return True
