@@ -19,7 +19,7 @@ from imagerepo.adapters.sql.rows import (
     json_text,
     session_from_row,
 )
-from imagerepo.adapters.sql.search import DRIVE_BELOW, Sql, search_rows
+from imagerepo.adapters.sql.search import DRIVE_BELOW, Sql, filtered, search_rows
 from imagerepo.domain.accounts import Account, AccountSettings, Session, normalize_username
 from imagerepo.domain.errors import DuplicateImage, QuotaExceeded, UsernameTaken
 from imagerepo.domain.images import Analysis, AnalysisJob, AnalysisStatus, Image
@@ -294,7 +294,7 @@ class SqlImageRepository:
             def fetch(sql: Sql) -> list[Any]:
                 return tx.execute(sql.text, sql.params, prepare=False).fetchall()
 
-            if self._db.dialect.search_setup:
+            if self._db.dialect.search_setup and filtered(query):
                 tx.execute(self._db.dialect.search_setup, prepare=False)
             rows = search_rows(query, self._db.dialect, fetch, self.drive_below)
         more = len(rows) > query.limit

@@ -46,9 +46,12 @@ COLOR_TIERS: tuple[float | None, ...] = (4.0, 8.0, 14.0, None)
 MAX_WALKED_TERMS = 32
 # Words of a query reaching DRIVE_BELOW are counted again up to this many times it.
 WORD_RECOUNT = 16
-# Several words are grouped unless their entries outnumber the rarest word's this many times
-# (then the rarest drives): hashing makes grouping cheap in PostgreSQL, SQLite sorts.
-GROUP_HASHED, GROUP_SORTED = 20, 4
+# SQLite groups several words unless their entries outnumber the rarest word's this many times
+# (then the rarest drives); PostgreSQL always groups, by hashing.
+GROUP_SORTED = 4
+# PostgreSQL intersects a rare filter with the others while they hold at most this many times
+# its entries (hashing an entry costs far less than probing an index for it).
+GROUP_HASHED = 20
 # relevance_key's multiplier (ranking._RELEVANCE_SHIFT), as an SQL literal.
 _SHIFT = str(2**53)
 
@@ -249,7 +252,7 @@ def _within(filters: list[Source], estimate: Callable[[Sql], int], budget: int) 
     """Whether the filters' index entries number at most ``budget``, each counted with the budget
     left, so a huge filter costs one bounded count."""
     for f in filters:
-        budget -= estimate(sample_sql(f, budget))
+        budget -= estimate(sample_sql(f, budget + 1))
         if budget < 0:
             return False
     return True
@@ -309,19 +312,19 @@ def _words_ranked(
     """Relevance to several words: the SQL ranking the images that hold every word, its
     parameters, and whether it applied ``probes`` itself.
 
-    Two ways. Grouped: every entry of every word, grouped by image (hashed in PostgreSQL, cheap
-    per entry). Driven by the rarest word, when the others are far more common: each of its
+    Two ways. Grouped: every entry of every word, grouped by image (always in PostgreSQL, which
+    hashes them cheaply). Driven by the rarest word, when the others are far more common: each of its
     entries whose image holds every other word and passes ``probes`` (index probes by image)
     counts, and only those images look up their best weight for the other words (two words and a
     tag at 20,000 images in SQLite: 20 ms of CPU grouped, 9.6 driven)."""
-    sizes = [estimate(sample_sql(f, drive_below)) if drive_below > 0 else 0 for f in word_filters]
-    if drive_below > 0:  # a common word is counted further, to weigh the two ways
-        sizes = [
-            estimate(sample_sql(f, drive_below * WORD_RECOUNT)) if n >= drive_below else n
-            for f, n in zip(word_filters, sizes, strict=True)
-        ]
-    rarest = min(sizes)
-    if drive_below <= 0 or sum(sizes) <= (GROUP_HASHED if dialect.hash_joins else GROUP_SORTED) * rarest:
+    if dialect.hash_joins or drive_below <= 0:  # PostgreSQL groups by hashing: cheaper than counting
+        return (*_words_grouped(query), False)
+    sizes = [estimate(sample_sql(f, drive_below)) for f in word_filters]
+    sizes = [  # a common word is counted further, to weigh the two ways
+        estimate(sample_sql(f, drive_below * WORD_RECOUNT)) if n >= drive_below else n
+        for f, n in zip(word_filters, sizes, strict=True)
+    ]
+    if sum(sizes) <= GROUP_SORTED * min(sizes):
         return (*_words_grouped(query), False)
     lead = min(range(len(query.words)), key=lambda n: sizes[n])
     others = [w for n, w in enumerate(query.words) if n != lead]
@@ -355,6 +358,11 @@ def _words_grouped(query: ImageQuery) -> tuple[str, list[Any]]:
         f" AS u GROUP BY image_id HAVING count(*) = {len(query.words)}"
     )
     return ranked, params
+
+
+def filtered(query: ImageQuery) -> bool:
+    """Whether the query filters the owner's images (a plain list or sort reads one index)."""
+    return bool(query.words or query.tags or query.place or query.color is not None or query.taken_range)
 
 
 def walk_sample(drive_below: int) -> int:
