@@ -19,7 +19,7 @@ on a shared machine falls on both alike. Before each round the analysis left ove
 previous one is waited for, so neither side runs against the other's backlog.
 Ends with lines
   bench upload stack=<embedded|postgres-s3> analysis=<off|on> clients=<1|8> p50_ms=... p99_ms=...
-    uploads_per_s=... server_cpu_ms=...            (one line each)
+    uploads_per_s=... server_cpu_ms=... client_cpu_ms=...            (one line each)
 and, with a baseline, the same lines for it starting `bench upload-baseline ref=<ref>`.
 """
 
@@ -181,12 +181,13 @@ class Tally:
         self.latencies: list[float] = []
         self.elapsed = 0.0
         self.cpu = 0.0
-
+        self.client_cpu = 0.0  # this script's own (the clients'), which shares the machine
     def line(self, prefix: str, stack: str, analysis: str, clients: int) -> str:
         n = len(self.latencies)
         return (f"{prefix} stack={stack} analysis={analysis} clients={clients} "
                 f"p50_ms={pct(self.latencies, 0.5):.1f} p99_ms={pct(self.latencies, 0.99):.1f} "
-                f"uploads_per_s={n / self.elapsed:.1f} server_cpu_ms={1000 * self.cpu / n:.1f}")
+                f"uploads_per_s={n / self.elapsed:.1f} server_cpu_ms={1000 * self.cpu / n:.1f} "
+                f"client_cpu_ms={1000 * self.client_cpu / n:.1f}")
 
 
 def run_stack(stack: str, env: dict[str, str], files: list[Path]) -> list[str]:
@@ -217,6 +218,7 @@ def run_stack(stack: str, env: dict[str, str], files: list[Path]) -> list[str]:
                             name = f"c{clients}{analysis}r{r}_{os.getpid()}"
                             https = [signed_in(server.base, f"{name}_{n}") for n in range(clients)]
                             before = cpu_seconds(server.proc.pid)  # after signing in: argon2 is not the upload's
+                            client_before = time.process_time()
                             try:
                                 lat, elapsed = _upload_all(https, part)
                             finally:
@@ -224,6 +226,7 @@ def run_stack(stack: str, env: dict[str, str], files: list[Path]) -> list[str]:
                                     h.close()
                             tally = tallies[(code, clients)]
                             tally.cpu += cpu_seconds(server.proc.pid) - before
+                            tally.client_cpu += time.process_time() - client_before
                             tally.latencies += lat
                             tally.elapsed += elapsed
                             if analysis == "on":

@@ -55,10 +55,13 @@ class ThreadsTogether:
 
     Returns (or raises the first failure, in call order) only when every call has ended, so a
     caller that rolls back after a failure never races a call still running. Blob writes spend
-    their time in fsync and in C code that releases the GIL, so two of them overlap well.
+    their time in fsync and in C code that releases the GIL, so two of them overlap well. The
+    pool starts its threads as needed, up to ``threads``: enough that concurrent uploads do not
+    queue behind each other's writes. A call must not itself run calls together (it could wait
+    for a thread the pool cannot give).
     """
 
-    def __init__(self, threads: int = 4) -> None:
+    def __init__(self, threads: int = 16) -> None:
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="together")
 
     def __call__(self, calls: Sequence[Callable[[], None]]) -> None:
