@@ -21,7 +21,7 @@ from PIL import Image, UnidentifiedImageError
 from imagerepo.adapters import photo_metadata
 from imagerepo.adapters.codecs import optional_formats
 from imagerepo.adapters.imaging import allow_pixels
-from imagerepo.adapters.perceptual_hash import phash_of_bytes
+from imagerepo.adapters.perceptual_hash import phash_of_image
 from imagerepo.domain.errors import Busy, InvalidImage, UnsupportedMediaType
 from imagerepo.domain.images import InspectedImage
 from imagerepo.domain.photos import PhotoInfo
@@ -254,7 +254,8 @@ class PillowImageInspector:
                     warnings.simplefilter("error", Image.DecompressionBombWarning)
                     self._draft(im)
                     im.load()  # decodes the first frame: truncation and corruption show here
-                    thumb = self._thumbnail(im)
+                    small = self._small(im)
+                    thumb = self._encode(small)
             except DecodeTimeout:
                 raise
             except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
@@ -264,7 +265,7 @@ class PillowImageInspector:
             sha256, size = fp.sha256()
             described = self._described(im, pixels, size=size, sha256=sha256)
             # From the small decode: a re-saved copy is told at upload.
-            described = attrs.evolve(described, phash=phash_of_bytes(thumb.data))
+            described = attrs.evolve(described, phash=phash_of_image(small))
         finally:
             im.close()
             fp.close()
@@ -317,6 +318,9 @@ class PillowImageInspector:
             im.draft("RGB", (max(1, w * need // max(w, h)), max(1, h * need // max(w, h))))
 
     def _thumbnail(self, im: Image.Image) -> Thumbnail:
+        return self._encode(self._small(im))
+
+    def _small(self, im: Image.Image) -> Image.Image:
         """Reduced first, turned upright after (on the small image), never copied at full size."""
         box = (self.thumbnail_size, self.thumbnail_size)
         try:
@@ -338,6 +342,10 @@ class PillowImageInspector:
         small.info = {}  # no EXIF, ICC, XMP or comment of the upload goes into the thumbnail
         if turn is not None:
             small = small.transpose(turn)
+        return small
+
+    @staticmethod
+    def _encode(small: Image.Image) -> Thumbnail:
         out = io.BytesIO()
         # Huffman tables optimized, baseline (not progressive): as small within 2%, and a third of the time.
         small.save(out, "JPEG", quality=82, optimize=True)
