@@ -105,3 +105,57 @@ def test_common_filters_that_rarely_meet_are_intersected_from_owner_first_indexe
     assert "EXISTS" not in page
     assert " IN (SELECT DISTINCT image_id FROM search_terms WHERE owner_id = ?" in page
     assert "(SELECT image_id FROM search_tags WHERE owner_id = ? AND tag = ?) AS drv" in page
+
+
+def test_filtered_searches_run_without_jit_or_parallel_workers(postgres_database: Any) -> None:
+    """A misestimated cost made PostgreSQL compile a place search with JIT and start parallel
+    workers (190 ms for under 1,000 index probes at 100,000 images); a filtered search's
+    transaction switches both off first, for itself only."""
+    from imagerepo.adapters.postgres import PostgresImageRepository
+
+    seen: list[tuple[str, str]] = []
+
+    class Spy:
+        dialect = postgres_database.dialect
+
+        def transaction(self, *, write: bool = True) -> Any:
+            return _Watched(postgres_database.transaction(write=write), seen)
+
+    def settings() -> tuple[str, str]:
+        with postgres_database.transaction(write=False) as tx:
+            row = tx.execute(_SETTINGS).fetchone()
+        return row["j"], row["p"]
+
+    owner = f"plans-{uuid.uuid4().hex[:8]}"
+    PostgresImageRepository(postgres_database).import_ready([_image(owner)])
+    before = settings()
+    repo = PostgresImageRepository(Spy())  # type: ignore[arg-type]
+    assert len(repo.search(build_query(owner, tags=["dog"], sort="-uploaded_at")).items) == 1
+    assert seen == [("off", "0")]
+    assert settings() == before  # for the search's own transaction only
+
+
+_SETTINGS = "SELECT current_setting('jit') AS j, current_setting('max_parallel_workers_per_gather') AS p"
+
+
+class _Watched:
+    """A transaction whose searches report jit and parallel workers as they run."""
+
+    def __init__(self, inner: Any, seen: list[tuple[str, str]]) -> None:
+        self._inner, self._seen = inner, seen
+
+    def __enter__(self) -> Any:
+        tx = self._inner.__enter__()
+        seen = self._seen
+
+        class Tx:
+            def execute(self, sql: str, params: Any = (), *, prepare: bool = True) -> Any:
+                if sql.startswith("SELECT i.id") and not seen:
+                    row = tx.execute(_SETTINGS).fetchone()
+                    seen.append((row["j"], row["p"]))
+                return tx.execute(sql, params, prepare=prepare)
+
+        return Tx()
+
+    def __exit__(self, *exc: object) -> Any:
+        return self._inner.__exit__(*exc)
