@@ -33,19 +33,24 @@ def image_out(images: ImageService, image: Image) -> ImageOut:
 async def upload(request: Request[Any, Any, Any], auth: NamedDependency[Auth], images: NamedDependency[ImageService],
                  settings: AppSettings) -> Response[ImageOut]:
     tmp_dir = settings.data_dir / "tmp"
-    await anyio.to_thread.run_sync(lambda: tmp_dir.mkdir(parents=True, exist_ok=True))
+    # One mkdir call (the directory is there after the first upload): no thread hop for it, as
+    # receive_file's own mkstemp and writes run here too.
+    tmp_dir.mkdir(parents=True, exist_ok=True)
     received = await receive_file(
         request.headers.get("content-type", ""), request.headers.get("content-length"), request.stream(),
         max_bytes=settings.max_upload_bytes, tmp_dir=tmp_dir,
     )
     def store() -> tuple[Image, ImageOut]:
-        image = images.upload(auth.account, received.filename, received.path, received.sha256)
-        return image, image_out(images, image)
+        try:
+            image = images.upload(auth.account, received.filename, received.path, received.sha256)
+            return image, image_out(images, image)
+        finally:
+            received.remove()
 
     try:
         image, out = await anyio.to_thread.run_sync(store)  # one thread hop: each costs under load
     finally:
-        await anyio.to_thread.run_sync(received.remove)
+        received.remove()  # already gone when store() ran: one unlink that finds nothing
     return Response(out, status_code=201, headers={"Location": f"/api/v1/images/{image.id}"})
 
 
