@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Annotated, Any
 
@@ -23,6 +24,9 @@ from imagerepo.entrypoints.http.deps import AppSettings
 from imagerepo.entrypoints.http.schemas import ImagePageOut, UploadOperation, error_responses
 from imagerepo.entrypoints.http.uploads import receive_file
 from imagerepo.entrypoints.presenters import FaceOut, ImageOut
+
+
+log = logging.getLogger(__name__)
 
 
 class UploadedImageOut(ImageOut, kw_only=True):
@@ -47,20 +51,30 @@ def image_out(images: ImageService, image: Image, people: Sequence[Person] = ())
 async def upload(request: Request[Any, Any, Any], auth: NamedDependency[Auth], images: NamedDependency[ImageService],
                  settings: AppSettings, similarity: NamedDependency[SimilarityService]) -> Response[UploadedImageOut]:
     tmp_dir = settings.data_dir / "tmp"
-    await anyio.to_thread.run_sync(lambda: tmp_dir.mkdir(parents=True, exist_ok=True))
+    # One mkdir call (the directory is there after the first upload): no thread hop for it, as
+    # receive_file's own mkstemp and writes run here too.
+    tmp_dir.mkdir(parents=True, exist_ok=True)
     received = await receive_file(
         request.headers.get("content-type", ""), request.headers.get("content-length"), request.stream(),
         max_bytes=settings.max_upload_bytes, tmp_dir=tmp_dir,
     )
+
     def store() -> tuple[Image, UploadedImageOut]:
-        image = images.upload(auth.account, received.filename, received.path, received.sha256)
-        copy_of = similarity.exact_copy_of(auth.account, image.id)
+        try:
+            image = images.upload(auth.account, received.filename, received.path, received.sha256)
+        finally:
+            received.remove()
+        try:
+            copy_of = similarity.exact_copy_of(auth.account, image.id)
+        except Exception:  # the image is stored: a note that cannot be made must not report a failure
+            log.warning("duplicate check of %s failed", image.id, exc_info=True)
+            copy_of = None
         return image, UploadedImageOut(**msgspec.structs.asdict(image_out(images, image)), duplicate_of=copy_of)
 
     try:
         image, out = await anyio.to_thread.run_sync(store)  # one thread hop: each costs under load
     finally:
-        await anyio.to_thread.run_sync(received.remove)
+        received.remove()  # already gone when store() ran: one unlink that finds nothing
     return Response(out, status_code=201, headers={"Location": f"/api/v1/images/{image.id}"})
 
 
