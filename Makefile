@@ -72,6 +72,7 @@ bench-quality: $(STAMP)  ## tags, people, text and first color vs the labeled ph
 
 bench-people: $(STAMP)  ## face grouping precision/recall on generated variants of packaged photos' faces
 	@sh scripts/ensure-photos.sh
+	@sh scripts/ensure-face-photos.sh
 	$(BIN)/python bench/bench_people.py
 
 bench-search: $(STAMP)  ## search/list latency with and without indexes (BENCH_SCALE=full for 1M rows)
