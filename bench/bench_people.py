@@ -7,9 +7,9 @@ scripts/ensure-face-photos.sh unpacks from two PyPI sdists (face_recognition's t
 Obama in three different photos and Joe Biden; insightface's: a group photo of six people and
 Tom Hanks), each cut out with a wide margin, then generated variants of each cut-out: flipped,
 cropped tighter and wider, recompressed (JPEG 30 and 60), relit (darker, brighter, low contrast),
-slightly rotated, blurred, noisy and scaled down. Variants of one cut-out are the same person, and so are the cut-outs of photos labeled with
-one identity (Obama's three); all others are different people (the faces of one group photo are
-different people).
+slightly rotated, blurred, noisy and scaled down. Variants of one cut-out are the same person, and
+so are the cut-outs of photos labeled with one identity (Obama's three); all others are different
+people (the faces of one group photo are different people).
 
 The faces are found with LocalFaceAnalyzer and grouped the way the service does it: one image at a
 time (incremental; its figures are printed too), then one re-clustering, which also lets waiting
