@@ -32,8 +32,8 @@ from imagerepo.domain.people import Box, FaceFinding
 DETECT_SIDE = 800  # YuNet's input, longest side: faces from 1/40 of it are found
 WORK_SIDE = 2048  # the pixels faces are described from, at most (longest side)
 # A JPEG decodes at the smallest DCT scale that keeps its longest side at least this long:
-# 12 MP (4000×3000, 4032×3024) at 1/2, about 2000 px, and no further resize is needed.
-DRAFT_SIDE = 1600
+# 12 MP (4000×3000, 4032×3024) at 1/2, about 2000 px, with no resize after it; 8 MP in full.
+DRAFT_SIDE = 2000
 MIN_CONFIDENCE = 0.75  # YuNet scores are 0..1 here; false faces on photos stay below
 MIN_FACE_PX = 20  # in the detection image: smaller boxes are noise
 GOOD_FACE_PX = 80  # a face this wide (working pixels) or wider is sharp enough to identify
