@@ -42,7 +42,7 @@ import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
 from imagerepo.adapters.local.faces import LocalFaceAnalyzer
-from imagerepo.domain.people import Face, Person, cluster
+from imagerepo.domain.people import SAME_PERSON, Face, Person, cluster, distance
 
 FACE_PHOTOS = Path(os.environ.get("FACE_PHOTOS_DIR", Path(__file__).resolve().parent.parent / "var" / "face-photos"))
 
@@ -137,6 +137,25 @@ def pairwise(labels: dict[str, str], groups: dict[str, str | None]) -> tuple[flo
     precision = tp / (tp + fp) if tp + fp else 1.0
     recall = tp / (tp + fn) if tp + fn else 1.0
     return precision, recall
+
+
+def margins(labels: dict[str, str], faces: list[Face]) -> None:
+    """How close different identities come (precision's margin) and how far one identity's faces
+    spread (recall's), against the distance at which two faces count as one person."""
+    closest: dict[tuple[str, str], float] = {}
+    spread: dict[str, float] = {}
+    for a, b in itertools.combinations(faces, 2):
+        d = distance(a.embedding, b.embedding)
+        la, lb = sorted((labels[a.id], labels[b.id]))
+        if la == lb:
+            spread[la] = max(spread.get(la, 0.0), d)
+        else:
+            closest[(la, lb)] = min(closest.get((la, lb), 9.0), d)
+    near = sorted(closest.items(), key=lambda kv: kv[1])[:4]
+    print(f"  same person below {SAME_PERSON}; closest different identities: "
+          + ", ".join(f"{a}/{b} {d:.3f}" for (a, b), d in near))
+    print("  widest spread within an identity: "
+          + ", ".join(f"{k} {d:.3f}" for k, d in sorted(spread.items(), key=lambda kv: -kv[1])[:4]))
 
 
 def full_analysis() -> None:
@@ -254,6 +273,7 @@ def main() -> None:
         if len(set(who)) > 1:
             counts = sorted((k, who.count(k)) for k in set(who))
             print(f"  mixed person {pid}: " + ", ".join(f"{n}x{k}" for k, n in counts))
+    margins(labels, faces)
     split = {k: len({final[f] for f in labels if labels[f] == k and final[f]}) for k in set(labels.values())}
     print("  people per identity: " + ", ".join(f"{k}={v}" for k, v in sorted(split.items())))
     print(f"faces={len(faces)} missed_images={missed} people={len({v for v in final.values() if v})} "
