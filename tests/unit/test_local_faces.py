@@ -55,3 +55,33 @@ def test_no_face_in_photos_without_people(analyzer: LocalFaceAnalyzer, name: str
 def test_bytes_that_are_no_image_fail_as_an_analysis_failure(analyzer: LocalFaceAnalyzer) -> None:
     with pytest.raises(AnalysisFailed):
         analyzer.find_faces(b"not an image", "image/png")
+
+
+def _in_12mp(orientation: int | None = None) -> bytes:
+    """The astronaut pasted at 900 px wide into a 4000×3000 JPEG, at (2500, 600); for orientation 6
+    (a camera held upright: viewers turn the stored pixels 90° clockwise) stored on its side."""
+    face = Image.open(io.BytesIO(photo("astronaut.png"))).convert("RGB").resize((900, 900))
+    if orientation == 6:
+        face = face.rotate(90)
+    canvas = Image.new("RGB", (4000, 3000), (96, 120, 140))
+    canvas.paste(face, (2500, 600))
+    exif = Image.Exif()
+    if orientation is not None:
+        exif[0x0112] = orientation
+    out = io.BytesIO()
+    canvas.save(out, "JPEG", quality=90, exif=exif)
+    return out.getvalue()
+
+
+def test_a_face_in_a_12mp_photo_is_described_like_the_original(analyzer: LocalFaceAnalyzer) -> None:
+    [small] = analyzer.find_faces(photo("astronaut.png"), "image/png")
+    [big] = analyzer.find_faces(_in_12mp(), "image/jpeg")
+    assert 0.65 < big.box.x < 0.75  # (2500 + 0.35 * 900) / 4000
+    assert distance(small.embedding, big.embedding) < SAME_PERSON
+
+
+def test_the_box_of_a_face_in_a_rotated_photo_is_where_a_viewer_sees_it(analyzer: LocalFaceAnalyzer) -> None:
+    # Shown turned 90° clockwise (3000×4000), the face stored top right is seen upright, bottom right.
+    [face] = analyzer.find_faces(_in_12mp(orientation=6), "image/jpeg")
+    assert face.box.y > 0.6
+    assert face.box.x > 0.5

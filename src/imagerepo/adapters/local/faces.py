@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import math
 import os
 import threading
 import warnings
@@ -29,7 +30,10 @@ from imagerepo.domain.errors import AnalysisFailed
 from imagerepo.domain.people import Box, FaceFinding
 
 DETECT_SIDE = 800  # YuNet's input, longest side: faces from 1/40 of it are found
-WORK_SIDE = 2048  # the pixels faces are described from (a JPEG decodes at 1/2 scale for 12 MP)
+WORK_SIDE = 2048  # the pixels faces are described from, at most (longest side)
+# A JPEG decodes at the smallest DCT scale that keeps its longest side at least this long:
+# 12 MP (4000×3000, 4032×3024) at 1/2, about 2000 px, with no resize after it; 8 MP in full.
+DRAFT_SIDE = 2000
 MIN_CONFIDENCE = 0.75  # YuNet scores are 0..1 here; false faces on photos stay below
 MIN_FACE_PX = 20  # in the detection image: smaller boxes are noise
 GOOD_FACE_PX = 80  # a face this wide (working pixels) or wider is sharp enough to identify
@@ -134,12 +138,15 @@ def _decode(data: bytes) -> npt.NDArray[np.uint8]:
             optional_formats()
             im = Image.open(io.BytesIO(data))
             if im.format == "JPEG":
-                im.draft("RGB", (WORK_SIDE, WORK_SIDE))
+                # Pillow picks the scale from the requested size's *shorter* ratio: ask for the
+                # image's own shape, so that 12 MP decodes at 1/2 instead of in full.
+                k = min(1.0, DRAFT_SIDE / max(im.size))
+                im.draft("RGB", (max(1, math.ceil(im.width * k)), max(1, math.ceil(im.height * k))))
             im.seek(0)
             im.load()
-            oriented = ImageOps.exif_transpose(im)
-            oriented.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BOX)
-            rgb = oriented if oriented.mode == "RGB" else oriented.convert("RGB")
+            ImageOps.exif_transpose(im, in_place=True)  # no copy of an upright photo
+            im.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BOX)
+            rgb = im if im.mode == "RGB" else im.convert("RGB")
             return np.asarray(rgb, dtype=np.uint8)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise AnalysisFailed(f"the image could not be decoded: {e}") from e
