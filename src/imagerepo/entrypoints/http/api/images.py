@@ -25,7 +25,6 @@ from imagerepo.entrypoints.http.schemas import ImagePageOut, UploadOperation, er
 from imagerepo.entrypoints.http.uploads import receive_file
 from imagerepo.entrypoints.presenters import FaceOut, ImageOut
 
-
 log = logging.getLogger(__name__)
 
 
