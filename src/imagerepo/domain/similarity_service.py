@@ -10,7 +10,7 @@ from imagerepo.domain.accounts import Account
 from imagerepo.domain.errors import NotFound
 from imagerepo.domain.images import Image
 from imagerepo.domain.similarity import (
-    EXACT_MAX_DISTANCE,
+    EXACT_MIN_SIMILARITY,
     EXACT_SURE_DISTANCE,
     NEAR_MIN_SIMILARITY,
     DuplicateKind,
@@ -89,7 +89,10 @@ class SimilarityService:
     def duplicates(self, account: Account) -> list[DuplicateImages]:
         """The account's duplicate groups, oldest first within each: ``exact`` groups are copies
         of one picture; ``near`` groups are pictures of one scene (one image per picture)."""
-        pairs = self._index.pairs(account.id, EXACT_MAX_DISTANCE, NEAR_MIN_SIMILARITY)
+        # Every pair the rules can join: within EXACT_SURE_DISTANCE bits, or alike enough to be
+        # near or (within EXACT_MAX_DISTANCE bits) exact; the index finds them without
+        # comparing every pair.
+        pairs = self._index.pairs(account.id, EXACT_SURE_DISTANCE, min(NEAR_MIN_SIMILARITY, EXACT_MIN_SIMILARITY))
         ids = sorted({i for p in pairs for i in (p.a, p.b)})
         found = self._ready(account, ids)
         order = [i.id for i in sorted(found.values(), key=lambda i: (i.uploaded_at, i.id))]
