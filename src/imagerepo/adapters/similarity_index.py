@@ -159,6 +159,8 @@ class _Owner:
 # EXACT_PAIRS_BELOW skip the projections: every pair is checked exactly.
 PAIRS_MARGIN = 0.08
 EXACT_PAIRS_BELOW = 256
+# Past IVF_MIN, each cluster's rows are compared with those of this many clusters nearest it.
+PAIRS_PROBES = 8
 _PAIRS_BLOCK = 1024
 # Hash neighbours by multi-index hashing up to this distance (bands of at least 8 bits); past it,
 # every pair's distance is counted.
@@ -207,11 +209,12 @@ def _hash_neighbours(hashes: npt.NDArray[Any], has_hash: npt.NDArray[Any], max_d
     return np.concatenate(parts)
 
 
-def _alike(codes: npt.NDArray[Any], proj: npt.NDArray[Any], has_emb: npt.NDArray[Any],
-           min_similarity: float) -> npt.NDArray[Any]:
+def _alike(proj: npt.NDArray[Any], has_emb: npt.NDArray[Any], min_similarity: float,
+           centroids: npt.NDArray[Any] | None) -> npt.NDArray[Any]:
     """Candidate pairs (row, row) whose embeddings may be ``min_similarity`` alike: their projected
-    cosine within PAIRS_MARGIN of it (block by block over the upper triangle), or every pair for a
-    small owner."""
+    cosine within PAIRS_MARGIN of it, or every pair for a small owner. Given ``centroids`` (an
+    owner past IVF_MIN), only rows of the PAIRS_PROBES clusters nearest each other are compared;
+    else every pair, block by block over the upper triangle."""
     rows = np.flatnonzero(has_emb)
     if len(rows) < 2:
         return np.zeros((0, 2), dtype=np.int64)
@@ -219,11 +222,27 @@ def _alike(codes: npt.NDArray[Any], proj: npt.NDArray[Any], has_emb: npt.NDArray
         r, c = np.triu_indices(len(rows), k=1)
         return np.stack([rows[r], rows[c]], axis=1)
     p = proj[rows]
+    threshold = np.float32(min_similarity - PAIRS_MARGIN)
     out = []
+    if centroids is not None:
+        assign = np.concatenate([np.argmax(p[s:s + 10_000] @ centroids.T, axis=1) for s in range(0, len(p), 10_000)])
+        order = np.argsort(assign, kind="stable")
+        starts = np.searchsorted(assign[order], np.arange(len(centroids) + 1))
+        probes = np.argsort(-(centroids @ centroids.T), axis=1)[:, :PAIRS_PROBES]
+        for c in range(len(centroids)):
+            mine = order[starts[c]:starts[c + 1]]
+            if not len(mine):
+                continue
+            theirs = np.concatenate([order[starts[d]:starts[d + 1]] for d in probes[c]])
+            r, k = np.nonzero(p[mine] @ p[theirs].T >= threshold)
+            a, b = mine[r], theirs[k]
+            keep = a != b
+            out.append(np.stack([rows[a[keep]], rows[b[keep]]], axis=1))
+        return np.concatenate(out)
     for start in range(0, len(rows), _PAIRS_BLOCK):
         stop = min(len(rows), start + _PAIRS_BLOCK)
-        scores = p[start:stop] @ p[start:].T
-        r, c = np.nonzero(scores >= min_similarity - PAIRS_MARGIN)
+        flat = np.flatnonzero(p[start:stop] @ p[start:].T >= threshold)
+        r, c = np.divmod(flat, len(rows) - start)
         upper = r < c  # c counts from start, as r does
         out.append(np.stack([rows[r[upper] + start], rows[c[upper] + start]], axis=1))
     return np.concatenate(out)
@@ -233,14 +252,18 @@ def _cosines(codes: npt.NDArray[Any], a: npt.NDArray[Any], b: npt.NDArray[Any]) 
     """Cosine of rows a[k] and b[k] of the int8 codes as Embedding.cosine computes it (integer
     sums, then float64: the same figure to the last bit); 0 where either is zero."""
     out = np.zeros(len(a), dtype=np.float64)
+    used = np.unique(np.concatenate([a, b]))
+    squares = np.zeros(len(codes), dtype=np.int64)
+    for s in range(0, len(used), 4096):  # int32 holds 1,280 products of int8 codes
+        x = codes[used[s:s + 4096]].astype(np.int32)
+        squares[used[s:s + 4096]] = np.einsum("ij,ij->i", x, x)
+    norms = np.sqrt(squares.astype(np.float64))
     step = 4096
     for s in range(0, len(a), step):
-        x = codes[a[s:s + step]].astype(np.int64)
-        y = codes[b[s:s + step]].astype(np.int64)
+        x = codes[a[s:s + step]].astype(np.int32)
+        y = codes[b[s:s + step]].astype(np.int32)
         dot = np.einsum("ij,ij->i", x, y).astype(np.float64)
-        nx = np.sqrt(np.einsum("ij,ij->i", x, x).astype(np.float64))
-        ny = np.sqrt(np.einsum("ij,ij->i", y, y).astype(np.float64))
-        denom = nx * ny
+        denom = norms[a[s:s + step]] * norms[b[s:s + step]]
         out[s:s + step] = np.divide(dot, denom, out=np.zeros_like(dot), where=denom > 0)
     return out
 
@@ -330,9 +353,10 @@ class NumpySimilarityIndex:
             has_emb = o.has_embedding[alive]
             proj = o.projected[alive] if o.dims else np.zeros((len(alive), 1), np.float32)
             codes = o.codes[alive] if o.dims else np.zeros((len(alive), 1), np.int8)
+            centroids = o.centroids
         found = np.concatenate([
             _hash_neighbours(hashes, has_hash, max_distance),
-            _alike(codes, proj, has_emb, min_similarity),
+            _alike(proj, has_emb, min_similarity, centroids),
         ])
         if not len(found):
             return []
