@@ -229,11 +229,11 @@ def _alike(proj: npt.NDArray[Any], has_emb: npt.NDArray[Any], min_similarity: fl
         order = np.argsort(assign, kind="stable")
         starts = np.searchsorted(assign[order], np.arange(len(centroids) + 1))
         probes = np.argsort(-(centroids @ centroids.T), axis=1)[:, :PAIRS_PROBES]
-        for c in range(len(centroids)):
-            mine = order[starts[c]:starts[c + 1]]
+        for cluster in range(len(centroids)):
+            mine = order[starts[cluster]:starts[cluster + 1]]
             if not len(mine):
                 continue
-            theirs = np.concatenate([order[starts[d]:starts[d + 1]] for d in probes[c]])
+            theirs = np.concatenate([order[starts[d]:starts[d + 1]] for d in probes[cluster]])
             r, k = np.nonzero(p[mine] @ p[theirs].T >= threshold)
             a, b = mine[r], theirs[k]
             keep = a != b
