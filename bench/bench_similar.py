@@ -9,7 +9,7 @@ load (printed apart), over 300 queries.
 `bench duplicates-speed`: SimilarityService.duplicates for one user at each size of
 BENCH_DUP_SIZES (default 10,000 and 100,000; shots in pairs), now and with the old pair search
 (every pair's distance and projected cosine, candidates checked in Python; 10k only), with the
-ratio; past IVF_MIN, how many of the pairs the clustered search finds (BENCH_DUP_RECALL=0: skip).
+ratio.
 
 `bench duplicates`: the labeled set of bench/similar_set.py (exact copies, near shots, different
 photos) fingerprinted as analysis does it, split by source photo into a tuning half and a held-out
@@ -37,7 +37,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from bench.similar_set import label, labeled_set
 
-from imagerepo.adapters import similarity_index as si
 from imagerepo.adapters.local import models as m
 from imagerepo.adapters.local.decode import decode
 from imagerepo.adapters.perceptual_hash import phash_of_rgb
@@ -48,8 +47,6 @@ from imagerepo.domain.accounts import Account
 from imagerepo.domain.images import Image
 from imagerepo.domain.similarity import (
     EXACT_MAX_DISTANCE,
-    EXACT_MIN_SIMILARITY,
-    EXACT_SURE_DISTANCE,
     NEAR_MIN_SIMILARITY,
     Embedding,
     Fingerprint,
@@ -224,17 +221,6 @@ def bench_duplicate_groups(name: str, db: Any, repo: Any, fingerprints: Any, acc
             before_text, ratio = f"{before:.2f} s", f" ratio={before / after:.1f}x"
         print(f"  {name}: duplicates of {size} images: {after:.2f} s (before: {before_text}); "
               f"{len(groups)} groups; index load {load_s:.1f} s")
-        if size >= si.IVF_MIN and name == "sqlite" and os.environ.get("BENCH_DUP_RECALL", "1") == "1":
-            # Clustered pairs against every cluster compared with every other (quadratic).
-            thresholds = (EXACT_SURE_DISTANCE, min(NEAR_MIN_SIMILARITY, EXACT_MIN_SIMILARITY))
-            clustered = set(index.pairs(owner, *thresholds))
-            probes, si.PAIRS_PROBES = si.PAIRS_PROBES, si.IVF_CLUSTERS
-            try:
-                every = set(index.pairs(owner, *thresholds))
-            finally:
-                si.PAIRS_PROBES = probes
-            print(f"  {name}: pairs found by the clustered search at {size}: {len(clustered & every)} of "
-                  f"{len(every)} ({len(clustered & every) / max(1, len(every)):.4f})")
         print(f"bench duplicates-speed db={name} n={size} seconds={after:.3f}{ratio}")
 
 

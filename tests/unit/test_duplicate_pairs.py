@@ -102,3 +102,4 @@ def test_projected_candidates_and_hash_bands_miss_no_pair(monkeypatch: pytest.Mo
     assert sum(p.distance is not None and p.distance <= max_distance for p in expected) > 50
     assert sum(p.similarity is not None and p.similarity >= NEAR_MIN_SIMILARITY for p in expected) > 100
     assert si.NumpySimilarityIndex(fingerprints).pairs("alice", max_distance, NEAR_MIN_SIMILARITY) == expected
+
