@@ -103,3 +103,23 @@ def test_projected_candidates_and_hash_bands_miss_no_pair(monkeypatch: pytest.Mo
     assert sum(p.similarity is not None and p.similarity >= NEAR_MIN_SIMILARITY for p in expected) > 100
     assert si.NumpySimilarityIndex(fingerprints).pairs("alice", max_distance, NEAR_MIN_SIMILARITY) == expected
 
+
+
+def test_duplicates_of_many_images_are_read_in_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Images are read a batch at a time (PostgreSQL takes at most 65,535 parameters a statement,
+    fewer than the images in the groups of a big library): every group is whole all the same."""
+    from datetime import UTC, datetime
+
+    from imagerepo.domain import similarity_service as service_module
+    from imagerepo.domain.accounts import Account
+
+    monkeypatch.setattr(service_module, "_GET_MANY", 2)
+    images = InMemoryImageRepository()
+    fingerprints = InMemoryFingerprintRepository(images)
+    ids = [ready(images) for _ in range(7)]
+    for k, i in enumerate(ids):
+        fingerprints.put("alice", i, Fingerprint(phash=BASE_HASHES[k % 2]))
+    account = Account(id="alice", username="alice", password_hash="", created_at=datetime.now(UTC))
+    service = service_module.SimilarityService(images, fingerprints, si.NumpySimilarityIndex(fingerprints))
+    groups = service.duplicates(account)
+    assert sorted(sorted(i.id for i in g.images) for g in groups) == sorted([sorted(ids[0::2]), sorted(ids[1::2])])

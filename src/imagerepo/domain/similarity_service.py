@@ -27,6 +27,7 @@ from imagerepo.ports.similarity_index import SimilarityIndex
 log = logging.getLogger(__name__)
 
 MAX_SIMILAR = 100
+_GET_MANY = 10_000
 
 
 @attrs.frozen
@@ -49,7 +50,9 @@ class SimilarityService:
 
     def _ready(self, account: Account, ids: list[str]) -> dict[str, Image]:
         """The images still there; those gone are forgotten by the index."""
-        found = {img.id: img for img in self._images.get_many(account.id, ids)}
+        found: dict[str, Image] = {}
+        for start in range(0, len(ids), _GET_MANY):  # a statement holds at most 65,535 parameters
+            found.update((img.id, img) for img in self._images.get_many(account.id, ids[start:start + _GET_MANY]))
         gone = [i for i in ids if i not in found]
         if gone:
             self._index.forget(account.id, gone)
