@@ -10,6 +10,7 @@ their int8 codes (1,280 bytes an image): 100k images of one owner take about 180
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import OrderedDict
 from collections.abc import Collection, Sequence
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from imagerepo.domain.similarity import Embedding, Fingerprint, Pair
+from imagerepo.domain.similarity import PHASH_BITS, Embedding, Fingerprint, Pair
 from imagerepo.ports.fingerprint_repository import FingerprintRepository
 
 PROJECTED = 128
@@ -153,6 +154,105 @@ class _Owner:
             self.projected = np.zeros((n, min(PROJECTED, dims)), dtype=np.float32)
 
 
+# Duplicate pairs (``pairs``). Projected cosines err by a few hundredths: candidates within this
+# margin of the threshold are checked exactly on the codes. Owners with fewer embeddings than
+# EXACT_PAIRS_BELOW skip the projections: every pair is checked exactly.
+PAIRS_MARGIN = 0.08
+EXACT_PAIRS_BELOW = 256
+_PAIRS_BLOCK = 1024
+_PAIRS_CELLS = 1 << 22  # at most this many pairs' figures in memory at once (16 to 32 MB)
+# Hash neighbours by multi-index hashing up to this distance (bands of at least 8 bits); past it,
+# every pair's distance is counted.
+_BANDED_MAX_DISTANCE = 7
+
+
+def _within_runs(values: npt.NDArray[Any], rows: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """Every pair (as rows of ``rows``) that shares a value: rows sorted by value, then each row
+    paired with the 1st, 2nd, ... next one while they still share it."""
+    order = np.argsort(values, kind="stable")
+    v, r = values[order], rows[order]
+    out = []
+    i = np.flatnonzero(v[:-1] == v[1:]) if len(v) > 1 else np.zeros(0, dtype=np.int64)
+    k = 1
+    while len(i):
+        out.append(np.stack([r[i], r[i + k]], axis=1))
+        k += 1
+        i = i[i + k < len(v)]
+        i = i[v[i] == v[i + k]]
+    return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.int64)
+
+
+def _hash_neighbours(hashes: npt.NDArray[Any], has_hash: npt.NDArray[Any], max_distance: int) -> npt.NDArray[Any]:
+    """Candidate pairs (row, row) holding every pair of hashes within ``max_distance`` bits. Split
+    into max_distance + 1 bands, two such hashes agree on at least one band exactly (pigeonhole):
+    pairs sharing a band's value are the candidates, checked by the caller."""
+    rows = np.flatnonzero(has_hash)
+    if max_distance < 0 or len(rows) < 2:
+        return np.zeros((0, 2), dtype=np.int64)
+    h = hashes[rows]
+    if max_distance > _BANDED_MAX_DISTANCE:
+        out = []
+        step = max(1, min(_PAIRS_BLOCK, _PAIRS_CELLS // len(rows)))
+        for start in range(0, len(rows), step):
+            d = np.bitwise_count(h[start:start + step, None] ^ h[None, :])
+            r, c = np.nonzero(d <= max_distance)
+            r += start
+            upper = r < c
+            out.append(np.stack([rows[r[upper]], rows[c[upper]]], axis=1))
+        return np.concatenate(out)
+    bands = max_distance + 1
+    edges = [round(PHASH_BITS * k / bands) for k in range(bands + 1)]
+    parts = []
+    for lo, hi in itertools.pairwise(edges):
+        band = (h >> np.uint64(lo)) & np.uint64((1 << (hi - lo)) - 1)
+        parts.append(_within_runs(band, rows))
+    return np.concatenate(parts)
+
+
+def _alike(proj: npt.NDArray[Any], has_emb: npt.NDArray[Any], min_similarity: float) -> npt.NDArray[Any]:
+    """Candidate pairs (row, row) whose embeddings may be ``min_similarity`` alike: their projected
+    cosine within PAIRS_MARGIN of it, or every pair for a small owner. Every pair's projected
+    cosine is computed, block by block over the upper triangle: quadratic, but a matrix product
+    (the owner's clusters were tried: they found a third of the pairs of photos shot in pairs)."""
+    rows = np.flatnonzero(has_emb)
+    if len(rows) < 2:
+        return np.zeros((0, 2), dtype=np.int64)
+    if len(rows) < EXACT_PAIRS_BELOW:
+        r, c = np.triu_indices(len(rows), k=1)
+        return np.stack([rows[r], rows[c]], axis=1)
+    p = proj[rows]
+    threshold = np.float32(min_similarity - PAIRS_MARGIN)
+    out = []
+    step = max(1, min(_PAIRS_BLOCK, _PAIRS_CELLS // len(rows)))
+    for start in range(0, len(rows), step):
+        stop = min(len(rows), start + step)
+        flat = np.flatnonzero(p[start:stop] @ p[start:].T >= threshold)
+        r, c = np.divmod(flat, len(rows) - start)
+        upper = r < c  # c counts from start, as r does
+        out.append(np.stack([rows[r[upper] + start], rows[c[upper] + start]], axis=1))
+    return np.concatenate(out)
+
+
+def _cosines(codes: npt.NDArray[Any], a: npt.NDArray[Any], b: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+    """Cosine of rows a[k] and b[k] of the int8 codes as Embedding.cosine computes it (integer
+    sums, then float64: the same figure to the last bit); 0 where either is zero."""
+    out = np.zeros(len(a), dtype=np.float64)
+    used = np.unique(np.concatenate([a, b]))
+    squares = np.zeros(len(codes), dtype=np.int64)
+    for s in range(0, len(used), 4096):  # int32 holds 1,280 products of int8 codes
+        x = codes[used[s:s + 4096]].astype(np.int32)
+        squares[used[s:s + 4096]] = np.einsum("ij,ij->i", x, x)
+    norms = np.sqrt(squares.astype(np.float64))
+    step = 4096
+    for s in range(0, len(a), step):
+        x = codes[a[s:s + step]].astype(np.int32)
+        y = codes[b[s:s + step]].astype(np.int32)
+        dot = np.einsum("ij,ij->i", x, y).astype(np.float64)
+        denom = norms[a[s:s + step]] * norms[b[s:s + step]]
+        out[s:s + step] = np.divide(dot, denom, out=np.zeros_like(dot), where=denom > 0)
+    return out
+
+
 class NumpySimilarityIndex:
     def __init__(self, fingerprints: FingerprintRepository) -> None:
         self._fingerprints = fingerprints
@@ -227,7 +327,8 @@ class NumpySimilarityIndex:
         return sorted(found, key=lambda f: (f[1], f[0]))
 
     def pairs(self, owner_id: str, max_distance: int, min_similarity: float) -> Sequence[Pair]:
-        """Blockwise over all pairs: quadratic, about a second for 10k images."""
+        """Candidates found apart, then checked exactly: hash neighbours by multi-index hashing
+        (``_hash_neighbours``), alike embeddings through the projections (``_alike``)."""
         with self._lock:
             o = self._fresh(owner_id)
             n = len(o.ids)
@@ -237,34 +338,26 @@ class NumpySimilarityIndex:
             has_emb = o.has_embedding[alive]
             proj = o.projected[alive] if o.dims else np.zeros((len(alive), 1), np.float32)
             codes = o.codes[alive] if o.dims else np.zeros((len(alive), 1), np.int8)
+        found = np.concatenate([
+            _hash_neighbours(hashes, has_hash, max_distance),
+            _alike(proj, has_emb, min_similarity),
+        ])
+        if not len(found):
+            return []
         m = len(ids)
-
-        def cosine(a: int, b: int) -> float:
-            x, y = codes[a].astype(np.float32), codes[b].astype(np.float32)
-            return float(x @ y / (np.linalg.norm(x) * np.linalg.norm(y) + 1e-12))
-
-        found: dict[tuple[int, int], None] = {}
-        # Projected cosines err by a few hundredths: candidates within this margin are checked exactly.
-        margin = 0.08
-        block = 512
-        for start in range(0, m, block):
-            stop = min(m, start + block)
-            d = np.bitwise_count(hashes[start:stop, None] ^ hashes[None, :])
-            close = (d <= max_distance) & has_hash[start:stop, None] & has_hash[None, :]
-            alike = proj[start:stop] @ proj.T >= min_similarity - margin
-            alike &= has_emb[start:stop, None] & has_emb[None, :]
-            rows, cols = np.nonzero(close | alike)
-            for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
-                a = start + r
-                if a < c:
-                    found[(a, c)] = None
+        key = np.unique(np.minimum(found[:, 0], found[:, 1]) * m + np.maximum(found[:, 0], found[:, 1]))
+        a, b = key // m, key % m
+        both_hash = has_hash[a] & has_hash[b]
+        dist = np.bitwise_count(hashes[a] ^ hashes[b]).astype(np.int64)
+        both_emb = has_emb[a] & has_emb[b]
+        sim = _cosines(codes, a, b)
+        sim = np.minimum(1.0, np.maximum(0.0, sim))
+        keep = (both_hash & (dist <= max_distance)) | (both_emb & (sim >= min_similarity))
         out = []
-        for a, b in found:
-            dist = int(np.bitwise_count(hashes[a] ^ hashes[b])) if has_hash[a] and has_hash[b] else None
-            sim = min(1.0, max(0.0, cosine(a, b))) if has_emb[a] and has_emb[b] else None
-            if (dist is not None and dist <= max_distance) or (sim is not None and sim >= min_similarity):
-                x, y = (a, b) if ids[a] < ids[b] else (b, a)
-                out.append(Pair(ids[x], ids[y], dist, sim))
+        for x, y, h, d, e, s in zip(a[keep].tolist(), b[keep].tolist(), both_hash[keep].tolist(),
+                                    dist[keep].tolist(), both_emb[keep].tolist(), sim[keep].tolist(), strict=True):
+            first, second = (ids[x], ids[y]) if ids[x] < ids[y] else (ids[y], ids[x])
+            out.append(Pair(first, second, d if h else None, s if e else None))
         return sorted(out, key=lambda p: (p.a, p.b))
 
     def forget(self, owner_id: str, image_ids: Collection[str]) -> None:

@@ -10,7 +10,7 @@ from imagerepo.domain.accounts import Account
 from imagerepo.domain.errors import NotFound
 from imagerepo.domain.images import Image
 from imagerepo.domain.similarity import (
-    EXACT_MAX_DISTANCE,
+    EXACT_MIN_SIMILARITY,
     EXACT_SURE_DISTANCE,
     NEAR_MIN_SIMILARITY,
     DuplicateKind,
@@ -27,6 +27,7 @@ from imagerepo.ports.similarity_index import SimilarityIndex
 log = logging.getLogger(__name__)
 
 MAX_SIMILAR = 100
+_GET_MANY = 10_000
 
 
 @attrs.frozen
@@ -49,7 +50,9 @@ class SimilarityService:
 
     def _ready(self, account: Account, ids: list[str]) -> dict[str, Image]:
         """The images still there; those gone are forgotten by the index."""
-        found = {img.id: img for img in self._images.get_many(account.id, ids)}
+        found: dict[str, Image] = {}
+        for start in range(0, len(ids), _GET_MANY):  # a statement holds at most 65,535 parameters
+            found.update((img.id, img) for img in self._images.get_many(account.id, ids[start:start + _GET_MANY]))
         gone = [i for i in ids if i not in found]
         if gone:
             self._index.forget(account.id, gone)
@@ -89,7 +92,10 @@ class SimilarityService:
     def duplicates(self, account: Account) -> list[DuplicateImages]:
         """The account's duplicate groups, oldest first within each: ``exact`` groups are copies
         of one picture; ``near`` groups are pictures of one scene (one image per picture)."""
-        pairs = self._index.pairs(account.id, EXACT_MAX_DISTANCE, NEAR_MIN_SIMILARITY)
+        # Every pair the rules can join: within EXACT_SURE_DISTANCE bits, or alike enough to be
+        # near or (within EXACT_MAX_DISTANCE bits) exact; the index finds them without
+        # comparing every pair.
+        pairs = self._index.pairs(account.id, EXACT_SURE_DISTANCE, min(NEAR_MIN_SIMILARITY, EXACT_MIN_SIMILARITY))
         ids = sorted({i for p in pairs for i in (p.a, p.b)})
         found = self._ready(account, ids)
         order = [i.id for i in sorted(found.values(), key=lambda i: (i.uploaded_at, i.id))]
