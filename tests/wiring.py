@@ -70,3 +70,13 @@ def memory_container(settings: Settings | None = None, **overrides: Any) -> Cont
     for name, value in defaults.items():
         getattr(c, name).override(providers.Object(value))
     return c
+
+
+def real_container(settings: Settings, **overrides: Any) -> Container:
+    """The production container on what ``settings`` names (SQLite in its data dir, or the
+    PostgreSQL of its ``database_url``); ``overrides`` replace providers by name."""
+    c = Container()
+    c.settings.override(providers.Object(settings))
+    for name, value in overrides.items():
+        getattr(c, name).override(providers.Object(value))
+    return c

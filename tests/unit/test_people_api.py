@@ -11,18 +11,16 @@ from typing import Any
 
 import attrs
 import pytest
-from dependency_injector import providers
 from litestar.testing import TestClient
 
 from imagerepo.adapters.memory import ManualClock
 from imagerepo.adapters.memory_people import ScriptedFaceAnalyzer
-from imagerepo.entrypoints.container import Container
 from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.settings import Settings
 from tests import images as img
 from tests.integration.stack import fresh_database
 from tests.people_faces import finding
-from tests.wiring import memory_container
+from tests.wiring import memory_container, real_container
 
 
 @attrs.define
@@ -53,9 +51,7 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
             if request.param == "postgres":
                 url = stack.enter_context(fresh_database(request.getfixturevalue("postgres_dsn")))
                 settings = attrs.evolve(settings, database_url=url)
-            container = Container()
-            container.settings.override(providers.Object(settings))
-            container.face_analyzer.override(providers.Object(faces))
+            container = real_container(settings, face_analyzer=faces)
         client = stack.enter_context(TestClient(create_app(container)))
         yield Env(client, container, faces)
 

@@ -10,18 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dependency_injector import providers
 from litestar.testing import TestClient
 from PIL import Image
 from skimage import data as sk
 
 from imagerepo.adapters.local import LocalImageAnalyzer
 from imagerepo.adapters.memory import ManualClock
-from imagerepo.entrypoints.container import Container
 from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.settings import Settings
 from tests.unit.test_when_where_api import signup, upload
-from tests.wiring import memory_container
+from tests.wiring import memory_container, real_container
 
 _ANALYZER = LocalImageAnalyzer(nsfw=False)
 
@@ -49,9 +47,7 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[TestCl
         if request.param == "memory":
             container = memory_container(settings, clock=ManualClock(), analyzer=_ANALYZER)
         else:
-            container = Container()
-            container.settings.override(providers.Object(settings))
-            container.analyzer.override(providers.Object(_ANALYZER))
+            container = real_container(settings, analyzer=_ANALYZER)
         client = stack.enter_context(TestClient(create_app(container)))
         yield client, container
 

@@ -21,7 +21,7 @@ from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.settings import Settings
 from tests import images as img
 from tests.integration.stack import fresh_database
-from tests.wiring import memory_container
+from tests.wiring import memory_container, real_container
 
 _GAZETTEER = OfflineGazetteer()  # one load for the module's SQLite and PostgreSQL apps
 
@@ -39,10 +39,7 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[TestCl
             if request.param == "postgres":
                 url = stack.enter_context(fresh_database(request.getfixturevalue("postgres_dsn")))
                 settings = attrs.evolve(settings, database_url=url)
-            container = Container()
-            container.settings.override(providers.Object(settings))
-            container.clock.override(providers.Object(clock))
-            container.gazetteer.override(providers.Object(_GAZETTEER))
+            container = real_container(settings, clock=clock, gazetteer=_GAZETTEER)
         client = stack.enter_context(TestClient(create_app(container)))
         yield client, clock
 
