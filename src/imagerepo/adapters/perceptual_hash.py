@@ -1,4 +1,4 @@
-"""The perceptual hash (DCT pHash) of decoded pixels or of a small encoded image.
+"""The perceptual hash (DCT pHash) of decoded pixels.
 
 Grey levels at 32×32, a 2-D DCT, and the 8×8 lowest frequencies (bar the constant term's row
 and column weighting, which the median absorbs) compared with their median: 64 bits that a
@@ -7,8 +7,6 @@ re-encode, resize or mild color change barely moves. Computed on pixels already 
 """
 
 from __future__ import annotations
-
-import io
 
 import numpy as np
 import numpy.typing as npt
@@ -38,16 +36,6 @@ def phash_of_image(im: Image.Image) -> int:
 def phash_of_rgb(rgb: npt.NDArray[np.uint8]) -> int:
     """64-bit pHash of (h, w, 3) RGB pixels."""
     return phash_of_image(Image.fromarray(np.ascontiguousarray(rgb)))
-
-
-def phash_of_bytes(data: bytes) -> int | None:
-    """pHash of an encoded image (a thumbnail, say); None when it cannot be decoded."""
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            im.draft("L", (4 * _SIDE, 4 * _SIDE))
-            return phash_of_image(im)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-        return None
 
 
 def _bits(gray: npt.NDArray[np.float64]) -> int:
