@@ -136,7 +136,7 @@ class PeopleService:
     def faces_of(self, account: Account, image_ids: Sequence[str]) -> dict[str, list[tuple[Face, Person | None]]]:
         """Each image's faces with their (visible) person, by image id."""
         out: dict[str, list[tuple[Face, Person | None]]] = {i: [] for i in image_ids}
-        if not image_ids:
+        if not image_ids or not account.settings.face_recognition:  # off: the account keeps no faces
             return out
         faces = self._people.faces(account.id, image_ids=image_ids)
         if not faces:
@@ -157,7 +157,7 @@ class PeopleService:
     def split_query(self, account: Account, q: str | None) -> tuple[str | None, list[str]]:
         """The words of ``q`` that name one of the account's people become a person filter:
         (the rest of q, the person ids). Nothing changes for an account without named people."""
-        if not q:
+        if not q or not account.settings.face_recognition:  # off: the account has no people
             return q, []
         names = {p.id: p.name for p in self._people.persons(account.id) if p.name and not p.hidden}
         rest, ids = names_in_query(q, names)
