@@ -61,6 +61,20 @@ def test_password_hash_and_quota_can_change(account_repo: Any) -> None:
     assert account_repo.get(a.id).quota_limit is None
 
 
+def test_a_deleted_account_is_gone_and_its_name_free(account_repo: Any) -> None:
+    alice, bob = account("Alice"), account("bob")
+    account_repo.add(alice)
+    account_repo.add(bob)
+    assert account_repo.delete(alice.id) is True
+    assert account_repo.get(alice.id) is None
+    assert account_repo.get_by_username("alice") is None
+    assert [a.username for a in account_repo.list()] == ["bob"]
+    assert account_repo.delete(alice.id) is False
+    again = account("ALICE")
+    account_repo.add(again)  # the name may be taken again
+    assert account_repo.get_by_username("alice") == again
+
+
 def test_list_is_oldest_first(account_repo: Any) -> None:
     made = [account(f"user{i}", T0 - timedelta(minutes=i)) for i in range(4)]
     for a in made:

@@ -43,6 +43,19 @@ def test_an_accounts_links_are_listed_oldest_first(identity_link_repo: Any) -> N
     assert [x.subject for x in identity_link_repo.list_for("acc-1")] == ["b", "a", "c"]
 
 
+def test_deleting_an_accounts_links_keeps_everyone_elses(identity_link_repo: Any) -> None:
+    for subject in ("a", "b"):
+        identity_link_repo.add(IdentityLink("https://idp", subject, "acc-1", T0))
+    identity_link_repo.add(IdentityLink("https://idp", "c", "acc-2", T0))
+    assert identity_link_repo.delete_for("acc-1") == 2
+    assert identity_link_repo.list_for("acc-1") == []
+    assert identity_link_repo.get("https://idp", "a") is None
+    assert [x.subject for x in identity_link_repo.list_for("acc-2")] == ["c"]
+    assert identity_link_repo.delete_for("acc-1") == 0
+    # The subject is free again: a later sign-in with it makes a new link.
+    assert identity_link_repo.add(IdentityLink("https://idp", "a", "acc-3", T0)).account_id == "acc-3"
+
+
 def test_racing_first_sign_ins_all_get_the_one_stored_link(identity_link_repo: Any) -> None:
     start = threading.Barrier(8)
     got: list[IdentityLink] = []

@@ -106,6 +106,10 @@ class InMemoryAccountRepository:
     def list(self) -> Sequence[Account]:
         return sorted(self._by_id.values(), key=lambda a: (a.created_at, a.id))
 
+    def delete(self, account_id: str) -> bool:
+        with self._lock:
+            return self._by_id.pop(account_id, None) is not None
+
 
 class InMemorySessionRepository:
     def __init__(self) -> None:

@@ -22,3 +22,10 @@ class InMemoryIdentityLinkRepository:
 
     def list_for(self, account_id: str) -> Sequence[IdentityLink]:
         return sorted((x for x in self._links.values() if x.account_id == account_id), key=lambda x: x.created_at)
+
+    def delete_for(self, account_id: str) -> int:
+        with self._lock:
+            gone = [k for k, x in self._links.items() if x.account_id == account_id]
+            for k in gone:
+                del self._links[k]
+            return len(gone)

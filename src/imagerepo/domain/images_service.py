@@ -339,6 +339,21 @@ class ImageService:
                     return
             self._clock.sleep(pause)
 
+    def delete_all(self, account: Account) -> int:
+        """Hide every image of the account at once, then remove their blobs and rows.
+
+        Unlike :meth:`delete` there is no retry per image: the first blob the store refuses
+        leaves the rest to the sweeper, so an outage cannot hold the request for minutes.
+        Returns how many images were hidden."""
+        hidden = [
+            image for image in (self._images.begin_delete(account.id, i.id) for i in list(self.images_of(account)))
+            if image is not None
+        ]
+        for image in hidden:
+            if not self._try_finish_delete(image):
+                break
+        return len(hidden)
+
     def _finish_delete(self, image: Image) -> None:
         if self._forget_faces is not None:
             self._forget_faces(image.owner_id, image.id)

@@ -31,6 +31,7 @@ from imagerepo.adapters.system import Argon2PasswordHasher, SystemClock, Threads
 from imagerepo.adapters.worker import NullScheduler, ThreadAnalysisWorker, TimeoutImageAnalyzer
 from imagerepo.domain.accounts_service import AccountService
 from imagerepo.domain.analysis_service import AnalysisService
+from imagerepo.domain.closing_service import AccountClosingService
 from imagerepo.domain.identity_service import ExternalSignInService
 from imagerepo.domain.images_service import ImageService
 from imagerepo.domain.people_service import PeopleService
@@ -412,6 +413,9 @@ class Container(containers.DeclarativeContainer):
         SimilarityService, image_repository, fingerprint_repository, similarity_index
     )
     token_service = providers.Singleton(TokenService, session_repository, clock)
+    closing_service = providers.Singleton(
+        AccountClosingService, account_repository, session_repository, identity_links, image_service, people_service
+    )
     external_sign_in = providers.Singleton(
         ExternalSignInService, account_repository, identity_links, hasher, clock, account_service
     )

@@ -33,3 +33,7 @@ class AccountRepository(Protocol):
     def list(self) -> Sequence[Account]:
         """Every account, oldest first."""
         ...
+
+    def delete(self, account_id: str) -> bool:
+        """Remove the account row (its username becomes free); False when there was none."""
+        ...

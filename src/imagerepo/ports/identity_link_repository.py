@@ -21,3 +21,7 @@ class IdentityLinkRepository(Protocol):
     def list_for(self, account_id: str) -> Sequence[IdentityLink]:
         """The account's links, oldest first."""
         ...
+
+    def delete_for(self, account_id: str) -> int:
+        """Remove every link of the account; returns how many went."""
+        ...

@@ -43,3 +43,7 @@ class SqlIdentityLinkRepository:
                 (account_id,),
             ).fetchall()
         return [identity_link_from_row(r) for r in rows]
+
+    def delete_for(self, account_id: str) -> int:
+        with self._db.transaction() as tx:
+            return int(tx.execute("DELETE FROM identity_links WHERE account_id = ?", (account_id,)).rowcount)

@@ -88,6 +88,10 @@ class SqlAccountRepository:
             rows = tx.execute("SELECT * FROM accounts ORDER BY created_at, id").fetchall()
         return [account_from_row(r) for r in rows]
 
+    def delete(self, account_id: str) -> bool:
+        with self._db.transaction() as tx:
+            return tx.execute("DELETE FROM accounts WHERE id = ?", (account_id,)).rowcount > 0
+
 
 class SqlSessionRepository:
     def __init__(self, db: Database) -> None:

@@ -14,6 +14,7 @@ from litestar.params import SkipValidation
 
 from imagerepo.adapters.oidc import AuthlibOidcClient
 from imagerepo.domain.accounts_service import AccountService
+from imagerepo.domain.closing_service import AccountClosingService
 from imagerepo.domain.identity import OidcProviderConfig
 from imagerepo.domain.identity_service import ExternalSignInService
 from imagerepo.domain.images_service import ImageService
@@ -35,6 +36,7 @@ SignedBlobReader = Callable[[str, str, str], tuple[bytes, str | None]]
 
 # The types handlers name in their signatures, for Litestar to resolve postponed annotations.
 SIGNATURE_NAMESPACE: dict[str, Any] = {
+    "AccountClosingService": AccountClosingService,
     "AccountService": AccountService, "Auth": Auth, "ExternalSignInService": ExternalSignInService,
     "ImageService": ImageService, "PeopleService": PeopleService,
     "OidcFlow": OidcFlow, "ReadinessChecks": ReadinessChecks, "Settings": Settings,
@@ -56,6 +58,9 @@ def dependencies(container: Container) -> dict[str, Provide]:
 
     def people() -> PeopleService:
         return container.people_service()
+
+    def closing() -> AccountClosingService:
+        return container.closing_service()
 
     def tokens() -> TokenService:
         return container.token_service()
@@ -83,6 +88,7 @@ def dependencies(container: Container) -> dict[str, Provide]:
         "accounts": Provide(accounts, sync_to_thread=False),
         "images": Provide(images, sync_to_thread=False),
         "people": Provide(people, sync_to_thread=False),
+        "closing": Provide(closing, sync_to_thread=False),
         "tokens": Provide(tokens, sync_to_thread=False),
         "similarity": Provide(similarity, sync_to_thread=False),
         "external_sign_in": Provide(external_sign_in, sync_to_thread=False),

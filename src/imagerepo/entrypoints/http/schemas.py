@@ -62,6 +62,12 @@ class SettingsIn(msgspec.Struct, forbid_unknown_fields=True):
     keep_location: bool | None = None
 
 
+class CloseAccountIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The account's own username, typed again to confirm."""
+
+    username: str
+
+
 class MeOut(msgspec.Struct):
     id: str
     username: str

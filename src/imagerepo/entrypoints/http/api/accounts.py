@@ -11,6 +11,7 @@ from litestar.params import JSONBody
 
 from imagerepo.domain.accounts import PASSWORD_RULES, USERNAME_RULES
 from imagerepo.domain.accounts_service import AccountService
+from imagerepo.domain.closing_service import AccountClosingService
 from imagerepo.domain.images_service import ImageService
 from imagerepo.domain.people_service import PeopleService
 from imagerepo.entrypoints.client_address import client_address
@@ -19,6 +20,7 @@ from imagerepo.entrypoints.http.deps import AppSettings
 from imagerepo.entrypoints.http.schemas import (
     JSON_BODY_LIMIT,
     AccountOut,
+    CloseAccountIn,
     CredentialsIn,
     MeOut,
     RulesOut,
@@ -103,4 +105,18 @@ def update_me(data: JSONBody[SettingsIn], auth: NamedDependency[Auth], accounts:
     return MeOut.of(account, images.quota(account))
 
 
-ROUTES = [rules, sign_up, sign_in, sign_out, sign_out_everywhere, me, update_me]
+@delete("/api/v1/me", tags=["accounts"], status_code=204, sync_to_thread=True, operation_id="deleteMe",
+        request_max_body_size=JSON_BODY_LIMIT,
+        summary="Delete my account and everything it holds",
+        description="Confirm with the account's own username (`{\"username\": \"alice\"}`). "
+                    "Deletes every image (originals, thumbnails, analyses, fingerprints), every face, person and "
+                    "face crop, the identity-provider links, every session and API token, then the account; the "
+                    "username becomes free. A wrong confirmation is 400 `validation_error` and changes nothing. "
+                    "Repeating a close that failed half way finishes it.",
+        response_cookies=[SIGNED_OUT], responses=error_responses(400, 401, 413, 415, 503))
+def delete_me(data: JSONBody[CloseAccountIn], auth: NamedDependency[Auth],
+              closing: NamedDependency[AccountClosingService]) -> None:
+    closing.close(auth.account, data.username)
+
+
+ROUTES = [rules, sign_up, sign_in, sign_out, sign_out_everywhere, me, update_me, delete_me]

@@ -38,12 +38,12 @@ def _demo_exists(accounts: AccountService) -> bool:
 
 
 def _signin_page(accounts: AccountService, settings: Settings, status: int = 200, *, username: str, target: str,
-                 message: str = "") -> Template:
+                 message: str = "", notice: str = "") -> Template:
     """The sign-in form; the seed's published demo password shows only when the operator turned the demo on."""
     providers = [{"label": p.label, "url": login_url(p.name, target)} for p in settings.oidc_providers]
     return page(None, "signin.html", status, account=None, username=username, next=target,
                 demo=_demo_exists(accounts), demo_password=DEMO_PASSWORD if settings.demo else "",
-                providers=providers, message=message)
+                providers=providers, message=message, notice=notice)
 
 
 @get("/signin", sync_to_thread=True)
@@ -51,8 +51,10 @@ def signin_page(request: Request[Any, Any, Any], viewer: NamedDependency[Auth | 
                 accounts: NamedDependency[AccountService], settings: AppSettings) -> Template | Redirect:
     if viewer:
         return Redirect(AFTER_SIGN_IN, status_code=303)
+    closed = request.query_params.get("closed") == "1"
     return _signin_page(accounts, settings, username=request.query_params.get("username", ""),
-                        target=safe_path(request.query_params.get("next"), AFTER_SIGN_IN))
+                        target=safe_path(request.query_params.get("next"), AFTER_SIGN_IN),
+                        notice="Your account and everything it held were deleted." if closed else "")
 
 
 @post("/signin")

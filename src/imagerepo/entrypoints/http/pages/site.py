@@ -14,7 +14,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from imagerepo.entrypoints.http.errors import PAGE
-from imagerepo.entrypoints.http.pages import auth, duplicates, gallery, image, people, pwa, upload
+from imagerepo.entrypoints.http.pages import account, auth, duplicates, gallery, image, people, pwa, upload
 from imagerepo.entrypoints.http.security import page_security
 from imagerepo.entrypoints.presenters import filesize
 
@@ -40,7 +40,7 @@ def route_handlers(csrf_secret: Callable[[], str], csp: Callable[[], str]) -> li
     pages = Router(
         path="/",
         route_handlers=[*auth.ROUTES, *gallery.ROUTES, *upload.ROUTES, *image.ROUTES, *duplicates.ROUTES,
-                        *people.ROUTES, *pwa.ROUTES],
+                        *people.ROUTES, *account.ROUTES, *pwa.ROUTES],
         middleware=[page_security(csrf_secret, csp)],
         opt={PAGE: True},
         include_in_schema=False,
