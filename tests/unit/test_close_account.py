@@ -15,8 +15,9 @@ import attrs
 import pytest
 from litestar.testing import TestClient
 
-from imagerepo.adapters.memory import ManualClock
+from imagerepo.adapters.memory import InMemoryAccountRepository, ManualClock
 from imagerepo.adapters.memory_people import ScriptedFaceAnalyzer
+from imagerepo.domain.errors import ServiceUnavailable
 from imagerepo.domain.identity import IdentityLink
 from imagerepo.domain.tokens_service import API_TOKEN_KIND
 from imagerepo.entrypoints.http.app import create_app
@@ -229,3 +230,45 @@ def test_the_account_page_turns_places_off_erasing_them_and_on_again(env: Env) -
     assert "Places are not kept" in env.client.get("/account").text
     env.client.post("/account/settings", data={"keep_location": "on", "_csrf_token": csrf(env.client, "/account")})
     assert env.container.account_repository().get(dora.id).settings.keep_location
+
+
+class FailsOnce:
+    """An AccountRepository whose first delete fails, as a database restart would fail it."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.failed = False
+
+    def delete(self, account_id: str) -> bool:
+        if not self.failed:
+            self.failed = True
+            raise ServiceUnavailable("database restarting")
+        return bool(self._inner.delete(account_id))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def test_a_close_that_failed_half_way_is_finished_by_asking_again(tmp_path: Path,
+                                                                  request: pytest.FixtureRequest) -> None:
+    accounts = FailsOnce(InMemoryAccountRepository())
+    with ExitStack() as stack:
+        env = open_env(stack, "memory", tmp_path, request, account_repository=accounts)
+        alice, alice_id = signup(env.client, "alice")
+        env.photo(alice, finding(1, 1))
+        r = env.client.request("DELETE", "/api/v1/me", json={"username": "alice"}, headers=alice)
+        assert r.status_code == 503
+        assert holdings(env, alice_id)["images"] == 0  # what was done stays done
+        again, same_id = signup_again(env.client, "alice")
+        assert same_id == alice_id  # the account is still there, so its owner can sign in and finish
+        assert env.client.request("DELETE", "/api/v1/me", json={"username": "alice"}, headers=again).status_code == 204
+        assert env.container.account_repository().get(alice_id) is None
+        assert holdings(env, alice_id) == dict.fromkeys(holdings(env, alice_id), 0)
+
+
+def signup_again(client: TestClient[Any], username: str) -> tuple[dict[str, str], str]:
+    r = client.post("/api/v1/sessions", json={"username": username, "password": PASSWORD})
+    assert r.status_code == 201, r.text
+    client.cookies.clear()
+    auth = {"Authorization": f"Bearer {r.json()['token']}"}
+    return auth, str(client.get("/api/v1/me", headers=auth).json()["id"])
