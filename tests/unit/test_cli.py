@@ -66,7 +66,7 @@ def mixed(tmp_path: Path) -> Path:
 
 
 def test_every_command_has_help(env: dict[str, str]) -> None:
-    for command in ("serve", "worker", "migrate", "create-user", "sweep", "import", "export", "reanalyze",
+    for command in ("serve", "worker", "migrate", "create-user", "delete-user", "sweep", "import", "export", "reanalyze",
                     "users", "demo", "backfill-metadata"):
         r = runner.invoke(cli, [command, "--help"], env=env)
         assert r.exit_code == 0, command
@@ -109,6 +109,24 @@ def test_import_for_an_unknown_user_fails_clearly(env: dict[str, str], mixed: Pa
     r = runner.invoke(cli, ["import", str(mixed), "--user", "nobody"], env=env)
     assert r.exit_code == 1
     assert "no user named 'nobody'" in r.output
+
+
+def test_delete_user_asks_then_deletes_the_account_and_its_images(env: dict[str, str], mixed: Path) -> None:
+    run(env, "create-user", "alice", "--password", "correct horse", "--quota", "20")
+    run(env, "create-user", "bob", "--password", "correct horse", "--quota", "20")
+    run(env, "import", str(mixed), "--user", "alice")
+    run(env, "import", str(mixed), "--user", "bob")
+    r = runner.invoke(cli, ["delete-user", "alice"], env=env, input="n\n")
+    assert r.exit_code == 1  # aborted: nothing changes
+    assert "alice" in run(env, "users")
+    assert "deleted alice: 4 image(s)" in run(env, "delete-user", "ALICE", "--yes")
+    listing = run(env, "users")
+    assert "alice" not in listing
+    assert "bob" in listing
+    assert states(Path(env["IMAGEREPO_DATA_DIR"])) == {"ready": 4}  # bob's only
+    r = runner.invoke(cli, ["delete-user", "alice", "--yes"], env=env)
+    assert r.exit_code == 1
+    assert "no user named 'alice'" in r.output
 
 
 def test_export_writes_originals_and_the_analysis(env: dict[str, str], mixed: Path, tmp_path: Path) -> None:

@@ -159,6 +159,26 @@ def create_user(
     typer.echo(f"created {account.username} ({account.id})")
 
 
+@cli.command("delete-user")
+def delete_user(
+    username: str,
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
+) -> None:
+    """Delete an account with every image, face and token it holds (what its owner's Delete account does)."""
+    container = _container(workers=0)
+    container.init_resources()
+    try:
+        account = _account(container, username)
+        if not yes:
+            typer.confirm(f"Delete {account.username} and every image, face and token of it, for good?", abort=True)
+        closed = container.closing_service().close(account, account.username)
+    except DomainError as e:
+        _fail(e)
+    finally:
+        container.shutdown_resources()
+    typer.echo(f"deleted {account.username}: {closed.images} image(s), {closed.faces} face(s)")
+
+
 @cli.command()
 def sweep() -> None:
     """Finish interrupted uploads and deletions and remove orphan blobs, once."""
