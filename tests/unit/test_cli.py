@@ -66,7 +66,8 @@ def mixed(tmp_path: Path) -> Path:
 
 
 def test_every_command_has_help(env: dict[str, str]) -> None:
-    for command in ("serve", "worker", "migrate", "create-user", "delete-user", "sweep", "import", "export", "reanalyze",
+    for command in ("serve", "worker", "migrate", "create-user", "delete-user", "sweep", "import", "export",
+                    "reanalyze",
                     "users", "demo", "backfill-metadata"):
         r = runner.invoke(cli, [command, "--help"], env=env)
         assert r.exit_code == 0, command
