@@ -26,30 +26,15 @@ from tests import images as img
 from tests.hardening.test_url_dies_with_image import FailingDeletes
 from tests.integration.stack import fresh_database
 from tests.people_faces import finding
+from tests.unit.test_people_api import Env
 from tests.unit.test_web import csrf
 from tests.wiring import memory_container, real_container
 
 PASSWORD = "correct horse"
 
 
-@attrs.define
-class Env:
-    client: TestClient[Any]
-    container: Any
-    faces: ScriptedFaceAnalyzer
-    n: int = 0
-
-    def photo(self, auth: dict[str, str], *faces: Any) -> dict[str, Any]:
-        self.n += 1
-        data = img.png(color=(self.n % 256, self.n // 256, 91))
-        self.faces.script(data, faces)
-        r = self.client.post("/api/v1/images", files={"file": (f"p{self.n}.png", data, "image/png")}, headers=auth)
-        assert r.status_code == 201, r.text
-        self.container.analysis_service().drain()
-        return dict(r.json())
-
-    def keys_of(self, account_id: str) -> list[str]:
-        return [k for k in self.container.blob_store().keys() if k.startswith(account_id + "/")]
+def keys_of(env: Env, account_id: str) -> list[str]:
+    return [k for k in env.container.blob_store().keys() if k.startswith(account_id + "/")]
 
 
 def open_env(stack: ExitStack, kind: str, tmp_path: Path, request: pytest.FixtureRequest, **overrides: Any) -> Env:
@@ -88,7 +73,7 @@ def holdings(env: Env, account_id: str, image_ids: list[str] | None = None) -> d
     fingerprints = env.container.fingerprint_repository()
     return {
         "stored_fingerprints": sum(fingerprints.get(account_id, i) is not None for i in image_ids or []),
-        "blobs": len(env.keys_of(account_id)),
+        "blobs": len(keys_of(env, account_id)),
         "faces": len(people.faces(account_id)),
         "persons": len(people.persons(account_id)),
         "fingerprints": len(fingerprints.changes(account_id, 0, 1000)),
@@ -180,12 +165,12 @@ def test_a_store_that_refuses_deletes_does_not_stop_the_close(tmp_path: Path, re
         assert store.attempts == 4 + 1
         assert env.container.image_repository().count(alice_id) == 0
         assert env.container.account_repository().get(alice_id) is None
-        assert env.keys_of(alice_id)  # still stored: the store refused
+        assert keys_of(env, alice_id)  # still stored: the store refused
         store.failures = 0
         report = env.container.image_service().sweep()
         # The images, then the face crops they orphaned.
         assert (report.deletions_finished, report.orphan_blobs_removed) == (4, 4)
-        assert env.keys_of(alice_id) == []
+        assert keys_of(env, alice_id) == []
 
 
 def test_the_account_page_closes_the_account_after_the_username_is_typed(env: Env) -> None:
