@@ -140,6 +140,17 @@ def _class_count(word: str) -> int:
     return sum(1 for w in broad_words() if word in w)
 
 
+# What has a person's outline without being one: an animal standing up, a sign's pictogram.
+_NOT_PERSON = ("animal", "sign")
+
+
+def not_a_person(probs: npt.NDArray[np.float32]) -> float:
+    """The classifier's summed probability that the photo shows an animal or a sign (0..1)."""
+    broad = broad_words()
+    share = sum(float(probs[i]) for i in np.flatnonzero(probs >= 0.01) if set(_NOT_PERSON) & set(broad[i]))
+    return min(share, 1.0)
+
+
 _WORN = {"clothing", "hat", "shoe", "coat", "swimwear"}
 
 
