@@ -85,6 +85,15 @@ def test_a_person_shaped_sign_or_animal_is_no_person(analyzed: Callable[[str], A
 
 
 @pytest.mark.slow
+def test_small_people_seen_from_behind_are_found(analyzed: Callable[[str], AnalysisResult]) -> None:
+    """darknet's kite.jpg: people walking away on a beach, a few percent of the photo each; the
+    classifier (parachute, seashore) has no doubt to raise."""
+    result = analyzed("kite.jpg")
+    assert "person" in names(result)
+    assert "face" not in names(result)
+
+
+@pytest.mark.slow
 def test_a_sure_body_beside_animals_stays_a_person(analyzed: Callable[[str], AnalysisResult]) -> None:
     """darknet's person.jpg: the classifier is sure of the dogs, the detector surer of the woman."""
     assert analyzed("person.jpg").extra["people"] == 1
