@@ -111,6 +111,7 @@ class LocalImageAnalyzer:
         first = first_color(image, colors)
         tags: list[Tag] = []
         subject: str | None = None
+        setting: tuple[str | None, bool] = (None, False)
         keywords: list[str] = []
         faces = people = 0
         text = ""
@@ -122,6 +123,7 @@ class LocalImageAnalyzer:
             embedding = Embedding.of(features.tolist())
             words = tags_from_scores(probs)
             tags, subject, keywords = words.tags, words.subject, words.keywords
+            setting = (words.setting, words.subject_is_setting)
             detector = m.shared("faces", "default", m.FaceDetector)
             faces = stage("faces", lambda: detector.count(image.rgb))
             # BlazePose finds what HOG finds on the development photos and more, with less CPU (about
@@ -172,6 +174,8 @@ class LocalImageAnalyzer:
                 text=text,
                 worn=bool(subject and is_worn(subject)),
                 first=first,
+                setting=setting[0],
+                subject_is_setting=setting[1],
             ),
             tags=tuple(tags),
             colors=colors,

@@ -24,6 +24,19 @@ SUBJECT_THRESHOLD = 0.50
 BROAD_SUBJECT = 0.50
 # A scene word ("beach" for seashore) is a guess about the surroundings: a higher bar.
 SCENE_THRESHOLD = 0.45
+# Scene words that say where, as a person puts it in a sentence ("Two people on a beach").
+SETTINGS = {
+    "beach": "on a beach",
+    "lake": "by a lake",
+    "sea": "by the sea",
+    "underwater": "underwater",
+    "harbor": "in a harbor",
+    "snow": "in the snow",
+    "field": "in a field",
+    "sky": "in the sky",
+    "street": "in a street",
+    "room": "in a room",
+}
 _TOP = 5
 
 
@@ -57,6 +70,8 @@ class Words:
     tags: list[Tag]
     subject: str | None
     keywords: list[str]
+    setting: str | None = None  # where, for the description: "on a beach" (a confident scene word)
+    subject_is_setting: bool = False  # the subject is the place itself (seashore: "on a beach")
 
 
 def _cells(cell: str) -> tuple[str, ...]:
@@ -125,7 +140,16 @@ def tags_from_scores(probs: npt.NDArray[np.float32]) -> Words:
         if candidates:
             # The most specific of the likely broad words: fewest classes share it.
             subject = min(candidates, key=lambda pw: (_class_count(pw[1]), -pw[0]))[1]
-    return Words(ranked, subject, synonyms(tags, fine_classes))
+    setting: str | None = None
+    own = False
+    places = [(p, w) for w, p in scenes.items() if w in SETTINGS and p >= SCENE_THRESHOLD]
+    if places:
+        word = max(places, key=lambda pw: pw[0])[1]  # on a tie, the first the class lists
+        setting = SETTINGS[word]
+        own = subject == names[top] and word in rows[top].scene
+        if own and "landscape" not in rows[top].broader:
+            setting = None  # the subject says it already: never "a street sign in a street"
+    return Words(ranked, subject, synonyms(tags, fine_classes), setting, own and setting is not None)
 
 
 def synonyms(tags: Iterable[str], classes: Iterable[int]) -> list[str]:
