@@ -4,7 +4,7 @@
 # independent evaluation (opencv-doc, plasma-workspace-wallpapers, mate-backgrounds). Also
 # wordnet-base, from which a test regenerates data/imagenet_wordnet.tsv.
 set -eu
-PACKAGES=${PHOTO_PACKAGES:-darknet lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 tuxpaint-stamps-default wordnet-base}
+PACKAGES=${PHOTO_PACKAGES:-darknet lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 tuxpaint-stamps-default ukui-wallpapers wordnet-base}
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -242,6 +242,12 @@ def c(name: str, fraction: float, hex_: str = "#808080") -> Color:
         ([c("white", 0.9)], {"text": "Hello   world " * 5},
          'A mostly white image. Text: "' + " ".join(["Hello world"] * 5) + '"'),
         ([], {}, "An image."),
+        ([c("blue", 0.9)], {"people": 2, "subject": "seashore", "setting": "on a beach", "subject_is_setting": True},
+         "Two people on a beach, mostly blue."),
+        ([c("blue", 0.9)], {"subject": "seashore", "setting": "on a beach", "subject_is_setting": True},
+         "A seashore, mostly blue."),
+        ([c("white", 0.9)], {"people": 1, "subject": "golden retriever", "setting": "in the snow"},
+         "A person and a golden retriever in the snow, mostly white."),
     ],
 )
 def test_description_says_only_what_was_measured(

@@ -10,7 +10,7 @@ import pytest
 from imagerepo.adapters.local import LocalImageAnalyzer
 from imagerepo.adapters.local import models as m
 from imagerepo.domain.images import AnalysisResult
-from tests.photos import DARKNET, LOMIRI, package_photo, png
+from tests.photos import DARKNET, LOMIRI, TUXPAINT, package_photo, png
 
 skimage_data = pytest.importorskip("skimage.data")
 
@@ -69,6 +69,34 @@ def test_no_person_where_there_is_none(analyzed: Callable[[str], AnalysisResult]
     result = analyzed(name)
     assert not names(result) & {"person", "people", "face"}
     assert result.extra["people"] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "stamp",
+    ["town/roadsigns/school_sign.png", "animals/birds/magpie.png", "animals/mammals/apes/gorilla.png"],
+)
+def test_a_person_shaped_sign_or_animal_is_no_person(analyzed: Callable[[str], AnalysisResult], stamp: str) -> None:
+    """The body detector takes the children on a school sign, a standing bird and a gorilla for
+    people; the classifier, sure it sees a sign or an animal, and no face, overrule it."""
+    result = analyzed(str(TUXPAINT / stamp))
+    assert not names(result) & {"person", "people"}
+    assert "person" not in result.description.lower()
+
+
+@pytest.mark.slow
+def test_small_people_seen_from_behind_are_found(analyzed: Callable[[str], AnalysisResult]) -> None:
+    """darknet's kite.jpg: people walking away on a beach, a few percent of the photo each; the
+    classifier (parachute, seashore) has no doubt to raise."""
+    result = analyzed("kite.jpg")
+    assert "person" in names(result)
+    assert "face" not in names(result)
+
+
+@pytest.mark.slow
+def test_a_sure_body_beside_animals_stays_a_person(analyzed: Callable[[str], AnalysisResult]) -> None:
+    """darknet's person.jpg: the classifier is sure of the dogs, the detector surer of the woman."""
+    assert analyzed("person.jpg").extra["people"] == 1
 
 
 def test_overlapping_boxes_count_one_person() -> None:

@@ -149,9 +149,24 @@ def test_scene_words_need_a_confident_class() -> None:
     assert not unsure & {"beach", "sea", "water"}  # no tag rather than a wrong one
 
 
+def test_a_confident_scene_says_where_unless_the_subject_already_does() -> None:
+    beach = tags_from_scores(one_hot(("seashore", 0.8)))
+    assert (beach.subject, beach.setting, beach.subject_is_setting) == ("seashore", "on a beach", True)
+    dog = tags_from_scores(one_hot(("golden retriever", 0.5), ("seashore", 0.46)))
+    assert (dog.subject, dog.setting, dog.subject_is_setting) == ("golden retriever", "on a beach", False)
+    # A parachute's class gives "sky", and a street sign's "street": the subject says it already.
+    assert tags_from_scores(one_hot(("parachute", 0.8))).setting is None
+    assert tags_from_scores(one_hot(("street sign", 0.8))).setting is None
+    assert tags_from_scores(one_hot(("seashore", 0.3), ("volcano", 0.2))).setting is None
+
+
 def test_a_fine_tag_brings_its_broader_words_and_a_doubtful_one_nothing() -> None:
-    names = {t.name for t in tags_from_scores(one_hot(("daisy", 0.35))).tags}
+    names = {t.name for t in tags_from_scores(one_hot(("daisy", 0.45))).tags}
     assert {"daisy", "flower", "plant"} <= names
+    # Less sure: the broader words stand (they sum their classes), the fine label is left out.
+    names = {t.name for t in tags_from_scores(one_hot(("daisy", 0.35))).tags}
+    assert {"flower", "plant"} <= names
+    assert "daisy" not in names
     assert tags_from_scores(one_hot(("pick", 0.29), ("daisy", 0.05))).tags == []
 
 

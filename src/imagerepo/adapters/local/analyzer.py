@@ -14,7 +14,7 @@ from imagerepo.adapters.local import models as m
 from imagerepo.adapters.local.decode import decode
 from imagerepo.adapters.local.describe import describe
 from imagerepo.adapters.local.palette import colors_of, first_color
-from imagerepo.adapters.local.vocabulary import is_worn, tags_from_scores
+from imagerepo.adapters.local.vocabulary import is_worn, not_a_person, tags_from_scores
 from imagerepo.adapters.perceptual_hash import phash_of_rgb
 from imagerepo.domain.errors import AnalysisFailed
 from imagerepo.domain.images import AnalysisResult, Tag
@@ -111,6 +111,7 @@ class LocalImageAnalyzer:
         first = first_color(image, colors)
         tags: list[Tag] = []
         subject: str | None = None
+        setting: tuple[str | None, bool] = (None, False)
         keywords: list[str] = []
         faces = people = 0
         text = ""
@@ -122,6 +123,7 @@ class LocalImageAnalyzer:
             embedding = Embedding.of(features.tolist())
             words = tags_from_scores(probs)
             tags, subject, keywords = words.tags, words.subject, words.keywords
+            setting = (words.setting, words.subject_is_setting)
             detector = m.shared("faces", "default", m.FaceDetector)
             faces = stage("faces", lambda: detector.count(image.rgb))
             # BlazePose finds what HOG finds on the development photos and more, with less CPU (about
@@ -132,7 +134,12 @@ class LocalImageAnalyzer:
                 if self.bodies
                 else m.shared("people", "default", m.PeopleDetector)
             )
-            people = max(faces, stage("people", lambda: body_detector.count(image.rgb)))
+            if isinstance(body_detector, bodies.BodyDetector):  # a face settles it; else the classifier may doubt
+                doubt = 0.0 if faces else not_a_person(probs)
+                found = stage("people", lambda: body_detector.count(image.rgb, doubt=doubt))
+            else:
+                found = stage("people", lambda: body_detector.count(image.rgb))
+            people = max(faces, found)
             tags = _people_tags(tags, faces=faces, people=people)
             if self.nsfw:
                 nsfw_score = stage("nsfw", lambda: m.shared("nsfw", "default", m.NsfwScorer).score(image.rgb))
@@ -167,6 +174,8 @@ class LocalImageAnalyzer:
                 text=text,
                 worn=bool(subject and is_worn(subject)),
                 first=first,
+                setting=setting[0],
+                subject_is_setting=setting[1],
             ),
             tags=tuple(tags),
             colors=colors,

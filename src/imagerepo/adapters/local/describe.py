@@ -58,6 +58,8 @@ def describe(
     text: str = "",
     worn: bool = False,
     first: str | None = None,
+    setting: str | None = None,
+    subject_is_setting: bool = False,
 ) -> str:
     """E.g. "A tabby cat, mostly brown and gray.", "A person wearing a suit, mostly white.",
     "A street sign reading "STOP", mostly red." or "A mostly blue and white image."
@@ -65,8 +67,15 @@ def describe(
     ``subject`` is the classifier's label (already judged confident), ``people`` the number of
     people found, ``text`` what OCR read, ``worn`` whether the subject is something people wear
     (clothing), ``first`` the color a person names first (said first when it is worth saying).
-    Nothing else is ever mentioned.
+    ``setting`` says where ("on a beach", from a confident scene word); when the subject's own
+    class gave it (seashore), the setting replaces the subject beside people ("Two people on a
+    beach") and is left out without them ("A seashore"). Nothing else is ever mentioned.
     """
+    if setting and subject_is_setting:
+        if people:
+            subject = None
+        else:
+            setting = None
     names = color_names(colors)
     if first in names:
         names = [first] + [n for n in names if n != first]
@@ -84,7 +93,7 @@ def describe(
     if subject:
         things.append(_article(subject) + (f' reading "{snippet}"' if short else ""))
     if things:
-        sentence = _and(things)
+        sentence = _and(things) + (f" {setting}" if setting else "")
         sentence = sentence[0].upper() + sentence[1:]
         if mostly:
             sentence += f", {mostly}"
