@@ -78,7 +78,7 @@ class _Reader:
         count = int(np.prod(dims))
         if min(dims) < 0 or count > 50_000_000:
             raise DlibModelError(f"implausible tensor {dims} at byte {self.pos}")
-        return np.frombuffer(self._take(4 * count), dtype="<f4").astype(np.float32).reshape(dims)
+        return np.frombuffer(self._take(4 * count), dtype="<f4").reshape(dims)  # a view: no copy
 
     def alias(self) -> tuple[int, int, int, int]:
         if self.integer() != 1:
