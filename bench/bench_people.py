@@ -20,7 +20,8 @@ A face left waiting counts as its own group. Ends with:
     bench people pairwise_precision=P pairwise_recall=R faces_per_s=F
 
 With BENCH_PEOPLE_FULL=1 it also times the full local analysis (LocalImageAnalyzer + faces) of a
-12 MP photo holding three faces and reports the median and the process's peak RSS; with
+12 MP photo holding three faces and reports the median and the process's peak RSS, then the face
+descriptor alone per face, the one in use against dlib's own, alternately; with
 BENCH_PEOPLE_SCALE=N it times reading N faces of one account from SQLite and placing one more.
 """
 
@@ -186,6 +187,35 @@ def full_analysis() -> None:
     # take the threads onnxruntime runs in parallel; wall time on a loaded machine is several-fold.
     print(f"bench people full_analysis_12mp_ms={statistics.median(times) * 1000:.0f} "
           f"cpu_ms={statistics.median(cpu) * 1000:.0f} faces={found} peak_rss_mb={rss:.0f} load_avg_1m={load:.1f}")
+    descriptors(faces, data)
+
+
+def descriptors(faces: LocalFaceAnalyzer, data: bytes) -> None:
+    """CPU per face of the descriptor the analyzer uses (dlib's network in onnxruntime) against
+    dlib's own, alternately on the same aligned chips, and how far apart their numbers are."""
+    import dlib
+
+    from imagerepo.adapters.local.faces import _models_dir
+
+    predictor, describe = faces._load()
+    chips: list[np.ndarray] = []
+    faces._models = (predictor, lambda chip: chips.append(chip.copy()) or describe(chip))
+    faces.find_faces(data, "image/jpeg")
+    faces._models = (predictor, describe)
+    own = dlib.face_recognition_model_v1(str(_models_dir() / "dlib_face_recognition_resnet_model_v1.dat"))
+    spent: dict[str, list[float]] = {"used": [], "dlib": []}
+    diff = 0.0
+    for n in range(5):
+        for chip in chips:
+            for name, run in sorted({"used": describe, "dlib": own.compute_face_descriptor}.items(),
+                                    reverse=n % 2 == 1):
+                c = time.process_time()
+                run(chip)
+                spent[name].append(time.process_time() - c)
+            gap = np.array(describe(chip)) - np.array(own.compute_face_descriptor(chip))
+            diff = max(diff, float(np.abs(gap).max()))
+    print(f"bench people descriptor_cpu_ms_per_face used={statistics.median(spent['used']) * 1000:.1f} "
+          f"dlib={statistics.median(spent['dlib']) * 1000:.1f} max_abs_diff={diff:.1e} chips={len(chips)}")
 
 
 def scale(n_faces: int) -> None:
