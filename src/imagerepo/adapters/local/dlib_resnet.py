@@ -22,6 +22,7 @@ not normalized.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,7 +58,10 @@ class _Reader:
 
     def real(self) -> float:
         mantissa, exponent = self.integer(), self.integer()
-        return float(mantissa) * 2.0**exponent
+        try:
+            return math.ldexp(float(mantissa), exponent)
+        except OverflowError as e:
+            raise DlibModelError(f"not a number at byte {self.pos}") from e
 
     def string(self) -> str:
         n = self.integer()
