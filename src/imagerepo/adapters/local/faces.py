@@ -140,7 +140,7 @@ def _descriptor(path: Path) -> Callable[[npt.NDArray[np.uint8]], Sequence[float]
     try:
         from imagerepo.adapters.local.dlib_resnet import FaceDescriptor
 
-        return FaceDescriptor(path.read_bytes()).describe
+        return FaceDescriptor(path).describe
     except Exception as e:  # any failure of the fast path leaves dlib's own
         log.warning("face descriptor: dlib's own network is used (%s: %s)", type(e).__name__, e)
         import dlib
