@@ -20,7 +20,10 @@ A face left waiting counts as its own group. Ends with:
     bench people pairwise_precision=P pairwise_recall=R faces_per_s=F
 
 With BENCH_PEOPLE_FULL=1 it also times the full local analysis (LocalImageAnalyzer + faces) of a
-12 MP photo holding three faces and reports the median and the process's peak RSS; with
+12 MP photo holding three faces and reports the median and the process's peak RSS, then the face
+descriptor alone per face, the one in use against dlib's own, alternately; with
+BENCH_PEOPLE_BASELINE=<git ref> as well, the face adapter (faces.py) of that commit runs beside
+this one, the two alternately in each round, and its median is printed too; with
 BENCH_PEOPLE_SCALE=N it times reading N faces of one account from SQLite and placing one more.
 """
 
@@ -37,6 +40,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
@@ -44,6 +48,7 @@ from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 from imagerepo.adapters.local.faces import LocalFaceAnalyzer
 from imagerepo.domain.people import SAME_PERSON, Face, Person, cluster, distance
 
+BASELINE = os.environ.get("BENCH_PEOPLE_BASELINE", "")
 FACE_PHOTOS = Path(os.environ.get("FACE_PHOTOS_DIR", Path(__file__).resolve().parent.parent / "var" / "face-photos"))
 
 # (where, file, identity): with an identity, the photo shows that one person (its largest face is
@@ -171,21 +176,80 @@ def full_analysis() -> None:
         canvas.paste(part, (200 + n * 1250, 800))
     data = jpeg(canvas, 90)
     analyzer = LocalImageAnalyzer()
+    codes: dict[str, Any] = {"this": faces}
+    if BASELINE:
+        codes["baseline"] = baseline_faces(BASELINE).LocalFaceAnalyzer()
     analyzer.analyze(data, "image/jpeg")  # models load on first use: not timed
-    faces.find_faces(data, "image/jpeg")
-    times, cpu, found = [], [], 0
-    for _ in range(7):
-        t, c = time.perf_counter(), time.process_time()
-        analyzer.analyze(data, "image/jpeg")
-        found = len(faces.find_faces(data, "image/jpeg"))
-        times.append(time.perf_counter() - t)
-        cpu.append(time.process_time() - c)
+    for code in codes.values():
+        code.find_faces(data, "image/jpeg")
+    times: dict[str, list[float]] = {k: [] for k in codes}
+    cpu: dict[str, list[float]] = {k: [] for k in codes}
+    found = 0
+    for n in range(9 if BASELINE else 7):
+        for name, code in sorted(codes.items(), reverse=n % 2 == 1):  # alternately first
+            t, c = time.perf_counter(), time.process_time()
+            analyzer.analyze(data, "image/jpeg")
+            found = len(code.find_faces(data, "image/jpeg"))
+            times[name].append(time.perf_counter() - t)
+            cpu[name].append(time.process_time() - c)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     load = os.getloadavg()[0]
     # CPU time (all threads of this process) is what a quiet machine's wall time would be, give or
     # take the threads onnxruntime runs in parallel; wall time on a loaded machine is several-fold.
-    print(f"bench people full_analysis_12mp_ms={statistics.median(times) * 1000:.0f} "
-          f"cpu_ms={statistics.median(cpu) * 1000:.0f} faces={found} peak_rss_mb={rss:.0f} load_avg_1m={load:.1f}")
+    print(f"bench people full_analysis_12mp_ms={statistics.median(times['this']) * 1000:.0f} "
+          f"cpu_ms={statistics.median(cpu['this']) * 1000:.0f} faces={found} peak_rss_mb={rss:.0f} "
+          f"load_avg_1m={load:.1f}" + (" (peak RSS of both codes' models)" if BASELINE else ""))
+    if BASELINE:
+        base_ms, base_cpu = statistics.median(times["baseline"]) * 1000, statistics.median(cpu["baseline"]) * 1000
+        print(f"bench people full_analysis_12mp baseline={BASELINE} ms={base_ms:.0f} cpu_ms={base_cpu:.0f}")
+    descriptors(faces, data)
+
+
+def baseline_faces(ref: str) -> Any:
+    """The face adapter module (faces.py) of git ref ``ref``, imported beside this one."""
+    import importlib.util
+    import subprocess
+    import tempfile
+
+    root = Path(__file__).resolve().parent.parent
+    source = subprocess.run(["git", "-C", str(root), "show", f"{ref}:src/imagerepo/adapters/local/faces.py"],
+                            check=True, capture_output=True).stdout
+    path = Path(tempfile.mkdtemp()) / "baseline_faces.py"
+    path.write_bytes(source)
+    spec = importlib.util.spec_from_file_location("baseline_faces", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def descriptors(faces: LocalFaceAnalyzer, data: bytes) -> None:
+    """CPU per face of the descriptor the analyzer uses (dlib's network in onnxruntime) against
+    dlib's own, alternately on the same aligned chips, and how far apart their numbers are."""
+    import dlib
+
+    from imagerepo.adapters.local.faces import _models_dir
+
+    predictor, describe = faces._load()
+    chips: list[np.ndarray] = []
+    faces._models = (predictor, lambda chip: chips.append(chip.copy()) or describe(chip))
+    faces.find_faces(data, "image/jpeg")
+    faces._models = (predictor, describe)
+    own = dlib.face_recognition_model_v1(str(_models_dir() / "dlib_face_recognition_resnet_model_v1.dat"))
+    spent: dict[str, list[float]] = {"used": [], "dlib": []}
+    diff = 0.0
+    for n in range(5):
+        for chip in chips:
+            for name, run in sorted({"used": describe, "dlib": own.compute_face_descriptor}.items(),
+                                    reverse=n % 2 == 1):
+                c = time.process_time()
+                run(chip)
+                spent[name].append(time.process_time() - c)
+            gap = np.array(describe(chip)) - np.array(own.compute_face_descriptor(chip))
+            diff = max(diff, float(np.abs(gap).max()))
+    print(f"bench people descriptor_cpu_ms_per_face used={statistics.median(spent['used']) * 1000:.1f} "
+          f"dlib={statistics.median(spent['dlib']) * 1000:.1f} max_abs_diff={diff:.1e} chips={len(chips)}")
 
 
 def scale(n_faces: int) -> None:
