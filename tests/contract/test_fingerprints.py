@@ -117,6 +117,25 @@ def test_same_picture_keeps_the_top_bit_of_a_signed_stored_hash(fingerprints: An
     assert fingerprints.same_picture("alice", TOP, 3, exclude="") == [(a, 1)]
 
 
+def test_same_picture_reads_a_flooded_band_only_so_deep(
+    backend: Backend, fingerprints: Any, image_repo: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Images agreeing with the hash on one band only are read PER_BAND deep (the fake, brute force,
+    reads them all); a copy agreeing on another band is still found."""
+    monkeypatch.setattr("imagerepo.adapters.sql.fingerprints.PER_BAND", 2)
+    h = 0
+    for n in range(5):  # 3 bits away, equal on band 0 only
+        i = ready(image_repo)
+        fingerprints.put("alice", i, Fingerprint(phash=(1 << (16 + n)) | (1 << (32 + n)) | (1 << (48 + n))))
+    copy = ready(image_repo)
+    fingerprints.put("alice", copy, Fingerprint(phash=0b111))  # 3 bits of band 0: equal on bands 1-3
+
+    found = fingerprints.same_picture("alice", h, 3, exclude="")
+
+    assert (copy, 3) in found
+    assert len(found) == 1 + (5 if backend.name == "memory" else 2)
+
+
 # ---------------------------------------------------------------- the index over the repository
 
 
