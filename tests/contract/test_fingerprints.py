@@ -84,6 +84,58 @@ def test_changes_come_in_put_order_after_a_seq(fingerprints: Any, image_repo: An
     assert [c.image_id for c in fingerprints.changes("alice", 0, 1)] == [b]
 
 
+def test_same_picture_finds_hashes_within_three_bits_in_any_band(fingerprints: Any, image_repo: Any) -> None:
+    """A hash differing in 3 bits (each in another 16-bit band, or all in one) is found; 4 bits
+    away is not; another owner's, a deleted image's and ``exclude`` never are."""
+    h = 0x0123_4567_89AB_CDEF
+    spread = h ^ (1 << 5) ^ (1 << 21) ^ (1 << 63)  # bands 0, 1 and 3 differ: band 2 agrees
+    packed = h ^ 0b111 << 40  # three bits of band 2
+    far = h ^ 1 ^ (1 << 20) ^ (1 << 40) ^ (1 << 60)  # one bit in each band: 4 away
+    ids = {}
+    for name, value in (("same", h), ("spread", spread), ("packed", packed), ("far", far), ("gone", h)):
+        ids[name] = ready(image_repo)
+        assert fingerprints.put("alice", ids[name], Fingerprint(phash=value))
+    other = ready(image_repo, "bob")
+    fingerprints.put("bob", other, Fingerprint(phash=h))
+    unhashed = ready(image_repo)
+    fingerprints.put("alice", unhashed, Fingerprint(embedding=emb(1, 0)))
+    image_repo.begin_delete("alice", ids["gone"])
+
+    found = fingerprints.same_picture("alice", h, 3, exclude=ids["same"])
+
+    assert found == sorted([(ids["spread"], 3), (ids["packed"], 3)], key=lambda f: (f[1], f[0]))
+    assert fingerprints.same_picture("alice", h, 0, exclude="") == [(ids["same"], 0)]
+    assert fingerprints.same_picture("alice", TOP, 3, exclude="") == []
+    assert fingerprints.same_picture("carol", h, 3, exclude="") == []
+    with pytest.raises(ValueError, match="within 3 bits"):
+        fingerprints.same_picture("alice", h, 4, exclude="")
+
+
+def test_same_picture_keeps_the_top_bit_of_a_signed_stored_hash(fingerprints: Any, image_repo: Any) -> None:
+    a = ready(image_repo)
+    fingerprints.put("alice", a, Fingerprint(phash=TOP ^ 0b10))
+    assert fingerprints.same_picture("alice", TOP, 3, exclude="") == [(a, 1)]
+
+
+def test_same_picture_reads_a_flooded_band_only_so_deep(
+    backend: Backend, fingerprints: Any, image_repo: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Images agreeing with the hash on one band only are read PER_BAND deep (the fake, brute force,
+    reads them all); a copy agreeing on another band is still found."""
+    monkeypatch.setattr("imagerepo.adapters.sql.fingerprints.PER_BAND", 2)
+    h = 0
+    for n in range(5):  # 3 bits away, equal on band 0 only
+        i = ready(image_repo)
+        fingerprints.put("alice", i, Fingerprint(phash=(1 << (16 + n)) | (1 << (32 + n)) | (1 << (48 + n))))
+    copy = ready(image_repo)
+    fingerprints.put("alice", copy, Fingerprint(phash=0b111))  # 3 bits of band 0: equal on bands 1-3
+
+    found = fingerprints.same_picture("alice", h, 3, exclude="")
+
+    assert (copy, 3) in found
+    assert len(found) == 1 + (5 if backend.name == "memory" else 2)
+
+
 # ---------------------------------------------------------------- the index over the repository
 
 

@@ -25,6 +25,7 @@ from litestar.testing import TestClient
 from PIL import Image, ImageOps, JpegImagePlugin
 
 from imagerepo.adapters.memory import ManualClock
+from imagerepo.adapters.perceptual_hash import phash_of_image
 from imagerepo.adapters.pillow_inspector import PillowImageInspector
 from imagerepo.domain.errors import DuplicateImage, InvalidImage
 from imagerepo.entrypoints.container import Container
@@ -126,6 +127,27 @@ def test_the_thumbnail_matches_one_made_from_the_full_decode(tmp_path: Path, ori
     assert thumb.size == reference.size == (upright[0] * 480 // max(upright), upright[1] * 480 // max(upright))
     assert thumb.format == "JPEG"
     assert psnr(thumb.convert("RGB"), reference) > 35  # the JPEG re-encode's own loss, no more
+
+
+def test_the_quick_reduction_loses_nothing_visible_against_lanczos_alone(tmp_path: Path) -> None:
+    """The thumbnail is reduced 2×2 before its Lanczos (half the time): once encoded it is within
+    0.3 dB PSNR of one made by Lanczos alone from the same decode, and hashes the same."""
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(camera_jpeg(4))
+    inspector = PillowImageInspector()
+    info = inspector.inspect(path)
+    thumb = Image.open(io.BytesIO(inspector.thumbnail(path).data)).convert("RGB")
+
+    with Image.open(path) as im:
+        im.draft("RGB", (1000, 750))
+        alone = im.convert("RGB").resize(thumb.size, Image.Resampling.LANCZOS)
+        reference = Image.open(path).convert("RGB").resize(thumb.size, Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    alone.save(out, "JPEG", quality=82, optimize=True)
+    alone_encoded = Image.open(out).convert("RGB")
+
+    assert psnr(thumb, reference) > psnr(alone_encoded, reference) - 0.3
+    assert info.phash == phash_of_image(alone)
 
 
 def test_a_thumbnail_kept_from_inspection_is_not_given_to_a_changed_file(tmp_path: Path) -> None:

@@ -53,7 +53,10 @@ def _check_key(key: str) -> list[str]:
 
 def _read_exact(stream: BinaryIO, n: int) -> bytes:
     """Up to ``n`` bytes, fewer only at end of stream (raw streams may return short reads)."""
-    buf = bytearray()
+    first = stream.read(n)
+    if len(first) == n or not first:
+        return first  # a file's usual answer: no copy
+    buf = bytearray(first)
     while len(buf) < n:
         piece = stream.read(n - len(buf))
         if not piece:

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from imagerepo.domain.images import Image
 from imagerepo.domain.similarity import Embedding, Fingerprint, Pair, compare, hamming, similarity
-from imagerepo.ports.fingerprint_repository import FingerprintChange, FingerprintRepository
+from imagerepo.ports.fingerprint_repository import MAX_BAND_DISTANCE, FingerprintChange, FingerprintRepository
 
 
 class _ReadyImages(Protocol):
@@ -47,6 +47,15 @@ class InMemoryFingerprintRepository:
             rows = sorted((seq, i, fp) for i, (o, seq, fp) in self._rows.items() if o == owner_id and seq > after)
         ready = [FingerprintChange(s, i, fp) for s, i, fp in rows if self._images.get(owner_id, i) is not None]
         return ready[:limit]
+
+    def same_picture(self, owner_id: str, phash: int, max_distance: int, exclude: str) -> Sequence[tuple[str, int]]:
+        if not 0 <= max_distance <= MAX_BAND_DISTANCE:
+            raise ValueError(f"the bands find hashes within {MAX_BAND_DISTANCE} bits")
+        with self._lock:
+            rows = [(i, fp.phash) for i, (o, _, fp) in self._rows.items() if o == owner_id and fp.phash is not None]
+        found = [(i, hamming(phash, h)) for i, h in rows
+                 if i != exclude and self._images.get(owner_id, i) is not None]
+        return sorted([f for f in found if f[1] <= max_distance], key=lambda f: (f[1], f[0]))
 
 
 class BruteForceSimilarityIndex:

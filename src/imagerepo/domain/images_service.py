@@ -53,6 +53,14 @@ class ImageUrls:
 
 
 @attrs.frozen
+class Uploaded:
+    """A stored upload, and the perceptual hash its decode made (None when none was made)."""
+
+    image: Image
+    phash: int | None
+
+
+@attrs.frozen
 class SweepReport:
     uploads_rolled_back: int = 0
     deletions_finished: int = 0
@@ -110,6 +118,10 @@ class ImageService:
         return QuotaUse(used=self._images.count(account.id), limit=self.quota_limit(account))
 
     def upload(self, account: Account, filename: str | None, path: Path, sha256: str | None = None) -> Image:
+        """Store the file at ``path`` as a new image (see :meth:`store_upload`)."""
+        return self.store_upload(account, filename, path, sha256).image
+
+    def store_upload(self, account: Account, filename: str | None, path: Path, sha256: str | None = None) -> Uploaded:
         """Store the file at ``path`` as a new image: it fully lands or leaves no trace.
 
         Duplicate and quota are checked on the bytes' hash before any decode, so a user at quota
@@ -179,7 +191,7 @@ class ImageService:
             raise
         self._remember_phash(image, phash[0])
         self._scheduler.notify()
-        return image
+        return Uploaded(image, phash[0])  # the hash handed on: a copy check need not read it back
 
     def _remember_phash(self, image: Image, phash: int | None) -> None:
         """The perceptual hash made from the upload's decode, so the upload can be told a copy at

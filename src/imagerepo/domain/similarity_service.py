@@ -77,13 +77,15 @@ class SimilarityService:
                 return out[:limit]
             ask *= 2  # deleted images took places: ask again past them
 
-    def exact_copy_of(self, account: Account, image_id: str) -> str | None:
-        """The earliest other image of the account that is the same picture as this one (by the
-        perceptual hash alone, as known at upload), or None."""
-        fp = self._fingerprints.get(account.id, image_id)
-        if fp is None or fp.phash is None:
+    def exact_copy_of(self, account: Account, image_id: str, phash: int | None) -> str | None:
+        """The earliest other image of the account that is the same picture as this one, whose
+        perceptual hash (as the upload made it) is ``phash``; None for none or no hash.
+
+        One bounded lookup of hashes within EXACT_SURE_DISTANCE bits: neither the image's own
+        fingerprint nor the account's similarity index is read on the upload's path."""
+        if phash is None:
             return None
-        hits = self._index.same_picture(account.id, fp.phash, EXACT_SURE_DISTANCE, exclude=image_id)
+        hits = self._fingerprints.same_picture(account.id, phash, EXACT_SURE_DISTANCE, exclude=image_id)
         found = self._ready(account, [i for i, d in hits if is_exact(Pair(image_id, i, d))])
         if not found:
             return None

@@ -7,7 +7,15 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-from imagerepo.domain.similarity import Fingerprint
+from imagerepo.domain.similarity import PHASH_BITS, Fingerprint
+
+# same_picture splits a hash into BANDS bands: two hashes within BANDS - 1 bits agree exactly on
+# one of them at least, so each band is one indexed lookup. A band value shared by more than
+# PER_BAND of the owner's images (a flood of blank frames) is read PER_BAND rows deep only.
+BANDS = 4
+BAND_BITS = PHASH_BITS // BANDS
+MAX_BAND_DISTANCE = BANDS - 1
+PER_BAND = 1000
 
 
 @attrs.frozen
@@ -38,4 +46,10 @@ class FingerprintRepository(Protocol):
     def changes(self, owner_id: str, after: int, limit: int) -> Sequence[FingerprintChange]:
         """At most ``limit`` of the owner's fingerprints last put after ``after``, in ``seq`` order,
         of images still ready: what a cache of the owner's fingerprints reads to catch up."""
+        ...
+
+    def same_picture(self, owner_id: str, phash: int, max_distance: int, exclude: str) -> Sequence[tuple[str, int]]:
+        """(image id, Hamming distance) of the owner's ready images whose perceptual hash is within
+        ``max_distance`` bits of ``phash`` (at most MAX_BAND_DISTANCE), closest first (ties by id),
+        never ``exclude``: a bounded lookup (see PER_BAND), whatever the owner's image count."""
         ...

@@ -6,8 +6,22 @@ from collections.abc import Sequence
 from typing import Any
 
 from imagerepo.adapters.sql.dialect import Database
-from imagerepo.domain.similarity import Embedding, Fingerprint, phash_from_signed, phash_to_signed
-from imagerepo.ports.fingerprint_repository import FingerprintChange
+from imagerepo.domain.similarity import Embedding, Fingerprint, hamming, phash_from_signed, phash_to_signed
+from imagerepo.ports.fingerprint_repository import BAND_BITS, BANDS, MAX_BAND_DISTANCE, PER_BAND, FingerprintChange
+
+# One indexed lookup per band, each bounded (PER_BAND rows): the band expressions are migration
+# 0130's index expressions, term for term, so each subquery is an index search (BANDS = 4 bands
+# of BAND_BITS = 16).
+_SAME_BAND = (
+    "SELECT image_id, phash FROM (SELECT image_id, phash FROM image_fingerprints"
+    " WHERE owner_id = ? AND (phash & 65535) = ? LIMIT ?) AS band0"
+    " UNION SELECT image_id, phash FROM (SELECT image_id, phash FROM image_fingerprints"
+    " WHERE owner_id = ? AND ((phash >> 16) & 65535) = ? LIMIT ?) AS band1"
+    " UNION SELECT image_id, phash FROM (SELECT image_id, phash FROM image_fingerprints"
+    " WHERE owner_id = ? AND ((phash >> 32) & 65535) = ? LIMIT ?) AS band2"
+    " UNION SELECT image_id, phash FROM (SELECT image_id, phash FROM image_fingerprints"
+    " WHERE owner_id = ? AND ((phash >> 48) & 65535) = ? LIMIT ?) AS band3"
+)
 
 # Holds the image row until commit, so a deletion beginning (which removes the fingerprint) waits.
 _READY = "UPDATE images SET state = state WHERE id = ? AND owner_id = ? AND state = 'ready' RETURNING id"
@@ -61,3 +75,14 @@ class SqlFingerprintRepository:
                 (owner_id, after, limit),
             ).fetchall()
         return [FingerprintChange(int(r["seq"]), str(r["image_id"]), _fingerprint(r)) for r in rows]
+
+    def same_picture(self, owner_id: str, phash: int, max_distance: int, exclude: str) -> Sequence[tuple[str, int]]:
+        if not 0 <= max_distance <= MAX_BAND_DISTANCE:
+            raise ValueError(f"the bands find hashes within {MAX_BAND_DISTANCE} bits")
+        params: list[Any] = []
+        for k in range(BANDS):
+            params += [owner_id, (phash >> (k * BAND_BITS)) & ((1 << BAND_BITS) - 1), PER_BAND]
+        with self._db.transaction(write=False) as tx:
+            rows = tx.execute(_SAME_BAND, params).fetchall()
+        found = [(str(r["image_id"]), hamming(phash, phash_from_signed(int(r["phash"])))) for r in rows]
+        return sorted((f for f in found if f[1] <= max_distance and f[0] != exclude), key=lambda f: (f[1], f[0]))

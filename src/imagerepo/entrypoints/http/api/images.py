@@ -60,11 +60,12 @@ async def upload(request: Request[Any, Any, Any], auth: NamedDependency[Auth], i
 
     def store() -> tuple[Image, UploadedImageOut]:
         try:
-            image = images.upload(auth.account, received.filename, received.path, received.sha256)
+            stored = images.store_upload(auth.account, received.filename, received.path, received.sha256)
         finally:
             received.remove()
+        image = stored.image
         try:
-            copy_of = similarity.exact_copy_of(auth.account, image.id)
+            copy_of = similarity.exact_copy_of(auth.account, image.id, stored.phash)
         except Exception:  # the image is stored: a note that cannot be made must not report a failure
             log.warning("duplicate check of %s failed", image.id, exc_info=True)
             copy_of = None
