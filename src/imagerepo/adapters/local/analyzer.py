@@ -22,8 +22,6 @@ from imagerepo.domain.similarity import Embedding, Fingerprint
 
 T = TypeVar("T")
 
-# Pixels each stage looks at (longest side); the decoded image is at most 1024.
-_OCR_SIZE = 1024
 # Haar cascades and HOG give no calibrated score: what they find is reported with this confidence.
 _FACE_CONFIDENCE = 0.8
 _BODY_CONFIDENCE = 0.7
@@ -106,7 +104,9 @@ class LocalImageAnalyzer:
                 )
             return value
 
-        image = stage("decode", lambda: decode(data))
+        # One decode: with text reading on, a JPEG is decoded at the scale text needs and every
+        # other stage gets those pixels reduced (decode.decode's ``detail``).
+        image = stage("decode", lambda: decode(data, detail=self.ocr))
         colors = stage("colors", lambda: colors_of(image))
         first = first_color(image, colors)
         tags: list[Tag] = []
@@ -138,13 +138,9 @@ class LocalImageAnalyzer:
                 nsfw_score = stage("nsfw", lambda: m.shared("nsfw", "default", m.NsfwScorer).score(image.rgb))
             if self.ocr:
                 reader = m.shared("ocr", "default", m.TextReader)
-                regions = stage("text_find", lambda: reader.find(image.rgb))
+                regions = stage("text_find", lambda: reader.find(image.sharpest))
                 if len(regions):
-                    # Text needs detail: decode a draft-reduced JPEG again, larger.
-                    sharp = image
-                    if image.reduced:
-                        sharp = stage("decode_text", lambda: decode(data, min_side=_OCR_SIZE))
-                    text = stage("text", lambda: reader.read(sharp.resized(_OCR_SIZE), regions))
+                    text = stage("text", lambda: reader.read(image.sharpest, regions))
         extra: dict[str, Any] = {
             "width": image.original_size[0],
             "height": image.original_size[1],
