@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from imagerepo.adapters.local import LocalImageAnalyzer
-from imagerepo.adapters.local.decode import DETAIL_SIDE, WORKING_SIZE, decode
+from imagerepo.adapters.local.decode import TEXT_SIDE, WORKING_SIZE, decode
 from imagerepo.adapters.local.describe import describe
 from imagerepo.adapters.local.palette import palette
 from imagerepo.domain.colors import delta_e76, parse_hex, rgb_to_lab
@@ -194,21 +194,16 @@ def test_large_jpeg_is_decoded_small() -> None:
 
 
 @pytest.mark.parametrize("orientation", [1, 6])
-def test_one_decode_gives_the_stages_the_same_image_and_text_a_sharper_one(orientation: int) -> None:
-    """A 12 MP JPEG decoded once for text too: the stages' image keeps its size and content."""
+def test_text_asks_a_12_mp_jpeg_for_more_pixels_than_the_other_stages(orientation: int) -> None:
     im = stripes([(BLUE, 0.5), (WHITE, 0.5)], size=(4000, 3000))
     exif = Image.Exif()
     exif[0x0112] = orientation
     data = encode(im, "JPEG", exif=exif.tobytes(), quality=90)
-    small, both = decode(data), decode(data, detail=True)
-    assert both.rgb.shape == small.rgb.shape
-    assert np.abs(both.rgb.astype(int) - small.rgb.astype(int)).mean() < 2
-    assert both.detail is not None
-    assert both.original_size == small.original_size
-    h, w = both.detail.shape[:2]
-    assert DETAIL_SIDE <= max(h, w) <= WORKING_SIZE
-    assert (h > w) == (small.height > small.width)  # the same orientation
-    assert decode(encode(im.resize((400, 300)), "PNG"), detail=True).detail is None  # not a JPEG: no second image
+    small, sharp = decode(data), decode(data, longest=TEXT_SIDE)
+    assert small.reduced
+    assert max(small.width, small.height) < TEXT_SIDE <= max(sharp.width, sharp.height) <= WORKING_SIZE
+    assert sharp.original_size == small.original_size
+    assert (sharp.height > sharp.width) == (small.height > small.width)  # the same orientation
 
 
 @pytest.mark.parametrize("data", [b"", b"not an image", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40])

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from imagerepo.adapters.imaging import allow_pixels
 from imagerepo.adapters.local import bodies
 from imagerepo.adapters.local import models as m
-from imagerepo.adapters.local.decode import decode
+from imagerepo.adapters.local.decode import TEXT_SIDE, decode
 from imagerepo.adapters.local.describe import describe
 from imagerepo.adapters.local.palette import colors_of, first_color
 from imagerepo.adapters.local.vocabulary import is_worn, tags_from_scores
@@ -104,9 +104,7 @@ class LocalImageAnalyzer:
                 )
             return value
 
-        # One decode: with text reading on, a JPEG is decoded at the scale text needs and every
-        # other stage gets those pixels reduced (decode.decode's ``detail``).
-        image = stage("decode", lambda: decode(data, detail=self.ocr))
+        image = stage("decode", lambda: decode(data))
         colors = stage("colors", lambda: colors_of(image))
         first = first_color(image, colors)
         tags: list[Tag] = []
@@ -138,9 +136,15 @@ class LocalImageAnalyzer:
                 nsfw_score = stage("nsfw", lambda: m.shared("nsfw", "default", m.NsfwScorer).score(image.rgb))
             if self.ocr:
                 reader = m.shared("ocr", "default", m.TextReader)
-                regions = stage("text_find", lambda: reader.find(image.sharpest))
+                regions = stage("text_find", lambda: reader.find(image.rgb))
                 if len(regions):
-                    text = stage("text", lambda: reader.read(image.sharpest, regions))
+                    # Text needs detail: a draft-reduced JPEG is decoded again, larger. Most photos
+                    # have no text, and for them one larger decode up front would cost more (a
+                    # 1600 px JPEG: a full-scale decode instead of a 1/4 one).
+                    sharp = image
+                    if image.reduced:
+                        sharp = stage("decode_text", lambda: decode(data, longest=TEXT_SIDE))
+                    text = stage("text", lambda: reader.read(sharp.rgb, regions))
         extra: dict[str, Any] = {
             "width": image.original_size[0],
             "height": image.original_size[1],

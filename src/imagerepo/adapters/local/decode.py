@@ -18,8 +18,8 @@ WORKING_SIZE = 1024
 # JPEG draft target: DCT scaling keeps each side at least this large (12 MP -> 500×375),
 # enough for colors, tags and faces; OCR asks for more.
 DRAFT_SIDE = 256
-# Longest side text reading wants when asked for detail (a 12 MP photo at 1/4 scale: 1000×750).
-DETAIL_SIDE = 896
+# Longest side text reading asks for (decode's ``longest``): 12 MP decodes at 1/4 scale, 1000×750.
+TEXT_SIDE = 896
 # Pixels with less alpha than this are left out of the palette.
 _OPAQUE = 128
 
@@ -31,12 +31,7 @@ class Decoded:
     rgb: npt.NDArray[np.uint8]  # (h, w, 3)
     opaque: npt.NDArray[np.bool_] | None  # (h, w); None when every pixel is opaque
     original_size: tuple[int, int]  # (width, height) of the upload, after EXIF orientation
-    # Sharper pixels of the same picture (for text), when decode(detail=True) got more than ``rgb``.
-    detail: npt.NDArray[np.uint8] | None = None
-
-    @property
-    def sharpest(self) -> npt.NDArray[np.uint8]:
-        return self.rgb if self.detail is None else self.detail
+    reduced: bool = False  # decoded at a JPEG draft scale: a re-decode can give more detail
 
     @property
     def width(self) -> int:
@@ -69,17 +64,13 @@ class Decoded:
         return np.asarray(mask) >= _OPAQUE
 
 
-def decode(data: bytes, *, min_side: int = DRAFT_SIDE, detail: bool = False) -> Decoded:
+def decode(data: bytes, *, min_side: int = DRAFT_SIDE, longest: int = 0) -> Decoded:
     """Any accepted format and mode -> 8-bit RGB at most WORKING_SIZE on the longest side.
 
     Grayscale, palette, alpha, CMYK, 16-bit and float modes are all handled; animations give
     their first frame. JPEGs are decoded at a reduced scale that keeps both sides at least
-    ``min_side`` (or the full size). Raises AnalysisFailed when the bytes are not a decodable image.
-
-    With ``detail``, a JPEG is decoded once at the larger scale that keeps its longest side at
-    least DETAIL_SIDE too; ``detail`` keeps those pixels and ``rgb`` is them reduced by the whole
-    factor between the two scales: the same size as without ``detail``, so every stage sees what
-    it saw before. Huffman decoding costs the same at any scale, so this is one decode, not two.
+    ``min_side`` and the longest side at least ``longest`` (or the full size). Raises
+    AnalysisFailed when the bytes are not a decodable image.
     """
     try:
         with warnings.catch_warnings():
@@ -87,30 +78,19 @@ def decode(data: bytes, *, min_side: int = DRAFT_SIDE, detail: bool = False) -> 
             optional_formats()
             im = Image.open(io.BytesIO(data))
             width, height = im.size
-            factor = 1  # from the pixels decoded to ``rgb``
             if im.format == "JPEG":
-                if detail:
-                    longest = max(width, height)
-                    request = tuple(max(min_side, -(-side * DETAIL_SIDE // longest)) for side in (width, height))
-                    drafted = im.draft("RGB", (request[0], request[1]))
-                    scale = round(width / drafted[1][2]) if drafted else 1
-                    factor = max(1, _draft_scale((width, height), min_side) // scale)
-                else:
-                    im.draft("RGB", (min_side, min_side))
+                # draft keeps both sides at least as large as asked: ask for the longest side's share.
+                tall = longest * height // max(width, height, 1)
+                wide = longest * width // max(width, height, 1)
+                im.draft("RGB", (max(min_side, wide), max(min_side, tall)))
             im.seek(0)
             im.load()
             oriented = ImageOps.exif_transpose(im)
             # exif_transpose swaps the sides for quarter turns (orientations 5-8).
             swapped = oriented.size != im.size and oriented.size == (im.size[1], im.size[0])
             original_size = (height, width) if swapped else (width, height)
-            sharp: Image.Image | None = None
-            if factor > 1 and oriented.mode in _REDUCIBLE:
-                sharp = oriented.copy()
-                sharp.thumbnail((WORKING_SIZE, WORKING_SIZE), Image.Resampling.BOX)
-                oriented = oriented.reduce(factor)
             oriented.thumbnail((WORKING_SIZE, WORKING_SIZE), Image.Resampling.BOX)
             rgb, opaque = _to_rgb(oriented)
-            sharp_rgb = _to_rgb(sharp)[0] if sharp is not None else None
     except (
         OSError,
         ValueError,
@@ -119,17 +99,7 @@ def decode(data: bytes, *, min_side: int = DRAFT_SIDE, detail: bool = False) -> 
         Image.DecompressionBombWarning,
     ) as e:
         raise AnalysisFailed(f"the image could not be decoded: {e}") from e
-    return Decoded(rgb=rgb, opaque=opaque, original_size=original_size, detail=sharp_rgb)
-
-
-# Modes of a decoded JPEG that Image.reduce takes (none has alpha, so no mask to reduce).
-_REDUCIBLE = ("L", "RGB", "CMYK")
-
-
-def _draft_scale(size: tuple[int, int], min_side: int) -> int:
-    """The scale Pillow's JPEG draft picks to keep both sides at least ``min_side``."""
-    fits = min(size[0] // min_side, size[1] // min_side)
-    return next((s for s in (8, 4, 2) if fits >= s), 1)
+    return Decoded(rgb=rgb, opaque=opaque, original_size=original_size, reduced=im.size != (width, height))
 
 
 def _to_rgb(im: Image.Image) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_] | None]:
