@@ -78,3 +78,16 @@ def test_a_street_sign_in_a_12_mp_camera_jpeg_is_read(
     result = analyzer.analyze(buf.getvalue(), "image/jpeg")
     assert word in result.text.split()
     assert result.extra["width"] == 4000
+
+
+@pytest.mark.slow
+def test_two_threads_read_text_at_once_as_one_does(analyzer: LocalImageAnalyzer) -> None:
+    """The reader takes no lock: worker threads share it and each gets its own photo's text."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    photos = [png(skimage_data.page()), package_photo(TUXPAINT / "town" / "roadsigns" / "stop.png")] * 3
+    alone = [analyzer.analyze(p, "image/png").text for p in photos[:2]]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        together = list(pool.map(lambda p: analyzer.analyze(p, "image/png").text, photos))
+    assert together == alone * 3
+    assert "STOP" in alone[1].split()
