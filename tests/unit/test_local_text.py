@@ -82,7 +82,7 @@ def test_a_street_sign_in_a_12_mp_camera_jpeg_is_read(
 
 @pytest.mark.slow
 def test_two_threads_read_text_at_once_as_one_does(analyzer: LocalImageAnalyzer) -> None:
-    """The reader takes no lock: worker threads share it and each gets its own photo's text."""
+    """Worker threads share one reader and each gets its own photo's text."""
     from concurrent.futures import ThreadPoolExecutor
 
     photos = [png(skimage_data.page()), package_photo(TUXPAINT / "town" / "roadsigns" / "stop.png")] * 3
