@@ -3,6 +3,16 @@
 Run with `make bench-analysis`. Ends with one `bench name=value` line per figure.
 BENCH_SCALE=tiny runs every part with a few images and runs, only to check that it works.
 
+Stage medians are over the runs in which the stage ran ("n/N"): reading text runs only on photos
+where the detector found some, so it is absent from most runs and from the overall median.
+
+BENCH_ANALYSIS_BASELINE=<git ref> (e.g. c3d826a) adds an A/B run: that ref's src/ is extracted to
+a temporary directory and each side runs in its own process (all models, one analysis at a time),
+alternating image by image on the same 12 MP files (AB, BA, ...), so a change of load on a shared
+machine falls on both alike; then the worker pool (2 threads) alternates the same way. Wall time
+and CPU time (this process's, all threads) are reported for both; CPU per image is the figure that
+load changes least. Ends with `bench ab side=<this|ref> ...` lines.
+
 Colors against colorthief, each the median of the same number of runs, two ways: from the same
 12 MP file (ours decodes at 1/8 scale and clusters a sample; colorthief decodes it all), and on the
 very pixels our decode produced (the palette step alone, both sides given the same image).
@@ -70,6 +80,118 @@ def peak_rss_child(paths: list[str]) -> None:
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
+def mixed_batch() -> list[tuple[bytes, str]]:
+    """~100 mixed photos (sizes, formats, with and without text) for the worker pool."""
+    names = [
+        n for n in ("coffee", "chelsea", "astronaut", "rocket", "camera", "page", "text", "coins") if hasattr(skdata, n)
+    ]
+    batch: list[tuple[bytes, str]] = []
+    for i in range(POOL_IMAGES):
+        arr = getattr(skdata, names[i % len(names)])()
+        side = (640, 1024, 1600, 2048)[i % 4]
+        h, w = arr.shape[:2]
+        size = (side, max(1, round(h * side / w)))
+        batch.append((jpeg(arr, size), "image/jpeg") if i % 3 else (png(arr), "image/png"))
+    return batch
+
+
+def ab_child(paths: list[str]) -> None:
+    """One side of the A/B run: analyses on request ("one N" or "pool"), one JSON line back each."""
+    import json
+
+    analyzer = LocalImageAnalyzer()
+    analyzer.warm_up()
+    files = [Path(p).read_bytes() for p in paths]
+    batch = mixed_batch()
+    for b in files:
+        analyzer.analyze(b, "image/jpeg")
+    print("ready", flush=True)
+    for line in sys.stdin:
+        t, c = time.perf_counter(), time.process_time()
+        if line.startswith("pool"):
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                list(pool.map(lambda item: analyzer.analyze(*item), batch))
+            out: dict[str, Any] = {"images": len(batch)}
+        else:
+            result = analyzer.analyze(files[int(line.split()[1])], "image/jpeg")
+            out = {"stages": result.extra["timings_ms"]}
+        out.update(ms=(time.perf_counter() - t) * 1000, cpu_ms=(time.process_time() - c) * 1000)
+        print(json.dumps(out), flush=True)
+
+
+def ab_run(ref: str, files: dict[str, bytes]) -> None:
+    """Interleaved A/B against ``ref`` (see the module docstring)."""
+    import json
+
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "-C", str(root), "archive", ref, "src"], check=True, capture_output=True)
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+        paths = []
+        for name, b in files.items():
+            paths.append(os.path.join(tmp, f"{name}.jpg"))
+            Path(paths[-1]).write_bytes(b)
+        here = str(root / "src")
+        sides = {"this": here, "ref": os.path.join(tmp, "src")}
+        kids = {}
+        for side, src in sides.items():
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, str(root)])}
+            kids[side] = subprocess.Popen(
+                [sys.executable, __file__, "--ab-child", *paths],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+            )
+        for kid in kids.values():
+            assert kid.stdout is not None
+            assert kid.stdout.readline().strip() == "ready"
+
+        def ask(side: str, request: str) -> dict[str, Any]:
+            kid = kids[side]
+            assert kid.stdin is not None
+            assert kid.stdout is not None
+            kid.stdin.write(request + "\n")
+            kid.stdin.flush()
+            return dict(json.loads(kid.stdout.readline()))
+
+        one: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
+        pools: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
+        order = list(sides)
+        for i in range(RUNS_12MP * 2):
+            for side in order if i % 2 == 0 else order[::-1]:
+                one[side].append(ask(side, f"one {i % len(paths)}"))
+        for i in range(1 if TINY else 2):
+            for side in order if i % 2 == 0 else order[::-1]:
+                pools[side].append(ask(side, "pool"))
+        for kid in kids.values():
+            assert kid.stdin is not None
+            kid.stdin.close()
+            kid.wait()
+    names = list(files)
+    print(f"\nA/B against {ref}, interleaved, {RUNS_12MP * 2} analyses of 12 MP JPEGs a side, then the pool:")
+    for side in sides:
+        runs = one[side]
+        ms = statistics.median(r["ms"] for r in runs)
+        cpu = statistics.median(r["cpu_ms"] for r in runs)
+        stages: dict[str, list[float]] = {}
+        for r in runs:
+            for stage, v in r["stages"].items():
+                stages.setdefault(stage, []).append(v)
+        per_photo = {
+            n: statistics.median(r["cpu_ms"] for k, r in enumerate(runs) if k % len(names) == j)
+            for j, n in enumerate(names)
+        }
+        images = sum(p["images"] for p in pools[side])
+        per_s = images / (sum(p["ms"] for p in pools[side]) / 1000)
+        per_cpu_s = images / (sum(p["cpu_ms"] for p in pools[side]) / 1000)
+        label = "this checkout" if side == "this" else ref
+        print(f"  {label}: median {ms:.1f} ms wall, {cpu:.1f} ms CPU;"
+              f" pool {per_s:.2f} images/s, {per_cpu_s:.2f} per CPU-second")
+        print("    stages (ms): " + ", ".join(
+            f"{k} {statistics.median(v):.1f} ({len(v)}/{len(runs)})" for k, v in stages.items()))
+        print("    CPU per photo (ms): " + ", ".join(f"{n} {v:.0f}" for n, v in per_photo.items()))
+        print(f"bench ab side={side} ref={ref} median_ms={ms:.1f} median_cpu_ms={cpu:.1f}"
+              f" pool_images_per_s={per_s:.2f} pool_images_per_cpu_s={per_cpu_s:.2f}")
+
+
 def main() -> None:
     analyzer = LocalImageAnalyzer()
     t0 = time.perf_counter()
@@ -94,7 +216,7 @@ def main() -> None:
     median_ms = statistics.median(totals)
     print(f"\nfull analysis, 12 MP JPEG, {RUNS_12MP} runs: median {median_ms:.1f} ms, max {max(totals):.1f} ms")
     for stage, values in stages.items():
-        print(f"  {stage:<10} median {statistics.median(values):7.1f} ms")
+        print(f"  {stage:<10} median {statistics.median(values):7.1f} ms ({len(values)}/{RUNS_12MP} runs)")
     for name, b in files.items():
         print(f"  {name:<10} {analyzer.analyze(b, 'image/jpeg').description}")
 
@@ -146,25 +268,16 @@ def main() -> None:
     print(f"colors speedup vs colorthief, same decoded pixels (palette step only): {same_pixels_speedup:.1f}×")
 
     # 3. Worker-pool throughput on ~100 mixed photos (sizes, formats, with and without text).
-    names = [
-        n for n in ("coffee", "chelsea", "astronaut", "rocket", "camera", "page", "text", "coins") if hasattr(skdata, n)
-    ]
-    batch: list[tuple[bytes, str]] = []
-    for i in range(POOL_IMAGES):
-        arr = getattr(skdata, names[i % len(names)])()
-        side = (640, 1024, 1600, 2048)[i % 4]
-        h, w = arr.shape[:2]
-        size = (side, max(1, round(h * side / w)))
-        batch.append((jpeg(arr, size), "image/jpeg") if i % 3 else (png(arr), "image/png"))
-    t = time.perf_counter()
+    batch = mixed_batch()
+    t, c = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(max_workers=2) as pool:
         done = list(pool.map(lambda item: analyzer.analyze(*item), batch))
-    elapsed = time.perf_counter() - t
+    elapsed, cpu = time.perf_counter() - t, time.process_time() - c
     per_s = len(done) / elapsed
     with_text = sum(1 for r in done if r.text)
     print(
-        f"\nworker pool (2 threads): {len(done)} images in {elapsed:.1f} s = {per_s:.1f} images/s"
-        f" ({with_text} with OCR text)"
+        f"\nworker pool (2 threads): {len(done)} images in {elapsed:.1f} s = {per_s:.1f} images/s,"
+        f" {len(done) / cpu:.2f} per CPU-second ({with_text} with OCR text)"
     )
 
     # Peak RSS in a clean process, so the benchmark's own test images do not count.
@@ -180,6 +293,9 @@ def main() -> None:
         ).stdout
     peak_mb = float(out.strip().splitlines()[-1])
     print(f"peak RSS, fresh process, all models loaded, 2 threads on 12 MP photos and a text page: {peak_mb:.0f} MB")
+    baseline = os.environ.get("BENCH_ANALYSIS_BASELINE", "")
+    if baseline:
+        ab_run(baseline, files)
 
     print(f"\nbench analysis_12mp_median_ms={median_ms:.1f}")
     print(f"bench colors_speedup_vs_colorthief={speedup:.1f}")
@@ -192,5 +308,7 @@ def main() -> None:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--peak-rss"]:
         peak_rss_child(sys.argv[2:])
+    elif sys.argv[1:2] == ["--ab-child"]:
+        ab_child(sys.argv[2:])
     else:
         main()

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from imagerepo.adapters.local import LocalImageAnalyzer
-from imagerepo.adapters.local.decode import WORKING_SIZE, decode
+from imagerepo.adapters.local.decode import TEXT_SIDE, WORKING_SIZE, decode
 from imagerepo.adapters.local.describe import describe
 from imagerepo.adapters.local.palette import palette
 from imagerepo.domain.colors import delta_e76, parse_hex, rgb_to_lab
@@ -191,6 +191,19 @@ def test_large_jpeg_is_decoded_small() -> None:
     decoded = decode(encode(big, "JPEG", quality=80))
     assert decoded.original_size == (4000, 3000)
     assert max(decoded.width, decoded.height) <= WORKING_SIZE
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_text_asks_a_12_mp_jpeg_for_more_pixels_than_the_other_stages(orientation: int) -> None:
+    im = stripes([(BLUE, 0.5), (WHITE, 0.5)], size=(4000, 3000))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = encode(im, "JPEG", exif=exif.tobytes(), quality=90)
+    small, sharp = decode(data), decode(data, longest=TEXT_SIDE)
+    assert small.reduced
+    assert max(small.width, small.height) < TEXT_SIDE <= max(sharp.width, sharp.height) <= WORKING_SIZE
+    assert sharp.original_size == small.original_size
+    assert (sharp.height > sharp.width) == (small.height > small.width)  # the same orientation
 
 
 @pytest.mark.parametrize("data", [b"", b"not an image", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40])

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from PIL import Image
 
 from imagerepo.adapters.local import LocalImageAnalyzer
 from imagerepo.adapters.local import models as m
-from tests.photos import TUXPAINT, package_photo, png
+from tests.photos import DARKNET, TUXPAINT, package_photo, png
 
 skimage_data = pytest.importorskip("skimage.data")
 
@@ -57,3 +60,34 @@ def test_a_street_sign_is_read(analyzer: LocalImageAnalyzer, name: str, word: st
     result = analyzer.analyze(package_photo(TUXPAINT / "town" / "roadsigns" / name), "image/png")
     assert word in result.text.split()
     assert word in result.description
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "side", "word"), [("stop.png", 450, "STOP"), ("school_sign.png", 600, "School")])
+def test_a_street_sign_in_a_12_mp_camera_jpeg_is_read(
+    analyzer: LocalImageAnalyzer, name: str, side: int, word: str
+) -> None:
+    """The sign fills a small part of a 4000×3000 JPEG: read from the one, reduced-scale decode."""
+    photo = Image.open(io.BytesIO(package_photo(DARKNET / "person.jpg"))).convert("RGB")
+    photo = photo.resize((4000, 3000), Image.Resampling.BICUBIC)
+    sign = Image.open(io.BytesIO(package_photo(TUXPAINT / "town" / "roadsigns" / name))).convert("RGBA")
+    sign = sign.resize((side, round(sign.height * side / sign.width)), Image.Resampling.BICUBIC)
+    photo.paste(sign, (1800, 900), sign)
+    buf = io.BytesIO()
+    photo.save(buf, "JPEG", quality=90)
+    result = analyzer.analyze(buf.getvalue(), "image/jpeg")
+    assert word in result.text.split()
+    assert result.extra["width"] == 4000
+
+
+@pytest.mark.slow
+def test_two_threads_read_text_at_once_as_one_does(analyzer: LocalImageAnalyzer) -> None:
+    """Worker threads share one reader and each gets its own photo's text."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    photos = [png(skimage_data.page()), package_photo(TUXPAINT / "town" / "roadsigns" / "stop.png")] * 3
+    alone = [analyzer.analyze(p, "image/png").text for p in photos[:2]]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        together = list(pool.map(lambda p: analyzer.analyze(p, "image/png").text, photos))
+    assert together == alone * 3
+    assert "STOP" in alone[1].split()

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from imagerepo.adapters.imaging import allow_pixels
 from imagerepo.adapters.local import bodies
 from imagerepo.adapters.local import models as m
-from imagerepo.adapters.local.decode import decode
+from imagerepo.adapters.local.decode import TEXT_SIDE, decode
 from imagerepo.adapters.local.describe import describe
 from imagerepo.adapters.local.palette import colors_of, first_color
 from imagerepo.adapters.local.vocabulary import is_worn, not_a_person, tags_from_scores
@@ -22,8 +22,6 @@ from imagerepo.domain.similarity import Embedding, Fingerprint
 
 T = TypeVar("T")
 
-# Pixels each stage looks at (longest side); the decoded image is at most 1024.
-_OCR_SIZE = 1024
 # Haar cascades and HOG give no calibrated score: what they find is reported with this confidence.
 _FACE_CONFIDENCE = 0.8
 _BODY_CONFIDENCE = 0.7
@@ -147,11 +145,13 @@ class LocalImageAnalyzer:
                 reader = m.shared("ocr", "default", m.TextReader)
                 regions = stage("text_find", lambda: reader.find(image.rgb))
                 if len(regions):
-                    # Text needs detail: decode a draft-reduced JPEG again, larger.
+                    # Text needs detail: a draft-reduced JPEG is decoded again, larger. Most photos
+                    # have no text, and for them one larger decode up front would cost more (a
+                    # 1600 px JPEG: a full-scale decode instead of a 1/4 one).
                     sharp = image
                     if image.reduced:
-                        sharp = stage("decode_text", lambda: decode(data, min_side=_OCR_SIZE))
-                    text = stage("text", lambda: reader.read(sharp.resized(_OCR_SIZE), regions))
+                        sharp = stage("decode_text", lambda: decode(data, longest=TEXT_SIDE))
+                    text = stage("text", lambda: reader.read(sharp.rgb, regions))
         extra: dict[str, Any] = {
             "width": image.original_size[0],
             "height": image.original_size[1],

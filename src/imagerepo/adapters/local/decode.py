@@ -18,6 +18,8 @@ WORKING_SIZE = 1024
 # JPEG draft target: DCT scaling keeps each side at least this large (12 MP -> 500×375),
 # enough for colors, tags and faces; OCR asks for more.
 DRAFT_SIDE = 256
+# Longest side text reading asks for (decode's ``longest``): 12 MP decodes at 1/4 scale, 1000×750.
+TEXT_SIDE = 896
 # Pixels with less alpha than this are left out of the palette.
 _OPAQUE = 128
 
@@ -62,12 +64,13 @@ class Decoded:
         return np.asarray(mask) >= _OPAQUE
 
 
-def decode(data: bytes, *, min_side: int = DRAFT_SIDE) -> Decoded:
+def decode(data: bytes, *, min_side: int = DRAFT_SIDE, longest: int = 0) -> Decoded:
     """Any accepted format and mode -> 8-bit RGB at most WORKING_SIZE on the longest side.
 
     Grayscale, palette, alpha, CMYK, 16-bit and float modes are all handled; animations give
     their first frame. JPEGs are decoded at a reduced scale that keeps both sides at least
-    ``min_side`` (or the full size). Raises AnalysisFailed when the bytes are not a decodable image.
+    ``min_side`` and the longest side at least ``longest`` (or the full size). Raises
+    AnalysisFailed when the bytes are not a decodable image.
     """
     try:
         with warnings.catch_warnings():
@@ -76,7 +79,10 @@ def decode(data: bytes, *, min_side: int = DRAFT_SIDE) -> Decoded:
             im = Image.open(io.BytesIO(data))
             width, height = im.size
             if im.format == "JPEG":
-                im.draft("RGB", (min_side, min_side))
+                # draft keeps both sides at least as large as asked: ask for the longest side's share.
+                tall = longest * height // max(width, height, 1)
+                wide = longest * width // max(width, height, 1)
+                im.draft("RGB", (max(min_side, wide), max(min_side, tall)))
             im.seek(0)
             im.load()
             oriented = ImageOps.exif_transpose(im)
