@@ -22,6 +22,7 @@ The SQL is written with ``?`` placeholders, as every statement of the SQL reposi
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -32,7 +33,7 @@ from imagerepo.adapters.sql.dialect import Dialect
 from imagerepo.adapters.sql.rows import IMAGE_COLUMNS
 from imagerepo.domain.colors import rgb_to_lab
 from imagerepo.domain.queries import RELEVANCE_ORDER, ImageQuery, is_descending
-from imagerepo.domain.ranking import COLOR_SCORE_SCALE, PLACE_MARK, color_cells_near
+from imagerepo.domain.ranking import COLOR_SCORE_SCALE, FIELD_WEIGHTS, PLACE_MARK, color_cells_near
 
 # Above every code point a stored term can contain: [w, w + TOP) in code-point order holds
 # exactly the terms that start with w.
@@ -54,6 +55,10 @@ GROUP_SORTED = 4
 GROUP_HASHED = 20
 # relevance_key's multiplier (ranking._RELEVANCE_SHIFT), as an SQL literal.
 _SHIFT = str(2**53)
+# The weights a stored term can carry, best first (_words_by_level walks the classes they make).
+WEIGHTS = tuple(sorted(set(FIELD_WEIGHTS.values()), reverse=True))
+# Relevance to more words than this is ranked by grouping only (the weight classes multiply).
+MAX_LEVEL_WORDS = 3
 
 _COLUMN_KEYS = {
     "uploaded_at": "i.uploaded_key",
@@ -178,6 +183,10 @@ def search_rows(
         terms = [r["term"] for r in found]
         if len(terms) <= MAX_WALKED_TERMS:
             return fetch(search_sql(query, dialect, lambda _: 0, drive_below, word_terms=terms))
+    if query.order == RELEVANCE_ORDER and 2 <= len(query.words) <= MAX_LEVEL_WORDS and drive_below > 0:
+        by_level = _words_by_level(query, dialect, fetch, drive_below)
+        if by_level is not None:
+            return by_level
     if query.order != "color":
         counted: dict[str, int] = {}
 
@@ -344,6 +353,157 @@ def _words_ranked(
         f" WHERE {' AND '.join(where)} GROUP BY s.image_id) AS d"
     )
     return ranked, params, True
+
+
+def _words_by_level(
+    query: ImageQuery, dialect: Dialect, fetch: Callable[[Sql], list[Any]], cap: int
+) -> list[Any] | None:
+    """Relevance to several words, top-k by score level: the page's rows, or None when this way
+    cannot tell them (then grouping ranks every image holding all the words).
+
+    An image's score is the sum of each word's best weight, so the images scoring s are those of
+    the weight tuples (one weight per word) summing to s. Levels run from the highest score
+    down; each tuple walks its lead word's entries of its weight (the word's rarest class) newest
+    first through search_terms_ranked_walk and probes the other words' weights by image, and
+    the walk stops once the level has the rows the page still needs. A class holding more than
+    ``cap`` entries is walked only ``cap`` deep: enough when the page fills from it, else the
+    answer is not known here (two words in 1M images in PostgreSQL, 21 ms grouped: "june 2023")."""
+    assert is_descending(query)
+    owner, words = query.owner_id, query.words
+    terms: list[list[str]] = []
+    for word in words:
+        found = fetch(Sql(_TERMS_IN_RANGE, [owner, word, word + TOP, owner, word + TOP]))
+        if not found:
+            return []  # no image holds this word
+        if len(found) > MAX_WALKED_TERMS:
+            return None
+        terms.append([str(r["term"]) for r in found])
+    # Entries per (word, weight), each counted up to cap + 1 (an upper bound of its images).
+    counts_sql, counts_params = [], []
+    for n, word_terms in enumerate(terms):
+        for w in WEIGHTS:
+            branches = " UNION ALL ".join(
+                "SELECT 1 AS x FROM search_terms WHERE owner_id = ? AND term = ? AND weight = ?" for _ in word_terms
+            )
+            counts_sql.append(f"(SELECT count(*) FROM ({branches} LIMIT ?) AS s) AS c{n}_{w}")
+            counts_params += [p for t in word_terms for p in (owner, t, w)] + [cap + 1]
+    got = fetch(Sql(f"SELECT {', '.join(counts_sql)}", counts_params))[0]
+    count = [{w: int(got[f"c{n}_{w}"]) for w in WEIGHTS} for n in range(len(words))]
+    present = [[w for w in WEIGHTS if count[n][w] > 0] for n in range(len(words))]
+    if not all(present):
+        return None  # a weight outside WEIGHTS: grouping still ranks it
+    levels: dict[int, list[tuple[int, ...]]] = {}
+    for combo in itertools.product(*present):
+        levels.setdefault(sum(combo), []).append(combo)
+    filters, nt = sources(query), len(query.tags) + len(query.people)  # tags, people, words, places, color
+    probes = [f.probe for f in filters[:nt] + filters[nt + len(words) :]] + _taken_probe(query)
+    cursor = None
+    if query.cursor is not None:
+        cursor = (*divmod(int(query.cursor.key), 2**53), query.cursor.id)
+    rows: list[Any] = []
+    for score in sorted(levels, reverse=True):
+        if cursor is not None and score > cursor[0]:
+            continue  # the whole level lies before the cursor
+        need = query.limit + 1 - len(rows)
+        after = cursor[1:] if cursor is not None and score == cursor[0] else None
+        tuples = levels[score]
+        parts, params = [], []
+        capped = []
+        for k, combo in enumerate(tuples):
+            lead = min(range(len(words)), key=lambda n: count[n][combo[n]])
+            capped.append(count[lead][combo[lead]] > cap)
+            text, part_params = _level_tuple(query, terms, combo, lead, probes, after, cap if capped[-1] else 0, need)
+            parts.append(f"SELECT t{k}.image_id AS image_id, t{k}.uk AS uk, {k} AS tno FROM ({text}) AS t{k}")
+            params += part_params
+        cols = ", ".join("i." + c for c in IMAGE_COLUMNS)
+        found = fetch(
+            Sql(
+                f"SELECT {cols}, {score} * {_SHIFT} + k.uk AS sort_key, k.tno AS tno"
+                f" FROM ({' UNION ALL '.join(parts)}) AS k CROSS JOIN images AS i WHERE i.id = k.image_id"
+                " ORDER BY k.uk DESC, k.image_id DESC",
+                params,
+            )
+        )
+        for k in range(len(tuples)):
+            # A capped walk that found fewer than the page needs may have stopped short.
+            if capped[k] and sum(1 for r in found if r["tno"] == k) < need:
+                return None
+        rows += found[:need]
+        if len(rows) > query.limit:
+            break
+    return rows
+
+
+def _level_tuple(
+    query: ImageQuery,
+    terms: list[list[str]],
+    combo: tuple[int, ...],
+    lead: int,
+    probes: list[Sql],
+    after: tuple[int, str] | None,
+    cap: int,
+    need: int,
+) -> tuple[str, list[Any]]:
+    """The newest ``need`` images whose best weight for word n is combo[n] (and passing
+    ``probes``), walked from the lead word's entries of its weight (``cap`` > 0: only the newest
+    ``cap`` of them). Columns image_id and uk (its upload key)."""
+    owner, words = query.owner_id, query.words
+    params: list[Any] = []
+    branches = []
+    for term in terms[lead]:
+        where = "owner_id = ? AND term = ? AND weight = ?"
+        params += [owner, term, combo[lead]]
+        if after is not None:
+            where += " AND (uploaded_key, image_id) < (?, ?)"
+            params += list(after)
+        branches.append(
+            f"SELECT * FROM (SELECT image_id, uploaded_key, term FROM search_terms WHERE {where}"
+            f" ORDER BY uploaded_key DESC, image_id DESC{' LIMIT ?' if cap else ''}) AS b"
+        )
+        if cap:
+            params.append(cap)
+    stream = " UNION ALL ".join(branches)
+    if cap:
+        stream = f"SELECT * FROM ({stream}) AS u ORDER BY uploaded_key DESC, image_id DESC LIMIT ?"
+        params.append(cap)
+    conds: list[str] = []
+    cond_params: list[Any] = []
+    for n, word in enumerate(words):
+        w, rng = combo[n], [word, word + TOP]
+        if n == lead:
+            if len(terms[n]) > 1:  # the image's best hit of the word, once (its first term of that weight)
+                conds.append(
+                    "NOT EXISTS (SELECT 1 FROM search_terms h WHERE h.image_id = r.image_id AND h.term >= ?"
+                    " AND h.term < ? AND (h.weight > ? OR (h.weight = ? AND h.term < r.term)))"
+                )
+                cond_params += [*rng, w, w]
+            continue
+        if len(terms[n]) == 1:
+            conds.append(
+                "EXISTS (SELECT 1 FROM search_terms h WHERE h.image_id = r.image_id AND h.term = ? AND h.weight = ?)"
+            )
+            cond_params += [terms[n][0], w]
+            continue
+        conds.append(
+            "EXISTS (SELECT 1 FROM search_terms h WHERE h.image_id = r.image_id AND h.term >= ? AND h.term < ?"
+            " AND h.weight = ?)"
+        )
+        cond_params += [*rng, w]
+        if w < WEIGHTS[0]:
+            conds.append(
+                "NOT EXISTS (SELECT 1 FROM search_terms h WHERE h.image_id = r.image_id AND h.term >= ?"
+                " AND h.term < ? AND h.weight > ?)"
+            )
+            cond_params += [*rng, w]
+    for p in probes:
+        conds.append(_probe(p, "r.image_id"))
+        cond_params += p.params
+    text = (
+        f"SELECT r.image_id AS image_id, r.uploaded_key AS uk FROM ({stream}) AS r"
+        f"{' WHERE ' + ' AND '.join(conds) if conds else ''}"
+        " ORDER BY r.uploaded_key DESC, r.image_id DESC LIMIT ?"
+    )
+    return text, [*params, *cond_params, need]
 
 
 def _words_grouped(query: ImageQuery) -> tuple[str, list[Any]]:
