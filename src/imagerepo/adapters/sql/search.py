@@ -9,11 +9,14 @@ and plans each query one of four ways, so a big user's query touches few rows:
   probe the other filters for each, look the survivors up and sort them; cheap when a filter is rare.
 * **intersect** (PostgreSQL, several common filters that rarely meet): read each filter's image
   set from its owner-first index and join them by hashing; chosen after a short walk of the first
-  images of the order finds the matches too sparse (_column_plan).
+  images of the order finds the matches too sparse (_column_plan). In upload order with a word or
+  a place, the side tables alone sort the matches (_intersect_by_upload).
 * **ranked**: relevance and color orders start from the word (or color bucket) entries, which
   are the matches, and rank them on the side table alone (search_terms carries uploaded_key;
   side tables hold ready images only, migration 0030), joining ``images`` for the page only.
   Color ranks in tiers: colors within ΔE 4 first, widening only while the page is not full.
+  Several words rank by score level, best first, each weight tuple walked from its rarest class
+  (_words_by_level); grouping every image holding all the words is the fallback.
 
 The SQL is written with ``?`` placeholders, as every statement of the SQL repositories (dialect.py).
 """
@@ -252,9 +255,16 @@ def _column_plan(
     if walk <= drive_below:
         return "walk"
     # Intersecting reads every filter's index entries: worth it while they number at most about
-    # twice the images the walk would read. Counted with the budget left, so a huge filter
-    # costs one bounded count.
-    return "intersect" if _within(filters, estimate, 2 * walk) else "walk"
+    # twice the images the walk would read, or eight times when no match is read from images
+    # before the page (_intersect_by_upload: an entry hashed costs far less than an image walked
+    # and probed). Counted with the budget left, so a huge filter costs one bounded count.
+    per_walked = 8 if _by_upload(query) else 2
+    return "intersect" if _within(filters, estimate, per_walked * walk) else "walk"
+
+
+def _by_upload(query: ImageQuery) -> bool:
+    """Whether the intersect plan runs on the side tables alone (_intersect_by_upload)."""
+    return query.order.lstrip("-") == "uploaded_at" and bool(query.words or query.place) and not query.taken_range
 
 
 def _within(filters: list[Source], estimate: Callable[[Sql], int], budget: int) -> bool:
@@ -547,6 +557,40 @@ def _sampled_walk(
     return keys, [*params, query.limit + 1]
 
 
+def _intersect_by_upload(
+    query: ImageQuery,
+    filters: list[Source],
+    marked: list[str],
+    estimate: Callable[[Sql], int],
+    drive_below: int,
+    direction: str,
+) -> tuple[str, list[Any]]:
+    """The intersect plan in upload order, on the side tables alone: search_terms carries each
+    image's upload key and holds ready images only, so the rarest word (or place) drives, each
+    other filter's image set is joined to it, and only the page's images are read from
+    ``images`` (a place and a tag at 1M images in PostgreSQL: every match was read from images
+    to sort it)."""
+    nt = len(query.tags) + len(query.people)
+    word_filters = filters[nt : nt + len(marked)]
+    lead = min(range(len(marked)), key=lambda n: estimate(sample_sql(word_filters[n], drive_below)))
+    params: list[Any] = [query.owner_id, marked[lead], marked[lead] + TOP]
+    where = []
+    for n, f in enumerate(filters):
+        if n != nt + lead:
+            where.append(f"d.image_id IN ({f.ids.text})")
+            params += f.ids.params
+    if query.cursor is not None:
+        where.append(f"(d.uk, d.image_id) {'<' if direction == 'DESC' else '>'} (?, ?)")
+        params += [query.cursor.key, query.cursor.id]
+    keys = (
+        "SELECT d.image_id AS id, d.uk AS sort_key FROM (SELECT image_id, max(uploaded_key) AS uk FROM search_terms"
+        " WHERE owner_id = ? AND term >= ? AND term < ? GROUP BY image_id) AS d"
+        f"{' WHERE ' + ' AND '.join(where) if where else ''}"
+        f" ORDER BY d.uk {direction}, d.image_id {direction} LIMIT ?"
+    )
+    return keys, [*params, query.limit + 1]
+
+
 def _probe(probe: Sql, ident: str) -> str:
     return probe.text.replace("{id}", ident)
 
@@ -657,7 +701,10 @@ def search_sql(
             if sizes[smallest] < drive_below:
                 driver = filters[smallest].ids
                 probes = [f.probe for n, f in enumerate(filters) if n != smallest]
-        if plan == "sample":
+        if plan == "intersect" and _by_upload(query):
+            marked = [*query.words, *(PLACE_MARK + w for w in query.place)]
+            keys, params = _intersect_by_upload(query, filters, marked, estimate, drive_below, direction)
+        elif plan == "sample":
             keys, params = _sampled_walk(query, key, direction, rows, probes, walk_sample(drive_below))
         else:
             # A driven query probes the driver's ids, so SQLite tests the side tables' indexes before
