@@ -199,3 +199,32 @@ def test_several_words_fill_a_page_from_their_best_score_level_without_grouping(
         rows = search_rows(query, postgres_database.dialect, fetch)
     assert [r["id"] for r in rows] == [i.id for i in search_all(images, query)][:6]
     assert not [t for t in texts if "GROUP BY" in t]
+
+
+def test_a_place_among_common_filters_walks_its_own_entries_newest_first(postgres_database: Any) -> None:
+    """A place and a tag, both common, in upload order: the place's index entries are walked
+    newest first, the tag probed for each, until a page; images is read for the page only (at
+    1M images, walking the images' sort index read mostly images elsewhere)."""
+    from imagerepo.adapters.postgres import PostgresImageRepository
+    from imagerepo.adapters.sql.search import search_rows
+
+    owner = f"plans-{uuid.uuid4().hex[:8]}"
+    images = []
+    for n in range(80):
+        img = _image(owner, ("stage",) if n % 3 else ("cat",), T0 + timedelta(minutes=n))
+        images.append(attrs.evolve(img, photo=PhotoInfo(location=TOKYO)) if n % 2 else img)
+    PostgresImageRepository(postgres_database).import_ready(images)
+    query = build_query(owner, place="tokyo", tags=["stage"], sort="-uploaded_at", limit=5)
+    texts: list[str] = []
+    with postgres_database.transaction(write=False) as tx:
+
+        def fetch(sql: Any) -> list[Any]:
+            texts.append(sql.text)
+            return list(tx.execute(sql.text, sql.params, prepare=False).fetchall())
+
+        rows = search_rows(query, postgres_database.dialect, fetch, drive_below=24)
+    assert [r["id"] for r in rows] == [i.id for i in search_all(images, query)][:6]
+    page = texts[-1]
+    assert "FROM search_terms WHERE owner_id = ? AND term = ? AND weight = ? ORDER BY uploaded_key DESC" in page
+    assert "EXISTS (SELECT 1 FROM search_tags g WHERE g.image_id = r.image_id" in page
+    assert page.count("images") == 1  # the page's rows only

@@ -233,6 +233,10 @@ def _column_plan(
     if drive_below <= 0 or len(filters) < 2:
         return "auto"
     rarest = min(estimate(sample_sql(f, drive_below)) for f in filters)
+    if _by_upload(query):
+        walked = _word_walk(query, fetch, estimate, drive_below)
+        if walked is not None:
+            return walked
     if rarest < drive_below:
         # A rare filter drives. Probing the others costs an index descent per driving image; in
         # PostgreSQL, hashing the other filters' sets costs far less per entry, so it intersects
@@ -265,6 +269,87 @@ def _column_plan(
 def _by_upload(query: ImageQuery) -> bool:
     """Whether the intersect plan runs on the side tables alone (_intersect_by_upload)."""
     return query.order.lstrip("-") == "uploaded_at" and bool(query.words or query.place) and not query.taken_range
+
+
+def _word_walk(
+    query: ImageQuery, fetch: Callable[[Sql], list[Any]], estimate: Callable[[Sql], int], drive_below: int
+) -> list[Any] | None:
+    """Upload order with a word or a place among common filters: walk that word's index entries
+    newest first (search_terms_ranked_walk, one ordered stream per term and weight, merged) and
+    probe the other filters for each, so only images holding the word are read, through
+    search_terms alone (a place and a tag, or a word, a tag and a color, at 1M images in
+    PostgreSQL: the images walked along the sort index were mostly without the word). A first
+    walk of drive_below // 2 entries tells how deep the whole would go; None when too deep (the
+    other plans then run)."""
+    filters = sources(query)
+    nt = len(query.tags) + len(query.people)
+    marked = [*query.words, *(PLACE_MARK + w for w in query.place)]
+    sizes = [0]
+    if len(marked) > 1:
+        sizes = [estimate(sample_sql(f, 4 * drive_below)) for f in filters[nt : nt + len(marked)]]
+    lead = min(range(len(marked)), key=lambda n: sizes[n])
+    word = marked[lead]
+    found = fetch(Sql(_TERMS_IN_RANGE, [query.owner_id, word, word + TOP, query.owner_id, word + TOP]))
+    if not found:
+        return []  # no image holds the word
+    if len(found) > MAX_WALKED_TERMS:
+        return None
+    terms = [str(r["term"]) for r in found]
+    probes = [f.probe for n, f in enumerate(filters) if n != nt + lead]
+    sample = drive_below // 2
+    rows = fetch(_word_walk_sql(query, word, terms, probes, sample))
+    if len(rows) > query.limit or estimate(sample_sql(filters[nt + lead], drive_below)) < sample:
+        return rows  # a page, or every entry of the word walked
+    if len(rows) == 0 or sample * (query.limit + 1) // len(rows) > 2 * drive_below:
+        return None  # too deep: intersecting (or walking the images) costs less
+    return fetch(_word_walk_sql(query, word, terms, probes, 0))
+
+
+def _word_walk_sql(query: ImageQuery, word: str, terms: list[str], probes: list[Sql], cap: int) -> Sql:
+    """The page of _word_walk, walking only the newest ``cap`` entries of the word (0: all)."""
+    desc = is_descending(query)
+    direction, cmp = ("DESC", "<") if desc else ("ASC", ">")
+    params: list[Any] = []
+    branches = []
+    for term in terms:
+        for w in (0,) if word.startswith(PLACE_MARK) else WEIGHTS:  # place terms are stored with weight 0
+            where = "owner_id = ? AND term = ? AND weight = ?"
+            params += [query.owner_id, term, w]
+            if query.cursor is not None:
+                where += f" AND (uploaded_key, image_id) {cmp} (?, ?)"
+                params += [query.cursor.key, query.cursor.id]
+            branches.append(
+                f"SELECT * FROM (SELECT image_id, uploaded_key, term FROM search_terms WHERE {where}"
+                f" ORDER BY uploaded_key {direction}, image_id {direction}{' LIMIT ?' if cap else ''}) AS b"
+            )
+            if cap:
+                params.append(cap)
+    stream = " UNION ALL ".join(branches)
+    if cap:
+        stream = f"SELECT * FROM ({stream}) AS u ORDER BY uploaded_key {direction}, image_id {direction} LIMIT ?"
+        params.append(cap)
+    conds = []
+    if len(terms) > 1:  # an image holding several of the word's terms counts once, at its first
+        conds.append(
+            "NOT EXISTS (SELECT 1 FROM search_terms h WHERE h.image_id = r.image_id AND h.term >= ?"
+            " AND h.term < r.term)"
+        )
+        params.append(word)
+    for p in probes:
+        conds.append(_probe(p, "r.image_id"))
+        params += p.params
+    keys = (
+        f"SELECT r.image_id AS id, r.uploaded_key AS sort_key FROM ({stream}) AS r"
+        f"{' WHERE ' + ' AND '.join(conds) if conds else ''}"
+        f" ORDER BY r.uploaded_key {direction}, r.image_id {direction} LIMIT ?"
+    )
+    params.append(query.limit + 1)
+    cols = ", ".join("i." + c for c in IMAGE_COLUMNS)
+    return Sql(
+        f"SELECT {cols}, k.sort_key AS sort_key FROM ({keys}) AS k CROSS JOIN images AS i WHERE i.id = k.id"
+        f" ORDER BY k.sort_key {direction}, k.id {direction}",
+        params,
+    )
 
 
 def _within(filters: list[Source], estimate: Callable[[Sql], int], budget: int) -> bool:
