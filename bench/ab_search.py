@@ -7,6 +7,8 @@ page must be the same. BENCH_DB=postgres uses the kept database of bench_search 
 BENCH_KEEP_PREFIX, BENCH_SCALE: run bench_search once first); BENCH_DB=sqlite loads the SQLite
 scale into BENCH_SQLITE_FILE (kept, reused when it exists). Prints, per query,
 `ab search db=<db> query=<name> old_p50_ms= old_p99_ms= new_p50_ms= new_p99_ms=`.
+BENCH_SERVER_TIME=1 (PostgreSQL): time the server's planning + execution of each search's
+statements instead (EXPLAIN ANALYZE, summed per search), free of the client's share.
 """
 
 from __future__ import annotations
@@ -43,6 +45,45 @@ def old_module(commit: str) -> types.ModuleType:
 def percentile(samples: list[float], q: float) -> float:
     s = sorted(samples)
     return s[min(len(s) - 1, round(q * (len(s) - 1)))]
+
+
+def server_ms(db: Any, query: Any, rows_fn: Any) -> float:
+    """PostgreSQL's own planning + execution time of every statement of one search (EXPLAIN
+    ANALYZE), free of the client's share, which dominates on a loaded machine."""
+    from imagerepo.adapters.postgres.database import placeholders
+
+    total = 0.0
+    with db.connection() as conn:
+        conn.execute(db.dialect.search_setup, prepare=False)
+
+        def fetch(sql: Any) -> list[Any]:
+            nonlocal total
+            text = placeholders(sql.text)
+            plan = conn.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {text}", sql.params, prepare=False).fetchone()
+            top = next(iter(plan.values()))[0]
+            total += top["Planning Time"] + top["Execution Time"]
+            return list(conn.execute(text, sql.params, prepare=False).fetchall())
+
+        rows_fn(query, db.dialect, fetch)
+    return total
+
+
+def compare_server(db: Any, old: types.ModuleType) -> None:
+    for name, query in B.queries(B.Generator()).items():
+        if B.ONLY and name not in B.ONLY:
+            continue
+        times: dict[str, list[float]] = {"old": [], "new": []}
+        for _ in range(ROUNDS):
+            for fn in ("old", "new"):
+                rows_fn = old.search_rows if fn == "old" else new_search.search_rows
+                times[fn] += [server_ms(db, query, rows_fn) for _ in range(PER_ROUND)]
+        o, n = times["old"], times["new"]
+        print(
+            f"ab search server_ms db=postgres query={name} old_p50_ms={statistics.median(o):.2f}"
+            f" old_p99_ms={percentile(o, 0.99):.2f} new_p50_ms={statistics.median(n):.2f}"
+            f" new_p99_ms={percentile(n, 0.99):.2f}",
+            flush=True,
+        )
 
 
 def compare(db_name: str, repo: Any, old: types.ModuleType) -> None:
@@ -99,7 +140,10 @@ def main() -> int:
         name = f"{os.environ.get('BENCH_KEEP_PREFIX', '')}imagerepo_bench_keep_{B.SCALE or 'default'}"
         pg = PostgresDatabase(make_conninfo(server, dbname=name), min_size=1, max_size=2)
         pg.open()
-        compare("postgres", PostgresImageRepository(pg), old)
+        if os.environ.get("BENCH_SERVER_TIME") == "1":
+            compare_server(pg, old)
+        else:
+            compare("postgres", PostgresImageRepository(pg), old)
         pg.close()
     return 0
 

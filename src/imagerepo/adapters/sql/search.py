@@ -230,13 +230,15 @@ def _column_plan(
     intersect the filters' image sets instead (where the database joins by hashing). Returns a
     plan for search_sql, or the page's rows."""
     filters = sources(query)
-    if drive_below <= 0 or len(filters) < 2:
+    if drive_below <= 0:
         return "auto"
-    rarest = min(estimate(sample_sql(f, drive_below)) for f in filters)
-    if _by_upload(query):
+    if _by_upload(query):  # a place alone too: its newest entries are the page
         walked = _word_walk(query, fetch, estimate, drive_below)
         if walked is not None:
             return walked
+    if len(filters) < 2:
+        return "auto"
+    rarest = min(estimate(sample_sql(f, drive_below)) for f in filters)
     if rarest < drive_below:
         # A rare filter drives. Probing the others costs an index descent per driving image; in
         # PostgreSQL, hashing the other filters' sets costs far less per entry, so it intersects
