@@ -60,6 +60,8 @@ GROUP_HASHED = 20
 _SHIFT = str(2**53)
 # The weights a stored term can carry, best first (_words_by_level walks the classes they make).
 WEIGHTS = tuple(sorted(set(FIELD_WEIGHTS.values()), reverse=True))
+# _words_by_level counts each weight class of a word up to this many entries.
+LEVEL_COUNT = 256
 # Relevance to more words than this is ranked by grouping only (the weight classes multiply).
 MAX_LEVEL_WORDS = 3
 
@@ -475,7 +477,9 @@ def _words_by_level(
         if len(found) > MAX_WALKED_TERMS:
             return None
         terms.append([str(r["term"]) for r in found])
-    # Entries per (word, weight), each counted up to cap + 1 (an upper bound of its images).
+    # Entries per (word, weight), each counted up to LEVEL_COUNT + 1 (an upper bound of its
+    # images): a class past it is walked at most ``cap`` deep.
+    counted = min(cap, LEVEL_COUNT)
     counts_sql, counts_params = [], []
     for n, word_terms in enumerate(terms):
         for w in WEIGHTS:
@@ -483,12 +487,23 @@ def _words_by_level(
                 "SELECT 1 AS x FROM search_terms WHERE owner_id = ? AND term = ? AND weight = ?" for _ in word_terms
             )
             counts_sql.append(f"(SELECT count(*) FROM ({branches} LIMIT ?) AS s) AS c{n}_{w}")
-            counts_params += [p for t in word_terms for p in (owner, t, w)] + [cap + 1]
+            counts_params += [p for t in word_terms for p in (owner, t, w)] + [counted + 1]
     got = fetch(Sql(f"SELECT {', '.join(counts_sql)}", counts_params))[0]
     count = [{w: int(got[f"c{n}_{w}"]) for w in WEIGHTS} for n in range(len(words))]
     present = [[w for w in WEIGHTS if count[n][w] > 0] for n in range(len(words))]
     if not all(present):
         return None  # a weight outside WEIGHTS: grouping still ranks it
+    def class_size(n: int, w: int, upto: int) -> int:
+        """Entries of word n at weight w, counted up to upto + 1."""
+        branches = " UNION ALL ".join(
+            "SELECT 1 AS x FROM search_terms WHERE owner_id = ? AND term = ? AND weight = ?" for _ in terms[n]
+        )
+        sql = Sql(
+            f"SELECT count(*) AS n FROM ({branches} LIMIT ?) AS s",
+            [p for t in terms[n] for p in (owner, t, w)] + [upto + 1],
+        )
+        return int(fetch(sql)[0]["n"])
+
     levels: dict[int, list[tuple[int, ...]]] = {}
     for combo in itertools.product(*present):
         levels.setdefault(sum(combo), []).append(combo)
@@ -505,10 +520,11 @@ def _words_by_level(
         after = cursor[1:] if cursor is not None and score == cursor[0] else None
         tuples = levels[score]
         parts, params = [], []
-        capped = []
+        capped, leads = [], []
         for k, combo in enumerate(tuples):
             lead = min(range(len(words)), key=lambda n: count[n][combo[n]])
-            capped.append(count[lead][combo[lead]] > cap)
+            leads.append(lead)
+            capped.append(count[lead][combo[lead]] > counted)
             text, part_params = _level_tuple(query, terms, combo, lead, probes, after, cap if capped[-1] else 0, need)
             parts.append(f"SELECT t{k}.image_id AS image_id, t{k}.uk AS uk, {k} AS tno FROM ({text}) AS t{k}")
             params += part_params
@@ -522,8 +538,10 @@ def _words_by_level(
             )
         )
         for k in range(len(tuples)):
-            # A capped walk that found fewer than the page needs may have stopped short.
-            if capped[k] and sum(1 for r in found if r["tno"] == k) < need:
+            # A capped walk that found fewer than the page needs may have stopped short: only
+            # when its class holds more than ``cap`` entries, counted now.
+            short = capped[k] and sum(1 for r in found if r["tno"] == k) < need
+            if short and class_size(leads[k], tuples[k][leads[k]], cap) > cap:
                 return None
         rows += found[:need]
         if len(rows) > query.limit:
