@@ -235,7 +235,7 @@ def _column_plan(
     if drive_below <= 0:
         return "auto"
     if _by_upload(query):  # a place alone too: its newest entries are the page
-        walked = _word_walk(query, fetch, estimate, drive_below)
+        walked = _word_walk(query, dialect, fetch, estimate, drive_below)
         if walked is not None:
             return walked
     if len(filters) < 2:
@@ -276,7 +276,11 @@ def _by_upload(query: ImageQuery) -> bool:
 
 
 def _word_walk(
-    query: ImageQuery, fetch: Callable[[Sql], list[Any]], estimate: Callable[[Sql], int], drive_below: int
+    query: ImageQuery,
+    dialect: Dialect,
+    fetch: Callable[[Sql], list[Any]],
+    estimate: Callable[[Sql], int],
+    drive_below: int,
 ) -> list[Any] | None:
     """Upload order with a word or a place among common filters: walk that word's index entries
     newest first (search_terms_ranked_walk, one ordered stream per term and weight, merged) and
@@ -301,37 +305,65 @@ def _word_walk(
     terms = [str(r["term"]) for r in found]
     probes = [f.probe for n, f in enumerate(filters) if n != nt + lead]
     sample = drive_below // 2
-    rows = fetch(_word_walk_sql(query, word, terms, probes, sample))
+    inline = dialect.name == "sqlite"
+    rows = fetch(_word_walk_sql(query, word, terms, probes, sample, inline))
     if len(rows) > query.limit or estimate(sample_sql(filters[nt + lead], drive_below)) < sample:
         return rows  # a page, or every entry of the word walked
     if len(rows) == 0 or sample * (query.limit + 1) // len(rows) > 2 * drive_below:
         return None  # too deep: intersecting (or walking the images) costs less
-    return fetch(_word_walk_sql(query, word, terms, probes, 0))
+    return fetch(_word_walk_sql(query, word, terms, probes, 0, inline))
 
 
-def _word_walk_sql(query: ImageQuery, word: str, terms: list[str], probes: list[Sql], cap: int) -> Sql:
+def _ordered_stream(
+    cores: list[tuple[str, list[Any]]], direction: str, cap: int, merged_inline: bool
+) -> tuple[str, list[Any]]:
+    """Several index scans of search_terms (``cores``: SELECT image_id, uploaded_key, term ...)
+    merged in upload order, the first ``cap`` rows only (0: all). PostgreSQL merges ordered
+    subqueries (Merge Append, each branch stopping early); SQLite merges a compound SELECT whose
+    ORDER BY each arm's index already gives (ordered subqueries there are sorted whole)."""
+    order = f" ORDER BY uploaded_key {direction}, image_id {direction}"
+    params: list[Any] = []
+    if merged_inline:
+        all_params = [p for _, ps in cores for p in ps]
+        if not cap:
+            return " UNION ALL ".join(c for c, _ in cores) + order, all_params
+        # The newest cap entries as a bound on the upload key, so the merge still streams (a LIMIT
+        # would make SQLite sort and probe all cap rows before the page's LIMIT).
+        first = " UNION ALL ".join(c for c, _ in cores)
+        bound = f"(SELECT uploaded_key FROM ({first}{order} LIMIT 1 OFFSET ?))"
+        cmp, past = (">=", "-1") if direction == "DESC" else ("<=", str(2**62))
+        arms = []
+        for core, ps in cores:
+            arms.append(f"{core} AND uploaded_key {cmp} coalesce({bound}, {past})")
+            params += [*ps, *all_params, cap - 1]
+        return " UNION ALL ".join(arms) + order, params
+    branches = []
+    for core, ps in cores:
+        branches.append(f"SELECT * FROM ({core}{order}{' LIMIT ?' if cap else ''}) AS b")
+        params += [*ps, *([cap] if cap else [])]
+    text = " UNION ALL ".join(branches)
+    if cap:
+        text = f"SELECT * FROM ({text}) AS u{order} LIMIT ?"
+        params.append(cap)
+    return text, params
+
+
+def _word_walk_sql(
+    query: ImageQuery, word: str, terms: list[str], probes: list[Sql], cap: int, merged_inline: bool
+) -> Sql:
     """The page of _word_walk, walking only the newest ``cap`` entries of the word (0: all)."""
     desc = is_descending(query)
     direction, cmp = ("DESC", "<") if desc else ("ASC", ">")
-    params: list[Any] = []
-    branches = []
+    cores = []
     for term in terms:
         for w in (0,) if word.startswith(PLACE_MARK) else WEIGHTS:  # place terms are stored with weight 0
             where = "owner_id = ? AND term = ? AND weight = ?"
-            params += [query.owner_id, term, w]
+            ps: list[Any] = [query.owner_id, term, w]
             if query.cursor is not None:
                 where += f" AND (uploaded_key, image_id) {cmp} (?, ?)"
-                params += [query.cursor.key, query.cursor.id]
-            branches.append(
-                f"SELECT * FROM (SELECT image_id, uploaded_key, term FROM search_terms WHERE {where}"
-                f" ORDER BY uploaded_key {direction}, image_id {direction}{' LIMIT ?' if cap else ''}) AS b"
-            )
-            if cap:
-                params.append(cap)
-    stream = " UNION ALL ".join(branches)
-    if cap:
-        stream = f"SELECT * FROM ({stream}) AS u ORDER BY uploaded_key {direction}, image_id {direction} LIMIT ?"
-        params.append(cap)
+                ps += [query.cursor.key, query.cursor.id]
+            cores.append((f"SELECT image_id, uploaded_key, term FROM search_terms WHERE {where}", ps))
+    stream, params = _ordered_stream(cores, direction, cap, merged_inline)
     conds = []
     if len(terms) > 1:  # an image holding several of the word's terms counts once, at its first
         conds.append(
@@ -525,7 +557,9 @@ def _words_by_level(
             lead = min(range(len(words)), key=lambda n: count[n][combo[n]])
             leads.append(lead)
             capped.append(count[lead][combo[lead]] > counted)
-            text, part_params = _level_tuple(query, terms, combo, lead, probes, after, cap if capped[-1] else 0, need)
+            text, part_params = _level_tuple(
+                query, terms, combo, lead, probes, after, cap if capped[-1] else 0, need, dialect.name == "sqlite"
+            )
             parts.append(f"SELECT t{k}.image_id AS image_id, t{k}.uk AS uk, {k} AS tno FROM ({text}) AS t{k}")
             params += part_params
         cols = ", ".join("i." + c for c in IMAGE_COLUMNS)
@@ -558,29 +592,21 @@ def _level_tuple(
     after: tuple[int, str] | None,
     cap: int,
     need: int,
+    merged_inline: bool,
 ) -> tuple[str, list[Any]]:
     """The newest ``need`` images whose best weight for word n is combo[n] (and passing
     ``probes``), walked from the lead word's entries of its weight (``cap`` > 0: only the newest
     ``cap`` of them). Columns image_id and uk (its upload key)."""
     owner, words = query.owner_id, query.words
-    params: list[Any] = []
-    branches = []
+    cores = []
     for term in terms[lead]:
         where = "owner_id = ? AND term = ? AND weight = ?"
-        params += [owner, term, combo[lead]]
+        ps: list[Any] = [owner, term, combo[lead]]
         if after is not None:
             where += " AND (uploaded_key, image_id) < (?, ?)"
-            params += list(after)
-        branches.append(
-            f"SELECT * FROM (SELECT image_id, uploaded_key, term FROM search_terms WHERE {where}"
-            f" ORDER BY uploaded_key DESC, image_id DESC{' LIMIT ?' if cap else ''}) AS b"
-        )
-        if cap:
-            params.append(cap)
-    stream = " UNION ALL ".join(branches)
-    if cap:
-        stream = f"SELECT * FROM ({stream}) AS u ORDER BY uploaded_key DESC, image_id DESC LIMIT ?"
-        params.append(cap)
+            ps += list(after)
+        cores.append((f"SELECT image_id, uploaded_key, term FROM search_terms WHERE {where}", ps))
+    stream, params = _ordered_stream(cores, "DESC", cap, merged_inline)
     conds: list[str] = []
     cond_params: list[Any] = []
     for n, word in enumerate(words):
