@@ -536,6 +536,7 @@ def _words_by_level(
         )
         return int(fetch(sql)[0]["n"])
 
+    recounted: set[tuple[int, int]] = set()
     levels: dict[int, list[tuple[int, ...]]] = {}
     for combo in itertools.product(*present):
         levels.setdefault(sum(combo), []).append(combo)
@@ -554,6 +555,13 @@ def _words_by_level(
         parts, params = [], []
         capped, leads = [], []
         for k, combo in enumerate(tuples):
+            if min(count[n][combo[n]] for n in range(len(words))) > counted:
+                # Every class past the first count: the smallest still leads (a walk reads about
+                # need x its size / its matches), so count them to the cap, once.
+                for n in range(len(words)):
+                    if (n, combo[n]) not in recounted:
+                        recounted.add((n, combo[n]))
+                        count[n][combo[n]] = max(counted + 1, class_size(n, combo[n], cap))
             lead = min(range(len(words)), key=lambda n: count[n][combo[n]])
             leads.append(lead)
             capped.append(count[lead][combo[lead]] > counted)
@@ -575,7 +583,8 @@ def _words_by_level(
             # A capped walk that found fewer than the page needs may have stopped short: only
             # when its class holds more than ``cap`` entries, counted now.
             short = capped[k] and sum(1 for r in found if r["tno"] == k) < need
-            if short and class_size(leads[k], tuples[k][leads[k]], cap) > cap:
+            key = (leads[k], tuples[k][leads[k]])
+            if short and (count[key[0]][key[1]] if key in recounted else class_size(*key, cap)) > cap:
                 return None
         rows += found[:need]
         if len(rows) > query.limit:
