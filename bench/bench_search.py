@@ -29,7 +29,8 @@ page50 included by name); BENCH_NAIVE=0 skips the baseline (and so its same-page
 BENCH_DB=postgres or sqlite picks one database; BENCH_KEEP_DB=1 keeps the loaded PostgreSQL
 database (named for the scale) and reuses it on the next run when it was loaded completely by
 the same generator at the same scale (the schema is migrated on open, as the application does),
-else it is dropped and loaded again. Drop it with `DROP DATABASE imagerepo_bench_keep_<scale>`
+else it is dropped and loaded again (BENCH_KEEP_PREFIX=x_ names it x_imagerepo_bench_keep_<scale>,
+so runs sharing a server keep apart). Drop it with `DROP DATABASE imagerepo_bench_keep_<scale>`
 when done.
 """
 
@@ -439,7 +440,8 @@ def bench_postgres() -> list[Result]:
         print(f"postgres: skipped, server not reachable ({e})")
         return []
     s = scale("postgres")
-    name = f"imagerepo_bench_keep_{SCALE or 'default'}" if KEEP_DB else f"imagerepo_bench_{uuid.uuid4().hex[:10]}"
+    keep = f"{os.environ.get('BENCH_KEEP_PREFIX', '')}imagerepo_bench_keep_{SCALE or 'default'}"
+    name = keep if KEEP_DB else f"imagerepo_bench_{uuid.uuid4().hex[:10]}"
     dsn = make_conninfo(server, dbname=name)
     loaded = KEEP_DB and _complete_load(admin, dsn, name)
     if not loaded:
@@ -506,9 +508,10 @@ def bare_tables(dsn: str) -> Iterator[None]:
         tables = list(LOADED_TABLES)
         cons = conn.execute(
             "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), contype FROM pg_constraint"
-            " WHERE conrelid::regclass::text = ANY(%s) AND contype IN ('p', 'u', 'f')"
+            " WHERE (conrelid::regclass::text = ANY(%s) AND contype IN ('p', 'u', 'f'))"
+            " OR (confrelid::regclass::text = ANY(%s) AND contype = 'f')"  # other tables' keys into them
             " ORDER BY contype = 'f' DESC",
-            (tables,),
+            (tables, tables),
         ).fetchall()
         owned = {c[1] for c in cons}
         idx = conn.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s)", (tables,)).fetchall()

@@ -434,6 +434,48 @@ def test_common_filters_page_alike_however_planned(image_repo: Any, drive_below:
         assert seen == search_all(ready, query)
 
 
+@pytest.mark.parametrize("drive_below", [0, 1, 3, 10_000])
+@pytest.mark.parametrize("limit", [1, 4])
+def test_several_words_rank_alike_however_deep_the_walks(image_repo: Any, drive_below: int, limit: int) -> None:
+    """Two words hit in tags, descriptions, text read, filenames and capture months in every mix
+    (so every sum of field weights, through words with one stored term and with several): pages
+    ranked by relevance are the reference's, whether each score level's walk is cut short (and
+    grouping takes over) or not, with a tag filter too and through the cursor."""
+    set_planner(image_repo, drive_below)
+    owner = f"o-{uuid.uuid4()}"
+    fields = [
+        lambda w: {"tags": (w,)},
+        lambda w: {"description": f"a {w}"},
+        lambda w: {"text": w},
+        lambda w: {"filename": f"{w}.jpg"},
+        lambda w: {},
+    ]
+    ready = []
+    for n in range(50):
+        parts: dict[str, Any] = {"description": "", "tags": (), "text": "", "filename": "x.jpg"}
+        for word, pick in (("sunset", n % 5), ("sunny", n // 5 % 5), ("june", n // 3 % 5)):
+            for key, value in fields[pick](word).items():
+                parts[key] = (*parts[key], *value) if key == "tags" else f"{parts[key]} {value}".strip()
+        if n % 7 == 0:
+            parts["tags"] = (*parts["tags"], "dog")
+        taken = PhotoInfo(taken_at=datetime(2023, 6 if n % 4 else 7, 2, tzinfo=UTC))
+        analysis = done(parts["description"], parts["tags"], text=parts["text"])
+        img = image(owner, at=T0 + timedelta(seconds=n % 17), filename=parts["filename"], analysis=analysis,
+                    photo=taken)
+        ready.append(stored(image_repo, img))
+    for q, tags in (("sun june", []), ("sunset sunny", []), ("sun 2023", ["dog"]), ("june sunset sunny", []),
+                    ("sunset zzz", [])):
+        query = build_query(owner, q=q, tags=tags, limit=limit)
+        seen: list[Image] = []
+        for _ in range(len(ready) + 1):
+            page = image_repo.search(query)
+            seen += page.items
+            if page.next_cursor is None:
+                break
+            query = attrs.evolve(query, cursor=page.next_cursor)
+        assert seen == search_all(ready, query), q
+
+
 def test_word_prefixes_stems_and_accents(image_repo: Any) -> None:
     a = stored(image_repo, image(filename="Café-Menu.JPG", analysis=done("Dogs running on beaches")))
     stored(image_repo, image(filename="other.png", analysis=done("a cat")))
