@@ -56,6 +56,8 @@ class _Owner:
         self.alive: npt.NDArray[Any] = np.zeros(0, dtype=bool)
         self.has_hash: npt.NDArray[Any] = np.zeros(0, dtype=bool)
         self.hashes: npt.NDArray[Any] = np.zeros(0, dtype=np.uint64)
+        self.has_detail: npt.NDArray[Any] = np.zeros(0, dtype=bool)
+        self.details: npt.NDArray[Any] = np.zeros((0, 2), dtype=np.uint64)  # high, low 64 bits
         self.dims = 0
         self.codes: npt.NDArray[Any] = np.zeros((0, 0), dtype=np.int8)
         self.projected: npt.NDArray[Any] = np.zeros((0, 0), dtype=np.float32)
@@ -83,6 +85,7 @@ class _Owner:
         self.alive, self.has_hash, self.hashes, self.has_embedding = (
             grown(self.alive), grown(self.has_hash), grown(self.hashes), grown(self.has_embedding))
         self.codes, self.projected = grown(self.codes), grown(self.projected)
+        self.has_detail, self.details = grown(self.has_detail), grown(self.details)
 
     def add(self, image_id: str, fp: Fingerprint) -> None:
         """Take the fingerprint in; its projection waits for ``project`` (done for a batch at once)."""
@@ -94,6 +97,9 @@ class _Owner:
         self.alive[i] = True
         self.has_hash[i] = fp.phash is not None
         self.hashes[i] = np.uint64(fp.phash) if fp.phash is not None else _NO_HASH
+        self.has_detail[i] = fp.detail is not None
+        detail = fp.detail or 0
+        self.details[i] = (np.uint64(detail >> 64), np.uint64(detail & 0xFFFF_FFFF_FFFF_FFFF))
         emb = fp.embedding
         if i < self.built_n:
             self.stale.add(i)  # its cluster may no longer fit it
@@ -335,6 +341,7 @@ class NumpySimilarityIndex:
             alive = np.flatnonzero(o.alive[:n])
             ids = [o.ids[i] for i in alive]
             hashes, has_hash = o.hashes[alive], o.has_hash[alive]
+            details, has_detail = o.details[alive], o.has_detail[alive]
             has_emb = o.has_embedding[alive]
             proj = o.projected[alive] if o.dims else np.zeros((len(alive), 1), np.float32)
             codes = o.codes[alive] if o.dims else np.zeros((len(alive), 1), np.int8)
@@ -353,11 +360,14 @@ class NumpySimilarityIndex:
         sim = _cosines(codes, a, b)
         sim = np.minimum(1.0, np.maximum(0.0, sim))
         keep = (both_hash & (dist <= max_distance)) | (both_emb & (sim >= min_similarity))
+        a, b, both_hash, dist, both_emb, sim = a[keep], b[keep], both_hash[keep], dist[keep], both_emb[keep], sim[keep]
+        both_detail = has_detail[a] & has_detail[b]
+        detail = np.bitwise_count(details[a] ^ details[b]).sum(axis=1, dtype=np.int64)
         out = []
-        for x, y, h, d, e, s in zip(a[keep].tolist(), b[keep].tolist(), both_hash[keep].tolist(),
-                                    dist[keep].tolist(), both_emb[keep].tolist(), sim[keep].tolist(), strict=True):
+        for x, y, h, d, e, s, k, t in zip(a.tolist(), b.tolist(), both_hash.tolist(), dist.tolist(), both_emb.tolist(),
+                                          sim.tolist(), both_detail.tolist(), detail.tolist(), strict=True):
             first, second = (ids[x], ids[y]) if ids[x] < ids[y] else (ids[y], ids[x])
-            out.append(Pair(first, second, d if h else None, s if e else None))
+            out.append(Pair(first, second, d if h else None, s if e else None, t if k else None))
         return sorted(out, key=lambda p: (p.a, p.b))
 
     def forget(self, owner_id: str, image_ids: Collection[str]) -> None:
