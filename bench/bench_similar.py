@@ -9,10 +9,7 @@ load (printed apart), over 300 queries.
 `bench duplicates-speed`: SimilarityService.duplicates for one user at each size of
 BENCH_DUP_SIZES (default 10,000 and 100,000; shots in pairs), now and with the old pair search
 (every pair's distance and projected cosine, candidates checked in Python; 10k only), with the
-ratio. Past IVF_MIN (the owner's embeddings are clustered, so at 100k) it is also timed, in the
-same run, with the alike side over every pair (as before the clusters were used), and the pairs
-found are compared: `near_recall` is the share of the alike pairs (similarity >= 0.80) of every
-pair that the clustered search finds, `same_groups` whether the groups come out the same.
+ratio.
 
 `bench duplicates`: the labeled sets of bench/similar_set.py (exact copies, near shots, different
 photos) fingerprinted as analysis does it, each grouped by the domain rules and scored per pair.
@@ -45,7 +42,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from bench.similar_set import label, labeled_set, second_set
 
-from imagerepo.adapters import similarity_index as si
 from imagerepo.adapters.local import models as m
 from imagerepo.adapters.local.decode import decode
 from imagerepo.adapters.perceptual_hash import hashes_of_rgb
@@ -56,7 +52,6 @@ from imagerepo.domain.accounts import Account
 from imagerepo.domain.images import Image
 from imagerepo.domain.similarity import (
     EXACT_MAX_DISTANCE,
-    EXACT_SURE_DISTANCE,
     NEAR_MIN_SIMILARITY,
     Embedding,
     Fingerprint,
@@ -223,30 +218,7 @@ def bench_duplicate_groups(name: str, db: Any, repo: Any, fingerprints: Any, acc
         groups = SimilarityService(repo, fingerprints, index).duplicates(who)
         after = time.perf_counter() - t
         before_text, ratio = "not run (quadratic: ~100x the 10k figure)", ""
-        if size >= si.IVF_MIN:
-            service = SimilarityService(repo, fingerprints, index)
-            clustered = si._alike_clustered
-            si._alike_clustered = lambda proj, has_emb, min_similarity, _: si._alike(proj, has_emb, min_similarity)
-            try:
-                t = time.perf_counter()
-                every = service.duplicates(who)
-                before = time.perf_counter() - t
-                every_pairs = index.pairs(owner, EXACT_SURE_DISTANCE, NEAR_MIN_SIMILARITY)
-            finally:
-                si._alike_clustered = clustered
-            t = time.perf_counter()
-            again = service.duplicates(who)
-            first, second = after, time.perf_counter() - t
-            after = min(first, second)  # new, old, new: interleaved
-            found = set(index.pairs(owner, EXACT_SURE_DISTANCE, NEAR_MIN_SIMILARITY))
-            alike = [p for p in every_pairs if p.similarity is not None and p.similarity >= NEAR_MIN_SIMILARITY]
-            recall = sum(p in found for p in alike) / max(1, len(alike))
-            same = [(g.kind, [i.id for i in g.images]) for g in every] == [
-                (g.kind, [i.id for i in g.images]) for g in again]
-            before_text = f"{before:.2f} s with the alike side over every pair; now {first:.2f} and {second:.2f} s"
-            ratio = (f" before_seconds={before:.3f} ratio={before / after:.1f}x near_recall={recall:.4f}"
-                     f" same_groups={same}")
-        elif size <= 20_000:
+        if size <= 20_000:
             t = time.perf_counter()
             old = SimilarityService(repo, fingerprints, BeforeIndex(index)).duplicates(who)
             before = time.perf_counter() - t

@@ -129,23 +129,3 @@ def test_duplicates_of_many_images_are_read_in_batches(monkeypatch: pytest.Monke
     service = service_module.SimilarityService(images, fingerprints, si.NumpySimilarityIndex(fingerprints))
     groups = service.duplicates(account)
     assert sorted(sorted(i.id for i in g.images) for g in groups) == sorted([sorted(ids[0::2]), sorted(ids[1::2])])
-
-
-def test_a_clustered_owner_finds_nearly_every_alike_pair_and_no_wrong_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Past IVF_MIN the alike side looks only within each image's nearest clusters: on photos in
-    bursts it still finds (nearly) every pair the brute force finds, and only those."""
-    monkeypatch.setattr(si, "IVF_MIN", 100)
-    monkeypatch.setattr(si, "IVF_CLUSTERS", 32)
-    monkeypatch.setattr(si, "PAIRS_PROBES", 4)  # an eighth of the clusters (16 of 256 in use)
-    rng = np.random.default_rng(9)
-    n = 400
-    centres = rng.gamma(0.6, 1.0, size=(n // 2, 192))
-    vectors = centres[np.arange(n) // 2] + rng.gamma(0.6, 0.25, size=(n, 192))
-    fingerprints, _ = owner_with([Fingerprint(embedding=Embedding.of(v.tolist())) for v in vectors])
-    expected = set(BruteForceSimilarityIndex(fingerprints).pairs("alice", 0, NEAR_MIN_SIMILARITY))
-    index = si.NumpySimilarityIndex(fingerprints)
-    found = set(index.pairs("alice", 0, NEAR_MIN_SIMILARITY))
-    assert index._owners["alice"].centroids is not None  # the clustered path ran
-    assert len(expected) > 150
-    assert found <= expected
-    assert len(found) >= 0.98 * len(expected), (len(found), len(expected))

@@ -249,52 +249,6 @@ def _alike(proj: npt.NDArray[Any], has_emb: npt.NDArray[Any], min_similarity: fl
     return np.concatenate(out)
 
 
-# Past IVF_MIN embeddings (when the owner's clusters exist) the alike candidates come from them:
-# each row is scored against the rows whose nearest cluster is one of its PAIRS_PROBES nearest,
-# about PAIRS_PROBES / IVF_CLUSTERS of every pair (bench/bench_similar.py measures what it misses
-# against every pair).
-PAIRS_PROBES = 16
-
-
-def _alike_clustered(
-    proj: npt.NDArray[Any], has_emb: npt.NDArray[Any], min_similarity: float, centroids: npt.NDArray[Any]
-) -> npt.NDArray[Any]:
-    """Candidate pairs (row, row) as ``_alike``, but only between a row and the rows of its
-    PAIRS_PROBES nearest clusters: two alike embeddings are near the same centroids."""
-    rows = np.flatnonzero(has_emb)
-    if len(rows) < 2:
-        return np.zeros((0, 2), dtype=np.int64)
-    p = proj[rows]
-    k, probes = len(centroids), min(PAIRS_PROBES, len(centroids))
-    home = np.empty(len(rows), dtype=np.int64)
-    near = np.empty((len(rows), probes), dtype=np.int64)
-    for s in range(0, len(rows), 10_000):
-        scores = p[s:s + 10_000] @ centroids.T
-        home[s:s + 10_000] = np.argmax(scores, axis=1)
-        near[s:s + 10_000] = np.argpartition(-scores, probes - 1, axis=1)[:, :probes]
-    by_home = np.argsort(home, kind="stable")
-    home_starts = np.searchsorted(home[by_home], np.arange(k + 1))
-    flat = near.ravel()
-    by_probe = np.repeat(np.arange(len(rows)), probes)[np.argsort(flat, kind="stable")]
-    probe_starts = np.searchsorted(np.sort(flat), np.arange(k + 1))
-    threshold = np.float32(min_similarity - PAIRS_MARGIN)
-    out = []
-    for c in range(k):
-        members = by_home[home_starts[c]:home_starts[c + 1]]
-        probers = by_probe[probe_starts[c]:probe_starts[c + 1]]
-        if not len(members) or not len(probers):
-            continue
-        pm = p[members].T
-        step = max(1, _PAIRS_CELLS // len(members))
-        for start in range(0, len(probers), step):
-            q = probers[start:start + step]
-            r, col = np.nonzero(p[q] @ pm >= threshold)
-            a, b = q[r], members[col]
-            other = a != b
-            out.append(np.stack([rows[a[other]], rows[b[other]]], axis=1))
-    return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.int64)
-
-
 def _cosines(codes: npt.NDArray[Any], a: npt.NDArray[Any], b: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
     """Cosine of rows a[k] and b[k] of the int8 codes as Embedding.cosine computes it (integer
     sums, then float64: the same figure to the last bit); 0 where either is zero."""
@@ -386,8 +340,7 @@ class NumpySimilarityIndex:
 
     def pairs(self, owner_id: str, max_distance: int, min_similarity: float) -> Sequence[Pair]:
         """Candidates found apart, then checked exactly: hash neighbours by multi-index hashing
-        (``_hash_neighbours``), alike embeddings through the projections (``_alike``; past IVF_MIN,
-        within the owner's clusters, ``_alike_clustered``: may miss a pair, never adds a wrong one)."""
+        (``_hash_neighbours``), alike embeddings through the projections (``_alike``)."""
         with self._lock:
             o = self._fresh(owner_id)
             n = len(o.ids)
@@ -398,10 +351,10 @@ class NumpySimilarityIndex:
             has_emb = o.has_embedding[alive]
             proj = o.projected[alive] if o.dims else np.zeros((len(alive), 1), np.float32)
             codes = o.codes[alive] if o.dims else np.zeros((len(alive), 1), np.int8)
-            centroids = o.centroids
-        alike = (_alike_clustered(proj, has_emb, min_similarity, centroids) if centroids is not None
-                 else _alike(proj, has_emb, min_similarity))
-        found = np.concatenate([_hash_neighbours(hashes, has_hash, max_distance), alike])
+        found = np.concatenate([
+            _hash_neighbours(hashes, has_hash, max_distance),
+            _alike(proj, has_emb, min_similarity),
+        ])
         if not len(found):
             return []
         m = len(ids)
