@@ -81,6 +81,7 @@ bench-search: $(STAMP)  ## search/list latency with and without indexes (BENCH_S
 
 bench-similar: $(STAMP)  ## more-like-this latency for one big user (BENCH_SCALE=full: 100k) and duplicate precision/recall
 	sh scripts/ensure-photos.sh
+	@sh scripts/ensure-face-photos.sh || echo "the second duplicate set will have fewer photos: python3 -m pip is needed"
 	$(BIN)/python bench/bench_similar.py
 
 bench-upload: $(STAMP)  ## 12 MP upload latency/throughput, 1 and 8 clients, analysis off and on

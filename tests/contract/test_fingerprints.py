@@ -34,6 +34,7 @@ def emb(*values: float) -> Embedding:
 
 
 TOP = (1 << 64) - 1  # every bit set: the signed storage must keep it
+WIDE = (1 << 127) | 3  # a detail hash's top and bottom bits
 
 
 def test_put_then_get_merges_parts(fingerprints: Any, image_repo: Any) -> None:
@@ -45,6 +46,10 @@ def test_put_then_get_merges_parts(fingerprints: Any, image_repo: Any) -> None:
     assert fingerprints.get("alice", a) == Fingerprint(phash=TOP, embedding=emb(1, -2, 3))
     assert fingerprints.put("alice", a, Fingerprint(phash=5))
     assert fingerprints.get("alice", a) == Fingerprint(phash=5, embedding=emb(1, -2, 3))
+    assert fingerprints.put("alice", a, Fingerprint(detail=WIDE))
+    assert fingerprints.get("alice", a) == Fingerprint(phash=5, embedding=emb(1, -2, 3), detail=WIDE)
+    assert fingerprints.put("alice", a, Fingerprint(phash=6))
+    assert fingerprints.get("alice", a) == Fingerprint(phash=6, embedding=emb(1, -2, 3), detail=WIDE)
 
 
 def test_other_owners_and_unready_images_have_none(fingerprints: Any, image_repo: Any) -> None:
@@ -177,9 +182,12 @@ def test_pairs_are_the_close_or_alike_ones(index: Any, fingerprints: Any, image_
     a, b, c = sorted(ready(image_repo) for _ in range(3))
     fingerprints.put("alice", a, Fingerprint(phash=0, embedding=emb(1, 0, 0)))
     fingerprints.put("alice", b, Fingerprint(phash=1, embedding=emb(0, 1, 0)))
-    fingerprints.put("alice", c, Fingerprint(phash=TOP, embedding=emb(0, 1, 0.05)))
+    fingerprints.put("alice", c, Fingerprint(phash=TOP, embedding=emb(0, 1, 0.05), detail=WIDE))
     pairs = index.pairs("alice", 2, 0.9)
     assert [(p.a, p.b, p.distance) for p in pairs] == [(a, b, 1), (b, c, 63)]
+    assert [p.detail_distance for p in pairs] == [None, None]  # a and b have no detail hash
+    fingerprints.put("alice", b, Fingerprint(detail=1))
+    assert [p.detail_distance for p in index.pairs("alice", 2, 0.9)] == [None, 2]
     assert pairs[0].similarity == pytest.approx(0.0)
     assert pairs[1].similarity == pytest.approx(emb(0, 1, 0).cosine(emb(0, 1, 0.05)))
 

@@ -30,6 +30,7 @@ DIMS = 6
 # that pairs land on both sides of every threshold.
 BASE_HASHES = [0, (1 << 64) - 1, 0x0123_4567_89AB_CDEF]
 BASE_CODES = [[100, 20, 0, 5, 60, 0], [0, 90, 90, 0, 10, 3], [50, 50, 50, 50, 50, 50]]
+BASE_DETAILS = [0, (1 << 128) - 1, 0x0123_4567_89AB_CDEF << 40]
 
 
 @st.composite
@@ -46,7 +47,12 @@ def fingerprint(draw: st.DrawFn) -> Fingerprint:
         nudge = draw(st.lists(st.integers(-40, 40), min_size=DIMS, max_size=DIMS))
         codes = [max(-127, min(127, c + d)) for c, d in zip(BASE_CODES[picture], nudge, strict=True)]
         embedding = Embedding(bytes(c & 0xFF for c in codes))
-    return Fingerprint(phash=phash, embedding=embedding)
+    detail = None
+    if draw(st.booleans()):  # some images analysed before the detail hash have none
+        detail = BASE_DETAILS[picture]
+        for b in draw(st.lists(st.integers(0, 127), max_size=48)):
+            detail ^= 1 << b
+    return Fingerprint(phash=phash, embedding=embedding, detail=detail)
 
 
 def owner_with(fps: list[Fingerprint]) -> tuple[InMemoryFingerprintRepository, list[str]]:

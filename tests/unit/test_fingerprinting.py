@@ -1,4 +1,4 @@
-"""The Azure analyzer's results get the perceptual hash, made locally (no model needed)."""
+"""The Azure analyzer's results get the perceptual and detail hashes, made locally (no model needed)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import attrs
 from imagerepo.adapters.fingerprinting import FingerprintingAnalyzer
 from imagerepo.adapters.local.decode import decode
 from imagerepo.adapters.memory import FakeImageAnalyzer
-from imagerepo.adapters.perceptual_hash import phash_of_rgb
+from imagerepo.adapters.perceptual_hash import hashes_of_rgb
 from imagerepo.domain.images import AnalysisResult
 from imagerepo.domain.similarity import Fingerprint
 from tests import images as img
@@ -24,7 +24,8 @@ def test_a_result_without_a_hash_gets_one_and_keeps_the_rest() -> None:
     data = img.jpeg((96, 64), (200, 30, 30))
     result = FingerprintingAnalyzer(NoHash()).analyze(data, "image/jpeg")
     assert result.description == "a photo"
-    assert result.fingerprint == Fingerprint(phash=phash_of_rgb(decode(data).rgb))
+    phash, detail = hashes_of_rgb(decode(data).rgb)
+    assert result.fingerprint == Fingerprint(phash=phash, detail=detail)
 
 
 def test_a_hash_already_made_is_kept_and_an_undecodable_file_is_no_failure() -> None:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from imagerepo.domain.images import AnalysisResult
 from imagerepo.domain.similarity import (
+    EXACT_MAX_DETAIL_DISTANCE,
     EXACT_SURE_DISTANCE,
     NEAR_MIN_SIMILARITY,
     DuplicateKind,
@@ -18,12 +19,15 @@ from imagerepo.domain.similarity import (
     Pair,
     group_duplicates,
     hamming,
+    is_exact,
+    is_near,
     phash_from_signed,
     phash_to_signed,
     similarity,
 )
 
 hashes = st.integers(0, (1 << 64) - 1)
+details = st.integers(0, (1 << 128) - 1)
 vectors = st.lists(st.floats(-100, 100, allow_nan=False), min_size=2, max_size=64)
 
 
@@ -63,9 +67,11 @@ def test_quantization_error_is_small() -> None:
     assert all(abs(q * top / 127 - v) <= top / 254 + 1e-9 for q, v in zip(e.values(), values, strict=True))
 
 
-@given(st.one_of(st.none(), hashes), st.one_of(st.none(), vectors))
-def test_a_fingerprint_crosses_processes_as_json(phash: int | None, values: list[float] | None) -> None:
-    fp = Fingerprint(phash=phash, embedding=Embedding.of(values) if values else None)
+@given(st.one_of(st.none(), hashes), st.one_of(st.none(), vectors), st.one_of(st.none(), details))
+def test_a_fingerprint_crosses_processes_as_json(
+    phash: int | None, values: list[float] | None, detail: int | None
+) -> None:
+    fp = Fingerprint(phash=phash, embedding=Embedding.of(values) if values else None, detail=detail)
     result = AnalysisResult("local", fingerprint=fp)
     assert AnalysisResult.from_json(result.to_json()).fingerprint == fp
 
@@ -117,3 +123,22 @@ def test_a_burst_is_near_and_a_resave_exact() -> None:
     ]
     assert report.relation("resave", "burst") == DuplicateKind.NEAR
     assert report.relation("orig", "cat") is None
+
+
+def test_detail_hashes_that_disagree_make_a_close_pair_a_scene_not_a_picture() -> None:
+    """Two shots of one scene can have close hashes and alike embeddings (a zoomed and a turned
+    shot had 6 bits and 0.95): the detail hash tells them apart; old images without it are judged
+    by the other two alone, and very close hashes need nothing more."""
+    shots = Pair("zoomed", "turned", 6, 0.95, EXACT_MAX_DETAIL_DISTANCE + 6)
+    assert not is_exact(shots)
+    assert is_near(shots)
+    assert is_exact(Pair("orig", "crop", 6, 0.95, EXACT_MAX_DETAIL_DISTANCE - 4))
+    assert is_exact(Pair("orig", "crop", 6, 0.95, None))
+    assert is_exact(Pair("orig", "resave", EXACT_SURE_DISTANCE, 0.95, 64))
+    report = group_duplicates(["orig", "zoomed", "turned"], [shots, Pair("orig", "zoomed", 20, 0.9)])
+    assert [(g.kind, g.image_ids) for g in report.groups] == [(DuplicateKind.NEAR, ("orig", "zoomed", "turned"))]
+
+
+def test_a_detail_hash_has_128_bits() -> None:
+    with pytest.raises(ValueError, match="128 bits"):
+        Fingerprint(detail=1 << 128)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 
 from imagerepo.adapters.local.decode import decode
-from imagerepo.adapters.perceptual_hash import phash_of_rgb
+from imagerepo.adapters.perceptual_hash import hashes_of_rgb
 from imagerepo.domain.errors import AnalysisFailed
 from imagerepo.domain.images import AnalysisResult
 from imagerepo.domain.similarity import Fingerprint
@@ -25,8 +25,8 @@ class FingerprintingAnalyzer:
         if result.fingerprint is not None and result.fingerprint.phash is not None:
             return result
         try:
-            phash = phash_of_rgb(decode(data).rgb)
+            phash, detail = hashes_of_rgb(decode(data).rgb)
         except AnalysisFailed:
             return result  # the analyzer read it; a hash we cannot make is no failure
-        fp = (result.fingerprint or Fingerprint()).merged(Fingerprint(phash=phash))
+        fp = (result.fingerprint or Fingerprint()).merged(Fingerprint(phash=phash, detail=detail))
         return attrs.evolve(result, fingerprint=fp)

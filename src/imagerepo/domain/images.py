@@ -69,7 +69,8 @@ class AnalysisResult:
         if self.fingerprint is not None:
             fp, emb = self.fingerprint, self.fingerprint.embedding
             out["fingerprint"] = {
-                "phash": fp.phash, "embedding": base64.b64encode(emb.codes).decode() if emb else None
+                "phash": fp.phash, "embedding": base64.b64encode(emb.codes).decode() if emb else None,
+                "detail": fp.detail,
             }
         return out
 
@@ -90,10 +91,11 @@ def _fingerprint_from_json(data: Mapping[str, Any] | None) -> Fingerprint | None
     if not data:
         return None
     emb = data.get("embedding")
-    phash = data.get("phash")
+    phash, detail = data.get("phash"), data.get("detail")
     return Fingerprint(
         phash=int(phash) if phash is not None else None,
         embedding=Embedding(base64.b64decode(emb)) if emb else None,
+        detail=int(detail) if detail is not None else None,
     )
 
 

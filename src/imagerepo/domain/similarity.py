@@ -4,7 +4,10 @@ Two fingerprints per image: a 64-bit perceptual hash (the same picture re-encode
 re-saved keeps nearly all its bits) and a content embedding (the classifier's pooled features,
 stored as int8 codes: direction is all that counts, so no scale is kept). ``exact`` duplicates are
 perceptual-hash neighbours; ``near`` duplicates are embedding neighbours that are not exact
-(bursts, small shifts, the same scene shot again).
+(bursts, small shifts, the same scene shot again). A third, the *detail* hash (the signs of 128
+mid frequencies of the same transform as the perceptual hash), tells a re-saved copy from a shot
+framed a little differently when the other two cannot: a shift of a few percent of the frame
+turns the phase of those frequencies while the lowest ones barely move.
 """
 
 from __future__ import annotations
@@ -24,12 +27,24 @@ NEAR_MIN_SIMILARITY = 0.80
 # different photos whose hashes happen to be close (flat skies, dark frames) are not "exact".
 EXACT_SURE_DISTANCE = 3
 EXACT_MIN_SIMILARITY = 0.94
+# Past EXACT_SURE_DISTANCE, the detail hashes (when both are known) must agree too: at most a
+# quarter of their bits differ. Chosen on the tuning half of bench/similar_set.py's first set
+# (copies differ in up to 29 bits, shots shifted, zoomed or turned in 53 or more; two unrelated
+# images in about 64): a zoomed and a turned shot of one scene had hashes 6 bits apart and
+# embeddings 0.95 alike.
+DETAIL_BITS = 128
+EXACT_MAX_DETAIL_DISTANCE = 32
 _INT8_MAX = 127
 
 
 def _check_phash(_: object, __: object, value: int | None) -> None:
     if value is not None and not 0 <= value < 1 << PHASH_BITS:
         raise ValueError(f"a perceptual hash has {PHASH_BITS} bits")
+
+
+def _check_detail(_: object, __: object, value: int | None) -> None:
+    if value is not None and not 0 <= value < 1 << DETAIL_BITS:
+        raise ValueError(f"a detail hash has {DETAIL_BITS} bits")
 
 
 def hamming(a: int, b: int) -> int:
@@ -94,12 +109,14 @@ class Fingerprint:
 
     phash: int | None = attrs.field(default=None, validator=_check_phash)
     embedding: Embedding | None = None
+    detail: int | None = attrs.field(default=None, validator=_check_detail)
 
     def merged(self, newer: Fingerprint) -> Fingerprint:
         """``newer``'s parts where it has them, this one's elsewhere."""
         return Fingerprint(
             phash=newer.phash if newer.phash is not None else self.phash,
             embedding=newer.embedding if newer.embedding is not None else self.embedding,
+            detail=newer.detail if newer.detail is not None else self.detail,
         )
 
 
@@ -111,21 +128,27 @@ class Pair:
     b: str
     distance: int | None = None
     similarity: float | None = None
+    detail_distance: int | None = None
 
 
 def compare(a_id: str, a: Fingerprint, b_id: str, b: Fingerprint) -> Pair:
     distance = hamming(a.phash, b.phash) if a.phash is not None and b.phash is not None else None
     sim = similarity(a.embedding.cosine(b.embedding)) if a.embedding and b.embedding else None
-    return Pair(a_id, b_id, distance, sim)
+    detail = hamming(a.detail, b.detail) if a.detail is not None and b.detail is not None else None
+    return Pair(a_id, b_id, distance, sim, detail)
 
 
 def is_exact(pair: Pair) -> bool:
     """The same picture: hashes within EXACT_MAX_DISTANCE bits, and when the embeddings are known
-    and the hashes not within EXACT_SURE_DISTANCE, embeddings that agree too."""
+    and the hashes not within EXACT_SURE_DISTANCE, embeddings that agree too, and detail hashes
+    within EXACT_MAX_DETAIL_DISTANCE bits when they are known (images analysed before them have
+    none: the first two decide)."""
     if pair.distance is None or pair.distance > EXACT_MAX_DISTANCE:
         return False
     if pair.distance <= EXACT_SURE_DISTANCE or pair.similarity is None:
         return pair.distance <= EXACT_SURE_DISTANCE
+    if pair.detail_distance is not None and pair.detail_distance > EXACT_MAX_DETAIL_DISTANCE:
+        return False
     return pair.similarity >= EXACT_MIN_SIMILARITY
 
 

@@ -15,7 +15,7 @@ from imagerepo.adapters.local.decode import TEXT_SIDE, decode
 from imagerepo.adapters.local.describe import describe
 from imagerepo.adapters.local.palette import colors_of, first_color
 from imagerepo.adapters.local.vocabulary import is_worn, not_a_person, tags_from_scores
-from imagerepo.adapters.perceptual_hash import phash_of_rgb
+from imagerepo.adapters.perceptual_hash import hashes_of_rgb
 from imagerepo.domain.errors import AnalysisFailed
 from imagerepo.domain.images import AnalysisResult, Tag
 from imagerepo.domain.similarity import Embedding, Fingerprint
@@ -114,7 +114,7 @@ class LocalImageAnalyzer:
         faces = people = 0
         text = ""
         nsfw_score: float | None = None
-        phash = stage("phash", lambda: phash_of_rgb(image.rgb))
+        phash, detail = stage("phash", lambda: hashes_of_rgb(image.rgb))
         embedding: Embedding | None = None
         if self.models:
             probs, features = stage("tags", lambda: self._classifier().probabilities_and_features(image.rgb))
@@ -181,7 +181,7 @@ class LocalImageAnalyzer:
             colors=colors,
             text=text,
             extra=extra,
-            fingerprint=Fingerprint(phash=phash, embedding=embedding),
+            fingerprint=Fingerprint(phash=phash, embedding=embedding, detail=detail),
         )
 
 

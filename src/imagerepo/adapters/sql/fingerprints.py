@@ -6,7 +6,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from imagerepo.adapters.sql.dialect import Database
-from imagerepo.domain.similarity import Embedding, Fingerprint, hamming, phash_from_signed, phash_to_signed
+from imagerepo.domain.similarity import (
+    DETAIL_BITS,
+    Embedding,
+    Fingerprint,
+    hamming,
+    phash_from_signed,
+    phash_to_signed,
+)
 from imagerepo.ports.fingerprint_repository import BAND_BITS, BANDS, MAX_BAND_DISTANCE, PER_BAND, FingerprintChange
 
 # One indexed lookup per band, each bounded (PER_BAND rows): the band expressions are migration
@@ -28,10 +35,11 @@ _READY = "UPDATE images SET state = state WHERE id = ? AND owner_id = ? AND stat
 
 
 def _fingerprint(row: Any) -> Fingerprint:
-    phash, embedding = row["phash"], row["embedding"]
+    phash, embedding, detail = row["phash"], row["embedding"], row["detail"]
     return Fingerprint(
         phash=phash_from_signed(int(phash)) if phash is not None else None,
         embedding=Embedding(bytes(embedding)) if embedding is not None else None,
+        detail=int.from_bytes(bytes(detail), "big") if detail is not None else None,
     )
 
 
@@ -42,6 +50,7 @@ class SqlFingerprintRepository:
     def put(self, owner_id: str, image_id: str, fingerprint: Fingerprint) -> bool:
         phash = phash_to_signed(fingerprint.phash) if fingerprint.phash is not None else None
         embedding = fingerprint.embedding.codes if fingerprint.embedding is not None else None
+        detail = fingerprint.detail.to_bytes(DETAIL_BITS // 8, "big") if fingerprint.detail is not None else None
         with self._db.transaction() as tx:
             tx.lock(owner_id)  # one owner's seqs are taken and committed in order
             if tx.execute(_READY, (image_id, owner_id)).fetchone() is None:
@@ -50,11 +59,13 @@ class SqlFingerprintRepository:
                 "SELECT coalesce(max(seq), 0) + 1 AS n FROM image_fingerprints WHERE owner_id = ?", (owner_id,)
             ).fetchone()["n"])
             tx.execute(
-                "INSERT INTO image_fingerprints (image_id, owner_id, seq, phash, embedding) VALUES (?, ?, ?, ?, ?)"
+                "INSERT INTO image_fingerprints (image_id, owner_id, seq, phash, embedding, detail)"
+                " VALUES (?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (image_id) DO UPDATE SET seq = excluded.seq,"
                 " phash = coalesce(excluded.phash, image_fingerprints.phash),"
-                " embedding = coalesce(excluded.embedding, image_fingerprints.embedding)",
-                (image_id, owner_id, seq, phash, embedding),
+                " embedding = coalesce(excluded.embedding, image_fingerprints.embedding),"
+                " detail = coalesce(excluded.detail, image_fingerprints.detail)",
+                (image_id, owner_id, seq, phash, embedding, detail),
             )
         return True
 
@@ -62,7 +73,7 @@ class SqlFingerprintRepository:
         with self._db.transaction(write=False) as tx:
             # The table holds ready images only: begin_delete removes the row.
             row = tx.execute(
-                "SELECT phash, embedding FROM image_fingerprints WHERE image_id = ? AND owner_id = ?",
+                "SELECT phash, embedding, detail FROM image_fingerprints WHERE image_id = ? AND owner_id = ?",
                 (image_id, owner_id),
             ).fetchone()
         return _fingerprint(row) if row else None
@@ -70,7 +81,7 @@ class SqlFingerprintRepository:
     def changes(self, owner_id: str, after: int, limit: int) -> Sequence[FingerprintChange]:
         with self._db.transaction(write=False) as tx:
             rows = tx.execute(
-                "SELECT seq, image_id, phash, embedding FROM image_fingerprints"
+                "SELECT seq, image_id, phash, embedding, detail FROM image_fingerprints"
                 " WHERE owner_id = ? AND seq > ? ORDER BY seq LIMIT ?",
                 (owner_id, after, limit),
             ).fetchall()
