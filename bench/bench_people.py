@@ -203,6 +203,45 @@ def full_analysis() -> None:
         base_ms, base_cpu = statistics.median(times["baseline"]) * 1000, statistics.median(cpu["baseline"]) * 1000
         print(f"bench people full_analysis_12mp baseline={BASELINE} ms={base_ms:.0f} cpu_ms={base_cpu:.0f}")
     descriptors(faces, data)
+    as_served(data)
+
+
+def as_served(data: bytes) -> None:
+    """The same photo the way the server analyzes it: the analysis and the faces each in a child
+    process of their own (nice +10), one after the other (before) and side by side as the
+    analysis service now runs them, alternately in one run. Wall time is what the owner waits."""
+    from imagerepo.adapters.local import LocalImageAnalyzer
+    from imagerepo.adapters.local.face_process import ProcessFaceAnalyzer
+    from imagerepo.adapters.process_analyzer import ProcessImageAnalyzer
+    from imagerepo.adapters.system import ThreadsTogether
+
+    analyzer = ProcessImageAnalyzer(LocalImageAnalyzer, name=LocalImageAnalyzer.name, processes=1,
+                                    timeout_seconds=120)
+    faces = ProcessFaceAnalyzer(processes=1, timeout_seconds=120)
+    together = ThreadsTogether(threads=2)
+    try:
+        def analyze() -> None:
+            analyzer.analyze(data, "image/jpeg")
+
+        def find() -> None:
+            faces.find_faces(data, "image/jpeg")
+
+        analyze(), find()  # models load in the children on first use: not timed
+        ways = {"sequential": lambda: (analyze(), find()), "together": lambda: together([analyze, find])}
+        times: dict[str, list[float]] = {k: [] for k in ways}
+        for n in range(9):
+            for name, way in sorted(ways.items(), reverse=n % 2 == 1):
+                t = time.perf_counter()
+                way()
+                times[name].append(time.perf_counter() - t)
+    finally:
+        together.close()
+        analyzer.close()
+        faces.close()
+    med = {k: statistics.median(v) * 1000 for k, v in times.items()}
+    print(f"bench people served_12mp_3faces_ms={med['together']:.0f} sequential_ms={med['sequential']:.0f} "
+          f"load_avg_1m={os.getloadavg()[0]:.1f}  (analysis and faces in child processes, side by side vs one "
+          f"after the other, 9 alternating rounds)")
 
 
 def baseline_faces(ref: str) -> Any:

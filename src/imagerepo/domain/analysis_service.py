@@ -6,9 +6,11 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any, Protocol
 
 from imagerepo.domain.errors import AnalysisFailed, BlobMissing, ServiceUnavailable
-from imagerepo.domain.images import Analysis, AnalysisJob, AnalysisStatus, Image
+from imagerepo.domain.images import Analysis, AnalysisJob, AnalysisResult, AnalysisStatus, Image
+from imagerepo.domain.images_service import RunTogether, one_after_another
 from imagerepo.ports.analysis_queue import AnalysisQueue
 from imagerepo.ports.blob_store import BlobStore
 from imagerepo.ports.clock import Clock
@@ -19,6 +21,18 @@ log = logging.getLogger(__name__)
 
 # What became of a processed job besides its analysis status: a deletion or a newer request won.
 SUPERSEDED = "superseded"
+
+
+class AlongsideStep(Protocol):
+    """Work on the same image that runs beside its analysis and is kept only after it."""
+
+    def find(self, image: Image, data: bytes) -> object:
+        """Read the image; stores nothing."""
+        ...
+
+    def keep(self, image: Image, found: Any) -> object:
+        """Store what :meth:`find` returned, once the image's analysis is recorded."""
+        ...
 
 
 class AnalysisService:
@@ -32,7 +46,8 @@ class AnalysisService:
         max_attempts: int = 5,
         base_backoff: timedelta = timedelta(seconds=5),
         fingerprints: FingerprintRepository | None = None,
-        on_analyzed: Callable[[Image, bytes], object] | None = None,
+        alongside: AlongsideStep | None = None,
+        run_together: RunTogether = one_after_another,
     ) -> None:
         self._queue = queue
         self._blobs = blobs
@@ -42,9 +57,11 @@ class AnalysisService:
         self._max_attempts = max_attempts
         self._base_backoff = base_backoff
         self._fingerprints = fingerprints
-        # Runs after a successful analysis (the people service finds faces); its failure is
-        # logged and does not fail the analysis.
-        self._on_analyzed = on_analyzed
+        # A step that reads the same image beside the analysis (the people service finds faces,
+        # in its own child process) and keeps its result once the analysis is recorded; its
+        # failure is logged and does not fail the analysis.
+        self._alongside = alongside
+        self._run_together = run_together
 
     def claim(self) -> AnalysisJob | None:
         now = self._clock.now()
@@ -80,9 +97,15 @@ class AnalysisService:
         """Never raises: every outcome is recorded on the image. Returns the status recorded
         (pending when a retry is scheduled), or ``superseded`` when the image moved on."""
         name = getattr(self._analyzer, "name", "unknown")
+        found: list[object] = []
         try:
             data = self._blobs.get(job.image.original_key)
-            result = self._analyzer.analyze(data, job.image.content_type)
+            results: list[AnalysisResult] = []
+            calls = [lambda: results.append(self._analyzer.analyze(data, job.image.content_type))]
+            if self._alongside is not None:
+                calls.append(lambda: found.extend(self._find_alongside(job.image, data)))
+            self._run_together(calls)
+            (result,) = results
         except AnalysisFailed as e:
             return self._failed(job, name, e.message, retryable=e.retryable, retry_after=e.retry_after)
         except BlobMissing:
@@ -98,12 +121,20 @@ class AnalysisService:
                 self._fingerprints.put(job.image.owner_id, job.image.id, result.fingerprint)
             except Exception:
                 log.warning("fingerprint of %s not stored", job.image.id, exc_info=True)
-        if self._on_analyzed is not None and outcome == AnalysisStatus.DONE.value:
+        if self._alongside is not None and found and outcome == AnalysisStatus.DONE.value:
             try:
-                self._on_analyzed(job.image, data)
+                self._alongside.keep(job.image, found[0])
             except Exception:
-                log.exception("face analysis of %s failed", job.image.id)
+                log.exception("faces of %s not kept", job.image.id)
         return outcome
+
+    def _find_alongside(self, image: Image, data: bytes) -> list[object]:
+        assert self._alongside is not None
+        try:
+            return [self._alongside.find(image, data)]
+        except Exception:
+            log.exception("face analysis of %s failed", image.id)
+            return []
 
     def _record(self, job: AnalysisJob, analysis: Analysis) -> str:
         return analysis.status.value if self._queue.complete_analysis(job, analysis) else SUPERSEDED

@@ -20,6 +20,7 @@ from imagerepo.domain.errors import InvalidPersonName, NotFound
 from imagerepo.domain.images import Image
 from imagerepo.domain.people import (
     Face,
+    FaceFinding,
     Person,
     PersonSummary,
     carry_over,
@@ -67,9 +68,20 @@ class PeopleService:
         """Find the image's faces and place them, if its owner opted in; returns how many were
         found. A re-analysis replaces the image's faces; a face found again where it was keeps its
         id and what the owner said about it (people.carry_over)."""
+        return self.keep_faces(image, self.find_faces(image, data))
+
+    def find_faces(self, image: Image, data: bytes) -> Sequence[FaceFinding] | None:
+        """The image's faces, or None when its owner did not opt in (the analyzer is not even
+        called). Stores nothing: the analysis runs this beside the image's own analysis, and
+        keeps the faces (:meth:`keep_faces`) only once that analysis is recorded."""
         if not self._opted_in(image.owner_id):
+            return None
+        return self._analyzer.find_faces(data, image.content_type)
+
+    def keep_faces(self, image: Image, findings: Sequence[FaceFinding] | None) -> int:
+        """Store and place what :meth:`find_faces` found; returns how many faces were kept."""
+        if findings is None or not self._opted_in(image.owner_id):
             return 0
-        findings = self._analyzer.find_faces(data, image.content_type)
         fresh = [Face(id=_new_id(), owner_id=image.owner_id, image_id=image.id, box=f.box,
                       embedding=tuple(f.embedding), quality=f.quality) for f in findings]
         crops = {face.id: finding.crop for face, finding in zip(fresh, findings, strict=True)}
@@ -247,3 +259,17 @@ class PeopleService:
                 self._blobs.delete(f.crop_key)
             except Exception:  # the sweeper removes blobs whose image is gone
                 log.warning("could not delete face crop %s yet", f.crop_key, exc_info=True)
+
+
+class FacesAlongside:
+    """The people service as the analysis's :class:`AlongsideStep`: faces are found while the
+    image is analyzed (both run in child processes of their own) and kept once it is."""
+
+    def __init__(self, people: PeopleService) -> None:
+        self._people = people
+
+    def find(self, image: Image, data: bytes) -> Sequence[FaceFinding] | None:
+        return self._people.find_faces(image, data)
+
+    def keep(self, image: Image, found: Sequence[FaceFinding] | None) -> int:
+        return self._people.keep_faces(image, found)

@@ -34,7 +34,7 @@ from imagerepo.domain.analysis_service import AnalysisService
 from imagerepo.domain.closing_service import AccountClosingService
 from imagerepo.domain.identity_service import ExternalSignInService
 from imagerepo.domain.images_service import ImageService
-from imagerepo.domain.people_service import PeopleService
+from imagerepo.domain.people_service import FacesAlongside, PeopleService
 from imagerepo.domain.similarity_service import SimilarityService
 from imagerepo.domain.tokens_service import TokenService
 from imagerepo.entrypoints.settings import ConfigError, Keys, Settings, load_keys
@@ -293,9 +293,12 @@ def make_analysis_service(
 ) -> AnalysisService:
     # The lease is how long a claimed job stays hidden from other workers: a worker that dies
     # mid-job gives its analysis back to the queue once the lease runs out.
+    # Faces are found in their own child process while the analysis child runs, so a photo's
+    # analysis with faces takes about the longer of the two, not their sum.
     return AnalysisService(
         queue, blobs, analyzer, clock, lease=timedelta(seconds=settings.analysis_lease_seconds),
-        fingerprints=fingerprints, on_analyzed=people.index_image,
+        fingerprints=fingerprints, alongside=FacesAlongside(people),
+        run_together=ThreadsTogether(threads=max(2, settings.workers)),
     )
 
 
