@@ -21,7 +21,9 @@ A face left waiting counts as its own group. Ends with:
 
 With BENCH_PEOPLE_FULL=1 it also times the full local analysis (LocalImageAnalyzer + faces) of a
 12 MP photo holding three faces and reports the median and the process's peak RSS, then the face
-descriptor alone per face, the one in use against dlib's own, alternately; with
+descriptor alone per face, the one in use against dlib's own, alternately, then the photo as the
+server analyzes it (`bench people served_12mp_3faces_ms=`: the analysis and the faces in child
+processes of their own, side by side, against one after the other in the same run); with
 BENCH_PEOPLE_BASELINE=<git ref> as well, the face adapter (faces.py) of that commit runs beside
 this one, the two alternately in each round, and its median is printed too; with
 BENCH_PEOPLE_SCALE=N it times reading N faces of one account from SQLite and placing one more.
