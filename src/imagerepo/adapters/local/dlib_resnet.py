@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from imagerepo.adapters.local.onnx_graph import GraphBuilder
+
 CHIP_SIZE = 150
 
 
@@ -182,20 +184,10 @@ def _out(size: int, window: int, stride: int, pad: int) -> int:
 def build_model(net: DlibNet) -> bytes:
     """Serialized ONNX model: input ``chip`` uint8 (1, 150, 150, 3) RGB, a face chip as
     ``dlib.get_face_chip`` cuts it; output ``descriptor`` (1, 128)."""
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper
 
-    nodes: list[Any] = []
-    inits: list[Any] = []
-    counter = [0]
-
-    def fresh(prefix: str) -> str:
-        counter[0] += 1
-        return f"{prefix}_{counter[0]}"
-
-    def const(arr: npt.NDArray[Any], prefix: str) -> str:
-        name = fresh(prefix)
-        inits.append(numpy_helper.from_array(np.ascontiguousarray(arr), name))
-        return name
+    g = GraphBuilder()
+    nodes, fresh, const = g.nodes, g.fresh, g.const
 
     def node(op: str, inputs: list[str], **attrs: Any) -> str:
         y = fresh(op.lower())
@@ -272,16 +264,11 @@ def build_model(net: DlibNet) -> bytes:
     if layers[-1].kind != "fc":
         raise DlibModelError("the network does not end in its descriptor layer")
     nodes.append(helper.make_node("Identity", [x], ["descriptor"]))
-    graph = helper.make_graph(
-        nodes,
+    return g.model(
         "dlib_face_recognition_resnet_v1",
         [helper.make_tensor_value_info("chip", TensorProto.UINT8, [1, CHIP_SIZE, CHIP_SIZE, 3])],
         [helper.make_tensor_value_info("descriptor", TensorProto.FLOAT, [1, int(layers[-1].params["w"].shape[1])])],
-        inits,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="imagerepo")
-    model.ir_version = 8
-    return bytes(model.SerializeToString())
 
 
 class FaceDescriptor:

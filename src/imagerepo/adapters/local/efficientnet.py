@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from imagerepo.adapters.local.onnx_graph import GraphBuilder
 from imagerepo.adapters.local.torch_weights import WeightsError
 
 INPUT_SIZE = 224
@@ -32,26 +33,16 @@ def _same_pads(kernel: int, stride: int, size: int) -> list[int]:
 def build_model(weights: dict[str, npt.NDArray[Any]]) -> bytes:
     """Serialized ONNX model: input ``image`` uint8 (1, 224, 224, 3) RGB, outputs ``probs`` (1, 1000)
     and ``features`` (1, 1280), the pooled features the last layer reads."""
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper
 
-    nodes: list[Any] = []
-    inits: list[Any] = []
-    counter = [0]
-
-    def fresh(prefix: str) -> str:
-        counter[0] += 1
-        return f"{prefix}_{counter[0]}"
+    g = GraphBuilder()
+    nodes, fresh, const = g.nodes, g.fresh, g.const
 
     def w(name: str) -> npt.NDArray[np.float32]:
         try:
             return np.asarray(weights[name], dtype=np.float32)
         except KeyError as e:
             raise WeightsError(f"weights file lacks {name}") from e
-
-    def const(arr: npt.NDArray[Any], prefix: str) -> str:
-        name = fresh(prefix)
-        inits.append(numpy_helper.from_array(np.ascontiguousarray(arr), name))
-        return name
 
     def conv_bn(x: str, conv: str, bn: str, *, stride: int, size: int, groups: int = 1, relu: bool) -> str:
         kernel = w(f"{conv}.weight")
@@ -129,8 +120,7 @@ def build_model(weights: dict[str, npt.NDArray[Any]]) -> bytes:
         )
     )
     nodes.append(helper.make_node("Softmax", ["logits"], ["probs"], axis=1))
-    graph = helper.make_graph(
-        nodes,
+    return g.model(
         "efficientnet_lite0",
         [helper.make_tensor_value_info("image", TensorProto.UINT8, [1, INPUT_SIZE, INPUT_SIZE, 3])],
         [
@@ -138,8 +128,4 @@ def build_model(weights: dict[str, npt.NDArray[Any]]) -> bytes:
             # The pooled features before the last layer: the image's content embedding (similarity).
             helper.make_tensor_value_info("features", TensorProto.FLOAT, [1, int(w("_fc.weight").shape[1])]),
         ],
-        inits,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="imagerepo")
-    model.ir_version = 8
-    return bytes(model.SerializeToString())
