@@ -22,9 +22,9 @@ def fingerprints(backend: Backend, image_repo: Any) -> Any:
     return SqlFingerprintRepository(backend.db)
 
 
-def ready(image_repo: Any, owner: str = "alice") -> str:
+def ready(image_repo: Any, owner: str = "alice", limit: int = 1000) -> str:
     img = image(owner)
-    image_repo.reserve(img, 1000)
+    image_repo.reserve(img, limit)
     image_repo.commit(img.id)
     return img.id
 

@@ -60,3 +60,33 @@ def test_only_the_most_recently_searched_owners_stay_in_memory(monkeypatch: pyte
         assert index.same_picture(owner, 1, 0, exclude="") == [(i, 0)]
     assert list(index._owners) == ["b", "c"]
     assert len(index.same_picture("a", 1, 0, exclude="")) == 1  # reloaded when asked again
+
+
+def test_the_cache_takes_about_two_kilobytes_an_image(monkeypatch: pytest.MonkeyPatch) -> None:
+    """README: 1,820 bytes a row, grown a quarter at a time (so 100k images take 180–230 MB)."""
+    import gc
+    import tracemalloc
+
+    monkeypatch.setattr(si, "_BATCH", 260)  # loads in batches, as a big owner's first search does
+    rng = np.random.default_rng(5)
+    images = InMemoryImageRepository()
+    fingerprints = InMemoryFingerprintRepository(images)
+    n = 1050
+    for _ in range(n):
+        fingerprints.put("alice", ready(images, limit=n), Fingerprint(
+            phash=int(rng.integers(1, 2**63)), detail=int(rng.integers(1, 2**63)) << 64,
+            embedding=Embedding.of(rng.gamma(0.6, 1.0, 1280).tolist())))
+    index = si.NumpySimilarityIndex(fingerprints)
+    query = Embedding.of(rng.gamma(0.6, 1.0, 1280).tolist())
+    index.nearest("alice", query, 5, exclude="")  # the projection matrix, made once per process
+    index._owners.clear()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        index.nearest("alice", query, 5, exclude="")
+        gc.collect()
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    per_image = held / n
+    assert 1_820 <= per_image <= 1.25 * 1_820 + 150
