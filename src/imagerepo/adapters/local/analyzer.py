@@ -69,7 +69,7 @@ class LocalImageAnalyzer:
         """Load every model now instead of on the first image (e.g. at worker start)."""
         if self.models:
             self._classifier()
-            m.shared("faces", "default", m.FaceDetector)
+            self._face_detector()
             if self.bodies:
                 m.shared("bodies", "default", bodies.BodyDetector)
             else:
@@ -78,6 +78,12 @@ class LocalImageAnalyzer:
                 m.shared("ocr", "default", m.TextReader)
             if self.nsfw:
                 m.shared("nsfw", "default", m.NsfwScorer)
+
+    def _face_detector(self) -> bodies.FaceCounter | m.FaceDetector:
+        """YuNet when yuface is installed (the `local` extra), else OpenCV's Haar cascade."""
+        if bodies.faces_available():
+            return m.shared("face_counter", "default", bodies.FaceCounter)
+        return m.shared("faces", "default", m.FaceDetector)
 
     def _classifier(self) -> m.Classifier:
         path = self._weights_path or m.default_weights()
@@ -122,8 +128,12 @@ class LocalImageAnalyzer:
             words = tags_from_scores(probs)
             tags, subject, keywords = words.tags, words.subject, words.keywords
             setting = (words.setting, words.subject_is_setting)
-            detector = m.shared("faces", "default", m.FaceDetector)
-            faces = stage("faces", lambda: detector.count(image.rgb))
+            detector = self._face_detector()
+            doubt = not_a_person(probs)  # animals' faces and outlines look like people's
+            if isinstance(detector, bodies.FaceCounter):
+                faces = stage("faces", lambda: detector.count(image.rgb, doubt=doubt))
+            else:
+                faces = stage("faces", lambda: detector.count(image.rgb))
             # BlazePose finds what HOG finds on the development photos and more, with less CPU (about
             # 21 vs 32 ms a photo; HOG spreads over two cores); HOG (in OpenCV itself) stays for the
             # light profile and when mediapipe is not installed.
@@ -133,8 +143,7 @@ class LocalImageAnalyzer:
                 else m.shared("people", "default", m.PeopleDetector)
             )
             if isinstance(body_detector, bodies.BodyDetector):  # a face settles it; else the classifier may doubt
-                doubt = 0.0 if faces else not_a_person(probs)
-                found = stage("people", lambda: body_detector.count(image.rgb, doubt=doubt))
+                found = stage("people", lambda: body_detector.count(image.rgb, doubt=0.0 if faces else doubt))
             else:
                 found = stage("people", lambda: body_detector.count(image.rgb))
             people = max(faces, found)
