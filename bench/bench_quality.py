@@ -2,8 +2,8 @@
 
 Runs LocalImageAnalyzer in this process on every photo of bench/quality_labels.json (real photos
 shipped by packages: `make bench-quality` installs the Debian ones) and prints, per photo, what
-it got wrong, then the summaries: of the real photos quality2 added (GCompris' animals and
-musicians, "added": "quality2"), of the 76-photo set of step 11 (everything else), of the
+it got wrong, then the summaries: of the real photos quality2 added (GCompris' animals,
+musicians and monuments, "added": "quality2"), of the 76-photo set of step 11 (everything else), of the
 enlarged set (all) and, last, of the first 53 photos (those without "added": comparable with runs
 before the set grew):
 
