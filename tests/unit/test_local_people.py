@@ -139,3 +139,14 @@ def test_people_tags_follow_the_count(faces: int, people: int, expected: set[str
     tags = _people_tags([Tag("dog", 0.9), Tag("person", 0.4)], faces=faces, people=people)
     assert {t.name for t in tags} - {"dog"} == expected | ({"person"} if not people else set())
     assert [t.confidence for t in tags] == sorted((t.confidence for t in tags), reverse=True)
+
+
+def test_faces_are_counted_with_yunet_and_with_haar_without_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from imagerepo.adapters.local import bodies
+
+    if not m.models_available():
+        pytest.fail("the `local` extra is not installed")
+    analyzer = LocalImageAnalyzer(nsfw=False)
+    assert isinstance(analyzer._face_detector(), bodies.FaceCounter)
+    monkeypatch.setattr(bodies, "faces_available", lambda: False)
+    assert isinstance(analyzer._face_detector(), m.FaceDetector)
