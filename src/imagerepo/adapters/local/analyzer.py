@@ -14,6 +14,7 @@ from imagerepo.adapters.local import models as m
 from imagerepo.adapters.local.decode import TEXT_SIDE, decode
 from imagerepo.adapters.local.describe import describe
 from imagerepo.adapters.local.palette import colors_of, first_color
+from imagerepo.adapters.local.scene import has_sky
 from imagerepo.adapters.local.vocabulary import is_worn, not_a_person, tags_from_scores
 from imagerepo.adapters.perceptual_hash import hashes_of_rgb
 from imagerepo.domain.errors import AnalysisFailed
@@ -25,6 +26,8 @@ T = TypeVar("T")
 # Haar cascades and HOG give no calibrated score: what they find is reported with this confidence.
 _FACE_CONFIDENCE = 0.8
 _BODY_CONFIDENCE = 0.7
+# The sky cue (scene.has_sky) is a layout rule, not a model's score: below any confident class.
+_SKY_CONFIDENCE = 0.5
 # IMAGEREPO_LOCAL_MODELS: "all" runs every installed model; "light" (small machines) leaves out
 # text reading, the NSFW score and the BlazePose person detector (peak RSS on bench_analysis'
 # 12 MP photos and text page, two threads: 235-255 MB light, 560-585 MB all).
@@ -161,6 +164,8 @@ class LocalImageAnalyzer:
                     if image.reduced:
                         sharp = stage("decode_text", lambda: decode(data, longest=TEXT_SIDE))
                     text = stage("text", lambda: reader.read(sharp.rgb, regions))
+        if "sky" not in {t.name for t in tags} and stage("scene", lambda: has_sky(image)):
+            tags = sorted([*tags, Tag("sky", _SKY_CONFIDENCE)], key=lambda t: -t.confidence)
         extra: dict[str, Any] = {
             "width": image.original_size[0],
             "height": image.original_size[1],
