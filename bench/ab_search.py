@@ -34,11 +34,8 @@ PER_ROUND = int(os.environ.get("BENCH_PER_ROUND", "5"))
 def old_module(commit: str) -> types.ModuleType:
     root = Path(__file__).resolve().parent.parent
     text = subprocess.run(
-        ["git", "show", f"{commit}:src/imagerepo/adapters/sql/search.py"],
-        cwd=root,
-        check=True,
-        capture_output=True,
-        text=True,
+        ["git", "show", f"{commit}:src/imagerepo/adapters/sql/search.py"], cwd=root, check=True,
+        capture_output=True, text=True,
     ).stdout
     mod = types.ModuleType("old_search")
     exec(compile(text, "old_search.py", "exec"), mod.__dict__)  # our own file at a commit

@@ -138,11 +138,7 @@ def ab_run(ref: str, files: dict[str, bytes]) -> None:
             env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, str(root)])}
             kids[side] = subprocess.Popen(
                 [sys.executable, __file__, "--ab-child", *paths],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                text=True,
-                env=env,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
             )
         for kid in kids.values():
             assert kid.stdout is not None
@@ -187,19 +183,13 @@ def ab_run(ref: str, files: dict[str, bytes]) -> None:
         per_s = images / (sum(p["ms"] for p in pools[side]) / 1000)
         per_cpu_s = images / (sum(p["cpu_ms"] for p in pools[side]) / 1000)
         label = "this checkout" if side == "this" else ref
-        print(
-            f"  {label}: median {ms:.1f} ms wall, {cpu:.1f} ms CPU;"
-            f" pool {per_s:.2f} images/s, {per_cpu_s:.2f} per CPU-second"
-        )
-        print(
-            "    stages (ms): "
-            + ", ".join(f"{k} {statistics.median(v):.1f} ({len(v)}/{len(runs)})" for k, v in stages.items())
-        )
+        print(f"  {label}: median {ms:.1f} ms wall, {cpu:.1f} ms CPU;"
+              f" pool {per_s:.2f} images/s, {per_cpu_s:.2f} per CPU-second")
+        print("    stages (ms): " + ", ".join(
+            f"{k} {statistics.median(v):.1f} ({len(v)}/{len(runs)})" for k, v in stages.items()))
         print("    CPU per photo (ms): " + ", ".join(f"{n} {v:.0f}" for n, v in per_photo.items()))
-        print(
-            f"bench ab side={side} ref={ref} median_ms={ms:.1f} median_cpu_ms={cpu:.1f}"
-            f" pool_images_per_s={per_s:.2f} pool_images_per_cpu_s={per_cpu_s:.2f}"
-        )
+        print(f"bench ab side={side} ref={ref} median_ms={ms:.1f} median_cpu_ms={cpu:.1f}"
+              f" pool_images_per_s={per_s:.2f} pool_images_per_cpu_s={per_cpu_s:.2f}")
 
 
 def main() -> None:

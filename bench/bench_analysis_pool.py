@@ -70,17 +70,9 @@ def one_round(threads: int, files: list[Path], gaps: Gaps) -> tuple[float, float
     """(elapsed s, children CPU s, this process's CPU s, child idle gaps) for ``files``."""
     with tempfile.TemporaryDirectory(prefix="imagerepo-bench-pool-") as tmp:
         c = Container()
-        c.settings.override(
-            providers.Object(
-                Settings(
-                    data_dir=Path(tmp),
-                    workers=threads,
-                    analysis_processes=PROCESSES,
-                    upload_quota=100_000,
-                    local_models=True,
-                )
-            )
-        )
+        c.settings.override(providers.Object(Settings(
+            data_dir=Path(tmp), workers=threads, analysis_processes=PROCESSES, upload_quota=100_000, local_models=True,
+        )))
         c.init_resources()
         try:
             account = c.account_service().sign_up("bench", "bench password 1")
@@ -89,10 +81,8 @@ def one_round(threads: int, files: list[Path], gaps: Gaps) -> tuple[float, float
                 copy.write_bytes(path.read_bytes())
                 c.image_service().upload(account, copy.name, copy)
             analyzer: Any = c.analyzer()
-            warm = [
-                threading.Thread(target=analyzer.analyze, args=(p.read_bytes(), "image/jpeg"))
-                for p in files[:PROCESSES]
-            ]  # start the children and load their models first
+            warm = [threading.Thread(target=analyzer.analyze, args=(p.read_bytes(), "image/jpeg"))
+                    for p in files[:PROCESSES]]  # start the children and load their models first
             for t in warm:
                 t.start()
             for t in warm:
@@ -134,19 +124,14 @@ def main() -> None:
             total[1] += child
             total[2] += parent
             total[3] += idle
-            print(
-                f"  round {r + 1}, {threads} threads: {len(files) / elapsed:.2f} images/s"
-                f" (load average {os.getloadavg()[0]:.2f})",
-                flush=True,
-            )
+            print(f"  round {r + 1}, {threads} threads: {len(files) / elapsed:.2f} images/s"
+                  f" (load average {os.getloadavg()[0]:.2f})", flush=True)
     print()
     for threads, (elapsed, child, parent, idle) in totals.items():
         n = 3 * len(files)
-        print(
-            f"bench analysis-pool threads={threads} processes={PROCESSES} images_per_s={n / elapsed:.2f}"
-            f" child_cpu_ms={1000 * child / n:.0f} parent_cpu_ms={1000 * parent / n:.1f}"
-            f" child_idle_ms={1000 * statistics.median(idle) if idle else 0:.1f}"
-        )
+        print(f"bench analysis-pool threads={threads} processes={PROCESSES} images_per_s={n / elapsed:.2f}"
+              f" child_cpu_ms={1000 * child / n:.0f} parent_cpu_ms={1000 * parent / n:.1f}"
+              f" child_idle_ms={1000 * statistics.median(idle) if idle else 0:.1f}")
     sys.stdout.flush()
 
 

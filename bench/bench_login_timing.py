@@ -30,9 +30,8 @@ RUNS = int(os.environ.get("BENCH_LOGIN_RUNS", "15"))
 def main() -> None:
     clock = ManualClock()
     throttle = InMemoryLoginThrottle(clock, ThrottlePolicy(free_attempts=1_000_000))
-    service = AccountService(
-        InMemoryAccountRepository(), InMemorySessionRepository(), Argon2PasswordHasher(), clock, throttle
-    )
+    service = AccountService(InMemoryAccountRepository(), InMemorySessionRepository(), Argon2PasswordHasher(),
+                             clock, throttle)
     service.sign_up("alice", "correct horse")
 
     def timed(username: str) -> float:

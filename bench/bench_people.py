@@ -159,14 +159,10 @@ def margins(labels: dict[str, str], faces: list[Face]) -> None:
         else:
             closest[(la, lb)] = min(closest.get((la, lb), 9.0), d)
     near = sorted(closest.items(), key=lambda kv: kv[1])[:4]
-    print(
-        f"  same person below {SAME_PERSON}; closest different identities: "
-        + ", ".join(f"{a}/{b} {d:.3f}" for (a, b), d in near)
-    )
-    print(
-        "  widest spread within an identity: "
-        + ", ".join(f"{k} {d:.3f}" for k, d in sorted(spread.items(), key=lambda kv: -kv[1])[:4])
-    )
+    print(f"  same person below {SAME_PERSON}; closest different identities: "
+          + ", ".join(f"{a}/{b} {d:.3f}" for (a, b), d in near))
+    print("  widest spread within an identity: "
+          + ", ".join(f"{k} {d:.3f}" for k, d in sorted(spread.items(), key=lambda kv: -kv[1])[:4]))
 
 
 def full_analysis() -> None:
@@ -202,11 +198,9 @@ def full_analysis() -> None:
     load = os.getloadavg()[0]
     # CPU time (all threads of this process) is what a quiet machine's wall time would be, give or
     # take the threads onnxruntime runs in parallel; wall time on a loaded machine is several-fold.
-    print(
-        f"bench people full_analysis_12mp_ms={statistics.median(times['this']) * 1000:.0f} "
-        f"cpu_ms={statistics.median(cpu['this']) * 1000:.0f} faces={found} peak_rss_mb={rss:.0f} "
-        f"load_avg_1m={load:.1f}" + (" (peak RSS of both codes' models)" if BASELINE else "")
-    )
+    print(f"bench people full_analysis_12mp_ms={statistics.median(times['this']) * 1000:.0f} "
+          f"cpu_ms={statistics.median(cpu['this']) * 1000:.0f} faces={found} peak_rss_mb={rss:.0f} "
+          f"load_avg_1m={load:.1f}" + (" (peak RSS of both codes' models)" if BASELINE else ""))
     if BASELINE:
         base_ms, base_cpu = statistics.median(times["baseline"]) * 1000, statistics.median(cpu["baseline"]) * 1000
         print(f"bench people full_analysis_12mp baseline={BASELINE} ms={base_ms:.0f} cpu_ms={base_cpu:.0f}")
@@ -223,11 +217,11 @@ def as_served(data: bytes) -> None:
     from imagerepo.adapters.process_analyzer import ProcessImageAnalyzer
     from imagerepo.adapters.system import ThreadsTogether
 
-    analyzer = ProcessImageAnalyzer(LocalImageAnalyzer, name=LocalImageAnalyzer.name, processes=1, timeout_seconds=120)
+    analyzer = ProcessImageAnalyzer(LocalImageAnalyzer, name=LocalImageAnalyzer.name, processes=1,
+                                    timeout_seconds=120)
     faces = ProcessFaceAnalyzer(processes=1, timeout_seconds=120)
     together = ThreadsTogether(threads=2)
     try:
-
         def analyze() -> None:
             analyzer.analyze(data, "image/jpeg")
 
@@ -247,11 +241,9 @@ def as_served(data: bytes) -> None:
         analyzer.close()
         faces.close()
     med = {k: statistics.median(v) * 1000 for k, v in times.items()}
-    print(
-        f"bench people served_12mp_3faces_ms={med['together']:.0f} sequential_ms={med['sequential']:.0f} "
-        f"load_avg_1m={os.getloadavg()[0]:.1f}  (analysis and faces in child processes, side by side vs one "
-        f"after the other, 9 alternating rounds)"
-    )
+    print(f"bench people served_12mp_3faces_ms={med['together']:.0f} sequential_ms={med['sequential']:.0f} "
+          f"load_avg_1m={os.getloadavg()[0]:.1f}  (analysis and faces in child processes, side by side vs one "
+          f"after the other, 9 alternating rounds)")
 
 
 def baseline_faces(ref: str) -> Any:
@@ -261,11 +253,8 @@ def baseline_faces(ref: str) -> Any:
     import tempfile
 
     root = Path(__file__).resolve().parent.parent
-    source = subprocess.run(
-        ["git", "-C", str(root), "show", f"{ref}:src/imagerepo/adapters/local/faces.py"],
-        check=True,
-        capture_output=True,
-    ).stdout
+    source = subprocess.run(["git", "-C", str(root), "show", f"{ref}:src/imagerepo/adapters/local/faces.py"],
+                            check=True, capture_output=True).stdout
     path = Path(tempfile.mkdtemp()) / "baseline_faces.py"
     path.write_bytes(source)
     spec = importlib.util.spec_from_file_location("baseline_faces", path)
@@ -293,18 +282,15 @@ def descriptors(faces: LocalFaceAnalyzer, data: bytes) -> None:
     diff = 0.0
     for n in range(5):
         for chip in chips:
-            for name, run in sorted(
-                {"used": describe, "dlib": own.compute_face_descriptor}.items(), reverse=n % 2 == 1
-            ):
+            for name, run in sorted({"used": describe, "dlib": own.compute_face_descriptor}.items(),
+                                    reverse=n % 2 == 1):
                 c = time.process_time()
                 run(chip)
                 spent[name].append(time.process_time() - c)
             gap = np.array(describe(chip)) - np.array(own.compute_face_descriptor(chip))
             diff = max(diff, float(np.abs(gap).max()))
-    print(
-        f"bench people descriptor_cpu_ms_per_face used={statistics.median(spent['used']) * 1000:.1f} "
-        f"dlib={statistics.median(spent['dlib']) * 1000:.1f} max_abs_diff={diff:.1e} chips={len(chips)}"
-    )
+    print(f"bench people descriptor_cpu_ms_per_face used={statistics.median(spent['used']) * 1000:.1f} "
+          f"dlib={statistics.median(spent['dlib']) * 1000:.1f} max_abs_diff={diff:.1e} chips={len(chips)}")
 
 
 def scale(n_faces: int) -> None:
@@ -325,36 +311,14 @@ def scale(n_faces: int) -> None:
         images, repo = SqliteImageRepository(db), SqlitePeopleRepository(db)
         repo.save("o", [Person(f"p{i}", "o", at) for i in range(n_faces // 50)], [])
         for _ in range(n_faces // 5):
-            photo = Photo(
-                id=str(uuid.uuid4()),
-                owner_id="o",
-                filename="x.jpg",
-                content_type="image/jpeg",
-                width=1,
-                height=1,
-                size_bytes=1,
-                sha256=uuid.uuid4().hex,
-                uploaded_at=at,
-                analysis=Analysis.pending("bench"),
-            )
+            photo = Photo(id=str(uuid.uuid4()), owner_id="o", filename="x.jpg", content_type="image/jpeg", width=1,
+                          height=1, size_bytes=1, sha256=uuid.uuid4().hex, uploaded_at=at,
+                          analysis=Analysis.pending("bench"))
             images.reserve(photo, 10**9)
             images.commit(photo.id)
-            repo.add_faces(
-                "o",
-                photo.id,
-                [
-                    Face(
-                        str(uuid.uuid4()),
-                        "o",
-                        photo.id,
-                        Box(0, 0, 0.1, 0.1),
-                        tuple(rnd.random() for _ in range(128)),
-                        0.9,
-                        person_id=f"p{rnd.randrange(n_faces // 50)}",
-                    )
-                    for _ in range(5)
-                ],
-            )
+            repo.add_faces("o", photo.id, [
+                Face(str(uuid.uuid4()), "o", photo.id, Box(0, 0, 0.1, 0.1), tuple(rnd.random() for _ in range(128)),
+                     0.9, person_id=f"p{rnd.randrange(n_faces // 50)}") for _ in range(5)])
         t = time.perf_counter()
         faces = repo.faces("o")
         read = time.perf_counter() - t
@@ -372,10 +336,8 @@ def scale(n_faces: int) -> None:
 def main() -> None:
     analyzer = LocalFaceAnalyzer()
     people = identities(analyzer)
-    print(
-        f"{len({who for who, _, _ in people})} identities in {len(people)} cut-outs: "
-        f"{', '.join(cut for _, cut, _ in people)}"
-    )
+    print(f"{len({who for who, _, _ in people})} identities in {len(people)} cut-outs: "
+          f"{', '.join(cut for _, cut, _ in people)}")
     labels: dict[str, str] = {}
     faces: list[Face] = []
     persons: dict[str, Person] = {}
@@ -383,9 +345,8 @@ def main() -> None:
     missed = 0
     new_id = (lambda c: lambda: f"p{next(c)}")(itertools.count())
     stamp = __import__("datetime").datetime(2026, 1, 1, tzinfo=__import__("datetime").UTC)
-    shots = [
-        (who, f"{cut} {kind}", data) for seed, (who, cut, im) in enumerate(people) for kind, data in variants(im, seed)
-    ]
+    shots = [(who, f"{cut} {kind}", data) for seed, (who, cut, im) in enumerate(people)
+             for kind, data in variants(im, seed)]
     random.Random(7).shuffle(shots)  # photos arrive in no particular order
     for name, kind, data in shots:
         t = time.perf_counter()
@@ -401,12 +362,8 @@ def main() -> None:
         labels[face.id] = name
         faces.append(face)
         placed = cluster(faces, persons.values(), new_id, free=lambda f, new=face.id: f.id == new)
-        faces = [
-            f
-            if placed[f.id] == f.person_id
-            else Face(f.id, f.owner_id, f.image_id, f.box, f.embedding, f.quality, placed[f.id])
-            for f in faces
-        ]
+        faces = [f if placed[f.id] == f.person_id else Face(f.id, f.owner_id, f.image_id, f.box, f.embedding,
+                                                            f.quality, placed[f.id]) for f in faces]
         for pid in {p for p in placed.values() if p} - set(persons):
             persons[pid] = Person(pid, "bench", stamp)
     incremental = pairwise(labels, {f.id: f.person_id for f in faces})
@@ -424,18 +381,14 @@ def main() -> None:
     margins(labels, faces)
     split = {k: len({final[f] for f in labels if labels[f] == k and final[f]}) for k in set(labels.values())}
     print("  people per identity: " + ", ".join(f"{k}={v}" for k, v in sorted(split.items())))
-    print(
-        f"faces={len(faces)} missed_images={missed} people={len({v for v in final.values() if v})} "
-        f"waiting={waiting} incremental_precision={incremental[0]:.3f} incremental_recall={incremental[1]:.3f}"
-    )
+    print(f"faces={len(faces)} missed_images={missed} people={len({v for v in final.values() if v})} "
+          f"waiting={waiting} incremental_precision={incremental[0]:.3f} incremental_recall={incremental[1]:.3f}")
     if os.environ.get("BENCH_PEOPLE_FULL"):
         full_analysis()
     if os.environ.get("BENCH_PEOPLE_SCALE"):
         scale(int(os.environ["BENCH_PEOPLE_SCALE"]))
-    print(
-        f"bench people pairwise_precision={precision:.3f} pairwise_recall={recall:.3f} "
-        f"faces_per_s={len(faces) / spent:.1f}"
-    )
+    print(f"bench people pairwise_precision={precision:.3f} pairwise_recall={recall:.3f} "
+          f"faces_per_s={len(faces) / spent:.1f}")
 
 
 if __name__ == "__main__":

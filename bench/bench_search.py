@@ -278,11 +278,8 @@ def sqlite_naive(db: Any, query: ImageQuery, offset: int = 0) -> Callable[[], An
         where.append("taken_asc_key < ?")
         params.append(query.taken_before)
     key = {
-        "uploaded_at": "uploaded_key",
-        "filename": "filename_key",
-        "size_bytes": "size_bytes",
-        "-taken_at": "taken_desc_key",
-        "taken_at": "taken_asc_key",
+        "uploaded_at": "uploaded_key", "filename": "filename_key", "size_bytes": "size_bytes",
+        "-taken_at": "taken_desc_key", "taken_at": "taken_asc_key",
     }.get(query.order if "taken" in query.order else query.order.lstrip("-"), "uploaded_key")
     score_params: list[Any] = []
     if query.color is not None:
@@ -312,9 +309,8 @@ def sqlite_naive(db: Any, query: ImageQuery, offset: int = 0) -> Callable[[], An
             if not ranked:
                 return conn.execute(sql, [*params, *score_params, query.limit + 1, offset]).fetchall()
             rows = conn.execute(sql, params).fetchall()
-        keyed = [
-            (relevance_key(relevance(image_from_row(r), query.words), r["uploaded_key"]), r["id"], r) for r in rows
-        ]
+        keyed = [(relevance_key(relevance(image_from_row(r), query.words), r["uploaded_key"]), r["id"], r)
+                 for r in rows]
         keyed.sort(key=lambda k: (k[0], k[1]), reverse=True)
         return [r for _, _, r in keyed[offset : offset + query.limit + 1]]
 
@@ -364,7 +360,9 @@ def postgres_naive(db: Any, repo: Any, query: ImageQuery) -> Callable[[], Any]:
 
     def run() -> Any:
         with postgres_unindexed(db) as fetch:
-            return search_rows(query, POSTGRES, lambda sql: fetch(placeholders(sql.text), sql.params), repo.drive_below)
+            return search_rows(
+                query, POSTGRES, lambda sql: fetch(placeholders(sql.text), sql.params), repo.drive_below
+            )
 
     return run
 

@@ -94,24 +94,13 @@ def load(db: Any, owner: str, n: int, per_scene: int = 200) -> list[str]:
     hashes = rng.integers(0, 1 << 63, size=n, dtype=np.int64)
     for start in range(0, n, 5000):
         batch = [
-            Image(
-                id=str(uuid.uuid4()),
-                owner_id=owner,
-                filename=f"p{i}.jpg",
-                content_type="image/jpeg",
-                width=4000,
-                height=3000,
-                size_bytes=3_000_000,
-                sha256=uuid.uuid4().hex,
-                uploaded_at=t0 + timedelta(seconds=i),
-            )
+            Image(id=str(uuid.uuid4()), owner_id=owner, filename=f"p{i}.jpg", content_type="image/jpeg", width=4000,
+                  height=3000, size_bytes=3_000_000, sha256=uuid.uuid4().hex, uploaded_at=t0 + timedelta(seconds=i))
             for i in range(start, min(n, start + 5000))
         ]
         repo.import_ready(batch)
-        rows = [
-            (img.id, owner, start + k + 1, phash_to_signed(int(hashes[start + k])), codes[start + k].tobytes())
-            for k, img in enumerate(batch)
-        ]
+        rows = [(img.id, owner, start + k + 1, phash_to_signed(int(hashes[start + k])), codes[start + k].tobytes())
+                for k, img in enumerate(batch)]
         with db.transaction() as tx:
             tx.insert("image_fingerprints", ("image_id", "owner_id", "seq", "phash", "embedding"), rows, bulk=True)
         ids += [img.id for img in batch]
@@ -148,10 +137,8 @@ def bench_db(name: str, db: Any, n: int) -> None:
         got = {s.image.id for s in service.similar(account, ids[int(i)], 20)}
         hits += len(truth & got)
     times.sort()
-    print(
-        f"  {name}: loaded {n} images in {load_s:.1f} s; first search (index load) {cold_ms:.0f} ms; "
-        f"recall@20 vs exact {hits / 400:.3f}"
-    )
+    print(f"  {name}: loaded {n} images in {load_s:.1f} s; first search (index load) {cold_ms:.0f} ms; "
+          f"recall@20 vs exact {hits / 400:.3f}")
     p50 = statistics.median(times)
     p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
     print(f"bench similar db={name} n={n} p50_ms={p50:.2f} p99_ms={p99:.2f}")
@@ -236,13 +223,10 @@ def bench_duplicate_groups(name: str, db: Any, repo: Any, fingerprints: Any, acc
             old = SimilarityService(repo, fingerprints, BeforeIndex(index)).duplicates(who)
             before = time.perf_counter() - t
             assert [(g.kind, [i.id for i in g.images]) for g in old] == [
-                (g.kind, [i.id for i in g.images]) for g in groups
-            ], "before and after disagree"
+                (g.kind, [i.id for i in g.images]) for g in groups], "before and after disagree"
             before_text, ratio = f"{before:.2f} s", f" ratio={before / after:.1f}x"
-        print(
-            f"  {name}: duplicates of {size} images: {after:.2f} s (before: {before_text}); "
-            f"{len(groups)} groups; index load {load_s:.1f} s"
-        )
+        print(f"  {name}: duplicates of {size} images: {after:.2f} s (before: {before_text}); "
+              f"{len(groups)} groups; index load {load_s:.1f} s")
         print(f"bench duplicates-speed db={name} n={size} seconds={after:.3f}{ratio}")
 
 
@@ -300,12 +284,9 @@ def score(items: list[Any], fps: list[Fingerprint]) -> tuple[tuple[float, float,
         key = (label(items[i], items[j]), got.value if got else None)
         counts[key] = counts.get(key, 0) + 1
     by_name = {it.name: it for it in items}
-    wrong = [
-        f"{p.a} ~ {p.b}: {label(by_name[p.a], by_name[p.b]) or 'different'}, hash {p.distance} bits, "
-        f"similarity {p.similarity:.3f}, detail {p.detail_distance} bits"
-        for p in pairs
-        if is_exact(p) and label(by_name[p.a], by_name[p.b]) != "exact"
-    ]
+    wrong = [f"{p.a} ~ {p.b}: {label(by_name[p.a], by_name[p.b]) or 'different'}, hash {p.distance} bits, "
+             f"similarity {p.similarity:.3f}, detail {p.detail_distance} bits"
+             for p in pairs if is_exact(p) and label(by_name[p.a], by_name[p.b]) != "exact"]
 
     def pr(kind: str) -> tuple[float, float]:
         tp = counts.get((kind, kind), 0)
@@ -337,11 +318,9 @@ def bench_duplicates() -> None:
     second = second_set(seed)
     second_fps = fingerprints_of(second, classifier)
     tuning, holdout = split_sources([it.source for it in first])
-    print(
-        "  duplicates: the first set (the rules were tuned on it) is split by source photo, alternate photos"
-        " in name order: thresholds may be tuned on the tuning half only; the second set (other photos, other"
-        f" transform parameters, seed {seed}) was seen by no threshold"
-    )
+    print("  duplicates: the first set (the rules were tuned on it) is split by source photo, alternate photos"
+          " in name order: thresholds may be tuned on the tuning half only; the second set (other photos, other"
+          f" transform parameters, seed {seed}) was seen by no threshold")
     splits = [
         ("tuning", [k for k, it in enumerate(first) if it.source in tuning], first, first_fps),
         ("holdout", [k for k, it in enumerate(first) if it.source in holdout], first, first_fps),
@@ -353,10 +332,8 @@ def bench_duplicates() -> None:
         before, _, _ = score(subset, [attrs.evolve(fps[k], detail=None) for k in chosen])
         (ep, er, np_, nr), n_pairs, wrong = score(subset, [fps[k] for k in chosen])
         line = f"exact_precision={ep:.3f} exact_recall={er:.3f} near_precision={np_:.3f} near_recall={nr:.3f}"
-        print(
-            f"  {split}: {len(chosen)} images of {photos} photos, {n_pairs} pairs; without the detail hash: "
-            "exact P {:.3f} R {:.3f}, near P {:.3f} R {:.3f}".format(*before)
-        )
+        print(f"  {split}: {len(chosen)} images of {photos} photos, {n_pairs} pairs; without the detail hash: "
+              "exact P {:.3f} R {:.3f}, near P {:.3f} R {:.3f}".format(*before))
         for w in wrong[:10]:
             print(f"    called exact: {w}")
         if split == "tuning":

@@ -182,29 +182,20 @@ class Tally:
         self.elapsed = 0.0
         self.cpu = 0.0
         self.client_cpu = 0.0  # this script's own (the clients'), which shares the machine
-
     def line(self, prefix: str, stack: str, analysis: str, clients: int) -> str:
         n = len(self.latencies)
-        return (
-            f"{prefix} stack={stack} analysis={analysis} clients={clients} "
-            f"p50_ms={pct(self.latencies, 0.5):.1f} p99_ms={pct(self.latencies, 0.99):.1f} "
-            f"uploads_per_s={n / self.elapsed:.1f} server_cpu_ms={1000 * self.cpu / n:.1f} "
-            f"client_cpu_ms={1000 * self.client_cpu / n:.1f}"
-        )
+        return (f"{prefix} stack={stack} analysis={analysis} clients={clients} "
+                f"p50_ms={pct(self.latencies, 0.5):.1f} p99_ms={pct(self.latencies, 0.99):.1f} "
+                f"uploads_per_s={n / self.elapsed:.1f} server_cpu_ms={1000 * self.cpu / n:.1f} "
+                f"client_cpu_ms={1000 * self.client_cpu / n:.1f}")
 
 
 def run_stack(stack: str, env: dict[str, str], files: list[Path]) -> list[str]:
     lines = []
     for analysis in ("off", "on"):
-        workers = (
-            {"IMAGEREPO_WORKERS": "0"}
-            if analysis == "off"
-            else {
-                "IMAGEREPO_WORKERS": os.environ.get("BENCH_UPLOAD_WORKERS", "2"),
-                "IMAGEREPO_LOCAL_MODELS": "1",
-                **({"IMAGEREPO_ANALYSIS_PROCESSES": PROCESSES} if PROCESSES else {}),
-            }
-        )
+        workers = {"IMAGEREPO_WORKERS": "0"} if analysis == "off" else {
+            "IMAGEREPO_WORKERS": os.environ.get("BENCH_UPLOAD_WORKERS", "2"), "IMAGEREPO_LOCAL_MODELS": "1",
+            **({"IMAGEREPO_ANALYSIS_PROCESSES": PROCESSES} if PROCESSES else {})}
         with tempfile.TemporaryDirectory(prefix="imagerepo-bench-upload-") as tmp:
             codes: dict[str, dict[str, str]] = {"bench upload": {}}  # the prefix of its lines -> extra env
             if BASELINE:
@@ -213,10 +204,8 @@ def run_stack(stack: str, env: dict[str, str], files: list[Path]) -> list[str]:
             servers: dict[str, Server] = {}
             try:
                 for code, code_env in codes.items():
-                    server = Server(
-                        {**env, **workers, **code_env, "IMAGEREPO_UPLOAD_QUOTA": "100000"},
-                        Path(tmp) / f"data-{len(servers)}",
-                    )
+                    server = Server({**env, **workers, **code_env, "IMAGEREPO_UPLOAD_QUOTA": "100000"},
+                                    Path(tmp) / f"data-{len(servers)}")
                     servers[code] = server
                     phase(server.base, f"warm{analysis}{os.getpid()}", files[:2], 1)  # imports, first connections
                 tallies = {(code, c): Tally() for code in codes for c in (1, CLIENTS)}
@@ -225,7 +214,7 @@ def run_stack(stack: str, env: dict[str, str], files: list[Path]) -> list[str]:
                     for code in order if r % 2 == 0 else order[::-1]:
                         server = servers[code]
                         for clients, batch in ((1, files[:SEQUENTIAL]), (CLIENTS, files[:CONCURRENT])):
-                            part = batch[r * len(batch) // ROUNDS : (r + 1) * len(batch) // ROUNDS]
+                            part = batch[r * len(batch) // ROUNDS:(r + 1) * len(batch) // ROUNDS]
                             name = f"c{clients}{analysis}r{r}_{os.getpid()}"
                             https = [signed_in(server.base, f"{name}_{n}") for n in range(clients)]
                             before = cpu_seconds(server.proc.pid)  # after signing in: argon2 is not the upload's
@@ -287,11 +276,8 @@ def _scaled_decode(data: bytes, scale: int) -> None:
 def main() -> None:
     files = pictures(max(SEQUENTIAL, CONCURRENT))
     sizes = [p.stat().st_size for p in files]
-    print(
-        f"{len(files)} files, {min(sizes) / 1e6:.2f}–{max(sizes) / 1e6:.2f} MB, 4000×3000; "
-        f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores",
-        flush=True,
-    )
+    print(f"{len(files)} files, {min(sizes) / 1e6:.2f}–{max(sizes) / 1e6:.2f} MB, 4000×3000; "
+          f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
     lines = each_stack(lambda stack, env: run_stack(stack, env, files))
     if lines:
         print(floor(files))

@@ -64,24 +64,13 @@ class Server:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         full = {k: v for k, v in os.environ.items() if not k.startswith("IMAGEREPO_")}
-        full.update(
-            IMAGEREPO_HOST="127.0.0.1",
-            IMAGEREPO_PORT=str(self.port),
-            IMAGEREPO_DATA_DIR=str(workdir),
-            IMAGEREPO_UPLOAD_QUOTA="1000000",
-            IMAGEREPO_LOCAL_MODELS="0",
-            IMAGEREPO_WORKERS="1",
-            IMAGEREPO_LOG_LEVEL="WARNING",
-        )
+        full.update(IMAGEREPO_HOST="127.0.0.1", IMAGEREPO_PORT=str(self.port), IMAGEREPO_DATA_DIR=str(workdir),
+                    IMAGEREPO_UPLOAD_QUOTA="1000000", IMAGEREPO_LOCAL_MODELS="0", IMAGEREPO_WORKERS="1",
+                    IMAGEREPO_LOG_LEVEL="WARNING")
         full.update(env)
         self.log = (workdir.parent / f"server-{self.port}.log").open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "imagerepo.entrypoints.cli", "serve"],
-            env=full,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
+        self.proc = subprocess.Popen([sys.executable, "-m", "imagerepo.entrypoints.cli", "serve"], env=full,
+                                     stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -247,10 +236,8 @@ def run_stack(stack: str, env: dict[str, str]) -> str:
     growth = rss[-1][1] - warm
     for s in stats.samples:
         print("5xx sample:", s)
-    return (
-        f"bench load stack={stack} requests={stats.total} rps={stats.total / elapsed:.1f} "
-        f"p99_ms={pct(every, 0.99):.1f} errors_5xx={stats.errors_5xx} lost={lost} rss_growth_mb={growth:.1f}"
-    )
+    return (f"bench load stack={stack} requests={stats.total} rps={stats.total / elapsed:.1f} "
+            f"p99_ms={pct(every, 0.99):.1f} errors_5xx={stats.errors_5xx} lost={lost} rss_growth_mb={growth:.1f}")
 
 
 def postgres_s3_env(workdir: Path) -> tuple[dict[str, str], Any] | str:
@@ -262,11 +249,8 @@ def postgres_s3_env(workdir: Path) -> tuple[dict[str, str], Any] | str:
 
     proc = None
     if os.environ.get("IMAGEREPO_TEST_S3_ENDPOINT"):
-        s3 = S3Service(
-            os.environ["IMAGEREPO_TEST_S3_ENDPOINT"],
-            os.environ.get("IMAGEREPO_TEST_S3_ACCESS_KEY", ""),
-            os.environ.get("IMAGEREPO_TEST_S3_SECRET_KEY", ""),
-        )
+        s3 = S3Service(os.environ["IMAGEREPO_TEST_S3_ENDPOINT"], os.environ.get("IMAGEREPO_TEST_S3_ACCESS_KEY", ""),
+                       os.environ.get("IMAGEREPO_TEST_S3_SECRET_KEY", ""))
     else:
         started = _start_seaweedfs(workdir)
         if isinstance(started, str):
@@ -275,14 +259,9 @@ def postgres_s3_env(workdir: Path) -> tuple[dict[str, str], Any] | str:
     bucket = f"bench-{os.getpid()}"
     s3.client().create_bucket(Bucket=bucket)
     database_url, drop_database = throwaway_database(dsn)
-    env = {
-        "IMAGEREPO_DATABASE_URL": database_url,
-        "IMAGEREPO_STORAGE_URL": f"s3://{bucket}",
-        "IMAGEREPO_S3_ENDPOINT_URL": s3.endpoint,
-        "AWS_ACCESS_KEY_ID": s3.access_key,
-        "AWS_SECRET_ACCESS_KEY": s3.secret_key,
-        "AWS_DEFAULT_REGION": s3.region,
-    }
+    env = {"IMAGEREPO_DATABASE_URL": database_url, "IMAGEREPO_STORAGE_URL": f"s3://{bucket}",
+           "IMAGEREPO_S3_ENDPOINT_URL": s3.endpoint, "AWS_ACCESS_KEY_ID": s3.access_key,
+           "AWS_SECRET_ACCESS_KEY": s3.secret_key, "AWS_DEFAULT_REGION": s3.region}
 
     def stop() -> None:
         if proc:

@@ -101,12 +101,8 @@ NEAR: dict[str, Callable[[Image.Image], bytes]] = {
     "shift-right": lambda im: jpeg(shifted(im, 0.07, 0.0), 90),
     "shift-down": lambda im: jpeg(shifted(im, -0.03, 0.07), 90),
     "zoom": lambda im: jpeg(shifted(im, 0.02, 0.02, keep=0.7), 90),
-    "turned": lambda im: jpeg(
-        im.rotate(4, resample=Image.Resampling.BICUBIC, expand=False).crop(
-            (im.width // 12, im.height // 12, im.width - im.width // 12, im.height - im.height // 12)
-        ),
-        90,
-    ),
+    "turned": lambda im: jpeg(im.rotate(4, resample=Image.Resampling.BICUBIC, expand=False).crop(
+        (im.width // 12, im.height // 12, im.width - im.width // 12, im.height - im.height // 12)), 90),
 }
 
 
@@ -126,19 +122,8 @@ def second_sources() -> Iterator[tuple[str, Image.Image]]:
     Paint's photo stamps over 150 kB (fruit, trees, vehicles, animals), flattened on white."""
     from skimage import data as sk
 
-    for name in (
-        "stereo_motorcycle",
-        "hubble_deep_field",
-        "retina",
-        "immunohistochemistry",
-        "coins",
-        "moon",
-        "clock",
-        "cell",
-        "brick",
-        "grass",
-        "gravel",
-    ):
+    for name in ("stereo_motorcycle", "hubble_deep_field", "retina", "immunohistochemistry", "coins", "moon",
+                 "clock", "cell", "brick", "grass", "gravel"):
         try:
             arr = getattr(sk, name)()
         except Exception:  # one scikit-image would have to download is skipped
@@ -165,9 +150,8 @@ def _bounded(im: Image.Image, side: int = 1024) -> Image.Image:
     return im
 
 
-def second_transforms(
-    rng: np.random.Generator,
-) -> tuple[dict[str, Callable[[Image.Image], bytes]], dict[str, Callable[[Image.Image], bytes]]]:
+def second_transforms(rng: np.random.Generator) -> tuple[dict[str, Callable[[Image.Image], bytes]],
+                                                         dict[str, Callable[[Image.Image], bytes]]]:
     """The second set's exact and near transforms for one photo, parameters drawn from ``rng``:
     qualities 80-94 and 60-69, scales 0.55-0.7 and 0.25-0.35, crops of 0.5-2.5% a side, contrast,
     darkening, saturation, PNG at 80%; shots moved 5.5-7.5% in any direction, zoomed to 68-78%,
@@ -197,15 +181,10 @@ def second_transforms(
     near: dict[str, Callable[[Image.Image], bytes]] = {
         "moved": lambda im: jpeg(shifted(im, angle[0] * np.cos(angle[1]), angle[0] * np.sin(angle[1])), 90),
         "zoomed": lambda im: jpeg(shifted(im, off[0], off[1], keep=keep), 90),
-        "turned": lambda im: jpeg(
-            im.rotate(turn, resample=Image.Resampling.BICUBIC).crop(
-                (im.width // 12, im.height // 12, im.width - im.width // 12, im.height - im.height // 12)
-            ),
-            90,
-        ),
-        "burst": lambda im: jpeg(
-            ImageEnhance.Brightness(shifted(im, 0.05 * np.cos(burst[0]), 0.05 * np.sin(burst[0]))).enhance(burst[1]), 90
-        ),
+        "turned": lambda im: jpeg(im.rotate(turn, resample=Image.Resampling.BICUBIC).crop(
+            (im.width // 12, im.height // 12, im.width - im.width // 12, im.height - im.height // 12)), 90),
+        "burst": lambda im: jpeg(ImageEnhance.Brightness(
+            shifted(im, 0.05 * np.cos(burst[0]), 0.05 * np.sin(burst[0]))).enhance(burst[1]), 90),
     }
     return exact, near
 
