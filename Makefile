@@ -50,7 +50,7 @@ run: $(STAMP)  ## serve the app on the embedded default (no database server, no 
 PG_LOCAL := postgresql://postgres@127.0.0.1:5432/postgres
 test: $(STAMP)  ## run the whole test suite (PostgreSQL/S3/browser tests included when available)
 	sh scripts/ensure-chromium.sh || echo "chromium could not be installed: the browser tests will fail (or skip outside CI)"
-	sh scripts/ensure-photos.sh || echo "analysis tests on Debian's sample photos will fail: install darknet"
+	sh scripts/ensure-photos.sh || echo "analysis tests on Debian's sample photos will fail: install the packages scripts/ensure-photos.sh lists"
 	@if [ -z "$$IMAGEREPO_TEST_DATABASE_URL" ] && command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p 5432; then \
 		export IMAGEREPO_TEST_DATABASE_URL=$(PG_LOCAL); fi; \
 	$(BIN)/pytest $(PYTEST_ARGS)

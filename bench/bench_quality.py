@@ -2,9 +2,14 @@
 
 Runs LocalImageAnalyzer in this process on every photo of bench/quality_labels.json (real photos
 shipped by packages: `make bench-quality` installs the Debian ones) and prints, per photo, what
-it got wrong, then the summary of the enlarged set and, last, of the first 53 photos (those
-without "added": comparable with runs before the set grew):
+it got wrong, then the summaries: of the real photos quality2 added (GCompris' animals, musicians
+and monuments, "added": "quality2"), of the 76-photo set of step 11 (everything else), of every
+photo but tuxpaint's drawn stamps, of the enlarged set (all) and, last, of the first 53 photos
+(those without "added": comparable with runs before the set grew):
 
+    real photos added by quality2 (N): bench quality subject=R/N ...
+    step 11 set (N photos): bench quality subject=R/N ...
+    without tuxpaint's drawn stamps (N photos): bench quality subject=R/N ...
     enlarged set (N photos): bench quality subject=R/N people_precision=P ...
     bench quality subject=R/N people_precision=P people_recall=R text_precision=P text_recall=R color=R/N
 
@@ -27,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import qt_resources
+
 from imagerepo.adapters.local import LocalImageAnalyzer
 from imagerepo.domain.images import AnalysisResult
 
@@ -39,6 +46,11 @@ def photo_bytes(sources: dict[str, Any], photo: dict[str, Any]) -> bytes:
     if source["kind"] == "python":
         package, _, sub = source["root"].partition("/")
         return importlib.resources.files(package).joinpath(sub, photo["path"]).read_bytes()
+    if source["kind"] == "qt-resource":  # a photo inside a Qt resource bundle (GCompris)
+        bundle = Path(source["root"]) / photo["path"].partition(":")[0]
+        if not bundle.is_file():
+            sys.exit(f"{bundle} is missing: install Debian's {photo['package']} (sh scripts/ensure-photos.sh)")
+        return qt_resources.read(Path(source["root"]), photo["path"])
     path = Path(source["root"]) / photo["path"]
     if not path.is_file():
         sys.exit(f"{path} is missing: install Debian's {photo['package']} (sh scripts/ensure-photos.sh)")
@@ -133,12 +145,16 @@ def main() -> int:
     analyzer = LocalImageAnalyzer(nsfw=False)
     analyzer.warm_up()
     started = time.perf_counter()
-    scores = {"first": Score(), "all": Score()}
+    scores = {"first": Score(), "step 11": Score(), "real": Score(), "all": Score(), "no stamps": Score()}
     for photo in labels["photos"]:
         data = photo_bytes(labels["sources"], photo)
         ctype = mimetypes.guess_type(photo["path"])[0] or "application/octet-stream"
         result = analyzer.analyze(data, ctype)
-        groups = [scores["all"]] if photo.get("added") else [scores["first"], scores["all"]]
+        added = photo.get("added")
+        groups = [scores["all"]]
+        groups += [scores["real"]] if added == "quality2" else [scores["step 11"]]
+        groups += [] if added else [scores["first"]]
+        groups += [] if photo["package"] == "tuxpaint-stamps-default" else [scores["no stamps"]]
         problems = score(photo, result, groups)
         mark = "ok " if not problems else "-- "
         print(f"{mark}{photo['package']}:{photo['path']}: {result.description!r}")
@@ -147,6 +163,9 @@ def main() -> int:
     elapsed = time.perf_counter() - started
 
     print(f"{scores['all'].n} photos in {elapsed:.1f} s")
+    print(f"real photos added by quality2 ({scores['real'].n}): {scores['real'].line()}")
+    print(f"step 11 set ({scores['step 11'].n} photos): {scores['step 11'].line()}")
+    print(f"without tuxpaint's drawn stamps ({scores['no stamps'].n} photos): {scores['no stamps'].line()}")
     print(f"enlarged set ({scores['all'].n} photos): {scores['all'].line()}")
     print(scores["first"].line())  # the first 53 photos, comparable with earlier runs
     return 0

@@ -115,6 +115,7 @@ BROADER: list[tuple[str, list[str], list[str]]] = [
     ("mountain", ["mountain.n.01"], []),
     ("shore", ["shore.n.01"], ["coast"]),
     ("bridge", ["bridge.n.01"], []),
+    ("monument", ["monument.n.01"], ["memorial"]),
     ("sign", ["street_sign.n.01", "signboard.n.01"], ["signboard"]),
     ("book", ["book.n.01", "book.n.02"], []),
     ("bottle", ["bottle.n.01"], []),

@@ -22,7 +22,7 @@ from imagerepo.adapters.local import models as m
 from imagerepo.adapters.local.vocabulary import broad_words, labels, tags_from_scores, wordnet_table
 from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.settings import Settings
-from tests.photos import LOMIRI, TUXPAINT, package_photo
+from tests.photos import ERASE, LOMIRI, MONUMENTS, TUXPAINT, gcompris_photo, package_photo
 from tests.wiring import memory_container
 
 skimage_data = pytest.importorskip("skimage.data")
@@ -190,6 +190,26 @@ def test_an_insect_photo_is_an_insect_and_an_animal_never_a_mammal(analyzer: Loc
 def test_a_flower_photo_is_a_plant(analyzer: LocalImageAnalyzer) -> None:
     result = analyzer.analyze(package_photo(TUXPAINT / "plants/flowers/anemone_red.png"), "image/png")
     assert {"flower", "plant"} <= {t.name for t in result.tags}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("photo", "word"), [("horse.webp", "horse"), ("kitten.webp", "cat"), ("toucan.webp", "bird")])
+def test_a_real_animal_photo_gets_its_everyday_word(analyzer: LocalImageAnalyzer, photo: str, word: str) -> None:
+    """GCompris' photos: ImageNet's sorrel, tabby and toucan classes bring WordNet's horse, cat and
+    bird, the words people search with, into the tags and the sentence."""
+    result = analyzer.analyze(gcompris_photo(ERASE + photo), "image/webp")
+    assert word in {t.name for t in result.tags[:5]}
+    assert "person" not in {t.name for t in result.tags}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("photo", ["arcDeTriomphe.webp", "monument2.webp"])
+def test_an_arch_is_a_monument(analyzer: LocalImageAnalyzer, photo: str) -> None:
+    """GCompris' arc de triomphe du Carrousel and a Roman tetrapylon: WordNet files the triumphal
+    arch under memorial/monument, the word people search with."""
+    result = analyzer.analyze(gcompris_photo(MONUMENTS + photo), "image/webp")
+    assert "monument" in {t.name for t in result.tags[:5]}
+    assert "memorial" in result.extra["keywords"]
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ from imagerepo.adapters.local import models as m
 from imagerepo.adapters.local.decode import TEXT_SIDE, decode
 from imagerepo.adapters.local.describe import describe
 from imagerepo.adapters.local.palette import colors_of, first_color
+from imagerepo.adapters.local.scene import has_sky
 from imagerepo.adapters.local.vocabulary import is_worn, not_a_person, tags_from_scores
 from imagerepo.adapters.perceptual_hash import hashes_of_rgb
 from imagerepo.domain.errors import AnalysisFailed
@@ -25,6 +26,8 @@ T = TypeVar("T")
 # Haar cascades and HOG give no calibrated score: what they find is reported with this confidence.
 _FACE_CONFIDENCE = 0.8
 _BODY_CONFIDENCE = 0.7
+# The sky cue (scene.has_sky) is a layout rule, not a model's score: below any confident class.
+_SKY_CONFIDENCE = 0.5
 # IMAGEREPO_LOCAL_MODELS: "all" runs every installed model; "light" (small machines) leaves out
 # text reading, the NSFW score and the BlazePose person detector (peak RSS on bench_analysis'
 # 12 MP photos and text page, two threads: 235-255 MB light, 560-585 MB all).
@@ -69,7 +72,7 @@ class LocalImageAnalyzer:
         """Load every model now instead of on the first image (e.g. at worker start)."""
         if self.models:
             self._classifier()
-            m.shared("faces", "default", m.FaceDetector)
+            self._face_detector()
             if self.bodies:
                 m.shared("bodies", "default", bodies.BodyDetector)
             else:
@@ -78,6 +81,12 @@ class LocalImageAnalyzer:
                 m.shared("ocr", "default", m.TextReader)
             if self.nsfw:
                 m.shared("nsfw", "default", m.NsfwScorer)
+
+    def _face_detector(self) -> bodies.FaceCounter | m.FaceDetector:
+        """YuNet when yuface is installed (the `local` extra), else OpenCV's Haar cascade."""
+        if bodies.faces_available():
+            return m.shared("face_counter", "default", bodies.FaceCounter)
+        return m.shared("faces", "default", m.FaceDetector)
 
     def _classifier(self) -> m.Classifier:
         path = self._weights_path or m.default_weights()
@@ -122,8 +131,12 @@ class LocalImageAnalyzer:
             words = tags_from_scores(probs)
             tags, subject, keywords = words.tags, words.subject, words.keywords
             setting = (words.setting, words.subject_is_setting)
-            detector = m.shared("faces", "default", m.FaceDetector)
-            faces = stage("faces", lambda: detector.count(image.rgb))
+            detector = self._face_detector()
+            doubt = not_a_person(probs)  # animals' faces and outlines look like people's
+            if isinstance(detector, bodies.FaceCounter):
+                faces = stage("faces", lambda: detector.count(image.rgb, doubt=doubt))
+            else:
+                faces = stage("faces", lambda: detector.count(image.rgb))
             # BlazePose finds what HOG finds on the development photos and more, with less CPU (about
             # 21 vs 32 ms a photo; HOG spreads over two cores); HOG (in OpenCV itself) stays for the
             # light profile and when mediapipe is not installed.
@@ -133,8 +146,7 @@ class LocalImageAnalyzer:
                 else m.shared("people", "default", m.PeopleDetector)
             )
             if isinstance(body_detector, bodies.BodyDetector):  # a face settles it; else the classifier may doubt
-                doubt = 0.0 if faces else not_a_person(probs)
-                found = stage("people", lambda: body_detector.count(image.rgb, doubt=doubt))
+                found = stage("people", lambda: body_detector.count(image.rgb, doubt=0.0 if faces else doubt))
             else:
                 found = stage("people", lambda: body_detector.count(image.rgb))
             people = max(faces, found)
@@ -152,6 +164,8 @@ class LocalImageAnalyzer:
                     if image.reduced:
                         sharp = stage("decode_text", lambda: decode(data, longest=TEXT_SIDE))
                     text = stage("text", lambda: reader.read(sharp.rgb, regions))
+        if "sky" not in {t.name for t in tags} and stage("scene", lambda: has_sky(image)):
+            tags = sorted([*tags, Tag("sky", _SKY_CONFIDENCE)], key=lambda t: -t.confidence)
         extra: dict[str, Any] = {
             "width": image.original_size[0],
             "height": image.original_size[1],
