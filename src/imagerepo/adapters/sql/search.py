@@ -369,14 +369,21 @@ def _ordered_stream(
             return " UNION ALL ".join(c for c, _ in cores) + order, all_params
         # The newest cap entries as a bound on the upload key, so the merge still streams (a LIMIT
         # would make SQLite sort and probe all cap rows before the page's LIMIT).
+        # Computed once, in a CTE every arm reads (a scalar subquery in each arm merged all the
+        # streams again per arm: eight arms for a word of two terms, word + tag + color at
+        # 100,000 images spending most of its time there).
         first = " UNION ALL ".join(c for c, _ in cores)
-        bound = f"(SELECT uploaded_key FROM ({first}{order} LIMIT 1 OFFSET ?))"
         cmp, past = (">=", "-1") if direction == "DESC" else ("<=", str(2**62))
+        bound = (
+            f"WITH bound(k) AS MATERIALIZED (SELECT coalesce((SELECT uploaded_key FROM ({first}{order}"
+            f" LIMIT 1 OFFSET ?)), {past})) "
+        )
+        params = [*all_params, cap - 1]
         arms = []
         for core, ps in cores:
-            arms.append(f"{core} AND uploaded_key {cmp} coalesce({bound}, {past})")
-            params += [*ps, *all_params, cap - 1]
-        return " UNION ALL ".join(arms) + order, params
+            arms.append(f"{core} AND uploaded_key {cmp} (SELECT k FROM bound)")
+            params += ps
+        return bound + " UNION ALL ".join(arms) + order, params
     branches = []
     for core, ps in cores:
         branches.append(f"SELECT * FROM ({core}{order}{' LIMIT ?' if cap else ''}) AS b")
