@@ -248,12 +248,20 @@ def search_rows(
             return fetch(search_sql(query, dialect, estimate, drive_below, plan=plan))
         return fetch(search_sql(query, dialect, estimate, drive_below))
     rows: list[Any] = []
+    reach = 0.0  # the next tier reaches at least this far
     for tier in COLOR_TIERS:
         if tier is not None and query.cursor is not None and query.cursor.key > tier * COLOR_SCORE_SCALE:
             continue  # the whole tier lies before the cursor
+        if tier is not None and tier < reach:
+            continue
         rows = fetch(search_sql(query, dialect, lambda _: 0, drive_below, color_tier=tier))
-        if len(rows) > query.limit:
+        if len(rows) > query.limit or tier is None:
             break
+        # Not full: guess how far the page lies, the images within a radius growing about as its
+        # fourth power (as its cube for the volume, faster for the share's part of the score),
+        # and skip the tiers short of it; each statement costs a round trip and its planning
+        # (in PostgreSQL at 20,000 images, six tiers of 0.5 ms each took longer than three).
+        reach = tier * ((query.limit + 1) / max(len(rows), 1)) ** 0.25
     return rows
 
 
