@@ -463,6 +463,24 @@ _TERMS_IN_RANGE = (
 )
 
 
+def _terms_of_words(owner: str, words: tuple[str, ...] | list[str]) -> Sql:
+    """_TERMS_IN_RANGE for several words in one statement (each a round trip and a planning
+    less): rows (n, term), word n's distinct terms in order, at most MAX_WALKED_TERMS + 1 each."""
+    ctes, arms, params = [], [], []
+    for n, word in enumerate(words):
+        ctes.append(
+            f"t{n}(term) AS (SELECT (SELECT min(term) FROM search_terms WHERE owner_id = ? AND term >= ? AND term < ?)"
+            f" UNION ALL SELECT (SELECT min(s.term) FROM search_terms s WHERE s.owner_id = ? AND s.term > t{n}.term"
+            f" AND s.term < ?) FROM t{n} WHERE t{n}.term IS NOT NULL)"
+        )
+        arms.append(
+            f"SELECT * FROM (SELECT {n} AS n, term FROM t{n} WHERE term IS NOT NULL"
+            f" LIMIT {MAX_WALKED_TERMS + 1}) AS a{n}"
+        )
+        params += [owner, word, word + TOP, owner, word + TOP]
+    return Sql(f"WITH RECURSIVE {', '.join(ctes)} {' UNION ALL '.join(arms)} ORDER BY n, term", params)
+
+
 def _walk_terms(query: ImageQuery, terms: list[str], probes: list[Sql]) -> tuple[str, list[Any]]:
     """Relevance of one word as a merge of per-term walks of search_terms_ranked (weight, then
     upload time, descending), each row kept only when it is its image's best hit of the word;
@@ -556,14 +574,12 @@ def _words_by_level(
     answer is not known here (two words in 1M images in PostgreSQL, 21 ms grouped: "june 2023")."""
     assert is_descending(query)
     owner, words = query.owner_id, query.words
-    terms: list[list[str]] = []
-    for word in words:
-        found = fetch(Sql(_TERMS_IN_RANGE, [owner, word, word + TOP, owner, word + TOP]))
-        if not found:
-            return []  # no image holds this word
-        if len(found) > MAX_WALKED_TERMS:
-            return None
-        terms.append([str(r["term"]) for r in found])
+    found = fetch(_terms_of_words(owner, words))
+    terms = [[str(r["term"]) for r in found if int(r["n"]) == n] for n in range(len(words))]
+    if not all(terms):
+        return []  # no image holds one of the words
+    if any(len(t) > MAX_WALKED_TERMS for t in terms):
+        return None
     # Entries per (word, weight), each counted up to LEVEL_COUNT + 1 (an upper bound of its
     # images): a class past it is walked at most ``cap`` deep.
     counted = min(cap, LEVEL_COUNT)
@@ -581,16 +597,18 @@ def _words_by_level(
     if not all(present):
         return None  # a weight outside WEIGHTS: grouping still ranks it
 
-    def class_size(n: int, w: int, upto: int) -> int:
-        """Entries of word n at weight w, counted up to upto + 1."""
-        branches = " UNION ALL ".join(
-            "SELECT 1 AS x FROM search_terms WHERE owner_id = ? AND term = ? AND weight = ?" for _ in terms[n]
-        )
-        sql = Sql(
-            f"SELECT count(*) AS n FROM ({branches} LIMIT ?) AS s",
-            [p for t in terms[n] for p in (owner, t, w)] + [upto + 1],
-        )
-        return int(fetch(sql)[0]["n"])
+    def class_sizes(keys: list[tuple[int, int]], upto: int) -> dict[tuple[int, int], int]:
+        """Entries of word n at weight w for each (n, w) of ``keys``, each counted up to upto + 1,
+        in one statement."""
+        counts, params = [], []
+        for k, (n, w) in enumerate(keys):
+            branches = " UNION ALL ".join(
+                "SELECT 1 AS x FROM search_terms WHERE owner_id = ? AND term = ? AND weight = ?" for _ in terms[n]
+            )
+            counts.append(f"(SELECT count(*) FROM ({branches} LIMIT ?) AS s) AS c{k}")
+            params += [p for t in terms[n] for p in (owner, t, w)] + [upto + 1]
+        got = fetch(Sql(f"SELECT {', '.join(counts)}", params))[0]
+        return {key: int(got[f"c{k}"]) for k, key in enumerate(keys)}
 
     recounted: set[tuple[int, int]] = set()
     levels: dict[int, list[tuple[int, ...]]] = {}
@@ -610,14 +628,18 @@ def _words_by_level(
         tuples = levels[score]
         parts, params = [], []
         capped, leads = [], []
-        for k, combo in enumerate(tuples):
+        pending: list[tuple[int, int]] = []
+        for combo in tuples:
             if min(count[n][combo[n]] for n in range(len(words))) > counted:
                 # Every class past the first count: the smallest still leads (a walk reads about
-                # need x its size / its matches), so count them to the cap, once.
-                for n in range(len(words)):
-                    if (n, combo[n]) not in recounted:
-                        recounted.add((n, combo[n]))
-                        count[n][combo[n]] = max(counted + 1, class_size(n, combo[n], cap))
+                # need x its size / its matches), so count them to the cap, once (the level's
+                # classes in one statement).
+                pending += [(n, combo[n]) for n in range(len(words)) if (n, combo[n]) not in {*recounted, *pending}]
+        if pending:
+            for (n, w), size in class_sizes(pending, cap).items():
+                recounted.add((n, w))
+                count[n][w] = max(counted + 1, size)
+        for k, combo in enumerate(tuples):
             lead = min(range(len(words)), key=lambda n: count[n][combo[n]])
             leads.append(lead)
             capped.append(count[lead][combo[lead]] > counted)
@@ -635,12 +657,14 @@ def _words_by_level(
                 params,
             )
         )
-        for k in range(len(tuples)):
-            # A capped walk that found fewer than the page needs may have stopped short: only
-            # when its class holds more than ``cap`` entries, counted now.
-            short = capped[k] and sum(1 for r in found if r["tno"] == k) < need
-            key = (leads[k], tuples[k][leads[k]])
-            if short and (count[key[0]][key[1]] if key in recounted else class_size(*key, cap)) > cap:
+        # A capped walk that found fewer than the page needs may have stopped short: only when
+        # its class holds more than ``cap`` entries, counted now (together).
+        shorts = [k for k in range(len(tuples)) if capped[k] and sum(1 for r in found if r["tno"] == k) < need]
+        keys = [(leads[k], tuples[k][leads[k]]) for k in shorts]
+        unknown = [key for key in dict.fromkeys(keys) if key not in recounted]
+        sizes = class_sizes(unknown, cap) if unknown else {}
+        for n, w in keys:
+            if (count[n][w] if (n, w) in recounted else sizes[(n, w)]) > cap:
                 return None
         rows += found[:need]
         if len(rows) > query.limit:
