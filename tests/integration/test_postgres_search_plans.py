@@ -177,7 +177,8 @@ class _Watched:
 def test_several_words_fill_a_page_from_their_best_score_level_without_grouping(postgres_database: Any) -> None:
     """Relevance to two words ("june 2023" at 1M images: 21 ms grouping every image holding both):
     when the best score level holds a page, it is walked newest first and no statement groups
-    the words' entries; the page is the reference's."""
+    the words' entries; the words' terms are read in one statement (each is a round trip and a
+    planning); the page is the reference's."""
     from imagerepo.adapters.postgres import PostgresImageRepository
     from imagerepo.adapters.sql.search import search_rows
 
@@ -199,6 +200,7 @@ def test_several_words_fill_a_page_from_their_best_score_level_without_grouping(
         rows = search_rows(query, postgres_database.dialect, fetch)
     assert [r["id"] for r in rows] == [i.id for i in search_all(images, query)][:6]
     assert not [t for t in texts if "GROUP BY" in t]
+    assert len([t for t in texts if t.startswith("WITH RECURSIVE")]) == 1  # both words' terms, one statement
 
 
 def test_a_place_among_common_filters_walks_its_own_entries_newest_first(postgres_database: Any) -> None:
