@@ -476,6 +476,32 @@ def test_several_words_rank_alike_however_deep_the_walks(image_repo: Any, drive_
         assert seen == search_all(ready, query), q
 
 
+@pytest.mark.parametrize("limit", [1, 3, 7, 40])
+def test_color_pages_match_the_reference_from_the_closest_to_the_cut_off(image_repo: Any, limit: int) -> None:
+    """Colors at every distance from the query up to past the cut-off, with shares large and
+    small, and images of several colors: paged by closeness (however many tiers a page skips or
+    reads), the pages are the reference's."""
+    owner = f"o-{uuid.uuid4()}"
+    ready = []
+    for n in range(60):
+        step = n % 30  # blue (#2040d0) moving towards green, about 1.3 ΔE a step
+        hex_ = f"#{0x20:02x}{0x40 + step:02x}{0xD0 - step:02x}"
+        share = (1.0, 0.8, 0.5, 0.25, 0.1, 0.03)[n % 6]
+        colors = ((hex_, share), ("#d02020", 1.0 - share)) if n % 4 else ((hex_, share),)
+        at = T0 + timedelta(seconds=n % 7)
+        ready.append(stored(image_repo, image(owner, at=at, analysis=done(colors=colors))))
+    query = build_query(owner, color="#2040d0", limit=limit)
+    seen: list[Image] = []
+    for _ in range(len(ready) + 1):
+        page = image_repo.search(query)
+        seen += page.items
+        if page.next_cursor is None:
+            break
+        query = attrs.evolve(query, cursor=page.next_cursor)
+    assert seen == search_all(ready, query)
+    assert len(seen) > 20
+
+
 def test_word_prefixes_stems_and_accents(image_repo: Any) -> None:
     a = stored(image_repo, image(filename="Café-Menu.JPG", analysis=done("Dogs running on beaches")))
     stored(image_repo, image(filename="other.png", analysis=done("a cat")))

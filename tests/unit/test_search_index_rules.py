@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from imagerepo.adapters.sql.colors import color_near_params, color_near_sql, color_term_params
+from imagerepo.adapters.sql.search import COLOR_TIERS, color_tier_tests
 from imagerepo.domain.colors import COLOR_MATCH_CUTOFF, delta_e76, rgb_to_lab
 from imagerepo.domain.images import Analysis, AnalysisResult, Image, Tag
 from imagerepo.domain.ranking import (
@@ -25,6 +26,13 @@ from imagerepo.domain.ranking import (
 )
 
 rgbs = st.tuples(st.integers(0, 255), st.integers(0, 255), st.integers(0, 255))
+# A color near another: RGB steps around it (clamped), so many land within the color tiers.
+offsets = (
+    st.just((0, 0, 0))
+    | st.tuples(*[st.integers(-2, 2)] * 3)
+    | st.integers(-24, 24).map(lambda d: (d, d, d))  # mostly lightness: the cube's faces
+    | st.tuples(*[st.integers(-24, 24)] * 3)
+)
 
 
 @given(rgbs, rgbs)
@@ -88,7 +96,11 @@ def test_sqlite_computes_the_color_score_bit_for_bit(
         assert score == expected
 
 
-@given(rgbs, st.lists(st.tuples(rgbs, st.floats(0.0, 1.0)), max_size=5), st.sampled_from([4.0, 8.0, 14.0]))
+@given(
+    rgbs,
+    st.lists(st.tuples(rgbs, st.floats(0.0, 1.0)), max_size=5),
+    st.sampled_from([t for t in COLOR_TIERS if t is not None]),
+)
 def test_a_color_tier_holds_every_image_scoring_within_it(
     query: tuple[int, int, int], palette: list[tuple[tuple[int, int, int], float]], tier: float
 ) -> None:
@@ -100,3 +112,42 @@ def test_a_color_tier_holds_every_image_scoring_within_it(
         near = [(lab, f) for lab, f in labs if color_distance_squared(q, lab) <= (tier + 0.001) ** 2]
         assert color_match_score(q, near) == score
         assert all(color_cell(lab) in color_cells_near(q, tier + 0.001) for lab, _ in near)
+
+
+# Shares anywhere, and on the edges of the tiers (a share of 1 - tier / 10 scores the tier at distance 0).
+shares = st.floats(0.03, 1.0) | st.sampled_from([1.0, *(1.0 - t / 10 for t in COLOR_TIERS if t is not None and t < 10)])
+
+
+@given(
+    rgbs,
+    st.lists(st.lists(st.tuples(offsets, shares), min_size=1, max_size=4), max_size=12),
+    st.sampled_from(COLOR_TIERS),
+)
+def test_a_color_tier_query_scores_exactly_the_images_within_it(
+    query: tuple[int, int, int], palettes: list[list[tuple[tuple[int, int, int], float]]], tier: float | None
+) -> None:
+    """The SQL of one color tier (share, cube, reach and score tests on each palette color before
+    grouping) keeps exactly the images scoring within the tier, each with its reference score."""
+    from imagerepo.adapters.sqlite.database import SQLITE
+
+    q = rgb_to_lab(query)
+    conn = sqlite3.connect(":memory:")
+    conn.execute(
+        "CREATE TABLE search_colors (owner_id TEXT, cell INTEGER, image_id TEXT, l REAL, a REAL, b REAL, fraction REAL)"
+    )
+    expected = {}
+    for n, palette in enumerate(palettes):
+        near = [tuple(max(0, min(255, v + d)) for v, d in zip(query, offset, strict=True)) for offset, _ in palette]
+        labs = [(rgb_to_lab(c), f) for c, (_, f) in zip(near, palette, strict=True)]
+        for lab, f in labs:
+            conn.execute("INSERT INTO search_colors VALUES ('o', ?, ?, ?, ?, ?, ?)", (color_cell(lab), str(n), *lab, f))
+        score = color_match_score(q, labs)
+        if score is not None and (tier is None or score <= tier * COLOR_SCORE_SCALE):
+            expected[str(n)] = score
+    tests, params = color_tier_tests("o", q, SQLITE, tier)
+    got = conn.execute(
+        f"SELECT c.image_id, min({SQLITE.color_score}) FROM search_colors c WHERE {tests} GROUP BY c.image_id",
+        [*color_term_params(q), *params],
+    ).fetchall()
+    conn.close()
+    assert dict(got) == expected

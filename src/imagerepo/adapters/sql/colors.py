@@ -30,3 +30,36 @@ def color_near_sql() -> str:
 
 def color_near_params(lab: Lab, radius_squared: float = COLOR_CUTOFF_SQUARED) -> list[float]:
     return [lab[0], lab[0], lab[1], lab[1], lab[2], lab[2], radius_squared]
+
+
+# Slack of the box around the near test's ball: the box only spares rows the arithmetic of the
+# near test, so it must hold every row that test keeps, rounding included.
+_BOX_SLACK = 0.01
+
+
+def color_box_sql() -> str:
+    """SQL test that a search_colors row ``c`` lies in the cube around the query holding the
+    ball of color_near_sql: six comparisons, far cheaper per row than the distance's arithmetic
+    (a bucket reaches well beyond the ball); takes ``color_box_params(lab, radius)``."""
+    return "c.l BETWEEN ? AND ? AND c.a BETWEEN ? AND ? AND c.b BETWEEN ? AND ?"
+
+
+def color_box_params(lab: Lab, radius: float) -> list[float]:
+    return [v for x in lab for v in (x - radius - _BOX_SLACK, x + radius + _BOX_SLACK)]
+
+
+def color_reach_sql() -> str:
+    """SQL test that a search_colors row ``c`` lies within ``radius - COLOR_SHARE_WEIGHT x (1 -
+    its share)`` of the query: the only colors that can score within ``radius`` (shares are at
+    most 1, so this ball lies inside color_near_sql's of the same radius); takes
+    ``color_reach_params(lab, radius)``. Spares the score's arithmetic to the colors too small
+    for their distance."""
+    return (
+        "(? - c.l) * (? - c.l) + (? - c.a) * (? - c.a) + (? - c.b) * (? - c.b)"
+        " <= (? + ? * c.fraction) * (? + ? * c.fraction)"
+    )
+
+
+def color_reach_params(lab: Lab, radius: float) -> list[float]:
+    base = radius - COLOR_SHARE_WEIGHT
+    return [lab[0], lab[0], lab[1], lab[1], lab[2], lab[2], base, COLOR_SHARE_WEIGHT, base, COLOR_SHARE_WEIGHT]

@@ -31,10 +31,18 @@ from typing import Any
 
 import attrs
 
-from imagerepo.adapters.sql.colors import color_near_params, color_near_sql, color_term_params
+from imagerepo.adapters.sql.colors import (
+    color_box_params,
+    color_box_sql,
+    color_near_params,
+    color_near_sql,
+    color_reach_params,
+    color_reach_sql,
+    color_term_params,
+)
 from imagerepo.adapters.sql.dialect import Dialect
 from imagerepo.adapters.sql.rows import IMAGE_COLUMNS
-from imagerepo.domain.colors import rgb_to_lab
+from imagerepo.domain.colors import COLOR_MATCH_CUTOFF, COLOR_SHARE_WEIGHT, Lab, rgb_to_lab
 from imagerepo.domain.queries import RELEVANCE_ORDER, ImageQuery, is_descending
 from imagerepo.domain.ranking import COLOR_SCORE_SCALE, FIELD_WEIGHTS, PLACE_MARK, color_cells_near
 
@@ -44,8 +52,11 @@ TOP = "\U0010ffff"
 # A filter matching fewer images than this drives the query; otherwise the sort index is walked.
 DRIVE_BELOW = 3000
 # Color ranking tiers (ΔE): a page is complete once it fills from colors this close; None is
-# the cut-off itself.
-COLOR_TIERS: tuple[float | None, ...] = (4.0, 8.0, 14.0, None)
+# the cut-off itself. Each tier reads about twice the colors of the one before (radius x 1.26),
+# so the tiers before the one that fills cost about as much as it, and it reads at most about
+# twice what the page needed (4, 8, 14: up to 5-8 times; a color at 100,000 images in SQLite
+# filled at ΔE 10 but read every color within 14, 14 ms of 20).
+COLOR_TIERS: tuple[float | None, ...] = (4.0, 5.0, 6.3, 8.0, 10.0, 12.6, 16.0, 20.0, None)
 # A one-word relevance query matching at most this many distinct terms walks them one by one.
 MAX_WALKED_TERMS = 32
 # Words of a query reaching DRIVE_BELOW are counted again up to this many times it.
@@ -102,8 +113,9 @@ def sources(query: ImageQuery) -> list[Source]:
     for person in query.people:  # after the tags, and treated as tags by search_sql
         out.append(
             Source(
-                Sql("SELECT DISTINCT image_id FROM faces WHERE owner_id = ? AND person_id = ?",
-                    [query.owner_id, person]),
+                Sql(
+                    "SELECT DISTINCT image_id FROM faces WHERE owner_id = ? AND person_id = ?", [query.owner_id, person]
+                ),
                 Sql("EXISTS (SELECT 1 FROM faces f WHERE f.image_id = {id} AND f.person_id = ?)", [person]),
                 Sql("SELECT 1 FROM faces WHERE owner_id = ? AND person_id = ?", [query.owner_id, person]),
             )
@@ -141,6 +153,34 @@ def sources(query: ImageQuery) -> list[Source]:
             )
         )
     return out
+
+
+def color_tier_tests(owner_id: str, lab: Lab, dialect: Dialect, tier: float | None) -> tuple[str, list[Any]]:
+    """The WHERE of color ranking's tier ``tier`` (None: the cut-off) on search_colors ``c``:
+    the owner's rows in the buckets reaching within the tier that can score within it.
+
+    Each row passes cheap tests first (its share, the cube around the ball), so only rows inside
+    the cube pay the distance's arithmetic (a bucket reaches well beyond the ball: at 100,000
+    images, 11,000 rows read for 4,200 within ΔE 14), and only rows scoring within the tier are
+    grouped: an image scores within the tier exactly when one of its colors does, and that color
+    is its best."""
+    radius = COLOR_MATCH_CUTOFF if tier is None else tier + 0.001
+    cells = color_cells_near(lab, radius)
+    tests = [f"c.owner_id = ? AND c.cell IN ({', '.join('?' * len(cells))})"]
+    params: list[Any] = [owner_id, *cells]
+    if tier is not None:
+        # A color's score is at least COLOR_SHARE_WEIGHT x (1 - its share).
+        tests.append("c.fraction >= ?")
+        params.append(1.0 - tier / COLOR_SHARE_WEIGHT - 0.001)
+    tests += [color_box_sql(), color_near_sql() if tier is None else color_reach_sql()]
+    params += [
+        *color_box_params(lab, radius),
+        *(color_near_params(lab) if tier is None else color_reach_params(lab, radius)),
+    ]
+    if tier is not None:
+        tests.append(f"{dialect.color_score} <= ?")
+        params += [*color_term_params(lab), tier * COLOR_SCORE_SCALE]
+    return " AND ".join(tests), params
 
 
 def taken_filters(query: ImageQuery, ident: str) -> list[Sql]:
@@ -208,12 +248,20 @@ def search_rows(
             return fetch(search_sql(query, dialect, estimate, drive_below, plan=plan))
         return fetch(search_sql(query, dialect, estimate, drive_below))
     rows: list[Any] = []
+    reach = 0.0  # the next tier reaches at least this far
     for tier in COLOR_TIERS:
         if tier is not None and query.cursor is not None and query.cursor.key > tier * COLOR_SCORE_SCALE:
             continue  # the whole tier lies before the cursor
+        if tier is not None and tier < reach:
+            continue
         rows = fetch(search_sql(query, dialect, lambda _: 0, drive_below, color_tier=tier))
-        if len(rows) > query.limit:
+        if len(rows) > query.limit or tier is None:
             break
+        # Not full: guess how far the page lies, the images within a radius growing about as its
+        # fourth power (as its cube for the volume, faster for the share's part of the score),
+        # and skip the tiers short of it; each statement costs a round trip and its planning
+        # (in PostgreSQL at 20,000 images, six tiers of 0.5 ms each took longer than three).
+        reach = tier * ((query.limit + 1) / max(len(rows), 1)) ** 0.25
     return rows
 
 
@@ -329,14 +377,21 @@ def _ordered_stream(
             return " UNION ALL ".join(c for c, _ in cores) + order, all_params
         # The newest cap entries as a bound on the upload key, so the merge still streams (a LIMIT
         # would make SQLite sort and probe all cap rows before the page's LIMIT).
+        # Computed once, in a CTE every arm reads (a scalar subquery in each arm merged all the
+        # streams again per arm: eight arms for a word of two terms, word + tag + color at
+        # 100,000 images spending most of its time there).
         first = " UNION ALL ".join(c for c, _ in cores)
-        bound = f"(SELECT uploaded_key FROM ({first}{order} LIMIT 1 OFFSET ?))"
         cmp, past = (">=", "-1") if direction == "DESC" else ("<=", str(2**62))
+        bound = (
+            f"WITH bound(k) AS MATERIALIZED (SELECT coalesce((SELECT uploaded_key FROM ({first}{order}"
+            f" LIMIT 1 OFFSET ?)), {past})) "
+        )
+        params = [*all_params, cap - 1]
         arms = []
         for core, ps in cores:
-            arms.append(f"{core} AND uploaded_key {cmp} coalesce({bound}, {past})")
-            params += [*ps, *all_params, cap - 1]
-        return " UNION ALL ".join(arms) + order, params
+            arms.append(f"{core} AND uploaded_key {cmp} (SELECT k FROM bound)")
+            params += ps
+        return bound + " UNION ALL ".join(arms) + order, params
     branches = []
     for core, ps in cores:
         branches.append(f"SELECT * FROM ({core}{order}{' LIMIT ?' if cap else ''}) AS b")
@@ -406,6 +461,24 @@ _TERMS_IN_RANGE = (
     " AND s.term < ?) FROM t WHERE t.term IS NOT NULL)"
     f" SELECT term FROM t WHERE term IS NOT NULL LIMIT {MAX_WALKED_TERMS + 1}"
 )
+
+
+def _terms_of_words(owner: str, words: tuple[str, ...] | list[str]) -> Sql:
+    """_TERMS_IN_RANGE for several words in one statement (each a round trip and a planning
+    less): rows (n, term), word n's distinct terms in order, at most MAX_WALKED_TERMS + 1 each."""
+    ctes, arms, params = [], [], []
+    for n, word in enumerate(words):
+        ctes.append(
+            f"t{n}(term) AS (SELECT (SELECT min(term) FROM search_terms WHERE owner_id = ? AND term >= ? AND term < ?)"
+            f" UNION ALL SELECT (SELECT min(s.term) FROM search_terms s WHERE s.owner_id = ? AND s.term > t{n}.term"
+            f" AND s.term < ?) FROM t{n} WHERE t{n}.term IS NOT NULL)"
+        )
+        arms.append(
+            f"SELECT * FROM (SELECT {n} AS n, term FROM t{n} WHERE term IS NOT NULL"
+            f" LIMIT {MAX_WALKED_TERMS + 1}) AS a{n}"
+        )
+        params += [owner, word, word + TOP, owner, word + TOP]
+    return Sql(f"WITH RECURSIVE {', '.join(ctes)} {' UNION ALL '.join(arms)} ORDER BY n, term", params)
 
 
 def _walk_terms(query: ImageQuery, terms: list[str], probes: list[Sql]) -> tuple[str, list[Any]]:
@@ -501,14 +574,12 @@ def _words_by_level(
     answer is not known here (two words in 1M images in PostgreSQL, 21 ms grouped: "june 2023")."""
     assert is_descending(query)
     owner, words = query.owner_id, query.words
-    terms: list[list[str]] = []
-    for word in words:
-        found = fetch(Sql(_TERMS_IN_RANGE, [owner, word, word + TOP, owner, word + TOP]))
-        if not found:
-            return []  # no image holds this word
-        if len(found) > MAX_WALKED_TERMS:
-            return None
-        terms.append([str(r["term"]) for r in found])
+    found = fetch(_terms_of_words(owner, words))
+    terms = [[str(r["term"]) for r in found if int(r["n"]) == n] for n in range(len(words))]
+    if not all(terms):
+        return []  # no image holds one of the words
+    if any(len(t) > MAX_WALKED_TERMS for t in terms):
+        return None
     # Entries per (word, weight), each counted up to LEVEL_COUNT + 1 (an upper bound of its
     # images): a class past it is walked at most ``cap`` deep.
     counted = min(cap, LEVEL_COUNT)
@@ -525,16 +596,19 @@ def _words_by_level(
     present = [[w for w in WEIGHTS if count[n][w] > 0] for n in range(len(words))]
     if not all(present):
         return None  # a weight outside WEIGHTS: grouping still ranks it
-    def class_size(n: int, w: int, upto: int) -> int:
-        """Entries of word n at weight w, counted up to upto + 1."""
-        branches = " UNION ALL ".join(
-            "SELECT 1 AS x FROM search_terms WHERE owner_id = ? AND term = ? AND weight = ?" for _ in terms[n]
-        )
-        sql = Sql(
-            f"SELECT count(*) AS n FROM ({branches} LIMIT ?) AS s",
-            [p for t in terms[n] for p in (owner, t, w)] + [upto + 1],
-        )
-        return int(fetch(sql)[0]["n"])
+
+    def class_sizes(keys: list[tuple[int, int]], upto: int) -> dict[tuple[int, int], int]:
+        """Entries of word n at weight w for each (n, w) of ``keys``, each counted up to upto + 1,
+        in one statement."""
+        counts, params = [], []
+        for k, (n, w) in enumerate(keys):
+            branches = " UNION ALL ".join(
+                "SELECT 1 AS x FROM search_terms WHERE owner_id = ? AND term = ? AND weight = ?" for _ in terms[n]
+            )
+            counts.append(f"(SELECT count(*) FROM ({branches} LIMIT ?) AS s) AS c{k}")
+            params += [p for t in terms[n] for p in (owner, t, w)] + [upto + 1]
+        got = fetch(Sql(f"SELECT {', '.join(counts)}", params))[0]
+        return {key: int(got[f"c{k}"]) for k, key in enumerate(keys)}
 
     recounted: set[tuple[int, int]] = set()
     levels: dict[int, list[tuple[int, ...]]] = {}
@@ -554,14 +628,18 @@ def _words_by_level(
         tuples = levels[score]
         parts, params = [], []
         capped, leads = [], []
-        for k, combo in enumerate(tuples):
+        pending: list[tuple[int, int]] = []
+        for combo in tuples:
             if min(count[n][combo[n]] for n in range(len(words))) > counted:
                 # Every class past the first count: the smallest still leads (a walk reads about
-                # need x its size / its matches), so count them to the cap, once.
-                for n in range(len(words)):
-                    if (n, combo[n]) not in recounted:
-                        recounted.add((n, combo[n]))
-                        count[n][combo[n]] = max(counted + 1, class_size(n, combo[n], cap))
+                # need x its size / its matches), so count them to the cap, once (the level's
+                # classes in one statement).
+                pending += [(n, combo[n]) for n in range(len(words)) if (n, combo[n]) not in {*recounted, *pending}]
+        if pending:
+            for (n, w), size in class_sizes(pending, cap).items():
+                recounted.add((n, w))
+                count[n][w] = max(counted + 1, size)
+        for k, combo in enumerate(tuples):
             lead = min(range(len(words)), key=lambda n: count[n][combo[n]])
             leads.append(lead)
             capped.append(count[lead][combo[lead]] > counted)
@@ -579,12 +657,14 @@ def _words_by_level(
                 params,
             )
         )
-        for k in range(len(tuples)):
-            # A capped walk that found fewer than the page needs may have stopped short: only
-            # when its class holds more than ``cap`` entries, counted now.
-            short = capped[k] and sum(1 for r in found if r["tno"] == k) < need
-            key = (leads[k], tuples[k][leads[k]])
-            if short and (count[key[0]][key[1]] if key in recounted else class_size(*key, cap)) > cap:
+        # A capped walk that found fewer than the page needs may have stopped short: only when
+        # its class holds more than ``cap`` entries, counted now (together).
+        shorts = [k for k in range(len(tuples)) if capped[k] and sum(1 for r in found if r["tno"] == k) < need]
+        keys = [(leads[k], tuples[k][leads[k]]) for k in shorts]
+        unknown = [key for key in dict.fromkeys(keys) if key not in recounted]
+        sizes = class_sizes(unknown, cap) if unknown else {}
+        for n, w in keys:
+            if (count[n][w] if (n, w) in recounted else sizes[(n, w)]) > cap:
                 return None
         rows += found[:need]
         if len(rows) > query.limit:
@@ -798,18 +878,12 @@ def search_sql(
         else:
             assert query.color is not None
             lab = rgb_to_lab(query.color)
-            radius = 25.0 if color_tier is None else color_tier + 0.001
-            cells = color_cells_near(lab, radius)
-            near_params = color_near_params(lab) if color_tier is None else color_near_params(lab, radius * radius)
+            tests, test_params = color_tier_tests(query.owner_id, lab, dialect, color_tier)
             ranked = (
                 f"SELECT c.image_id AS image_id, min({dialect.color_score}) AS sort_key FROM search_colors c"
-                f" WHERE c.owner_id = ? AND c.cell IN ({', '.join('?' * len(cells))}) AND {color_near_sql()}"
-                " GROUP BY c.image_id"
+                f" WHERE {tests} GROUP BY c.image_id"
             )
-            params += [*color_term_params(lab), query.owner_id, *cells, *near_params]
-            if color_tier is not None:
-                ranked += " HAVING min(" + dialect.color_score + ") <= ?"
-                params += [*color_term_params(lab), color_tier * COLOR_SCORE_SCALE]
+            params += [*color_term_params(lab), *test_params]
             probes = [f.probe for f in (*tag_filters, *word_filters, *place_filters)] + _taken_probe(query)
         where = [_probe(p, "r.image_id") for p in probes]
         for p in probes:
