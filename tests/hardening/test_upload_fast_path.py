@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from litestar.testing import TestClient
 from PIL import Image, ImageOps, JpegImagePlugin
 
+from imagerepo.adapters import photo_metadata
 from imagerepo.adapters.memory import ManualClock
 from imagerepo.adapters.perceptual_hash import phash_of_image
 from imagerepo.adapters.pillow_inspector import PillowImageInspector
@@ -32,6 +33,7 @@ from imagerepo.domain.similarity import EXACT_SURE_DISTANCE
 from imagerepo.entrypoints.container import Container
 from imagerepo.entrypoints.http.uploads import receive_file
 from imagerepo.entrypoints.settings import Settings
+from tests import images as img
 from tests.hardening.support import assert_consistent, error_code, signup, upload
 from tests.wiring import memory_container
 
@@ -331,3 +333,50 @@ def test_a_wrong_hash_from_the_caller_does_not_stick(tmp_path: Path) -> None:
     assert list(c.blob_store().keys()) == []
     assert images.quota(account).used == 0
     assert images.upload(account, "photo.jpg", photo).sha256 == hashlib.sha256(photo.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def metadata_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The format of each file whose photo metadata (EXIF, XMP) the inspector read."""
+    reads: list[str] = []
+    real = photo_metadata.read
+
+    def read(im: Image.Image) -> Any:
+        reads.append(str(im.format))
+        return real(im)
+
+    monkeypatch.setattr(photo_metadata, "read", read)
+    return reads
+
+
+def test_a_jpeg_uploads_metadata_is_read_once(tmp_path: Path, metadata_reads: list[str]) -> None:
+    c = memory_container(Settings(data_dir=tmp_path, workers=0, upload_quota=5))
+    c.inspector.override(providers.Object(PillowImageInspector()))
+    account = c.account_service().sign_up("alice", "correct horse battery")
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(img.photo(taken="2023:06:14 18:22:05", make="Canon", model="Canon EOS 5D Mark IV"))
+
+    image = c.image_service().upload(account, "photo.jpg", photo)
+
+    assert metadata_reads == ["JPEG"]  # by the header's probe; the decode reuses it
+    assert image.photo.taken_at is not None
+    assert image.photo.taken_at.replace(tzinfo=None).isoformat() == "2023-06-14T18:22:05"
+    assert image.photo.camera is not None
+    assert image.photo.camera.model == "Canon EOS 5D Mark IV"
+
+
+def test_metadata_probed_from_a_file_is_not_given_to_the_file_that_replaced_it(
+    tmp_path: Path, metadata_reads: list[str]
+) -> None:
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(img.photo(make="Canon", model="Canon EOS 5D Mark IV"))
+    inspector = PillowImageInspector()
+    inspector.probe(path)
+
+    (tmp_path / "other.jpg").write_bytes(img.photo(make="Nikon", model="Nikon Z 6", color=(200, 10, 10)))
+    (tmp_path / "other.jpg").replace(path)
+    info = inspector.inspect(path)
+
+    assert len(metadata_reads) == 2  # read afresh for the new file
+    assert info.photo.camera is not None
+    assert info.photo.camera.model == "Nikon Z 6"

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, BinaryIO, Generic, TypeVar
 
 import attrs
 from PIL import Image, UnidentifiedImageError
@@ -35,6 +35,9 @@ _CONTENT_TYPES = {
     "HEIF": "image/heic",
     "AVIF": "image/avif",
 }
+
+
+T = TypeVar("T")
 
 
 class DecodeTimeout(InvalidImage):
@@ -117,17 +120,19 @@ class _DeadlineFile(io.FileIO):
         return self._digest.hexdigest(), self._hashed
 
 
-class _KeptThumbnails:
-    """Thumbnails made by inspect(), until thumbnail() takes them: a few, keyed by file identity.
+class _KeptByFile(Generic[T]):
+    """What one call made for a file, until the next call on the same file takes it: a few,
+    keyed by file identity (the thumbnail inspect() made, for thumbnail(); the photo metadata
+    probe() read, for inspect()).
 
-    The key includes inode, size and modification time, so a file changed or replaced after
-    inspection never gets another file's thumbnail; it is made afresh instead.
+    The key includes inode, size and modification time, so a file changed or replaced in
+    between never gets another file's thumbnail or metadata; they are made afresh instead.
     """
 
     LIMIT = 16
 
     def __init__(self) -> None:
-        self._kept: OrderedDict[tuple[str, int, int, int], Thumbnail] = OrderedDict()
+        self._kept: OrderedDict[tuple[str, int, int, int], T] = OrderedDict()
         self._lock = threading.Lock()
 
     @staticmethod
@@ -138,16 +143,16 @@ class _KeptThumbnails:
             return None
         return str(path), st.st_ino, st.st_size, st.st_mtime_ns
 
-    def put(self, path: Path, thumb: Thumbnail) -> None:
+    def put(self, path: Path, value: T) -> None:
         key = self._key(path)
         if key is None:
             return
         with self._lock:
-            self._kept[key] = thumb
+            self._kept[key] = value
             while len(self._kept) > self.LIMIT:
                 self._kept.popitem(last=False)
 
-    def take(self, path: Path) -> Thumbnail | None:
+    def take(self, path: Path) -> T | None:
         key = self._key(path)
         with self._lock:
             return self._kept.pop(key, None) if key is not None else None
@@ -173,7 +178,8 @@ class PillowImageInspector:
         self.decode_seconds = decode_seconds
         self.gate = gate or shared_gate(max_big_decodes)
         self.formats = ["JPEG", "PNG", "GIF", "WEBP", *optional_formats()]
-        self._thumbnails = _KeptThumbnails()
+        self._thumbnails = _KeptByFile[Thumbnail]()
+        self._photos = _KeptByFile[PhotoInfo]()  # read by probe(), for inspect()
 
     @contextmanager
     def _decoding(self, im: Image.Image, fp: _DeadlineFile) -> Iterator[None]:
@@ -231,10 +237,12 @@ class PillowImageInspector:
         try:
             if im.format != "JPEG":
                 return None
-            return self._described(im, im.size, size=os.fstat(fp.fileno()).st_size, sha256="")
+            described = self._described(im, im.size, size=os.fstat(fp.fileno()).st_size, sha256="")
         finally:
             im.close()
             fp.close()
+        self._photos.put(path, described.photo)  # the decode that follows need not read it again
+        return described
 
     def inspect(self, path: Path) -> InspectedImage:
         """Decode the file once: that decode validates it and makes its thumbnail.
@@ -246,6 +254,7 @@ class PillowImageInspector:
         """
         if path.stat().st_size == 0:
             raise UnsupportedMediaType("The file is empty.")
+        photo = self._photos.take(path)  # what probe() read from this very file, if it did
         im, fp = self._open(path)
         try:
             pixels = im.size
@@ -263,7 +272,7 @@ class PillowImageInspector:
             except (OSError, SyntaxError, ValueError, EOFError) as e:
                 raise InvalidImage("The image is truncated or corrupt.") from e
             sha256, size = fp.sha256()
-            described = self._described(im, pixels, size=size, sha256=sha256)
+            described = self._described(im, pixels, size=size, sha256=sha256, photo=photo)
             # From the small decode: a re-saved copy is told at upload.
             described = attrs.evolve(described, phash=phash_of_image(small))
         finally:
@@ -273,8 +282,11 @@ class PillowImageInspector:
         return described
 
     @staticmethod
-    def _described(im: Image.Image, pixels: tuple[int, int], *, size: int, sha256: str) -> InspectedImage:
-        """``pixels``: the file's width and height, as read before any draft-scaled decode."""
+    def _described(
+        im: Image.Image, pixels: tuple[int, int], *, size: int, sha256: str, photo: PhotoInfo | None = None
+    ) -> InspectedImage:
+        """``pixels``: the file's width and height, as read before any draft-scaled decode;
+        ``photo``: the file's photo metadata when already read (else read here)."""
         fmt = im.format or ""
         w, h = pixels
         orientation = im.getexif().get(0x0112, 1) if fmt in ("JPEG", "WEBP", "PNG") else 1
@@ -282,7 +294,7 @@ class PillowImageInspector:
             w, h = h, w  # report the size as the image is shown
         return InspectedImage(
             content_type=_CONTENT_TYPES[fmt], format=fmt, width=w, height=h, size_bytes=size, sha256=sha256,
-            photo=photo_metadata.read(im),
+            photo=photo if photo is not None else photo_metadata.read(im),
         )
 
     def open(self, path: Path) -> BinaryIO:
