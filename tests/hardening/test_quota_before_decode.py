@@ -25,9 +25,9 @@ class CountingInspector:
         self.inner = PillowImageInspector()
         self.decodes = 0
 
-    def inspect(self, path: Path) -> InspectedImage:
+    def inspect(self, path: Path, *, sha256: str | None = None) -> InspectedImage:
         self.decodes += 1
-        return self.inner.inspect(path)
+        return self.inner.inspect(path, sha256=sha256)
 
     def probe(self, path: Path) -> InspectedImage | None:
         return self.inner.probe(path)  # the header only: no pixels

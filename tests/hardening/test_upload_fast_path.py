@@ -31,6 +31,7 @@ from imagerepo.adapters.pillow_inspector import PillowImageInspector
 from imagerepo.domain.errors import DuplicateImage, InvalidImage
 from imagerepo.domain.similarity import EXACT_SURE_DISTANCE
 from imagerepo.entrypoints.container import Container
+from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.http.uploads import receive_file
 from imagerepo.entrypoints.settings import Settings
 from tests import images as img
@@ -299,9 +300,9 @@ def test_the_decode_runs_while_the_original_is_written(tmp_path: Path) -> None:
     meet = threading.Barrier(2, timeout=10)  # passes only when both are under way at once
     inspect, put = inspector.inspect, blobs.put
 
-    def inspect_meeting(path: Path) -> Any:
+    def inspect_meeting(path: Path, *, sha256: str | None = None) -> Any:
         meet.wait()
-        return inspect(path)
+        return inspect(path, sha256=sha256)
 
     def put_meeting(key: str, data: Any, content_type: str) -> None:
         if key.endswith("/original"):
@@ -380,3 +381,49 @@ def test_metadata_probed_from_a_file_is_not_given_to_the_file_that_replaced_it(
     assert len(metadata_reads) == 2  # read afresh for the new file
     assert info.photo.camera is not None
     assert info.photo.camera.model == "Nikon Z 6"
+
+
+class HashSeen:
+    """The real inspector, noting the hash each decode was handed (None: it hashed the file)."""
+
+    def __init__(self) -> None:
+        self.inner = PillowImageInspector()
+        self.given: list[str | None] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def inspect(self, path: Path, *, sha256: str | None = None) -> Any:
+        self.given.append(sha256)
+        return self.inner.inspect(path, sha256=sha256)
+
+
+@pytest.mark.parametrize("kind", ["jpeg", "png"])
+def test_an_http_upload_is_hashed_once_as_it_is_received(container: Container, kind: str) -> None:
+    seen = HashSeen()
+    container.inspector.override(providers.Object(seen))
+    data = camera_jpeg(6) if kind == "jpeg" else _saved("PNG")
+    with TestClient(create_app(container)) as client:
+        auth = signup(client, "alice")
+
+        r = upload(client, auth, data, name=f"photo.{kind}", ctype=f"image/{kind}")
+
+        assert r.status_code == 201, r.text
+        truth = hashlib.sha256(data).hexdigest()
+        assert seen.given == [truth]  # the receiver's hash, handed to the decode: not computed again
+        assert r.json()["sha256"] == truth
+        again = upload(client, auth, data, name=f"again.{kind}", ctype=f"image/{kind}")
+        assert (again.status_code, error_code(again)) == (409, "duplicate_image")
+
+
+def test_a_decode_handed_the_hash_still_refuses_a_truncated_file(tmp_path: Path) -> None:
+    data = camera_jpeg(7)
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(data[: len(data) * 9 // 10])
+
+    with pytest.raises(InvalidImage):
+        PillowImageInspector().inspect(path, sha256="0" * 64)
+
+    path.write_bytes(data)
+    info = PillowImageInspector().inspect(path, sha256=hashlib.sha256(data).hexdigest())
+    assert (info.sha256, info.size_bytes) == (hashlib.sha256(data).hexdigest(), len(data))

@@ -96,14 +96,17 @@ class _DeadlineFile(io.FileIO):
 
     deadline = float("inf")
 
-    def __init__(self, path: Path, mode: str = "rb") -> None:
+    def __init__(self, path: Path, mode: str = "rb", *, hashing: bool = True) -> None:
+        """``hashing=False``: the file's hash is known already; reads are not hashed."""
         super().__init__(path, mode)
         self._digest = hashlib.sha256()
-        self._hashed = 0  # bytes [0, _hashed) of the file went into _digest, in order
+        self._hashed = 0 if hashing else -1  # bytes [0, _hashed) of the file went into _digest, in order
 
     def read(self, size: int | None = -1, /) -> bytes:
         if time.monotonic() > self.deadline:
             raise DecodeTimeout("The image takes too long to decode.")
+        if self._hashed < 0:
+            return super().read(size)
         at = self.tell()
         data = super().read(size)
         if data and at <= self._hashed < at + len(data):
@@ -111,8 +114,13 @@ class _DeadlineFile(io.FileIO):
             self._hashed = at + len(data)
         return data
 
+    def size(self) -> int:
+        return os.fstat(self.fileno()).st_size
+
     def sha256(self) -> tuple[str, int]:
         """The whole file's SHA-256 and size, reading only the bytes not hashed yet."""
+        if self._hashed < 0:
+            raise ValueError("this file is not being hashed")
         self.seek(self._hashed)
         while chunk := super().read(1 << 20):
             self._digest.update(chunk)
@@ -196,8 +204,8 @@ class PillowImageInspector:
     def accepted_content_types(self) -> list[str]:
         return [_CONTENT_TYPES[f] for f in self.formats]
 
-    def _open(self, path: Path) -> tuple[Image.Image, _DeadlineFile]:
-        fp = _DeadlineFile(path, "rb")
+    def _open(self, path: Path, *, hashing: bool = True) -> tuple[Image.Image, _DeadlineFile]:
+        fp = _DeadlineFile(path, "rb", hashing=hashing)
         try:
             im = self._open_fp(fp)
         except BaseException:
@@ -244,7 +252,7 @@ class PillowImageInspector:
         self._photos.put(path, described.photo)  # the decode that follows need not read it again
         return described
 
-    def inspect(self, path: Path) -> InspectedImage:
+    def inspect(self, path: Path, *, sha256: str | None = None) -> InspectedImage:
         """Decode the file once: that decode validates it and makes its thumbnail.
 
         A JPEG is decoded at the thumbnail's scale (libjpeg's scaled decoding still reads and
@@ -255,7 +263,7 @@ class PillowImageInspector:
         if path.stat().st_size == 0:
             raise UnsupportedMediaType("The file is empty.")
         photo = self._photos.take(path)  # what probe() read from this very file, if it did
-        im, fp = self._open(path)
+        im, fp = self._open(path, hashing=sha256 is None)
         try:
             pixels = im.size
             try:
@@ -271,7 +279,7 @@ class PillowImageInspector:
                 raise InvalidImage(f"The image has too many pixels (limit {self.max_pixels}).") from e
             except (OSError, SyntaxError, ValueError, EOFError) as e:
                 raise InvalidImage("The image is truncated or corrupt.") from e
-            sha256, size = fp.sha256()
+            sha256, size = fp.sha256() if sha256 is None else (sha256, fp.size())
             described = self._described(im, pixels, size=size, sha256=sha256, photo=photo)
             # From the small decode: a re-saved copy is told at upload.
             described = attrs.evolve(described, phash=phash_of_image(small))
