@@ -132,8 +132,8 @@ class ImageService:
     ) -> Uploaded:
         """Store the file at ``path`` as a new image: it fully lands or leaves no trace.
 
-        Duplicate and quota are checked on the bytes' hash before any decode, so a user at quota
-        cannot make the server decode; ``reserve`` re-checks both atomically afterwards. A JPEG
+        A duplicate is refused on the bytes' hash and a full quota before any decode, so a user at
+        quota cannot make the server decode; ``reserve`` checks both atomically. A JPEG
         is reserved on its header and decoded while its original is written; a decode that fails
         rolls both back. ``sha256``: the file's hash when the caller computed it while writing
         the file (the decode hashes the file again, so a wrong one cannot stick), unless
@@ -146,15 +146,18 @@ class ImageService:
                 while chunk := f.read(1 << 20):
                     digest.update(chunk)
             sha256 = digest.hexdigest()
-        self._refuse_duplicate(account, sha256)
+        self._refuse_duplicate(account, sha256)  # before a byte of the file is read
         limit = self.quota_limit(account)
-        used = self._images.count(account.id)
-        if used >= limit:
-            raise QuotaExceeded(used, limit)
-        # A JPEG is described by its header: reserved at once, its decode (the validation) then
-        # runs while the original is written. Other formats are decoded before anything is written.
+        # A JPEG is described by its header: reserved at once (the reservation refuses a full
+        # quota, so it is counted once), its decode (the validation) then runs while the original
+        # is written. Other formats are decoded before anything is written, so a full quota is
+        # refused before that decode.
         header = self._inspector.probe(path)  # 415, or 422 for too many pixels: nothing written yet
         known = sha256 if hashed_on_write else None  # a hash the decode need not compute again
+        if header is None:
+            used = self._images.count(account.id)
+            if used >= limit:
+                raise QuotaExceeded(used, limit)
         info = header if header is not None else self._inspector.inspect(path, sha256=known)
         image = Image(
             id=str(uuid.uuid4()),
