@@ -117,9 +117,17 @@ class ImageService:
     def quota(self, account: Account) -> QuotaUse:
         return QuotaUse(used=self._images.count(account.id), limit=self.quota_limit(account))
 
-    def upload(self, account: Account, filename: str | None, path: Path, sha256: str | None = None) -> Image:
+    def upload(
+        self,
+        account: Account,
+        filename: str | None,
+        path: Path,
+        sha256: str | None = None,
+        *,
+        hashed_on_write: bool = False,
+    ) -> Image:
         """Store the file at ``path`` as a new image (see :meth:`store_upload`)."""
-        return self.store_upload(account, filename, path, sha256).image
+        return self.store_upload(account, filename, path, sha256, hashed_on_write=hashed_on_write).image
 
     def store_upload(
         self,
