@@ -333,7 +333,7 @@ class PillowImageInspector:
         """Let libjpeg decode a JPEG at 1/2, 1/4 or 1/8 scale, the smallest that is still at least
         the thumbnail's size (a 4000×3000 photo: 1/8, 500×375 for a 480×360 thumbnail). At 1/8
         each 8×8 block is its average, a box filter that the Lanczos to the thumbnail's size then
-        smooths: once encoded within 0.1 dB PSNR of the 1/4-scale path, with the same pHash."""
+        smooths: once encoded within 0.1 dB PSNR of the 1/4-scale path, its pHash within 2 bits."""
         size = _fit(im.size, (self.thumbnail_size, self.thumbnail_size))
         if im.format == "JPEG" and size is not None:
             im.draft("RGB", size)  # Pillow picks the largest reduction that keeps at least ``size``

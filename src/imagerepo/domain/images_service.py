@@ -154,7 +154,7 @@ class ImageService:
                 while chunk := f.read(1 << 20):
                     digest.update(chunk)
             sha256 = digest.hexdigest()
-        self._refuse_duplicate(account, sha256)  # before a byte of the file is read
+        self._refuse_duplicate(account, sha256)  # on the hash alone: nothing probed or decoded yet
         limit = self.quota_limit(account)
         # A JPEG is described by its header: reserved at once (the reservation refuses a full
         # quota, so it is counted once), its decode (the validation) then runs while the original
