@@ -263,7 +263,7 @@ def floor(files: list[Path]) -> str:
             run()
             parts[name].append((time.thread_time() - started) * 1000)
     line = "bench upload-floor " + " ".join(f"{k}_cpu_ms={statistics.median(v):.1f}" for k, v in parts.items())
-    print(f"{line}  (inspect = the quarter-scale decode, the thumbnail and the hash)", flush=True)
+    print(f"{line}  (inspect = the upload's scaled decode, 1/8 for 12 MP, the thumbnail and the hash)", flush=True)
     return line
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from datetime import UTC, timedelta
 from pathlib import Path
@@ -99,6 +100,15 @@ def test_inspector_judges_bytes_not_names(inspector: Any, tmp_path: Path) -> Non
     thumb = inspector.thumbnail(path)
     assert thumb.data
     assert thumb.content_type.startswith("image/")
+
+
+def test_inspector_hashes_the_file_unless_handed_its_hash(inspector: Any, tmp_path: Path) -> None:
+    data = img.png((31, 17))
+    path = tmp_path / "photo.png"
+    path.write_bytes(data)
+    assert inspector.inspect(path).sha256 == hashlib.sha256(data).hexdigest()
+    handed = inspector.inspect(path, sha256="ab" * 32)  # as the writer of the file computed it
+    assert (handed.sha256, handed.size_bytes, handed.width) == ("ab" * 32, len(data), 31)
 
 
 @pytest.mark.parametrize("data", [b"", img.TEXT, img.SVG, img.PDF])

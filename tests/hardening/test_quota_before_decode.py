@@ -25,9 +25,9 @@ class CountingInspector:
         self.inner = PillowImageInspector()
         self.decodes = 0
 
-    def inspect(self, path: Path) -> InspectedImage:
+    def inspect(self, path: Path, *, sha256: str | None = None) -> InspectedImage:
         self.decodes += 1
-        return self.inner.inspect(path)
+        return self.inner.inspect(path, sha256=sha256)
 
     def probe(self, path: Path) -> InspectedImage | None:
         return self.inner.probe(path)  # the header only: no pixels
@@ -102,3 +102,26 @@ def test_below_quota_the_upload_is_still_fully_checked(inspector: CountingInspec
     assert r.status_code == 422
     assert error_code(r) == "invalid_image"
     assert inspector.decodes >= 1
+
+
+@pytest.mark.parametrize(("kind", "counts"), [("jpeg", 0), ("png", 1)])
+def test_a_jpeg_upload_counts_the_quota_once_in_its_reservation(
+    inspector: CountingInspector, container: Container, client: TestClient[Any], kind: str, counts: int
+) -> None:
+    """A JPEG is reserved on its header, before its decode: the reservation's atomic count is the
+    only one. Another format is decoded before it is reserved, so its quota is counted first."""
+    auth = signup(client, "alice")
+    images = container.image_repository()
+    real, seen = images.count, []
+
+    def count(owner_id: str) -> int:
+        seen.append(owner_id)
+        return real(owner_id)
+
+    images.count = count  # type: ignore[method-assign]
+    data = img.jpeg((320, 240)) if kind == "jpeg" else img.png((320, 240))
+
+    r = upload(client, auth, data, name=f"photo.{kind}", ctype=f"image/{kind}")
+
+    assert r.status_code == 201, r.text
+    assert len(seen) == counts

@@ -530,3 +530,27 @@ def test_search_page_lists_your_tags_with_counts_that_filter_when_clicked(env: t
         ("q", ""), ("tag", "beach"), ("tag", "dog")]  # narrows the search further
     narrowed = client.get(got[1][2]).text
     assert re.findall(r'<p class="filename"><a href="[^"]+">([^<]+)</a>', narrowed) == ["a.png"]
+
+
+def test_a_form_upload_is_hashed_as_it_is_written_and_the_decode_is_handed_that_hash(
+    env: tuple[TestClient[Any], Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, container = env
+    inspector = container.inspector()
+    real, handed = inspector.inspect, []
+
+    def inspect(path: Path, *, sha256: str | None = None) -> Any:
+        handed.append(sha256)
+        return real(path, sha256=sha256)
+
+    monkeypatch.setattr(inspector, "inspect", inspect)
+    sign_up(client)
+    data = img.jpeg(color=(5, 150, 60))
+
+    r = upload(client, ("leaf.jpg", data, "image/jpeg"))
+
+    assert r.status_code == 201, r.text
+    truth = hashlib.sha256(data).hexdigest()
+    assert handed[-1] == truth  # the validating decode takes the hash the form's copy computed
+    alice = container.account_repository().get_by_username("alice")
+    assert container.image_repository().find_by_sha256(alice.id, truth) is not None

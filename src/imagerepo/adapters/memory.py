@@ -428,7 +428,7 @@ _MAGIC = (
 class FakeImageInspector:
     """Recognises formats by magic bytes and reads PNG sizes; no decoding."""
 
-    def inspect(self, path: Path) -> InspectedImage:
+    def inspect(self, path: Path, *, sha256: str | None = None) -> InspectedImage:
         data = path.read_bytes()
         if not data:
             raise UnsupportedMediaType("The file is empty.")
@@ -443,7 +443,7 @@ class FakeImageInspector:
             if len(data) < 24:
                 raise InvalidImage("The image is truncated.")
             width, height = struct.unpack(">II", data[16:24])
-        return InspectedImage(ctype, fmt, width, height, len(data), hashlib.sha256(data).hexdigest())
+        return InspectedImage(ctype, fmt, width, height, len(data), sha256 or hashlib.sha256(data).hexdigest())
 
     def probe(self, path: Path) -> InspectedImage | None:
         """PNGs by their header (as the real inspector does JPEGs); None for other formats."""

@@ -117,18 +117,36 @@ class ImageService:
     def quota(self, account: Account) -> QuotaUse:
         return QuotaUse(used=self._images.count(account.id), limit=self.quota_limit(account))
 
-    def upload(self, account: Account, filename: str | None, path: Path, sha256: str | None = None) -> Image:
+    def upload(
+        self,
+        account: Account,
+        filename: str | None,
+        path: Path,
+        sha256: str | None = None,
+        *,
+        hashed_on_write: bool = False,
+    ) -> Image:
         """Store the file at ``path`` as a new image (see :meth:`store_upload`)."""
-        return self.store_upload(account, filename, path, sha256).image
+        return self.store_upload(account, filename, path, sha256, hashed_on_write=hashed_on_write).image
 
-    def store_upload(self, account: Account, filename: str | None, path: Path, sha256: str | None = None) -> Uploaded:
+    def store_upload(
+        self,
+        account: Account,
+        filename: str | None,
+        path: Path,
+        sha256: str | None = None,
+        *,
+        hashed_on_write: bool = False,
+    ) -> Uploaded:
         """Store the file at ``path`` as a new image: it fully lands or leaves no trace.
 
-        Duplicate and quota are checked on the bytes' hash before any decode, so a user at quota
-        cannot make the server decode; ``reserve`` re-checks both atomically afterwards. A JPEG
+        A duplicate is refused on the bytes' hash and a full quota before any decode, so a user at
+        quota cannot make the server decode; ``reserve`` checks both atomically. A JPEG
         is reserved on its header and decoded while its original is written; a decode that fails
         rolls both back. ``sha256``: the file's hash when the caller computed it while writing
-        the file (the decode hashes the file again, so a wrong one cannot stick).
+        the file (the decode hashes the file again, so a wrong one cannot stick), unless
+        ``hashed_on_write``: this process computed it from the very bytes it wrote to ``path``, a
+        private file nothing else writes (the HTTP receiver's), and the decode takes it as is.
         """
         if sha256 is None:
             digest = hashlib.sha256()
@@ -136,15 +154,19 @@ class ImageService:
                 while chunk := f.read(1 << 20):
                     digest.update(chunk)
             sha256 = digest.hexdigest()
-        self._refuse_duplicate(account, sha256)
+        self._refuse_duplicate(account, sha256)  # on the hash alone: nothing probed or decoded yet
         limit = self.quota_limit(account)
-        used = self._images.count(account.id)
-        if used >= limit:
-            raise QuotaExceeded(used, limit)
-        # A JPEG is described by its header: reserved at once, its decode (the validation) then
-        # runs while the original is written. Other formats are decoded before anything is written.
+        # A JPEG is described by its header: reserved at once (the reservation refuses a full
+        # quota, so it is counted once), its decode (the validation) then runs while the original
+        # is written. Other formats are decoded before anything is written, so a full quota is
+        # refused before that decode.
         header = self._inspector.probe(path)  # 415, or 422 for too many pixels: nothing written yet
-        info = header if header is not None else self._inspector.inspect(path)
+        known = sha256 if hashed_on_write else None  # a hash the decode need not compute again
+        if header is None:
+            used = self._images.count(account.id)
+            if used >= limit:
+                raise QuotaExceeded(used, limit)
+        info = header if header is not None else self._inspector.inspect(path, sha256=known)
         image = Image(
             id=str(uuid.uuid4()),
             owner_id=account.id,
@@ -163,7 +185,7 @@ class ImageService:
 
         def check_then_put_thumbnail() -> None:
             if header is not None:
-                decoded = self._inspector.inspect(path)  # 422 for a truncated or corrupt file
+                decoded = self._inspector.inspect(path, sha256=known)  # 422 for a truncated or corrupt file
                 phash[0] = decoded.phash
                 fields = ("content_type", "width", "height", "size_bytes", "sha256")
                 if any(getattr(decoded, f) != getattr(image, f) for f in fields):

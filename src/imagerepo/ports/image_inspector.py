@@ -19,9 +19,11 @@ class Thumbnail:
 
 @runtime_checkable
 class ImageInspector(Protocol):
-    def inspect(self, path: Path) -> InspectedImage:
+    def inspect(self, path: Path, *, sha256: str | None = None) -> InspectedImage:
         """Decode and validate the file. Raises UnsupportedMediaType (not a raster image of an
-        accepted format) or InvalidImage (truncated, corrupt, too many pixels)."""
+        accepted format) or InvalidImage (truncated, corrupt, too many pixels). ``sha256``: the
+        file's hash as its writer computed it from the very bytes it wrote, given back as the
+        description's instead of hashing the file again; None: the file is hashed."""
         ...
 
     def probe(self, path: Path) -> InspectedImage | None:

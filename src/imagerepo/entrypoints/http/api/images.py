@@ -60,7 +60,10 @@ async def upload(request: Request[Any, Any, Any], auth: NamedDependency[Auth], i
 
     def store() -> tuple[Image, UploadedImageOut]:
         try:
-            stored = images.store_upload(auth.account, received.filename, received.path, received.sha256)
+            # The receiver hashed the bytes as it wrote them to its own temporary file: not hashed again.
+            stored = images.store_upload(
+                auth.account, received.filename, received.path, received.sha256, hashed_on_write=True
+            )
         finally:
             received.remove()
         image = stored.image

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
+import hashlib
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -36,14 +36,17 @@ async def upload(request: Request[Any, Any, Any], viewer: NamedDependency[Auth |
 
     def store(f: UploadFile) -> dict[str, Any]:
         tmp_dir.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
         with tempfile.NamedTemporaryFile(dir=tmp_dir, prefix="form-", delete=False) as out:
             f.file.seek(0)
-            shutil.copyfileobj(f.file, out)
+            while chunk := f.file.read(1 << 20):
+                digest.update(chunk)  # hashed as written: the decode need not hash the file again
+                out.write(chunk)
             path = Path(out.name)
         try:
             if path.stat().st_size > settings.max_upload_bytes:
                 raise E.TooLarge(settings.max_upload_bytes)
-            image = images.upload(account, f.filename, path)
+            image = images.upload(account, f.filename, path, digest.hexdigest(), hashed_on_write=True)
         except E.DomainError as e:
             return {"filename": f.filename or "file", "ok": False, "message": plain_message(e)}
         finally:
