@@ -210,7 +210,8 @@ class TextReader:
         """Text regions (quadrilaterals) in fractions of the image's width and height.
 
         rapidocr's detector, minus its preprocessing: the same resize (sides rounded to multiples
-        of 32) and normalization, in float32 rather than float64 (a few ms a photo).
+        of 32) and normalization, in float32 rather than float64 (a few ms a photo), and its graph
+        simplified (text_graph).
         """
         import cv2
 
@@ -221,11 +222,13 @@ class TextReader:
         th, tw = round(sh / 32) * 32, round(sw / 32) * 32
         if th == 0 or tw == 0:  # too thin for the network
             return np.zeros((0, 4, 2), dtype=np.float32)
-        net = cv2.resize(np.ascontiguousarray(small[:, :, ::-1]), (tw, th))  # BGR, as rapidocr feeds it
-        x = (net.astype(np.float32) * np.float32(2 / 255) - np.float32(1.0)).transpose(2, 0, 1)[None]
+        net = cv2.resize(small, (tw, th))
+        # (x - 127.5) * 2/255 = x * 2/255 - 1, BGR (as rapidocr feeds it), NCHW: one pass in OpenCV
+        # instead of numpy's three (2.5 against 5.8 ms CPU at 480 px).
+        x = cv2.dnn.blobFromImage(net, 2 / 255, (tw, th), (127.5, 127.5, 127.5), swapRB=True)
         det = self.engine.text_det
         with self._lock:
-            boxes, _ = det.postprocess_op(det.infer(np.ascontiguousarray(x))[0], (sh, sw))
+            boxes, _ = det.postprocess_op(det.infer(x)[0], (sh, sw))
         boxes = det.filter_tag_det_res(boxes, (sh, sw))
         if boxes is None or len(boxes) == 0:
             return np.zeros((0, 4, 2), dtype=np.float32)

@@ -1,0 +1,132 @@
+"""The faster model builds: open_nsfw in int8 (built once, cached) and the simplified text detector."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from imagerepo.adapters.local import int8
+from imagerepo.adapters.local import models as m
+from imagerepo.adapters.local.decode import decode
+from imagerepo.adapters.local.text_graph import simplify
+from tests.photos import DARKNET, TUXPAINT, package_photo, png
+
+skimage_data = pytest.importorskip("skimage.data")
+
+PHOTOS = ("coffee", "chelsea", "astronaut", "rocket", "camera")
+
+
+@pytest.fixture(scope="module")
+def scorers(tmp_path_factory: pytest.TempPathFactory) -> tuple[m.NsfwScorer, m.NsfwScorer]:
+    return m.NsfwScorer(cache=tmp_path_factory.mktemp("cache")), m.NsfwScorer(int8=False)
+
+
+@pytest.mark.slow
+def test_the_int8_nsfw_model_scores_real_photos_as_the_float_model_does(
+    scorers: tuple[m.NsfwScorer, m.NsfwScorer],
+) -> None:
+    quantized, exact = scorers
+    photos = [decode(png(getattr(skimage_data, n)())).rgb for n in PHOTOS]
+    photos += [decode(package_photo(DARKNET / name)).rgb for name in ("person.jpg", "horses.jpg", "dog.jpg")]
+    for rgb in photos:
+        a, b = exact.score(rgb), quantized.score(rgb)
+        assert abs(a - b) < 0.06, (a, b)
+        assert (a >= 0.5) == (b >= 0.5)
+
+
+@pytest.mark.slow
+def test_the_int8_model_is_built_once_then_read_from_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = m.NsfwScorer(cache=tmp_path)
+    files = list(tmp_path.iterdir())
+    assert [f.suffix for f in files] == [".onnx"]  # one file, no temporary left behind
+    stamp = files[0].stat().st_mtime_ns
+
+    def no_build(*args: object) -> bytes:
+        raise AssertionError("built again")
+
+    monkeypatch.setattr(int8, "quantize", no_build)
+    second = m.NsfwScorer(cache=tmp_path)
+    assert list(tmp_path.iterdir()) == files
+    assert files[0].stat().st_mtime_ns == stamp
+    rgb = decode(png(skimage_data.chelsea())).rgb
+    assert first.score(rgb) == second.score(rgb)
+
+
+@pytest.mark.slow
+def test_a_damaged_cache_file_is_built_again(tmp_path: Path) -> None:
+    m.NsfwScorer(cache=tmp_path)
+    (cached,) = tmp_path.iterdir()
+    good = cached.read_bytes()
+    cached.write_bytes(good[: len(good) // 3])
+    scorer = m.NsfwScorer(cache=tmp_path)
+    assert 0.0 <= scorer.score(decode(png(skimage_data.coffee())).rgb) < 0.1
+    assert cached.read_bytes() == good
+
+
+@pytest.mark.slow
+def test_a_cache_directory_that_cannot_be_written_only_costs_the_build(tmp_path: Path) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_bytes(b"")
+    scorer = m.NsfwScorer(cache=blocked / "cache")  # under a file: never creatable, even as root
+    assert 0.0 <= scorer.score(decode(png(skimage_data.coffee())).rgb) < 0.1
+
+
+def test_the_committed_ranges_are_for_the_installed_model_and_only_development_photos() -> None:
+    ranges, sha = int8.load_ranges()
+    assert sha == hashlib.sha256(m.nsfw_model_bytes()).hexdigest()
+    assert len(ranges) > 100
+    assert all(lo <= hi for lo, hi in ranges.values())
+    assert "bench/quality_labels.json" in json.loads(int8.RANGES.read_text())["about"]
+
+
+def test_ranges_measured_on_another_model_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="measured on model"):
+        int8.cached_model(m.nsfw_model_bytes() + b"\0", directory=tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_cache_follows_xdg_cache_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert int8.cache_dir() == tmp_path / "imagerepo"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert int8.cache_dir() == Path(os.path.expanduser("~")) / ".cache" / "imagerepo"
+
+
+def _detector_sessions() -> tuple[object, object]:
+    import onnxruntime as ort
+
+    source = importlib.resources.files("rapidocr_onnxruntime").joinpath("models", m.DETECTOR_MODEL).read_bytes()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    return (
+        ort.InferenceSession(source, options, providers=["CPUExecutionProvider"]),
+        ort.InferenceSession(simplify(source), options, providers=["CPUExecutionProvider"]),
+    )
+
+
+@pytest.mark.slow
+def test_the_simplified_text_detector_gives_the_same_map_on_real_photos() -> None:
+    import onnx
+
+    original, simplified = _detector_sessions()
+    source = importlib.resources.files("rapidocr_onnxruntime").joinpath("models", m.DETECTOR_MODEL).read_bytes()
+    ops = [n.op_type for n in onnx.load_from_string(simplify(source)).graph.node]
+    assert "HardSwish" in ops
+    assert "Div" not in ops
+    assert "Clip" not in ops
+    assert len(ops) < len(onnx.load_from_string(source).graph.node) / 2
+    photos = [png(skimage_data.page()), png(skimage_data.coffee()), package_photo(TUXPAINT / "town/roadsigns/stop.png")]
+    for data in photos:
+        rgb = decode(data).rgb[:320, :320]
+        h, w = (rgb.shape[0] // 32) * 32, (rgb.shape[1] // 32) * 32
+        x = np.ascontiguousarray(rgb[:h, :w, ::-1].transpose(2, 0, 1)[None], dtype=np.float32) * (2 / 255) - 1
+        a = original.run(None, {"x": x})[0]  # type: ignore[attr-defined]
+        b = simplified.run(None, {"x": x})[0]  # type: ignore[attr-defined]
+        assert np.abs(a - b).max() < 1e-3
+        assert ((a > 0.3) == (b > 0.3)).all()
