@@ -98,10 +98,10 @@ def test_the_cache_follows_xdg_cache_home(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert int8.cache_dir() == Path(os.path.expanduser("~")) / ".cache" / "imagerepo"
 
 
-def _detector_sessions() -> tuple[object, object]:
+def _sessions(name: str) -> tuple[object, object]:
     import onnxruntime as ort
 
-    source = importlib.resources.files("rapidocr_onnxruntime").joinpath("models", m.DETECTOR_MODEL).read_bytes()
+    source = importlib.resources.files("rapidocr_onnxruntime").joinpath("models", name).read_bytes()
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     return (
@@ -114,10 +114,10 @@ def _detector_sessions() -> tuple[object, object]:
 def test_the_simplified_text_detector_gives_the_same_map_on_real_photos() -> None:
     import onnx
 
-    original, simplified = _detector_sessions()
+    original, simplified = _sessions(m.DETECTOR_MODEL)
     source = importlib.resources.files("rapidocr_onnxruntime").joinpath("models", m.DETECTOR_MODEL).read_bytes()
     ops = [n.op_type for n in onnx.load_from_string(simplify(source)).graph.node]
-    assert "HardSwish" in ops
+    assert "HardSigmoid" in ops
     assert "Div" not in ops
     assert "Clip" not in ops
     assert len(ops) < len(onnx.load_from_string(source).graph.node) / 2
@@ -130,3 +130,19 @@ def test_the_simplified_text_detector_gives_the_same_map_on_real_photos() -> Non
         b = simplified.run(None, {"x": x})[0]  # type: ignore[attr-defined]
         assert np.abs(a - b).max() < 1e-3
         assert ((a > 0.3) == (b > 0.3)).all()
+
+
+@pytest.mark.slow
+def test_the_simplified_text_recognizer_reads_the_same_characters() -> None:
+    import cv2
+
+    original, simplified = _sessions(m.RECOGNIZER_MODEL)
+    page = decode(png(skimage_data.page())).rgb
+    strips = [page[y : y + 32, 0:300] for y in (10, 60, 120)]  # lines of printed text
+    x = np.stack([cv2.resize(strip, (320, 48))[:, :, ::-1].transpose(2, 0, 1) for strip in strips])
+    x = np.ascontiguousarray(x, dtype=np.float32) * (2 / 255) - 1
+    a = original.run(None, {"x": x})[0]  # type: ignore[attr-defined]
+    b = simplified.run(None, {"x": x})[0]  # type: ignore[attr-defined]
+    assert np.abs(a - b).max() < 1e-3
+    assert (a.argmax(axis=-1) == b.argmax(axis=-1)).all()
+    assert (a.argmax(axis=-1) > 0).any()  # characters were read, not only blanks

@@ -8,7 +8,7 @@ bench_analysis' photos went to Add, Mul, Clip, Div and the layout reorders betwe
 
 Rewritten here, exactly up to float rounding:
 - a scalar affine right after a convolution goes into that convolution's weights and bias;
-- the four hard-swish operators become one ``HardSwish`` (opset 14);
+- the four hard-swish operators become two, ``x * HardSigmoid(x)``;
 - a scalar affine whose only reader is a 1×1 convolution without padding goes into that one.
 """
 
@@ -18,8 +18,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-
-OPSET = 14
 
 
 def simplify(model_bytes: bytes) -> bytes:
@@ -55,6 +53,11 @@ def simplify(model_bytes: bytes) -> bytes:
         if a in consts and consts[a].size == 1:
             return b, float(consts[a].reshape(()))
         return None
+
+    def one(name: str) -> float | None:
+        """The value of a one-element constant, else None."""
+        value = consts.get(name)
+        return float(value.reshape(())) if value is not None and value.size == 1 else None
 
     def attr(node: Any, name: str, default: Any) -> Any:
         for a in node.attribute:
@@ -109,7 +112,7 @@ def simplify(model_bytes: bytes) -> bytes:
     nodes = [n for n in nodes if id(n) not in removed]
 
     removed = set()
-    # 2. x * clip(x + 3, 0, 6) / 6 -> HardSwish(x).
+    # 2. x * clip(x + 3, 0, 6) / 6 -> x * HardSigmoid(x).
     for plus in list(nodes):
         if plus.op_type != "Add" or (p := scalar(plus)) is None or p[1] != 3.0:
             continue
@@ -117,20 +120,20 @@ def simplify(model_bytes: bytes) -> bytes:
         clip = only_reader(plus.output[0])
         if clip is None or clip.op_type != "Clip" or len(clip.input) != 3:
             continue
-        lo, hi = (consts.get(clip.input[1]), consts.get(clip.input[2]))
-        if lo is None or hi is None or float(lo) != 0.0 or float(hi) != 6.0:
+        if one(clip.input[1]) != 0.0 or one(clip.input[2]) != 6.0:
             continue
         mul = only_reader(clip.output[0])
         if mul is None or mul.op_type != "Mul" or set(mul.input) != {x, clip.output[0]}:
             continue
         div = only_reader(mul.output[0])
-        if div is None or div.op_type != "Div" or div.input[0] != mul.output[0] or div.input[1] not in consts:
+        if div is None or div.op_type != "Div" or div.input[0] != mul.output[0] or one(div.input[1]) != 6.0:
             continue
-        if float(consts[div.input[1]]) != 6.0:
-            continue
-        swish = helper.make_node("HardSwish", [x], [div.output[0]], name=f"{div.output[0]}_hardswish")
-        nodes[next(i for i, n in enumerate(nodes) if n is plus)] = swish
-        removed.update({id(clip), id(mul), id(div)})
+        # HardSigmoid(x) = clip(x/6 + 1/2, 0, 1): an operator since opset 6, so the model keeps its opset.
+        gate = helper.make_node("HardSigmoid", [x], [clip.output[0]], alpha=1 / 6, beta=0.5)
+        nodes[next(i for i, n in enumerate(nodes) if n is plus)] = gate
+        del mul.output[:]
+        mul.output.append(div.output[0])
+        removed.update({id(clip), id(div)})
     nodes = [n for n in nodes if id(n) not in removed]
 
     removed = set()
@@ -160,7 +163,4 @@ def simplify(model_bytes: bytes) -> bytes:
     graph.node.extend(nodes)
     del graph.initializer[:]
     graph.initializer.extend(numpy_helper.from_array(np.asarray(v), k) for k, v in consts.items() if k in used)
-    for opset in model.opset_import:
-        if opset.domain in ("", "ai.onnx"):
-            opset.version = max(opset.version, OPSET)
     return bytes(model.SerializeToString())
