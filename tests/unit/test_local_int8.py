@@ -159,3 +159,19 @@ def test_the_simplified_text_recognizer_reads_the_same_characters() -> None:
     assert np.abs(a - b).max() < 1e-3
     assert (a.argmax(axis=-1) == b.argmax(axis=-1)).all()
     assert (a.argmax(axis=-1) > 0).any()  # characters were read, not only blanks
+
+
+@pytest.mark.slow
+def test_an_upgrade_of_onnxruntime_or_new_ranges_build_a_new_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import onnxruntime
+
+    source = m.nsfw_model_bytes()
+    int8.cached_model(source, directory=tmp_path)
+    ranges = tmp_path / "ranges.json"
+    ranges.write_text(int8.RANGES.read_text().replace('"about": "', '"about": "re-measured: '))
+    int8.cached_model(source, directory=tmp_path, ranges_path=ranges)
+    monkeypatch.setattr(onnxruntime, "__version__", onnxruntime.__version__ + ".post1")
+    int8.cached_model(source, directory=tmp_path)
+    assert len(list(tmp_path.glob("open-nsfw-int8-*.onnx"))) == 3
