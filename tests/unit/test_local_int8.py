@@ -175,3 +175,66 @@ def test_an_upgrade_of_onnxruntime_or_new_ranges_build_a_new_file(
     monkeypatch.setattr(onnxruntime, "__version__", onnxruntime.__version__ + ".post1")
     int8.cached_model(source, directory=tmp_path)
     assert len(list(tmp_path.glob("open-nsfw-int8-*.onnx"))) == 3
+
+
+def _tiny_model(*, affine_is_output: bool) -> bytes:
+    """conv 3×3 -> x*a+b -> hard-swish in four operators -> x*a+b -> conv 1×1 (the detector's pattern)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+
+    def const(name: str, value: np.ndarray) -> object:
+        return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(value.astype(np.float32), name))
+
+    nodes = [
+        const("w1", rng.normal(size=(4, 3, 3, 3))),
+        const("b1", rng.normal(size=4)),
+        const("a1", np.array([1.7])),
+        const("c1", np.array([-0.3])),
+        const("three", np.array(3.0)),
+        const("zero", np.array(0.0)),
+        const("six", np.array(6.0)),
+        const("a2", np.array([0.8])),
+        const("c2", np.array([0.25])),
+        const("w2", rng.normal(size=(5, 4, 1, 1))),
+        const("b2", rng.normal(size=5)),
+        helper.make_node("Conv", ["x", "w1", "b1"], ["y1"], pads=[1, 1, 1, 1]),
+        helper.make_node("Mul", ["a1", "y1"], ["m1"]),
+        helper.make_node("Add", ["m1", "c1"], ["z1"]),
+        helper.make_node("Add", ["z1", "three"], ["p"]),
+        helper.make_node("Clip", ["p", "zero", "six"], ["q"]),
+        helper.make_node("Mul", ["z1", "q"], ["r"]),
+        helper.make_node("Div", ["r", "six"], ["h"]),
+        helper.make_node("Mul", ["a2", "h"], ["m2"]),
+        helper.make_node("Add", ["m2", "c2"], ["z2"]),
+        helper.make_node("Conv", ["z2", "w2", "b2"], ["out"]),
+    ]
+    outputs = [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)]
+    if affine_is_output:
+        outputs.append(helper.make_tensor_value_info("z1", TensorProto.FLOAT, None))
+    graph = helper.make_graph(
+        nodes, "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])], outputs
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)])
+    model.ir_version = 8
+    return bytes(model.SerializeToString())
+
+
+@pytest.mark.parametrize("affine_is_output", [False, True])
+def test_simplify_computes_the_same_function_with_fewer_operators(affine_is_output: bool) -> None:
+    import onnx
+    import onnxruntime as ort
+
+    source = _tiny_model(affine_is_output=affine_is_output)
+    simplified = simplify(source)
+    ops = [n.op_type for n in onnx.load_from_string(simplified).graph.node]
+    assert ops.count("Conv") == 2
+    assert "Div" not in ops
+    assert "Clip" not in ops
+    assert ops.count("Add") == (1 if affine_is_output else 0)  # a graph output is never folded away
+    x = np.random.default_rng(1).normal(size=(1, 3, 8, 8)).astype(np.float32) * 3
+    a = ort.InferenceSession(source, providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    b = ort.InferenceSession(simplified, providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    assert len(a) == len(b)
+    for left, right in zip(a, b, strict=True):
+        assert np.abs(left - right).max() < 1e-4

@@ -65,6 +65,9 @@ def simplify(model_bytes: bytes) -> bytes:
                 return helper.get_attribute_value(a)
         return default
 
+    def constant_weights(conv: Any) -> bool:
+        return len(conv.input) >= 2 and all(name in consts for name in conv.input[1:])
+
     def conv_weights(conv: Any) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
         w = np.asarray(consts[conv.input[1]], dtype=np.float32)
         b = (
@@ -100,9 +103,9 @@ def simplify(model_bytes: bytes) -> bytes:
     # list holds them alive within a step, so their ids are unique there and not after.)
     removed: set[int] = set()
     for conv in list(nodes):
-        if conv.op_type != "Conv" or len(conv.input) < 2 or conv.input[1] not in consts:
+        if conv.op_type != "Conv" or not constant_weights(conv):
             continue
-        if (found := affine_after(conv.output[0])) is None:
+        if (found := affine_after(conv.output[0])) is None or found[1].output[0] in graph_outputs:
             continue
         mul, add, a, b = found
         w, bias = conv_weights(conv)
@@ -146,7 +149,7 @@ def simplify(model_bytes: bytes) -> bytes:
             continue
         _, add, a, b = found
         conv = only_reader(add.output[0])
-        if conv is None or conv.op_type != "Conv" or conv.input[0] != add.output[0] or conv.input[1] not in consts:
+        if conv is None or conv.op_type != "Conv" or conv.input[0] != add.output[0] or not constant_weights(conv):
             continue
         w, bias = conv_weights(conv)
         if w.shape[2:] != (1, 1) or attr(conv, "group", 1) != 1 or any(attr(conv, "pads", [0])):
