@@ -53,12 +53,12 @@ class Gaps:
         real = process_analyzer._Child.call
         gaps = self
 
-        def call(child: Any, data: bytes, content_type: str, timeout: float) -> Any:
+        def call(child: Any, data: bytes, content_type: str, timeout: float, preview: bytes | None = None) -> Any:
             with gaps.lock:
                 if gaps.measuring and child.pid in gaps.last:
                     gaps.gaps.append(time.perf_counter() - gaps.last[child.pid])
             try:
-                return real(child, data, content_type, timeout)
+                return real(child, data, content_type, timeout, preview)
             finally:
                 with gaps.lock:
                     gaps.last[child.pid] = time.perf_counter()

@@ -22,7 +22,7 @@ class ScriptedAnalyzer:
     def __init__(self, control: Path | None = None) -> None:
         self.control = control
 
-    def analyze(self, data: bytes, content_type: str) -> AnalysisResult:
+    def analyze(self, data: bytes, content_type: str, preview: bytes | None = None) -> AnalysisResult:
         if self.control is not None and (self.control / "hang").exists():
             threading.Event().wait()
         if data.startswith(b"hang"):
@@ -40,5 +40,5 @@ class ScriptedAnalyzer:
             description=f"{len(data)} bytes of {content_type}",
             tags=(Tag("thing", 0.5),),
             colors=(Color("#112233", 1.0, "blue"),),
-            extra={"pid": os.getpid(), "nice": os.nice(0)},
+            extra={"pid": os.getpid(), "nice": os.nice(0), "preview": None if preview is None else preview.decode()},
         )

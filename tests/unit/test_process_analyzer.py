@@ -76,6 +76,13 @@ def hang_in_background(analyzer: ProcessImageAnalyzer, tmp_path: Path) -> tuple[
     return t, errors
 
 
+def test_the_preview_travels_to_the_child_with_the_image(analyzer: ProcessImageAnalyzer) -> None:
+    with_preview = analyzer.analyze(b"original", "image/jpeg", preview=b"small")
+    assert (with_preview.description, with_preview.extra["preview"]) == ("8 bytes of image/jpeg", "small")
+    without = analyzer.analyze(b"original", "image/jpeg")  # the same child: nothing left over
+    assert (without.extra["preview"], without.extra["pid"]) == (None, with_preview.extra["pid"])
+
+
 def test_a_hanging_stage_is_killed_with_its_process_and_the_next_image_runs_on_a_replacement(
     analyzer: ProcessImageAnalyzer,
 ) -> None:

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from imagerepo.adapters.imaging import allow_pixels
 from imagerepo.adapters.local import bodies
 from imagerepo.adapters.local import models as m
-from imagerepo.adapters.local.decode import TEXT_SIDE, decode
+from imagerepo.adapters.local.decode import TEXT_SIDE, decode, decode_preferring
 from imagerepo.adapters.local.describe import describe
 from imagerepo.adapters.local.palette import colors_of, first_color
 from imagerepo.adapters.local.vocabulary import is_worn, not_a_person, tags_from_scores
@@ -83,7 +83,7 @@ class LocalImageAnalyzer:
         path = self._weights_path or m.default_weights()
         return m.shared("classifier", str(path), lambda: m.Classifier(path))
 
-    def analyze(self, data: bytes, content_type: str) -> AnalysisResult:
+    def analyze(self, data: bytes, content_type: str, preview: bytes | None = None) -> AnalysisResult:
         started = time.perf_counter()
         timings: dict[str, float] = {}
 
@@ -104,7 +104,9 @@ class LocalImageAnalyzer:
                 )
             return value
 
-        image = stage("decode", lambda: decode(data))
+        # The stored thumbnail (480 px) serves every stage but reading text, and spares decoding
+        # the original (a 12 MP JPEG's entropy decoding costs ~30 ms at any draft scale).
+        image = stage("decode", lambda: decode_preferring(data, preview))
         colors = stage("colors", lambda: colors_of(image))
         first = first_color(image, colors)
         tags: list[Tag] = []
@@ -145,9 +147,9 @@ class LocalImageAnalyzer:
                 reader = m.shared("ocr", "default", m.TextReader)
                 regions = stage("text_find", lambda: reader.find(image.rgb))
                 if len(regions):
-                    # Text needs detail: a draft-reduced JPEG is decoded again, larger. Most photos
-                    # have no text, and for them one larger decode up front would cost more (a
-                    # 1600 px JPEG: a full-scale decode instead of a 1/4 one).
+                    # Text needs detail: a draft-reduced JPEG (or a preview's original) is decoded again,
+                    # larger. Most photos have no text, and for them one larger decode up front would cost
+                    # more (a 1600 px JPEG: a full-scale decode instead of a 1/4 one).
                     sharp = image
                     if image.reduced:
                         sharp = stage("decode_text", lambda: decode(data, longest=TEXT_SIDE))

@@ -102,6 +102,52 @@ def decode(data: bytes, *, min_side: int = DRAFT_SIDE, longest: int = 0) -> Deco
     return Decoded(rgb=rgb, opaque=opaque, original_size=original_size, reduced=im.size != (width, height))
 
 
+# Original modes whose preview (a JPEG thumbnail, flattened over white, 8-bit) has the same pixels
+# as decode() would give: alpha (the palette leaves transparent pixels out) and 16-bit/float
+# modes (scaled here, clipped by the thumbnailer) decode the original.
+_PREVIEW_MODES = frozenset({"RGB", "L", "1", "CMYK", "YCbCr", "P"})
+
+
+def decode_preferring(data: bytes, preview: bytes | None, *, min_side: int = DRAFT_SIDE) -> Decoded:
+    """decode(preview) when it is enough: both its sides at least ``min_side``, the original larger
+    and without transparency. The result keeps the original's size (upright) and is ``reduced``
+    (a re-decode of ``data`` gives more detail). Else, or when the preview is unreadable, decode(data).
+    """
+    if preview is not None:
+        small = _try_decode(preview)
+        if small is not None and min(small.original_size) >= min_side:
+            size = _plain_size(data)
+            if size is not None and max(size) > max(small.original_size):
+                return attrs.evolve(small, original_size=size, reduced=True)
+    return decode(data, min_side=min_side)
+
+
+def _try_decode(data: bytes) -> Decoded | None:
+    try:
+        return decode(data)
+    except AnalysisFailed:
+        return None
+
+
+def _plain_size(data: bytes) -> tuple[int, int] | None:
+    """The upright (width, height) from the header alone; None when it has transparency, is not
+    8-bit, or does not open (then decode() gives its own reason)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            optional_formats()
+            with Image.open(io.BytesIO(data)) as im:
+                if im.mode not in _PREVIEW_MODES or "transparency" in im.info:
+                    return None
+                width, height = im.size
+                # as exif_transpose: orientations 5-8 are quarter turns
+                if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):
+                    return height, width
+                return width, height
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return None
+
+
 def _to_rgb(im: Image.Image) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_] | None]:
     mode = im.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
