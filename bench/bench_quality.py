@@ -13,6 +13,11 @@ without "added": comparable with runs before the set grew):
 - text: any text read; a reading counts as right when it holds a labeled word;
 - color: the first color (extra["first_color"] when the analyzer gives one, else the first palette
   color) is one a person would name first.
+
+Each photo is analyzed twice, alone and with the 480 px thumbnail the upload stores (made by the
+production inspector) as its preview, as the analysis worker does; the same two lines follow for
+the preview, marked `preview=1` (BENCH_QUALITY_PREVIEW=0 leaves that out). Where the preview
+changes a photo's verdict, the photo's line says so.
 """
 
 from __future__ import annotations
@@ -20,14 +25,17 @@ from __future__ import annotations
 import importlib.resources
 import json
 import mimetypes
+import os
 import re
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from imagerepo.adapters.local import LocalImageAnalyzer
+from imagerepo.adapters.pillow_inspector import PillowImageInspector
 from imagerepo.domain.images import AnalysisResult
 
 LABELS = Path(__file__).with_name("quality_labels.json")
@@ -128,12 +136,23 @@ def score(photo: dict[str, Any], result: AnalysisResult, groups: list[Score]) ->
     return problems
 
 
+def thumbnail(inspector: PillowImageInspector, data: bytes) -> bytes:
+    """The preview as the upload stores it (the thumbnail blob)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "upload"
+        path.write_bytes(data)
+        return inspector.thumbnail(path).data
+
+
 def main() -> int:
     labels = json.loads(LABELS.read_text())
     analyzer = LocalImageAnalyzer(nsfw=False)
     analyzer.warm_up()
+    with_preview = os.environ.get("BENCH_QUALITY_PREVIEW", "1") != "0"
+    inspector = PillowImageInspector()
     started = time.perf_counter()
     scores = {"first": Score(), "all": Score()}
+    previewed = {"first": Score(), "all": Score()}
     for photo in labels["photos"]:
         data = photo_bytes(labels["sources"], photo)
         ctype = mimetypes.guess_type(photo["path"])[0] or "application/octet-stream"
@@ -144,11 +163,22 @@ def main() -> int:
         print(f"{mark}{photo['package']}:{photo['path']}: {result.description!r}")
         for p in problems:
             print(f"      {p}")
+        if with_preview:
+            small = analyzer.analyze(data, ctype, preview=thumbnail(inspector, data))
+            groups = [previewed["all"]] if photo.get("added") else [previewed["first"], previewed["all"]]
+            changed = score(photo, small, groups)
+            if changed != problems:
+                print(f"      with the preview: {small.description!r}")
+                for p in changed:
+                    print(f"        {p}")
     elapsed = time.perf_counter() - started
 
     print(f"{scores['all'].n} photos in {elapsed:.1f} s")
     print(f"enlarged set ({scores['all'].n} photos): {scores['all'].line()}")
     print(scores["first"].line())  # the first 53 photos, comparable with earlier runs
+    if with_preview:
+        print(f"enlarged set ({previewed['all'].n} photos), preview=1: {previewed['all'].line()}")
+        print(previewed["first"].line() + " preview=1")
     return 0
 
 

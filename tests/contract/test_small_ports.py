@@ -138,7 +138,7 @@ def analyzer(request: pytest.FixtureRequest) -> Any:
 def test_analyzer_describes_an_image_in_the_domains_terms(analyzer: Any, preview: bool) -> None:
     """With a preview (a smaller rendering of the same picture, as the stored thumbnail) or without."""
     assert isinstance(analyzer, ImageAnalyzer)
-    original = img.jpeg((1200, 900), (200, 40, 40))
+    original = img.jpeg((2000, 1500), (200, 40, 40))
     small = img.jpeg((480, 360), (200, 40, 40)) if preview else None
     result = analyzer.analyze(original, "image/jpeg", preview=small)
     assert isinstance(result, AnalysisResult)
@@ -148,7 +148,7 @@ def test_analyzer_describes_an_image_in_the_domains_terms(analyzer: Any, preview
     assert all(c.hex.startswith("#") and len(c.hex) == 7 for c in result.colors)
     assert sum(c.fraction for c in result.colors) <= 1.0 + 1e-6
     if "width" in result.extra:  # the original's size, not the preview's
-        assert (result.extra["width"], result.extra["height"]) == (1200, 900)
+        assert (result.extra["width"], result.extra["height"]) == (2000, 1500)
 
 
 # ------------------------------------------------------------------ AnalysisScheduler

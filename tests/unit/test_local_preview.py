@@ -79,8 +79,8 @@ def test_an_upright_preview_is_not_turned_again_and_the_size_is_the_upright_one(
 
 @pytest.mark.parametrize(
     ("original_size", "thumbnail_size"),
-    [((2000, 1500), 200), ((4000, 1000), 480), ((400, 300), 480)],
-    ids=["preview-short-side-150", "panorama-preview-120-high", "original-no-larger"],
+    [((2000, 1500), 200), ((4000, 1000), 480), ((1600, 1200), 480), ((400, 300), 480)],
+    ids=["preview-short-side-150", "panorama-preview-120-high", "original-under-4x", "original-no-larger"],
 )
 def test_a_preview_too_small_or_no_smaller_falls_back_to_the_original(
     tmp_path: Path, original_size: tuple[int, int], thumbnail_size: int
@@ -141,9 +141,9 @@ def test_a_photo_without_text_is_tagged_from_the_preview_alone(full: LocalImageA
 
 @pytest.mark.slow
 def test_text_found_on_the_preview_is_read_from_the_original(full: LocalImageAnalyzer, tmp_path: Path) -> None:
-    page = Image.new("RGB", (1600, 1200), (255, 255, 255))  # 4:3, so the preview is 480×360
-    page.paste(Image.fromarray(skimage_data.page()).convert("RGB").resize((1600, 796), Image.Resampling.BICUBIC))
-    original = jpeg_of(np.asarray(page), (1600, 1200))
+    page = Image.new("RGB", (2000, 1500), (255, 255, 255))  # 4:3, so the preview is 480×360
+    page.paste(Image.fromarray(skimage_data.page()).convert("RGB").resize((2000, 995), Image.Resampling.BICUBIC))
+    original = jpeg_of(np.asarray(page), (2000, 1500))
     preview = thumbnail(original, tmp_path)
     with pytest.raises(AnalysisFailed):  # the text stage went back to the original
         full.analyze(cut(original), "image/jpeg", preview=preview)
