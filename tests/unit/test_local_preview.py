@@ -78,6 +78,20 @@ def test_an_upright_preview_is_not_turned_again_and_the_size_is_the_upright_one(
 
 
 @pytest.mark.parametrize(
+    ("original_size", "working"),
+    [((2880, 2160), (360, 270)), ((4000, 3000), (480, 360))],
+    ids=["preview-larger-than-the-draft-decode-is-reduced", "12mp-preview-as-is"],
+)
+def test_the_stages_never_see_more_pixels_than_the_original_would_give(
+    tmp_path: Path, original_size: tuple[int, int], working: tuple[int, int]
+) -> None:
+    original = two_tone(original_size)
+    image = decode_preferring(original, thumbnail(original, tmp_path))
+    assert (image.width, image.height) == working
+    assert working <= (decode(original).width, decode(original).height)
+
+
+@pytest.mark.parametrize(
     ("original_size", "thumbnail_size"),
     [((2000, 1500), 200), ((4000, 1000), 480), ((1600, 1200), 480), ((400, 300), 480)],
     ids=["preview-short-side-150", "panorama-preview-120-high", "original-under-4x", "original-no-larger"],
