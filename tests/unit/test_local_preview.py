@@ -121,6 +121,17 @@ def test_a_transparent_original_is_decoded_not_its_preview_flattened_over_white(
     assert result.colors == analyzer.analyze(original, "image/png").colors
 
 
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_a_png_whose_orientation_follows_its_pixels_is_decoded_not_its_preview(fmt: str) -> None:
+    """A green preview of a red and blue picture shows which one was decoded."""
+    out = io.BytesIO()
+    Image.open(io.BytesIO(two_tone((2000, 1500)))).save(out, fmt)  # the PNG: no EXIF chunk before IDAT
+    green = io.BytesIO()
+    Image.new("RGB", (480, 360), (40, 200, 40)).save(green, "JPEG")
+    result = LocalImageAnalyzer(models=False).analyze(out.getvalue(), f"image/{fmt.lower()}", preview=green.getvalue())
+    assert {c.name for c in result.colors} == ({"red", "blue"} if fmt == "PNG" else {"green"})
+
+
 def test_an_unreadable_preview_is_ignored() -> None:
     original = two_tone((2000, 1500))
     analyzer = LocalImageAnalyzer(models=False)

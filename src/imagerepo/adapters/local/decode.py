@@ -120,10 +120,11 @@ def decode_preferring(data: bytes, preview: bytes | None, *, min_side: int = DRA
     Else, or when the preview is unreadable, decode(data).
     """
     if preview is not None:
-        small = _try_decode(preview)
-        if small is not None and min(small.original_size) >= min_side:
-            sizes = _plain_sizes(data, min_side)
-            if sizes is not None and max(sizes[0]) >= PREVIEW_GAIN * max(small.original_size):
+        sizes, shown = _plain_sizes(data, min_side), _plain_sizes(preview, min_side)  # headers only
+        if sizes is not None and shown is not None and min(shown[0]) >= min_side \
+                and max(sizes[0]) >= PREVIEW_GAIN * max(shown[0]):
+            small = _try_decode(preview)
+            if small is not None:
                 original, working = sizes
                 if working[0] < small.width and working[1] < small.height:
                     small = Decoded(rgb=small.resized(max(working)), opaque=None, original_size=original)
@@ -140,13 +141,16 @@ def _try_decode(data: bytes) -> Decoded | None:
 
 def _plain_sizes(data: bytes, min_side: int) -> tuple[tuple[int, int], tuple[int, int]] | None:
     """From the header alone, upright (width, height): the original's and decode()'s result's;
-    None when it has transparency, is not 8-bit, or does not open (decode() gives its reason)."""
+    None when it has transparency, is not 8-bit, does not open (decode() gives its reason), or is
+    a PNG without EXIF ahead of its pixels (its orientation is known only once it is decoded)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             optional_formats()
             with Image.open(io.BytesIO(data)) as im:
                 if im.mode not in _PREVIEW_MODES or "transparency" in im.info:
+                    return None
+                if im.format == "PNG" and "exif" not in im.info:
                     return None
                 width, height = im.size
                 if im.format == "JPEG":
