@@ -104,8 +104,9 @@ class LocalImageAnalyzer:
                 )
             return value
 
-        # The stored thumbnail (480 px) serves every stage but reading text, and spares decoding
-        # the original (a 12 MP JPEG's entropy decoding costs ~30 ms at any draft scale).
+        # The stored thumbnail (480 px) serves every stage but reading text (decoded from ``preview``,
+        # the image is ``reduced``: text is read from the original), and spares decoding a large
+        # original (a 12 MP JPEG's entropy decoding costs ~30 ms at any draft scale).
         image = stage("decode", lambda: decode_preferring(data, preview))
         colors = stage("colors", lambda: colors_of(image))
         first = first_color(image, colors)
@@ -147,9 +148,9 @@ class LocalImageAnalyzer:
                 reader = m.shared("ocr", "default", m.TextReader)
                 regions = stage("text_find", lambda: reader.find(image.rgb))
                 if len(regions):
-                    # Text needs detail: a draft-reduced JPEG (or a preview's original) is decoded again,
-                    # larger. Most photos have no text, and for them one larger decode up front would cost
-                    # more (a 1600 px JPEG: a full-scale decode instead of a 1/4 one).
+                    # Text needs detail: a draft-reduced JPEG is decoded again, larger. Most photos
+                    # have no text, and for them one larger decode up front would cost more (a
+                    # 1600 px JPEG: a full-scale decode instead of a 1/4 one).
                     sharp = image
                     if image.reduced:
                         sharp = stage("decode_text", lambda: decode(data, longest=TEXT_SIDE))
