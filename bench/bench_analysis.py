@@ -3,6 +3,12 @@
 Run with `make bench-analysis`. Ends with one `bench name=value` line per figure.
 BENCH_SCALE=tiny runs every part with a few images and runs, only to check that it works.
 
+The served path: the analysis worker passes the upload's stored 480 px thumbnail as the preview,
+which the analyzer decodes instead of the 12 MP original. Each 12 MP run analyzes the file both ways,
+alone and with its thumbnail (made by the production inspector), the order alternating run by run,
+and prints `bench analysis preview=0|1 median_ms=... median_cpu_ms=...` (CPU: this process's, all
+threads; one analysis at a time).
+
 Stage medians are over the runs in which the stage ran ("n/N"): reading text runs only on photos
 where the detector found some, so it is absent from most runs and from the overall median.
 
@@ -39,6 +45,7 @@ from skimage import data as skdata
 from imagerepo.adapters.local import LocalImageAnalyzer
 from imagerepo.adapters.local.decode import decode
 from imagerepo.adapters.local.palette import colors_of
+from imagerepo.adapters.pillow_inspector import PillowImageInspector
 from imagerepo.domain.colors import color_name, to_hex
 
 TINY = os.environ.get("BENCH_SCALE", "").lower() == "tiny"
@@ -68,6 +75,14 @@ def twelve_mp(name: str) -> bytes:
     big = np.asarray(Image.fromarray(getattr(skdata, name)()).convert("RGB").resize((4000, 3000), Image.BICUBIC))
     noise = np.random.default_rng(0).integers(-6, 7, big.shape, dtype=np.int16)
     return jpeg(np.clip(big + noise, 0, 255).astype(np.uint8))
+
+
+def thumbnail(data: bytes) -> bytes:
+    """The preview as the upload stores it (the thumbnail blob)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "upload"
+        path.write_bytes(data)
+        return PillowImageInspector().thumbnail(path).data
 
 
 def peak_rss_child(paths: list[str]) -> None:
@@ -201,22 +216,32 @@ def main() -> None:
     files = {name: twelve_mp(name) for name in PHOTOS}
     print(f"12 MP JPEGs: {', '.join(f'{n} {len(b) / 1e6:.1f} MB' for n, b in files.items())}")
 
-    # 1. Full analysis of a 12 MP JPEG.
-    for b in files.values():
+    # 1. Full analysis of a 12 MP JPEG, alone and with its thumbnail as the preview (interleaved).
+    previews = {name: thumbnail(b) for name, b in files.items()}
+    for name, b in files.items():
         analyzer.analyze(b, "image/jpeg")
-    totals: list[float] = []
-    stages: dict[str, list[float]] = {}
+        analyzer.analyze(b, "image/jpeg", preview=previews[name])
+    walls: dict[bool, list[float]] = {False: [], True: []}
+    cpus: dict[bool, list[float]] = {False: [], True: []}
+    stage_runs: dict[bool, dict[str, list[float]]] = {False: {}, True: {}}
     for i in range(RUNS_12MP):
-        b = list(files.values())[i % len(files)]
-        t = time.perf_counter()
-        result = analyzer.analyze(b, "image/jpeg")
-        totals.append((time.perf_counter() - t) * 1000)
-        for stage, ms in result.extra["timings_ms"].items():
-            stages.setdefault(stage, []).append(ms)
+        name = list(files)[i % len(files)]
+        for with_preview in (False, True) if i % 2 == 0 else (True, False):
+            t, c = time.perf_counter(), time.process_time()
+            result = analyzer.analyze(files[name], "image/jpeg", preview=previews[name] if with_preview else None)
+            walls[with_preview].append((time.perf_counter() - t) * 1000)
+            cpus[with_preview].append((time.process_time() - c) * 1000)
+            for stage, ms in result.extra["timings_ms"].items():
+                stage_runs[with_preview].setdefault(stage, []).append(ms)
+    totals = walls[False]
     median_ms = statistics.median(totals)
-    print(f"\nfull analysis, 12 MP JPEG, {RUNS_12MP} runs: median {median_ms:.1f} ms, max {max(totals):.1f} ms")
-    for stage, values in stages.items():
-        print(f"  {stage:<10} median {statistics.median(values):7.1f} ms ({len(values)}/{RUNS_12MP} runs)")
+    print(f"\nfull analysis, 12 MP JPEG, {RUNS_12MP} runs each way, interleaved:")
+    for with_preview in (False, True):
+        label = "with the 480 px thumbnail as preview" if with_preview else "the original alone"
+        ms, cpu = statistics.median(walls[with_preview]), statistics.median(cpus[with_preview])
+        print(f"  {label}: median {ms:.1f} ms wall, {cpu:.1f} ms CPU, max {max(walls[with_preview]):.1f} ms")
+        for stage, values in stage_runs[with_preview].items():
+            print(f"    {stage:<10} median {statistics.median(values):7.1f} ms ({len(values)}/{RUNS_12MP} runs)")
     for name, b in files.items():
         print(f"  {name:<10} {analyzer.analyze(b, 'image/jpeg').description}")
 
@@ -298,6 +323,9 @@ def main() -> None:
         ab_run(baseline, files)
 
     print(f"\nbench analysis_12mp_median_ms={median_ms:.1f}")
+    for with_preview in (False, True):
+        print(f"bench analysis 12mp preview={int(with_preview)} median_ms={statistics.median(walls[with_preview]):.1f}"
+              f" median_cpu_ms={statistics.median(cpus[with_preview]):.1f}")
     print(f"bench colors_speedup_vs_colorthief={speedup:.1f}")
     print(f"bench colors_speedup_vs_colorthief_same_pixels={same_pixels_speedup:.1f}")
     print(f"bench worker_images_per_s={per_s:.2f}")

@@ -18,6 +18,11 @@ photo but tuxpaint's drawn stamps, of the enlarged set (all) and, last, of the f
 - text: any text read; a reading counts as right when it holds a labeled word;
 - color: the first color (extra["first_color"] when the analyzer gives one, else the first palette
   color) is one a person would name first.
+
+Each photo is analyzed twice, alone and with the 480 px thumbnail the upload stores (made by the
+production inspector) as its preview, as the analysis worker does; the same two lines follow for
+the preview, marked `preview=1` (BENCH_QUALITY_PREVIEW=0 leaves that out). Where the preview
+changes a photo's verdict, the photo's line says so.
 """
 
 from __future__ import annotations
@@ -25,8 +30,10 @@ from __future__ import annotations
 import importlib.resources
 import json
 import mimetypes
+import os
 import re
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +42,7 @@ from typing import Any
 import qt_resources
 
 from imagerepo.adapters.local import LocalImageAnalyzer
+from imagerepo.adapters.pillow_inspector import PillowImageInspector
 from imagerepo.domain.images import AnalysisResult
 
 LABELS = Path(__file__).with_name("quality_labels.json")
@@ -140,26 +148,44 @@ def score(photo: dict[str, Any], result: AnalysisResult, groups: list[Score]) ->
     return problems
 
 
+def thumbnail(inspector: PillowImageInspector, data: bytes) -> bytes:
+    """The preview as the upload stores it (the thumbnail blob)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "upload"
+        path.write_bytes(data)
+        return inspector.thumbnail(path).data
+
+
 def main() -> int:
     labels = json.loads(LABELS.read_text())
     analyzer = LocalImageAnalyzer(nsfw=False)
     analyzer.warm_up()
+    with_preview = os.environ.get("BENCH_QUALITY_PREVIEW", "1") != "0"
+    inspector = PillowImageInspector()
     started = time.perf_counter()
-    scores = {"first": Score(), "step 11": Score(), "real": Score(), "all": Score(), "no stamps": Score()}
+    names = ("first", "step 11", "real", "all", "no stamps")
+    scores = {name: Score() for name in names}
+    previewed = {name: Score() for name in names}
     for photo in labels["photos"]:
         data = photo_bytes(labels["sources"], photo)
         ctype = mimetypes.guess_type(photo["path"])[0] or "application/octet-stream"
         result = analyzer.analyze(data, ctype)
         added = photo.get("added")
-        groups = [scores["all"]]
-        groups += [scores["real"]] if added == "quality2" else [scores["step 11"]]
-        groups += [] if added else [scores["first"]]
-        groups += [] if photo["package"] == "tuxpaint-stamps-default" else [scores["no stamps"]]
-        problems = score(photo, result, groups)
+        group_names = ["all", "real" if added == "quality2" else "step 11"]
+        group_names += [] if added else ["first"]
+        group_names += [] if photo["package"] == "tuxpaint-stamps-default" else ["no stamps"]
+        problems = score(photo, result, [scores[name] for name in group_names])
         mark = "ok " if not problems else "-- "
         print(f"{mark}{photo['package']}:{photo['path']}: {result.description!r}")
         for p in problems:
             print(f"      {p}")
+        if with_preview:
+            small = analyzer.analyze(data, ctype, preview=thumbnail(inspector, data))
+            changed = score(photo, small, [previewed[name] for name in group_names])
+            if changed != problems:
+                print(f"      with the preview: {small.description!r}")
+                for p in changed:
+                    print(f"        {p}")
     elapsed = time.perf_counter() - started
 
     print(f"{scores['all'].n} photos in {elapsed:.1f} s")
@@ -168,6 +194,12 @@ def main() -> int:
     print(f"without tuxpaint's drawn stamps ({scores['no stamps'].n} photos): {scores['no stamps'].line()}")
     print(f"enlarged set ({scores['all'].n} photos): {scores['all'].line()}")
     print(scores["first"].line())  # the first 53 photos, comparable with earlier runs
+    if with_preview:
+        print(f"step 11 set ({previewed['step 11'].n} photos), preview=1: {previewed['step 11'].line()}")
+        print(f"without tuxpaint's drawn stamps ({previewed['no stamps'].n} photos), preview=1: "
+              f"{previewed['no stamps'].line()}")
+        print(f"enlarged set ({previewed['all'].n} photos), preview=1: {previewed['all'].line()}")
+        print(previewed["first"].line() + " preview=1")
     return 0
 
 

@@ -3,11 +3,13 @@
 What it does is chosen by the image bytes: ``hang`` never returns, ``crash`` ends the process,
 ``fail`` and ``boom`` raise; anything else is described with the pid and niceness it ran at.
 ``hang:<path>`` creates the file first, so a test can wait until the stage is really running.
+The preview's sha256 (None without one) comes back in ``extra["preview"]``.
 With a ``control`` directory, every image hangs while a file named ``hang`` is in it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from pathlib import Path
@@ -22,7 +24,7 @@ class ScriptedAnalyzer:
     def __init__(self, control: Path | None = None) -> None:
         self.control = control
 
-    def analyze(self, data: bytes, content_type: str) -> AnalysisResult:
+    def analyze(self, data: bytes, content_type: str, preview: bytes | None = None) -> AnalysisResult:
         if self.control is not None and (self.control / "hang").exists():
             threading.Event().wait()
         if data.startswith(b"hang"):
@@ -40,5 +42,8 @@ class ScriptedAnalyzer:
             description=f"{len(data)} bytes of {content_type}",
             tags=(Tag("thing", 0.5),),
             colors=(Color("#112233", 1.0, "blue"),),
-            extra={"pid": os.getpid(), "nice": os.nice(0)},
+            extra={
+                "pid": os.getpid(), "nice": os.nice(0),
+                "preview": None if preview is None else hashlib.sha256(preview).hexdigest(),
+            },
         )

@@ -52,12 +52,12 @@ class TaggingAnalyzer:
     def release(self) -> None:
         self._open.set()
 
-    def analyze(self, data: bytes, content_type: str) -> Any:
+    def analyze(self, data: bytes, content_type: str, preview: bytes | None = None) -> Any:
         from imagerepo.domain.images import Tag
 
         if not self._open.wait(120):
             raise TimeoutError("the test never released the held analysis")
-        result = self.inner.analyze(data, content_type)
+        result = self.inner.analyze(data, content_type, preview)
         names = self.tags.get(hashlib.sha256(data).hexdigest(), ())
         return attrs.evolve(result, tags=tuple(Tag(n, 0.9 - i * 0.1) for i, n in enumerate(names)))
 

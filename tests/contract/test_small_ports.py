@@ -144,15 +144,21 @@ def analyzer(request: pytest.FixtureRequest) -> Any:
     return _azure()
 
 
-def test_analyzer_describes_an_image_in_the_domains_terms(analyzer: Any) -> None:
+@pytest.mark.parametrize("preview", [False, True], ids=["alone", "with-preview"])
+def test_analyzer_describes_an_image_in_the_domains_terms(analyzer: Any, preview: bool) -> None:
+    """With a preview (a smaller rendering of the same picture, as the stored thumbnail) or without."""
     assert isinstance(analyzer, ImageAnalyzer)
-    result = analyzer.analyze(img.jpeg((320, 240), (200, 40, 40)), "image/jpeg")
+    original = img.jpeg((2000, 1500), (200, 40, 40))
+    small = img.jpeg((480, 360), (200, 40, 40)) if preview else None
+    result = analyzer.analyze(original, "image/jpeg", preview=small)
     assert isinstance(result, AnalysisResult)
     assert result.analyzer == analyzer.name
     assert result.description
     assert all(0.0 <= t.confidence <= 1.0 for t in result.tags)
     assert all(c.hex.startswith("#") and len(c.hex) == 7 for c in result.colors)
     assert sum(c.fraction for c in result.colors) <= 1.0 + 1e-6
+    if "width" in result.extra:  # the original's size, not the preview's
+        assert (result.extra["width"], result.extra["height"]) == (2000, 1500)
 
 
 # ------------------------------------------------------------------ AnalysisScheduler
@@ -210,7 +216,8 @@ def test_analyzer_contract_holds_across_the_process_boundary() -> None:
 
     analyzer = ProcessImageAnalyzer(functools.partial(LocalImageAnalyzer, models=False), name="local", processes=1)
     try:
-        test_analyzer_describes_an_image_in_the_domains_terms(analyzer)
+        for preview in (False, True):
+            test_analyzer_describes_an_image_in_the_domains_terms(analyzer, preview)
         assert analyzer.pids()
     finally:
         analyzer.close()

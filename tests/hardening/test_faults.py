@@ -248,7 +248,7 @@ class HangingAnalyzer:
         self.release = threading.Event()
         self.returned = threading.Event()
 
-    def analyze(self, data: bytes, content_type: str) -> AnalysisResult:
+    def analyze(self, data: bytes, content_type: str, preview: bytes | None = None) -> AnalysisResult:
         self.release.wait(60)
         self.returned.set()
         return AnalysisResult(analyzer=self.name, description="late")

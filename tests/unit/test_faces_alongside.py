@@ -38,7 +38,7 @@ class AnalyzerThatWaitsForFaces(FakeImageAnalyzer):
         super().__init__()
         self.meeting = meeting
 
-    def analyze(self, data: bytes, content_type: str) -> AnalysisResult:
+    def analyze(self, data: bytes, content_type: str, preview: bytes | None = None) -> AnalysisResult:
         self.meeting.analysis.set()
         if not self.meeting.faces.wait(MEETING_WAIT):
             raise AnalysisFailed("the faces were not being looked for while the image was analyzed")

@@ -16,7 +16,7 @@ from tests import images as img
 class NoHash:
     name = "azure"
 
-    def analyze(self, data: bytes, content_type: str) -> AnalysisResult:
+    def analyze(self, data: bytes, content_type: str, preview: bytes | None = None) -> AnalysisResult:
         return AnalysisResult("azure", description="a photo")
 
 
@@ -34,7 +34,7 @@ def test_a_hash_already_made_is_kept_and_an_undecodable_file_is_no_failure() -> 
     class Made:
         name = "local"
 
-        def analyze(self, data: bytes, content_type: str) -> AnalysisResult:
+        def analyze(self, data: bytes, content_type: str, preview: bytes | None = None) -> AnalysisResult:
             return made
 
     assert FingerprintingAnalyzer(Made()).analyze(b"x", "image/jpeg") is made

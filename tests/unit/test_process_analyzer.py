@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import subprocess
 import sys
@@ -74,6 +75,14 @@ def hang_in_background(analyzer: ProcessImageAnalyzer, tmp_path: Path) -> tuple[
     t.start()
     wait_for(marker.exists, "the stage to start")
     return t, errors
+
+
+def test_the_preview_travels_to_the_child_with_the_image(analyzer: ProcessImageAnalyzer) -> None:
+    with_preview = analyzer.analyze(b"original", "image/jpeg", preview=b"small")
+    assert with_preview.description == "8 bytes of image/jpeg"
+    assert with_preview.extra["preview"] == hashlib.sha256(b"small").hexdigest()
+    without = analyzer.analyze(b"original", "image/jpeg")  # the same child: nothing left over
+    assert (without.extra["preview"], without.extra["pid"]) == (None, with_preview.extra["pid"])
 
 
 def test_a_hanging_stage_is_killed_with_its_process_and_the_next_image_runs_on_a_replacement(

@@ -137,6 +137,23 @@ def test_upload_lands_and_is_analyzed_off_the_request(w: World) -> None:
     assert not w.analysis.run_once()
 
 
+def test_the_analyzer_is_given_the_stored_thumbnail_as_its_preview(w: World) -> None:
+    acct = w.accounts.sign_up("alice", "correct horse")
+    image = w.images.upload(acct, "a.png", w.file(png_bytes(4, 3)))
+    assert w.analysis.run_once()
+    assert w.analyzer.previews == [w.blobs.get(image.thumbnail_key)]
+    assert w.images.get(acct, image.id).analysis.status == AnalysisStatus.DONE
+
+
+def test_an_image_whose_thumbnail_is_gone_is_still_analyzed(w: World) -> None:
+    acct = w.accounts.sign_up("alice", "correct horse")
+    image = w.images.upload(acct, "a.png", w.file(png_bytes(4, 3)))
+    w.blobs.delete(image.thumbnail_key)
+    assert w.analysis.run_once()
+    assert w.analyzer.previews == [None]
+    assert w.images.get(acct, image.id).analysis.status == AnalysisStatus.DONE
+
+
 def test_quota_and_duplicates(w: World) -> None:
     acct = w.accounts.sign_up("alice", "correct horse")
     first = w.images.upload(acct, "a.png", w.file(png_bytes(seed=1)))

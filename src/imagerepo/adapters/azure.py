@@ -121,7 +121,8 @@ class AzureVisionAnalyzer:
 
     # ------------------------------------------------------------------ the port
 
-    def analyze(self, data: bytes, content_type: str) -> AnalysisResult:
+    def analyze(self, data: bytes, content_type: str, preview: bytes | None = None) -> AnalysisResult:
+        # The preview is not used: Azure reads text too, and gets the original, fitted to its limits.
         try:
             prepared = fit_within(data, LIMITS[self.api])
         except InvalidImage as e:

@@ -471,9 +471,11 @@ class FakeImageAnalyzer:
         self.table = dict(table or {})
         self.calls = 0
         self.fail_with: Exception | None = None
+        self.previews: list[bytes | None] = []  # the preview of each call (it is not used)
 
-    def analyze(self, data: bytes, content_type: str) -> AnalysisResult:
+    def analyze(self, data: bytes, content_type: str, preview: bytes | None = None) -> AnalysisResult:
         self.calls += 1
+        self.previews.append(preview)
         if self.fail_with is not None:
             raise self.fail_with
         digest = hashlib.sha256(data).hexdigest()

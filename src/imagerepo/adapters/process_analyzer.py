@@ -46,8 +46,8 @@ def _watch_parent(parent_pid: int) -> None:
 
 
 def _child_main(fd: int, nice: int, parent_pid: int) -> None:
-    """The child's loop: the factory first, then a content type and the image bytes in, one
-    JSON reply out per image."""
+    """The child's loop: the factory first, then a content type, the image bytes and the preview
+    (empty: none) in, one JSON reply out per image."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal: the parent decides
     if nice:
         with contextlib.suppress(OSError):
@@ -61,12 +61,13 @@ def _child_main(fd: int, nice: int, parent_pid: int) -> None:
         try:
             content_type = conn.recv_bytes().decode()
             data = conn.recv_bytes()
+            preview = conn.recv_bytes() or None
         except (EOFError, OSError):
             return  # the parent closed its end: shut down
         try:
             if analyzer is None:
                 analyzer = factory()
-            reply = json.dumps({"ok": analyzer.analyze(data, content_type).to_json()}, allow_nan=False)
+            reply = json.dumps({"ok": analyzer.analyze(data, content_type, preview=preview).to_json()}, allow_nan=False)
         except AnalysisFailed as e:
             reply = json.dumps({"failed": e.message, "retryable": e.retryable, "retry_after": e.retry_after})
         except Exception as e:
@@ -120,11 +121,14 @@ class _Child:
             raise _ChildDied(self._how_it_ended()) from None
         self.ready = True
 
-    def call(self, data: bytes, content_type: str, timeout: float) -> dict[str, Any] | None:
+    def call(
+        self, data: bytes, content_type: str, timeout: float, preview: bytes | None = None
+    ) -> dict[str, Any] | None:
         """The child's reply, or None when it did not answer within ``timeout``."""
         try:
             self.conn.send_bytes(content_type.encode())
             self.conn.send_bytes(data)
+            self.conn.send_bytes(preview or b"")
             if not self.conn.poll(timeout):
                 return None
             reply: dict[str, Any] = json.loads(self.conn.recv_bytes())
@@ -204,14 +208,14 @@ class ProcessImageAnalyzer:
         with self._cond:
             return sorted(c.pid for c in self._children)
 
-    def analyze(self, data: bytes, content_type: str) -> AnalysisResult:
+    def analyze(self, data: bytes, content_type: str, preview: bytes | None = None) -> AnalysisResult:
         child = self._acquire()
         while child.ready and child.process.poll() is not None:  # died while idle: not this image's fault
             self._discard(child)
             child = self._acquire()
         try:
             child.wait_ready(self.start_timeout_seconds)
-            reply = child.call(data, content_type, self.timeout_seconds)
+            reply = child.call(data, content_type, self.timeout_seconds, preview)
         except _ChildDied as e:
             self._discard(child)
             if self._closed:

@@ -27,12 +27,12 @@ class TimeoutImageAnalyzer:
         self.timeout_seconds = timeout_seconds
         self.name = inner.name
 
-    def analyze(self, data: bytes, content_type: str) -> AnalysisResult:
+    def analyze(self, data: bytes, content_type: str, preview: bytes | None = None) -> AnalysisResult:
         future: Future[AnalysisResult] = Future()
 
         def run() -> None:
             try:
-                future.set_result(self.inner.analyze(data, content_type))
+                future.set_result(self.inner.analyze(data, content_type, preview=preview))
             except BaseException as e:
                 future.set_exception(e)
 

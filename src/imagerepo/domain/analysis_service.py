@@ -100,8 +100,9 @@ class AnalysisService:
         found: list[object] = []
         try:
             data = self._blobs.get(job.image.original_key)
+            preview = self._thumbnail(job.image)
             results: list[AnalysisResult] = []
-            calls = [lambda: results.append(self._analyzer.analyze(data, job.image.content_type))]
+            calls = [lambda: results.append(self._analyzer.analyze(data, job.image.content_type, preview=preview))]
             if self._alongside is not None:
                 calls.append(lambda: found.extend(self._find_alongside(job.image, data)))
             self._run_together(calls)
@@ -127,6 +128,15 @@ class AnalysisService:
             except Exception:
                 log.exception("faces of %s not kept", job.image.id)
         return outcome
+
+    def _thumbnail(self, image: Image) -> bytes | None:
+        """The stored thumbnail, which the analyzer may read instead of decoding the original;
+        None when it cannot be read (the analysis then decodes the original, it does not fail)."""
+        try:
+            return self._blobs.get(image.thumbnail_key)
+        except Exception:
+            log.warning("thumbnail of %s not readable; analyzing the original alone", image.id, exc_info=True)
+            return None
 
     def _find_alongside(self, image: Image, data: bytes) -> list[object]:
         assert self._alongside is not None

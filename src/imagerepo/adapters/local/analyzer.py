@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from imagerepo.adapters.imaging import allow_pixels
 from imagerepo.adapters.local import bodies
 from imagerepo.adapters.local import models as m
-from imagerepo.adapters.local.decode import TEXT_SIDE, decode
+from imagerepo.adapters.local.decode import TEXT_SIDE, decode, decode_preferring
 from imagerepo.adapters.local.describe import describe
 from imagerepo.adapters.local.palette import colors_of, first_color
 from imagerepo.adapters.local.scene import has_sky
@@ -92,7 +92,7 @@ class LocalImageAnalyzer:
         path = self._weights_path or m.default_weights()
         return m.shared("classifier", str(path), lambda: m.Classifier(path))
 
-    def analyze(self, data: bytes, content_type: str) -> AnalysisResult:
+    def analyze(self, data: bytes, content_type: str, preview: bytes | None = None) -> AnalysisResult:
         started = time.perf_counter()
         timings: dict[str, float] = {}
 
@@ -113,7 +113,10 @@ class LocalImageAnalyzer:
                 )
             return value
 
-        image = stage("decode", lambda: decode(data))
+        # The stored thumbnail (480 px) serves every stage but reading text (decoded from ``preview``,
+        # the image is ``reduced``: text is read from the original), and spares decoding a large
+        # original (a 12 MP JPEG's entropy decoding costs ~30 ms at any draft scale).
+        image = stage("decode", lambda: decode_preferring(data, preview))
         colors = stage("colors", lambda: colors_of(image))
         first = first_color(image, colors)
         tags: list[Tag] = []

@@ -102,6 +102,69 @@ def decode(data: bytes, *, min_side: int = DRAFT_SIDE, longest: int = 0) -> Deco
     return Decoded(rgb=rgb, opaque=opaque, original_size=original_size, reduced=im.size != (width, height))
 
 
+# Original modes whose preview (a JPEG thumbnail, flattened over white, 8-bit) has the same pixels
+# as decode() would give: alpha (the palette leaves transparent pixels out) and 16-bit/float
+# modes (scaled here, clipped by the thumbnailer) decode the original.
+_PREVIEW_MODES = frozenset({"RGB", "L", "1", "CMYK", "YCbCr", "P"})
+# The preview is used only for an original at least this many times its longest side: there decoding
+# the original costs the most (a JPEG at 1/4 or 1/8 scale still entropy-decodes every byte: ~30 ms
+# for 12 MP), while a smaller original decodes in a few ms and its pixels are kept.
+PREVIEW_GAIN = 4
+
+
+def decode_preferring(data: bytes, preview: bytes | None, *, min_side: int = DRAFT_SIDE) -> Decoded:
+    """decode(preview) when it is enough: both its sides at least ``min_side``, the original
+    PREVIEW_GAIN times larger and without transparency. A preview larger than decode(data) would
+    be is reduced to that size (the stages see the pixel size they always saw). The result keeps
+    the original's size (upright) and is ``reduced`` (a re-decode of ``data`` gives more detail).
+    Else, or when the preview is unreadable, decode(data).
+    """
+    if preview is not None:
+        sizes, shown = _plain_sizes(data, min_side), _plain_sizes(preview, min_side)  # headers only
+        if sizes is not None and shown is not None and min(shown[0]) >= min_side \
+                and max(sizes[0]) >= PREVIEW_GAIN * max(shown[0]):
+            small = _try_decode(preview)
+            if small is not None:
+                original, working = sizes
+                if working[0] < small.width and working[1] < small.height:
+                    small = Decoded(rgb=small.resized(max(working)), opaque=None, original_size=original)
+                return attrs.evolve(small, original_size=original, reduced=True)
+    return decode(data, min_side=min_side)
+
+
+def _try_decode(data: bytes) -> Decoded | None:
+    try:
+        return decode(data)
+    except AnalysisFailed:
+        return None
+
+
+def _plain_sizes(data: bytes, min_side: int) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """From the header alone, upright (width, height): the original's and decode()'s result's;
+    None when it has transparency, is not 8-bit, does not open (decode() gives its reason), or is
+    a PNG without EXIF ahead of its pixels (its orientation is known only once it is decoded)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            optional_formats()
+            with Image.open(io.BytesIO(data)) as im:
+                if im.mode not in _PREVIEW_MODES or "transparency" in im.info:
+                    return None
+                if im.format == "PNG" and "exif" not in im.info:
+                    return None
+                width, height = im.size
+                if im.format == "JPEG":
+                    im.draft("RGB", (min_side, min_side))  # as decode(): sets the scale, decodes nothing
+                scale = min(1.0, WORKING_SIZE / max(im.size))
+                working = max(1, round(im.size[0] * scale)), max(1, round(im.size[1] * scale))
+                # as exif_transpose: orientations 5-8 are quarter turns
+                if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):
+                    return (height, width), (working[1], working[0])
+                return (width, height), working
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return None
+
+
 def _to_rgb(im: Image.Image) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_] | None]:
     mode = im.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):

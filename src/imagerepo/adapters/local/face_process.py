@@ -44,7 +44,7 @@ class FacesAsAnalysis:
     def __init__(self, max_pixels: int | None = None) -> None:
         self._faces = LocalFaceAnalyzer(max_pixels)
 
-    def analyze(self, data: bytes, content_type: str) -> AnalysisResult:
+    def analyze(self, data: bytes, content_type: str, preview: bytes | None = None) -> AnalysisResult:
         found = self._faces.find_faces(data, content_type)
         return AnalysisResult(analyzer=self.name, extra={"faces": [finding_to_json(f) for f in found]})
 
