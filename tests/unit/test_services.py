@@ -6,6 +6,7 @@ import io
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
@@ -47,11 +48,11 @@ from tests.wiring import memory_container
 class World:
     """The domain services on the in-memory fakes, wired by the composition root itself."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, **settings: Any) -> None:
         self.tmp = tmp
         self.clock = ManualClock()
         c = memory_container(
-            Settings(data_dir=tmp, workers=0, upload_quota=3),
+            Settings(data_dir=tmp, workers=0, upload_quota=3, **settings),
             clock=self.clock, inspector=FakeImageInspector(), scheduler=RecordingScheduler(),
         )
         self.images_repo: InMemoryImageRepository = c.image_repository()
@@ -137,7 +138,16 @@ def test_upload_lands_and_is_analyzed_off_the_request(w: World) -> None:
     assert not w.analysis.run_once()
 
 
-def test_the_analyzer_is_given_the_stored_thumbnail_as_its_preview(w: World) -> None:
+def test_by_default_the_analyzer_decodes_the_original_alone(w: World) -> None:
+    acct = w.accounts.sign_up("alice", "correct horse")
+    image = w.images.upload(acct, "a.png", w.file(png_bytes(4, 3)))
+    assert w.analysis.run_once()
+    assert w.analyzer.previews == [None]
+    assert w.images.get(acct, image.id).analysis.status == AnalysisStatus.DONE
+
+
+def test_the_analyzer_is_given_the_stored_thumbnail_as_its_preview(tmp_path: Path) -> None:
+    w = World(tmp_path, analyze_thumbnail=True)
     acct = w.accounts.sign_up("alice", "correct horse")
     image = w.images.upload(acct, "a.png", w.file(png_bytes(4, 3)))
     assert w.analysis.run_once()
@@ -145,7 +155,8 @@ def test_the_analyzer_is_given_the_stored_thumbnail_as_its_preview(w: World) -> 
     assert w.images.get(acct, image.id).analysis.status == AnalysisStatus.DONE
 
 
-def test_an_image_whose_thumbnail_is_gone_is_still_analyzed(w: World) -> None:
+def test_an_image_whose_thumbnail_is_gone_is_still_analyzed(tmp_path: Path) -> None:
+    w = World(tmp_path, analyze_thumbnail=True)
     acct = w.accounts.sign_up("alice", "correct horse")
     image = w.images.upload(acct, "a.png", w.file(png_bytes(4, 3)))
     w.blobs.delete(image.thumbnail_key)

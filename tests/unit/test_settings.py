@@ -90,6 +90,7 @@ BAD_VALUES: list[tuple[str, str, str, dict[str, str]]] = [
     ("IMAGEREPO_ANALYSIS_TIMEOUT_SECONDS", "0", "1", {}),
     ("IMAGEREPO_ANALYSIS_LEASE_SECONDS", "-5", "60", {}),
     ("IMAGEREPO_ANALYSIS_PROCESSES", "two", "0", {}),
+    ("IMAGEREPO_ANALYZE_THUMBNAIL", "sometimes", "true", {}),
     ("IMAGEREPO_UPLOAD_QUOTA", "-1", "0", {}),
     ("IMAGEREPO_MAX_UPLOAD_BYTES", "50MB", "52428800", {}),
     ("IMAGEREPO_MAX_PIXELS", "1e8", "100000000", {}),

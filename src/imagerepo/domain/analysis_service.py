@@ -48,8 +48,12 @@ class AnalysisService:
         fingerprints: FingerprintRepository | None = None,
         alongside: AlongsideStep | None = None,
         run_together: RunTogether = one_after_another,
+        use_thumbnail: bool = False,
     ) -> None:
         self._queue = queue
+        # Hand the analyzer the stored thumbnail as its preview (IMAGEREPO_ANALYZE_THUMBNAIL): less
+        # CPU for large originals, slightly different results near the models' thresholds.
+        self._use_thumbnail = use_thumbnail
         self._blobs = blobs
         self._analyzer = analyzer
         self._clock = clock
@@ -100,7 +104,7 @@ class AnalysisService:
         found: list[object] = []
         try:
             data = self._blobs.get(job.image.original_key)
-            preview = self._thumbnail(job.image)
+            preview = self._thumbnail(job.image) if self._use_thumbnail else None
             results: list[AnalysisResult] = []
             calls = [lambda: results.append(self._analyzer.analyze(data, job.image.content_type, preview=preview))]
             if self._alongside is not None:

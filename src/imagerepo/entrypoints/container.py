@@ -299,6 +299,7 @@ def make_analysis_service(
         queue, blobs, analyzer, clock, lease=timedelta(seconds=settings.analysis_lease_seconds),
         fingerprints=fingerprints, alongside=FacesAlongside(people),
         run_together=ThreadsTogether(threads=max(2, settings.workers)),
+        use_thumbnail=settings.analyze_thumbnail,
     )
 
 

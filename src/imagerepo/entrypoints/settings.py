@@ -34,6 +34,7 @@ SETTINGS_VARIABLES = (
     "IMAGEREPO_S3_ADDRESSING_STYLE", "IMAGEREPO_ANALYZER",
     "AZURE_CV_ENDPOINT", "AZURE_CV_KEY", "IMAGEREPO_AZURE_API", "IMAGEREPO_LOCAL_MODELS", "IMAGEREPO_WORKERS",
     "IMAGEREPO_ANALYSIS_TIMEOUT_SECONDS", "IMAGEREPO_ANALYSIS_LEASE_SECONDS", "IMAGEREPO_ANALYSIS_PROCESSES",
+    "IMAGEREPO_ANALYZE_THUMBNAIL",
     "IMAGEREPO_UPLOAD_QUOTA",
     "IMAGEREPO_MAX_UPLOAD_BYTES", "IMAGEREPO_MAX_PIXELS", "IMAGEREPO_URL_TTL_SECONDS",
     "IMAGEREPO_SESSION_TTL_SECONDS", "IMAGEREPO_SECRET_KEY", "IMAGEREPO_TRUST_PROXY", "IMAGEREPO_TRUSTED_PROXIES",
@@ -253,6 +254,7 @@ class Settings:
     workers: int = 2
     analysis_timeout_seconds: int = 120
     analysis_lease_seconds: int = 300
+    analyze_thumbnail: bool = False
     # Child processes for local analysis: None = one per worker, 0 = in the worker's own process.
     analysis_processes: int | None = None
     local_models: bool = True
@@ -299,6 +301,7 @@ class Settings:
             workers=_int(e, "IMAGEREPO_WORKERS", 2, 0),
             analysis_timeout_seconds=_int(e, "IMAGEREPO_ANALYSIS_TIMEOUT_SECONDS", 120, 1),
             analysis_lease_seconds=_int(e, "IMAGEREPO_ANALYSIS_LEASE_SECONDS", 300, 1),
+            analyze_thumbnail=_bool(e, "IMAGEREPO_ANALYZE_THUMBNAIL", False),
             analysis_processes=(
                 _int(e, "IMAGEREPO_ANALYSIS_PROCESSES", 0, 0) if e.get("IMAGEREPO_ANALYSIS_PROCESSES", "").strip()
                 else None
