@@ -1,4 +1,4 @@
-"""CPU of the analysis' face stage: OpenCV's Haar cascade (320 px) against YuNet (512 px).
+"""CPU of the analysis' face stage: OpenCV's Haar cascade (320 px) against YuNet (bodies.FACE_SIDE).
 
 Decodes every photo of bench/quality_labels.json once as the analyzer does, then counts faces
 with both detectors, interleaved photo by photo, three rounds, and prints the process CPU time
