@@ -42,8 +42,8 @@ MIN_FACE_SCORE = 0.75
 SURE_FACE_SCORE = 0.9
 # YuNet runs on the working image at most this long. At 384 px it finds faces on the same 6 of
 # the 14 development photos with people as at 512 (the Haar cascade it replaced: 1), with fewer
-# false faces (3 against 5), for about 60% of the CPU on a 12 MP photo's 500×375 working image
-# (`python bench/bench_face_count.py`).
+# false faces (3 against 5) and less CPU: on 12 MP photos the face stage's median was 17.2-22.0 ms
+# in a quiet `make bench-analysis`, against 28.4-38.8 at 512 px in two runs before.
 FACE_SIDE = 384
 
 
