@@ -76,6 +76,18 @@ def stored(repo: Any, img: Image, quota: int = 1000) -> Image:
     return img
 
 
+def every_page(repo: Any, query: ImageQuery, max_pages: int) -> list[Image]:
+    """The images of ``query``'s pages, followed by their cursors (at most ``max_pages`` pages)."""
+    seen: list[Image] = []
+    for _ in range(max_pages):
+        page = repo.search(query)
+        seen += page.items
+        if page.next_cursor is None:
+            break
+        query = attrs.evolve(query, cursor=page.next_cursor)
+    return seen
+
+
 def ids(page: Any) -> list[str]:
     return [i.id for i in page.items]
 
@@ -424,14 +436,7 @@ def test_common_filters_page_alike_however_planned(image_repo: Any, drive_below:
         ready.append(stored(image_repo, image(owner, at=at, size=n % 4, analysis=done("a park", tags))))
     for sort in ("-uploaded_at", "size_bytes", "filename"):
         query = build_query(owner, q="park", tags=["dog", "tree"], sort=sort, limit=limit)
-        seen: list[Image] = []
-        for _ in range(len(ready)):
-            page = image_repo.search(query)
-            seen += page.items
-            if page.next_cursor is None:
-                break
-            query = attrs.evolve(query, cursor=page.next_cursor)
-        assert seen == search_all(ready, query)
+        assert every_page(image_repo, query, len(ready)) == search_all(ready, query)
 
 
 @pytest.mark.parametrize("drive_below", [0, 1, 3, 10_000])
@@ -466,14 +471,7 @@ def test_several_words_rank_alike_however_deep_the_walks(image_repo: Any, drive_
     for q, tags in (("sun june", []), ("sunset sunny", []), ("sun 2023", ["dog"]), ("june sunset sunny", []),
                     ("sunset zzz", [])):
         query = build_query(owner, q=q, tags=tags, limit=limit)
-        seen: list[Image] = []
-        for _ in range(len(ready) + 1):
-            page = image_repo.search(query)
-            seen += page.items
-            if page.next_cursor is None:
-                break
-            query = attrs.evolve(query, cursor=page.next_cursor)
-        assert seen == search_all(ready, query), q
+        assert every_page(image_repo, query, len(ready) + 1) == search_all(ready, query), q
 
 
 @pytest.mark.parametrize("limit", [1, 3, 7, 40])
@@ -491,13 +489,7 @@ def test_color_pages_match_the_reference_from_the_closest_to_the_cut_off(image_r
         at = T0 + timedelta(seconds=n % 7)
         ready.append(stored(image_repo, image(owner, at=at, analysis=done(colors=colors))))
     query = build_query(owner, color="#2040d0", limit=limit)
-    seen: list[Image] = []
-    for _ in range(len(ready) + 1):
-        page = image_repo.search(query)
-        seen += page.items
-        if page.next_cursor is None:
-            break
-        query = attrs.evolve(query, cursor=page.next_cursor)
+    seen = every_page(image_repo, query, len(ready) + 1)
     assert seen == search_all(ready, query)
     assert len(seen) > 20
 

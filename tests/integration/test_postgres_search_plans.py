@@ -8,6 +8,7 @@ color search into 160 ms (bench/bench_search.py), so the repository must not pre
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -43,6 +44,16 @@ def _image(owner: str, tags: tuple[str, ...] = ("dog",), at: datetime = T0) -> I
         uploaded_at=at,
         analysis=analysis,
     )
+
+
+def _recording(tx: Any, texts: list[str]) -> Callable[[Any], list[Any]]:
+    """A search_rows fetch on ``tx`` that keeps each statement's text in ``texts``."""
+
+    def fetch(sql: Any) -> list[Any]:
+        texts.append(sql.text)
+        return list(tx.execute(sql.text, sql.params, prepare=False).fetchall())
+
+    return fetch
 
 
 def test_repeated_searches_leave_no_prepared_statement(postgres_database: Any, postgres_dsn: str) -> None:
@@ -92,11 +103,7 @@ def test_common_filters_that_rarely_meet_are_intersected_from_owner_first_indexe
     query = build_query(owner, place="tokyo", tags=["stage"], sort="-uploaded_at")
     texts: list[str] = []
     with postgres_database.transaction(write=False) as tx:
-
-        def fetch(sql: Any) -> list[Any]:
-            texts.append(sql.text)
-            return list(tx.execute(sql.text, sql.params, prepare=False).fetchall())
-
+        fetch = _recording(tx, texts)
         rows = search_rows(query, postgres_database.dialect, fetch, drive_below=24)  # walks 3 images first
         page = texts[-1]
         assert [r["id"] for r in rows] == [i.id for i in search_all(images, query)]
@@ -192,11 +199,7 @@ def test_several_words_fill_a_page_from_their_best_score_level_without_grouping(
     query = build_query(owner, q="june 2023", limit=5)
     texts: list[str] = []
     with postgres_database.transaction(write=False) as tx:
-
-        def fetch(sql: Any) -> list[Any]:
-            texts.append(sql.text)
-            return list(tx.execute(sql.text, sql.params, prepare=False).fetchall())
-
+        fetch = _recording(tx, texts)
         rows = search_rows(query, postgres_database.dialect, fetch)
     assert [r["id"] for r in rows] == [i.id for i in search_all(images, query)][:6]
     assert not [t for t in texts if "GROUP BY" in t]
@@ -219,11 +222,7 @@ def test_a_place_among_common_filters_walks_its_own_entries_newest_first(postgre
     query = build_query(owner, place="tokyo", tags=["stage"], sort="-uploaded_at", limit=5)
     texts: list[str] = []
     with postgres_database.transaction(write=False) as tx:
-
-        def fetch(sql: Any) -> list[Any]:
-            texts.append(sql.text)
-            return list(tx.execute(sql.text, sql.params, prepare=False).fetchall())
-
+        fetch = _recording(tx, texts)
         rows = search_rows(query, postgres_database.dialect, fetch, drive_below=24)
     assert [r["id"] for r in rows] == [i.id for i in search_all(images, query)][:6]
     page = texts[-1]
@@ -255,11 +254,7 @@ def test_a_color_search_skips_the_tiers_short_of_its_page_and_reads_the_owner_fi
     query = build_query(owner, color="#1f6fb2", limit=20)
     texts: list[str] = []
     with postgres_database.transaction(write=False) as tx:
-
-        def fetch(sql: Any) -> list[Any]:
-            texts.append(sql.text)
-            return list(tx.execute(sql.text, sql.params, prepare=False).fetchall())
-
+        fetch = _recording(tx, texts)
         rows = search_rows(query, postgres_database.dialect, fetch)
         assert [r["id"] for r in rows] == [i.id for i in search_all(images, query)][:21]
         assert len(texts) == 2  # ΔE 4 finds none; 5, 6.3 and 8 are skipped; 10 fills the page
