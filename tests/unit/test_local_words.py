@@ -19,7 +19,9 @@ from PIL import Image
 
 from imagerepo.adapters.local import LocalImageAnalyzer
 from imagerepo.adapters.local import models as m
+from imagerepo.adapters.local.describe import describe
 from imagerepo.adapters.local.vocabulary import broad_words, labels, tags_from_scores, wordnet_table
+from imagerepo.domain.images import Color
 from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.settings import Settings
 from tests.photos import ERASE, LOMIRI, MONUMENTS, TUXPAINT, gcompris_photo, package_photo
@@ -47,6 +49,30 @@ def test_every_broader_word_is_a_true_wordnet_hypernym(i: int) -> None:
     # And complete: every broader word whose synset is a hypernym is given.
     expected = {w for w, b in broad.items() if b.synsets & (row.ancestors | {row.wnid[1:]})}
     assert set(row.broader) | {labels()[i].lower()} >= expected
+
+
+@given(st.integers(0, 999))
+def test_a_class_named_otherwise_in_descriptions_keeps_its_label_words(i: int) -> None:
+    """The description's name is one of the class's own WordNet names that contains the label,
+    or the label with its nearest broader word, never a word from elsewhere."""
+    row, label = wordnet_table()[1][i], labels()[i]
+    if not row.display:
+        return
+    assert set(label.lower().split()) <= set(row.display.lower().replace("(", "").replace(")", "").split())
+    assert row.display in row.keywords or row.display == f"{label} ({row.broader[0]})"
+
+
+def test_a_label_that_means_something_else_first_is_described_by_its_full_name() -> None:
+    """A monarch photo is "a monarch butterfly" (WordNet's first monarch is a sovereign); a cat is
+    still "a tabby cat", and a search for the label still finds the photo."""
+    for label, said in (("monarch", "A monarch butterfly"), ("liner", "An ocean liner"), ("organ", "A pipe organ"),
+                        ("tabby cat", "A tabby cat"), ("church", "A church"), ("crane", "A crane (bird)")):
+        probs = np.zeros(1000, np.float32)
+        probs[index_of(label)] = 0.9
+        words = tags_from_scores(probs)
+        description = describe([Color(hex="#000000", fraction=1.0, name="black")], subject=words.subject)
+        assert description.startswith(said + ","), (label, description)
+        assert label.lower() in [t.name for t in words.tags]
 
 
 def test_the_table_agrees_with_known_wordnet_facts() -> None:

@@ -55,6 +55,7 @@ class ClassWords:
     keywords: tuple[str, ...]  # other names of the class
     ancestors: frozenset[str]  # every WordNet hypernym offset
     scene: tuple[str, ...] = ()  # what photos of the class show around it (curated, not hypernyms)
+    display: str = ""  # the name a description uses when the label would mislead ("monarch butterfly")
 
 
 @attrs.frozen
@@ -89,7 +90,7 @@ def wordnet_table() -> tuple[dict[str, BroadWord], tuple[ClassWords, ...]]:
         if f[0] == "broad":
             broad[f[1]] = BroadWord(frozenset(_cells(f[2])), _cells(f[3]))
         elif f[0].isdigit():
-            rows.append(ClassWords(f[1], _cells(f[3]), _cells(f[4]), frozenset(_cells(f[5])), _cells(f[6])))
+            rows.append(ClassWords(f[1], _cells(f[3]), _cells(f[4]), frozenset(_cells(f[5])), _cells(f[6]), f[7]))
     if len(rows) != len(labels()):
         raise ValueError("imagenet_wordnet.tsv does not match imagenet_labels.txt")
     return broad, tuple(rows)
@@ -134,7 +135,7 @@ def tags_from_scores(probs: npt.NDArray[np.float32]) -> Words:
     subject: str | None = None
     top = int(order[0])
     if float(probs[top]) >= SUBJECT_THRESHOLD:
-        subject = names[top]
+        subject = rows[top].display or names[top]
     else:
         candidates = [(p, w) for w, p in summed.items() if p >= BROAD_SUBJECT]
         if candidates:
@@ -146,7 +147,7 @@ def tags_from_scores(probs: npt.NDArray[np.float32]) -> Words:
     if places:
         word = max(places, key=lambda pw: pw[0])[1]  # on a tie, the first the class lists
         setting = SETTINGS[word]
-        own = subject == names[top] and word in rows[top].scene
+        own = subject == (rows[top].display or names[top]) and word in rows[top].scene
         if own and "landscape" not in rows[top].broader:
             setting = None  # the subject says it already: never "a street sign in a street"
     return Words(ranked, subject, synonyms(tags, fine_classes), setting, own and setting is not None)
@@ -187,5 +188,6 @@ def is_worn(word: str) -> bool:
     if word.lower() in _WORN:
         return True
     index = {name.lower(): i for i, name in enumerate(labels())}
+    index.update((row.display.lower(), i) for i, row in enumerate(wordnet_table()[1]) if row.display)
     i = index.get(word.lower())
     return i is not None and bool(_WORN & set(broad_words()[i]))
