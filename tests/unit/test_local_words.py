@@ -24,7 +24,7 @@ from imagerepo.adapters.local.vocabulary import broad_words, labels, tags_from_s
 from imagerepo.domain.images import Color
 from imagerepo.entrypoints.http.app import create_app
 from imagerepo.entrypoints.settings import Settings
-from tests.photos import ERASE, LOMIRI, MONUMENTS, TUXPAINT, gcompris_photo, package_photo
+from tests.photos import ERASE, LOMIRI, MONUMENTS, MUSIC, TUXPAINT, gcompris_photo, package_photo
 from tests.wiring import memory_container
 
 skimage_data = pytest.importorskip("skimage.data")
@@ -236,6 +236,18 @@ def test_an_arch_is_a_monument(analyzer: LocalImageAnalyzer, photo: str) -> None
     result = analyzer.analyze(gcompris_photo(MONUMENTS + photo), "image/webp")
     assert "monument" in {t.name for t in result.tags[:5]}
     assert "memorial" in result.extra["keywords"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("photo", "word"), [(ERASE + "bee.webp", "insect"), (MUSIC + "middleeast.webp", "musical instrument")]
+)
+def test_a_shrunk_photo_keeps_the_detail_that_names_it(analyzer: LocalImageAnalyzer, photo: str, word: str) -> None:
+    """The classifier's input is shrunk with a box filter, not Pillow's blurring bilinear one: the
+    bee on a quince blossom is then an insect and the Middle Eastern lute a musical instrument
+    (with bilinear: a rose hip, and a broom), so searches for those words find them."""
+    result = analyzer.analyze(gcompris_photo(photo), "image/webp")
+    assert word in [t.name for t in result.tags]
 
 
 @pytest.mark.slow
