@@ -128,7 +128,7 @@ BROADER: list[tuple[str, list[str], list[str]]] = [
     ("swimwear", ["swimsuit.n.01"], ["swimsuit", "bikini"]),
     ("gun", ["gun.n.01"], ["firearm"]),
     ("shop", ["shop.n.01", "mercantile_establishment.n.01"], ["store"]),
-    ("church", ["place_of_worship.n.01"], ["temple"]),
+    ("place of worship", ["place_of_worship.n.01"], ["temple"]),  # never "church" for a mosque
     ("castle", ["castle.n.02"], []),
     ("tent", ["tent.n.01"], []),
     ("keyboard", ["keyboard.n.01"], []),

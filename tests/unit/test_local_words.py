@@ -90,6 +90,15 @@ def test_the_table_agrees_with_known_wordnet_facts() -> None:
     assert VEHICLE in rows[index_of("moped")].ancestors
 
 
+def test_a_mosque_is_a_place_of_worship_never_a_church() -> None:
+    for label in ("mosque", "stupa", "church"):
+        probs = np.zeros(1000, np.float32)
+        probs[index_of(label)] = 0.9
+        tags = [t.name for t in tags_from_scores(probs).tags]
+        assert {"place of worship", "building"} <= set(tags), (label, tags)
+        assert ("church" in tags) == (label == "church"), (label, tags)
+
+
 def test_an_insect_is_never_a_mammal() -> None:
     for i, words in enumerate(broad_words()):
         if "insect" in words:
