@@ -339,6 +339,7 @@ def main() -> int:
     # Nearest first = the broader word that covers the fewest classes first (cat before mammal).
     covers = {tag: sum(1 for w in wnids if offs & {w[1:], *chains[w]}) for tag, offs, _ in broader}
     out.append("index\twnid\tlabel\tbroader\tkeywords\tancestors\tscene\tdisplay")
+    broad_names = {tag for tag, _, _ in broader}
     shared = {k for k in (lb.lower() for lb in labels) if sum(1 for lb in labels if lb.lower() == k) > 1}
     table: list[list[str]] = []
     for i, (wnid, label) in enumerate(zip(wnids, labels, strict=True)):
@@ -351,6 +352,8 @@ def main() -> int:
         own = [word(lem) for lem in lemmas[offset]]
         keywords = [w for w in own if w.islower() or " " not in w or label_words & set(w.lower().split())]
         keywords = [k for k in dict.fromkeys(keywords) if k not in tags and k.lower() != label.lower()]
+        # Another meaning's broader word is no synonym: the amphibious vehicle is no "amphibian".
+        keywords = [k for k in keywords if k.lower() not in broad_names]
         scene_words = [w for w in scene.get(offset, []) if w not in tags]
         display = display_name(label, offset, own, index, tags, label.lower() in shared)
         cells = (tags, keywords, chain, scene_words)

@@ -99,6 +99,17 @@ def test_a_mosque_is_a_place_of_worship_never_a_church() -> None:
         assert ("church" in tags) == (label == "church"), (label, tags)
 
 
+def test_an_amphibious_vehicle_is_a_vehicle_never_an_amphibian() -> None:
+    """ImageNet calls the amphibious vehicle "amphibian"; a search for amphibians finds frogs only."""
+    vehicle, frog = np.zeros(1000, np.float32), np.zeros(1000, np.float32)
+    vehicle[index_of("amphibious vehicle")] = 0.9
+    frog[index_of("bullfrog")] = 0.9
+    words = tags_from_scores(vehicle)
+    assert "vehicle" in [t.name for t in words.tags]
+    assert "amphibian" not in [t.name for t in words.tags] + words.keywords
+    assert "amphibian" in [t.name for t in tags_from_scores(frog).tags]
+
+
 def test_an_insect_is_never_a_mammal() -> None:
     for i, words in enumerate(broad_words()):
         if "insect" in words:
