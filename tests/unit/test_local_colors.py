@@ -247,6 +247,7 @@ def c(name: str, fraction: float, hex_: str = "#808080") -> Color:
          "Two people, one wearing a jersey, mostly white."),
         ([c("white", 0.9)], {"people": 1, "subject": "clothing", "worn": True}, "A person, mostly white."),
         ([c("blue", 0.9)], {"subject": "clothing"}, "Clothing, mostly blue."),
+        ([c("olive", 0.6), c("brown", 0.4)], {"subject": "landscape"}, "A landscape, mostly olive and brown."),
         ([c("red", 0.9)], {"subject": "street sign", "text": "No  parking"},
          'A street sign reading "No parking", mostly red.'),
         ([c("red", 0.9)], {"text": "STOP"}, 'The text "STOP" on a mostly red image.'),

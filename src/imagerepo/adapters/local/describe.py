@@ -14,7 +14,7 @@ _NEUTRAL = {"black", "gray", "white"}
 # Words that take no "a" ("clothing", never "a clothing").
 _MASS = {
     "clothing", "food", "furniture", "poultry", "cattle", "swimwear", "kitchenware", "footwear",
-    "sports equipment", "snow", "water", "hay", "landscape",
+    "sports equipment", "snow", "water", "hay",
 }
 # Text this short is quoted in the sentence ("A street sign reading "STOP""); longer text after it.
 _SHORT_TEXT_WORDS = 6
