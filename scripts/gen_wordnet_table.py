@@ -177,6 +177,8 @@ SCENE: dict[str, list[str]] = {
     "bookcase.n.01": ["interior", "room"],
     "restaurant.n.01": ["interior"],
     "four-poster.n.01": ["interior", "bedroom"],
+    "pedestal.n.03": ["statue"],  # what stands on one in a photo
+    "bell_cote.n.01": ["tower"],  # WordNet's gloss: "a small bell tower"
 }
 
 
