@@ -110,6 +110,15 @@ def test_an_amphibious_vehicle_is_a_vehicle_never_an_amphibian() -> None:
     assert "amphibian" in [t.name for t in tags_from_scores(frog).tags]
 
 
+@pytest.mark.parametrize(
+    ("label", "word"), [("macaw", "parrot"), ("drake", "duck"), ("gazelle", "antelope"), ("ibex", "goat")]
+)
+def test_animals_get_the_everyday_word_people_search_for(label: str, word: str) -> None:
+    probs = np.zeros(1000, np.float32)
+    probs[index_of(label)] = 0.9
+    assert word in [t.name for t in tags_from_scores(probs).tags]
+
+
 def test_an_insect_is_never_a_mammal() -> None:
     for i, words in enumerate(broad_words()):
         if "insect" in words:
