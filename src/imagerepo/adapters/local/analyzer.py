@@ -28,6 +28,8 @@ _FACE_CONFIDENCE = 0.8
 _BODY_CONFIDENCE = 0.7
 # The sky cue (scene.has_sky) is a layout rule, not a model's score: below any confident class.
 _SKY_CONFIDENCE = 0.5
+# Text the reader kept (confident, word-like lines): tagged as Azure's analyzer tags it.
+_TEXT_CONFIDENCE = 0.8
 # IMAGEREPO_LOCAL_MODELS: "all" runs every installed model; "light" (small machines) leaves out
 # text reading, the NSFW score and the BlazePose person detector (peak RSS on bench_analysis'
 # 12 MP photos and text page, two threads: 235-255 MB light, 560-585 MB all).
@@ -169,6 +171,8 @@ class LocalImageAnalyzer:
                     text = stage("text", lambda: reader.read(sharp.rgb, regions))
         if "sky" not in {t.name for t in tags} and stage("scene", lambda: has_sky(image)):
             tags = sorted([*tags, Tag("sky", _SKY_CONFIDENCE)], key=lambda t: -t.confidence)
+        if text and "text" not in {t.name for t in tags}:
+            tags = sorted([*tags, Tag("text", _TEXT_CONFIDENCE)], key=lambda t: -t.confidence)
         extra: dict[str, Any] = {
             "width": image.original_size[0],
             "height": image.original_size[1],
