@@ -170,9 +170,9 @@ class LocalImageAnalyzer:
                         sharp = stage("decode_text", lambda: decode(data, longest=TEXT_SIDE))
                     text = stage("text", lambda: reader.read(sharp.rgb, regions))
         if "sky" not in {t.name for t in tags} and stage("scene", lambda: has_sky(image)):
-            tags = sorted([*tags, Tag("sky", _SKY_CONFIDENCE)], key=lambda t: -t.confidence)
-        if text and "text" not in {t.name for t in tags}:
-            tags = sorted([*tags, Tag("text", _TEXT_CONFIDENCE)], key=lambda t: -t.confidence)
+            tags = _with_tag(tags, Tag("sky", _SKY_CONFIDENCE))
+        if text:
+            tags = _with_tag(tags, Tag("text", _TEXT_CONFIDENCE))
         extra: dict[str, Any] = {
             "width": image.original_size[0],
             "height": image.original_size[1],
@@ -204,6 +204,13 @@ class LocalImageAnalyzer:
             extra=extra,
             fingerprint=Fingerprint(phash=phash, embedding=embedding, detail=detail),
         )
+
+
+def _with_tag(tags: list[Tag], tag: Tag) -> list[Tag]:
+    """``tags`` with ``tag`` in its place by confidence, unless a tag of that name is there."""
+    if tag.name in {t.name for t in tags}:
+        return tags
+    return sorted([*tags, tag], key=lambda t: -t.confidence)
 
 
 def _people_tags(tags: list[Tag], *, faces: int, people: int) -> list[Tag]:

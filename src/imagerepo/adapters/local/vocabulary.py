@@ -134,8 +134,9 @@ def tags_from_scores(probs: npt.NDArray[np.float32]) -> Words:
     ranked = [Tag(name, round(conf, 3)) for name, conf in sorted(tags.items(), key=lambda kv: -kv[1])]
     subject: str | None = None
     top = int(order[0])
+    top_name = rows[top].display or names[top]
     if float(probs[top]) >= SUBJECT_THRESHOLD:
-        subject = rows[top].display or names[top]
+        subject = top_name
     else:
         candidates = [(p, w) for w, p in summed.items() if p >= BROAD_SUBJECT]
         if candidates:
@@ -147,7 +148,7 @@ def tags_from_scores(probs: npt.NDArray[np.float32]) -> Words:
     if places:
         word = max(places, key=lambda pw: pw[0])[1]  # on a tie, the first the class lists
         setting = SETTINGS[word]
-        own = subject == (rows[top].display or names[top]) and word in rows[top].scene
+        own = subject == top_name and word in rows[top].scene
         if own and "landscape" not in rows[top].broader:
             setting = None  # the subject says it already: never "a street sign in a street"
     return Words(ranked, subject, synonyms(tags, fine_classes), setting, own and setting is not None)
