@@ -148,6 +148,15 @@ def score(photo: dict[str, Any], result: AnalysisResult, groups: list[Score]) ->
     return problems
 
 
+def groups_of(photo: dict[str, Any]) -> list[str]:
+    """The groups a labeled photo counts in: all, the quality2 or step 11 part, the first 53, no stamps."""
+    added = photo.get("added")
+    names = ["all", "real" if added == "quality2" else "step 11"]
+    names += [] if added else ["first"]
+    names += [] if photo["package"] == "tuxpaint-stamps-default" else ["no stamps"]
+    return names
+
+
 def thumbnail(inspector: PillowImageInspector, data: bytes) -> bytes:
     """The preview as the upload stores it (the thumbnail blob)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -170,10 +179,7 @@ def main() -> int:
         data = photo_bytes(labels["sources"], photo)
         ctype = mimetypes.guess_type(photo["path"])[0] or "application/octet-stream"
         result = analyzer.analyze(data, ctype)
-        added = photo.get("added")
-        group_names = ["all", "real" if added == "quality2" else "step 11"]
-        group_names += [] if added else ["first"]
-        group_names += [] if photo["package"] == "tuxpaint-stamps-default" else ["no stamps"]
+        group_names = groups_of(photo)
         problems = score(photo, result, [scores[name] for name in group_names])
         mark = "ok " if not problems else "-- "
         print(f"{mark}{photo['package']}:{photo['path']}: {result.description!r}")

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from bench.bench_quality import LABELS, Score, photo_bytes, score
+from bench.bench_quality import LABELS, Score, groups_of, photo_bytes, score
 from PIL import Image
 
 from imagerepo.adapters.local import LocalImageAnalyzer, efficientnet
@@ -182,11 +182,7 @@ def main() -> int:
             data = photo_bytes(labels["sources"], photo)
             ctype = mimetypes.guess_type(photo["path"])[0] or "application/octet-stream"
             result = analyzer.analyze(data, ctype)
-            added = photo.get("added")
-            g = ["all", "real" if added == "quality2" else "step 11"]
-            g += [] if added else ["first"]
-            g += [] if photo["package"] == "tuxpaint-stamps-default" else ["no stamps"]
-            problems = score(photo, result, [groups[n] for n in g])
+            problems = score(photo, result, [groups[n] for n in groups_of(photo)])
             key = photo["path"].rpartition("/")[2]
             verdicts[variant][key] = not any(p.startswith("subject") for p in problems)
             p = current["probs"]
