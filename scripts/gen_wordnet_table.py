@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -346,7 +347,7 @@ def main() -> int:
     covers = {tag: sum(1 for w in wnids if offs & {w[1:], *chains[w]}) for tag, offs, _ in broader}
     out.append("index\twnid\tlabel\tbroader\tkeywords\tancestors\tscene\tdisplay")
     broad_names = {tag for tag, _, _ in broader}
-    shared = {k for k in (lb.lower() for lb in labels) if sum(1 for lb in labels if lb.lower() == k) > 1}
+    shared = {k for k, n in Counter(lb.lower() for lb in labels).items() if n > 1}
     table: list[list[str]] = []
     for i, (wnid, label) in enumerate(zip(wnids, labels, strict=True)):
         offset = wnid[1:]
