@@ -48,6 +48,11 @@ def crop(rgb: Rgb, size: int, fov: float, resample: Image.Resampling = Image.Res
     return np.ascontiguousarray(np.asarray(im.crop((left, top, left + size, top + size))))
 
 
+def split(rgb: Rgb, down: Image.Resampling, up: Image.Resampling) -> Rgb:
+    """The production 224 px crop with one filter for shrinking and another for enlarging."""
+    return crop(rgb, 224, 0.875, down if min(rgb.shape[:2]) > 224 / 0.875 else up)
+
+
 def squash(rgb: Rgb, size: int) -> Rgb:
     return np.ascontiguousarray(np.asarray(resized(rgb, size, size)))
 
@@ -106,9 +111,6 @@ def main() -> int:
     def box_squash(r: Rgb) -> Rgb:
         f = B.BOX if min(r.shape[:2]) > 224 else B.BILINEAR
         return np.ascontiguousarray(np.asarray(resized(r, 224, 224, f)))
-
-    def split(r: Rgb, down: Image.Resampling, up: Image.Resampling) -> Rgb:
-        return crop(r, 224, 0.875, down if min(r.shape[:2]) > 224 / 0.875 else up)
 
     variants: dict[str, Callable[[Rgb], npt.NDArray[np.float32]]] = {
         "base": lambda r: run(crop(r, 224, 0.875)),
