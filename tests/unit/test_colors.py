@@ -17,6 +17,7 @@ from imagerepo.domain.colors import (
     delta_e2000,
     parse_hex,
     rgb_to_lab,
+    spoken_color_name,
     to_hex,
 )
 from imagerepo.domain.errors import InvalidQuery
@@ -137,6 +138,15 @@ def test_every_vocabulary_anchor_is_named_by_its_own_name(name: str, anchor: tup
 )
 def test_common_colors_get_the_name_people_use(rgb: tuple[int, int, int], name: str) -> None:
     assert color_name(rgb) == name
+
+
+@given(st.tuples(st.integers(0, 255), st.integers(0, 255), st.integers(0, 255)))
+def test_the_spoken_name_is_a_basic_term_of_the_vocabulary(rgb: tuple[int, int, int]) -> None:
+    name = color_name(rgb)
+    spoken = spoken_color_name(name)
+    assert spoken in COLOR_VOCABULARY
+    assert spoken not in {"olive", "navy"}  # shades people name by their basic term
+    assert spoken == name or (name, spoken) in {("olive", "green"), ("navy", "blue")}
 
 
 @given(rgbs)

@@ -247,7 +247,10 @@ def c(name: str, fraction: float, hex_: str = "#808080") -> Color:
          "Two people, one wearing a jersey, mostly white."),
         ([c("white", 0.9)], {"people": 1, "subject": "clothing", "worn": True}, "A person, mostly white."),
         ([c("blue", 0.9)], {"subject": "clothing"}, "Clothing, mostly blue."),
-        ([c("olive", 0.6), c("brown", 0.4)], {"subject": "landscape"}, "A landscape, mostly olive and brown."),
+        ([c("olive", 0.6), c("brown", 0.4)], {"subject": "landscape"}, "A landscape, mostly green and brown."),
+        # Shades of one basic term add up: olive and green leaves are green, not a second color.
+        ([c("olive", 0.4), c("brown", 0.35), c("green", 0.25)], {}, "A mostly green and brown image."),
+        ([c("navy", 0.5), c("white", 0.5)], {}, "A mostly blue and white image."),
         ([c("red", 0.9)], {"subject": "street sign", "text": "No  parking"},
          'A street sign reading "No parking", mostly red.'),
         ([c("red", 0.9)], {"text": "STOP"}, 'The text "STOP" on a mostly red image.'),

@@ -44,3 +44,11 @@ def test_a_small_bright_spot_on_a_flat_image_is_named_first() -> None:
     arr[:, :] = 128
     gray = decode(png(arr))
     assert first_color(gray, colors_of(gray)) == "gray"
+
+
+def test_olive_foliage_is_named_green_and_the_palette_keeps_olive(analyzer: LocalImageAnalyzer) -> None:
+    result = analyzer.analyze(package_photo(LOMIRI / "aitzgorri_by_Aitzol_Berasategi.jpg"), "image/jpeg")
+    assert result.colors[0].name == "olive"  # color search keeps the finer name
+    assert result.extra["first_color"] == "green"
+    assert "mostly green" in result.description
+    assert "olive" not in result.description

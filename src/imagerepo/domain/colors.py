@@ -140,6 +140,16 @@ def color_name(rgb: Sequence[int]) -> str:
     return min(_ANCHORS, key=lambda item: delta_e2000(lab, item[1]))[0]
 
 
+# Vocabulary names that are shades of a basic color term: a palette keeps them apart, but a
+# person naming a photo's color says the basic term (olive foliage is green, a navy coat blue).
+_BASIC_TERM = {"olive": "green", "navy": "blue"}
+
+
+def spoken_color_name(name: str) -> str:
+    """The basic color term a person says for a vocabulary name ("olive" -> "green")."""
+    return _BASIC_TERM.get(name, name)
+
+
 # Color search (scored in domain/ranking.py): a palette color counts within this CIE76 distance.
 COLOR_MATCH_CUTOFF = 25.0
 # How much a color's share of the image lowers (improves) its score.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from imagerepo.domain.colors import spoken_color_name
 from imagerepo.domain.images import Color
 
 # A color name is mentioned when its colors cover at least this share of the image.
@@ -22,10 +23,11 @@ _SHORT_TEXT_CHARS = 40
 
 
 def color_names(colors: Sequence[Color]) -> list[str]:
-    """Names worth saying, by total share: at most two, or one when it dominates."""
+    """Basic color terms worth saying, by total share: at most two, or one when it dominates."""
     shares: dict[str, float] = {}
     for c in colors:
-        shares[c.name] = shares.get(c.name, 0.0) + c.fraction
+        name = spoken_color_name(c.name)
+        shares[name] = shares.get(name, 0.0) + c.fraction
     ranked = sorted(shares.items(), key=lambda kv: -kv[1])
     if not ranked:
         return []

@@ -6,7 +6,7 @@ import numpy as np
 import numpy.typing as npt
 
 from imagerepo.adapters.local.decode import Decoded
-from imagerepo.domain.colors import color_name, delta_e76, rgb_to_lab, to_hex
+from imagerepo.domain.colors import color_name, delta_e76, rgb_to_lab, spoken_color_name, to_hex
 from imagerepo.domain.images import Color
 
 # Pixels the clustering looks at: enough for shares to about ±1%.
@@ -142,7 +142,8 @@ _GRID = 64
 
 def first_color(image: Decoded, colors: tuple[Color, ...]) -> str | None:
     """The color name a person says first: the palette weighted toward the middle and toward
-    saturated colors (a red bus on a gray street is red); the palette's shares stay as they are."""
+    saturated colors (a red bus on a gray street is red), named by its basic term (olive leaves
+    are green); the palette's names and shares stay as they are."""
     if not colors:
         return None
     rgb = image.rgb
@@ -161,6 +162,7 @@ def first_color(image: Decoded, colors: tuple[Color, ...]) -> str | None:
     scores: dict[str, float] = {}
     for j, c in enumerate(colors):
         seen = float(weight[nearest == j].sum()) * (1.0 + chroma[j] / _CHROMA_SCALE)
-        scores[c.name] = scores.get(c.name, 0.0) + seen
+        name = spoken_color_name(c.name)
+        scores[name] = scores.get(name, 0.0) + seen
     best = max(scores.items(), key=lambda kv: kv[1])
-    return best[0] if best[1] > 0 else colors[0].name
+    return best[0] if best[1] > 0 else spoken_color_name(colors[0].name)
