@@ -3,11 +3,13 @@
 Runs LocalImageAnalyzer in this process on every photo of bench/quality_labels.json (real photos
 shipped by packages: `make bench-quality` installs the Debian ones) and prints, per photo, what
 it got wrong, then the summaries: of the real photos quality2 added (GCompris' animals, musicians
-and monuments, "added": "quality2"), of the 76-photo set of step 11 (everything else), of every
-photo but tuxpaint's drawn stamps, of the enlarged set (all) and, last, of the first 53 photos
-(those without "added": comparable with runs before the set grew):
+and monuments, "added": "quality2"), of those gcompris2 added (GCompris' farm and world animals,
+tools, renewable energy and other objects, "added": "gcompris2"), of the 76-photo set of step 11
+(everything else), of every photo but tuxpaint's drawn stamps, of the enlarged set (all) and,
+last, of the first 53 photos (those without "added": comparable with runs before the set grew):
 
     real photos added by quality2 (N): bench quality subject=R/N ...
+    real photos added by gcompris2 (N): bench quality subject=R/N ...
     step 11 set (N photos): bench quality subject=R/N ...
     without tuxpaint's drawn stamps (N photos): bench quality subject=R/N ...
     enlarged set (N photos): bench quality subject=R/N people_precision=P ...
@@ -149,9 +151,10 @@ def score(photo: dict[str, Any], result: AnalysisResult, groups: list[Score]) ->
 
 
 def groups_of(photo: dict[str, Any]) -> list[str]:
-    """The groups a labeled photo counts in: all, the quality2 or step 11 part, the first 53, no stamps."""
+    """The groups a labeled photo counts in: all, the quality2, gcompris2 or step 11 part, the first
+    53, no stamps."""
     added = photo.get("added")
-    names = ["all", "real" if added == "quality2" else "step 11"]
+    names = ["all", {"quality2": "real", "gcompris2": "real3"}.get(added or "", "step 11")]
     names += [] if added else ["first"]
     names += [] if photo["package"] == "tuxpaint-stamps-default" else ["no stamps"]
     return names
@@ -172,7 +175,7 @@ def main() -> int:
     with_preview = os.environ.get("BENCH_QUALITY_PREVIEW", "1") != "0"
     inspector = PillowImageInspector()
     started = time.perf_counter()
-    names = ("first", "step 11", "real", "all", "no stamps")
+    names = ("first", "step 11", "real", "real3", "all", "no stamps")
     scores = {name: Score() for name in names}
     previewed = {name: Score() for name in names}
     for photo in labels["photos"]:
@@ -196,6 +199,7 @@ def main() -> int:
 
     print(f"{scores['all'].n} photos in {elapsed:.1f} s")
     print(f"real photos added by quality2 ({scores['real'].n}): {scores['real'].line()}")
+    print(f"real photos added by gcompris2 ({scores['real3'].n}): {scores['real3'].line()}")
     print(f"step 11 set ({scores['step 11'].n} photos): {scores['step 11'].line()}")
     print(f"without tuxpaint's drawn stamps ({scores['no stamps'].n} photos): {scores['no stamps'].line()}")
     print(f"enlarged set ({scores['all'].n} photos): {scores['all'].line()}")

@@ -1,6 +1,7 @@
 """Experiment: the classifier's resize filter on every tuxpaint stamp (or, with ``gcompris``, every
-photo of GCompris folders bench_quality does not read) whose file name is a class or broader word:
-larger samples, labeled by their file names only, than quality_labels.json's.
+photo of five GCompris folders) whose file name is a class or broader word: larger samples,
+labeled by their file names only, than quality_labels.json's (which took in the real photos of the
+tools and the farm and world animals later, as "gcompris2").
 
     PYTHONPATH=$PWD/src:$PWD python bench/try_stamps.py [gcompris]
 
@@ -26,7 +27,7 @@ from imagerepo.adapters.local.vocabulary import labels, not_a_person, wordnet_ta
 B = Image.Resampling
 ROOT = Path("/usr/share/tuxpaint/stamps")
 GCOMPRIS = Path("/usr/share/gcompris-qt/rcc")
-# Folders of photos named for what they show, none of them read by bench_quality.
+# Folders of photos named for what they show.
 FOLDERS = (
     "lang.rcc:gcompris/src/activities/lang/resource/words_sample",
     "categorization.rcc:gcompris/src/activities/categorization/resource/images/fishes",
