@@ -44,3 +44,4 @@ def gcompris_photo(path: str) -> bytes:
 ERASE = "erase.rcc:gcompris/src/activities/erase/resource/"  # GCompris' 33 animal photos
 MUSIC = "explore_world_music.rcc:gcompris/src/activities/explore_world_music/resource/music/"
 MONUMENTS = "categorization.rcc:gcompris/src/activities/categorization/resource/images/monuments/"
+TOOLS = "categorization.rcc:gcompris/src/activities/categorization/resource/images/tools/"

@@ -9,7 +9,7 @@ from PIL import Image
 
 from imagerepo.adapters.local import LocalImageAnalyzer
 from imagerepo.adapters.local import models as m
-from tests.photos import DARKNET, TUXPAINT, package_photo, png
+from tests.photos import DARKNET, TOOLS, TUXPAINT, gcompris_photo, package_photo, png
 
 skimage_data = pytest.importorskip("skimage.data")
 
@@ -44,6 +44,15 @@ def test_recognition_runs_only_where_the_detector_found_text(analyzer: LocalImag
     result = analyzer.analyze(png(skimage_data.chelsea()), "image/png")
     assert "text_find" in result.extra["timings_ms"]
     assert "text" not in result.extra["timings_ms"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "word"), [("multimeter2.webp", "VC160"), ("multimeter1.webp", "UT33C")])
+def test_print_on_a_photographed_object_is_read(analyzer: LocalImageAnalyzer, name: str, word: str) -> None:
+    """Photographs of multimeters (GCompris): a model name printed on a device, not a scanned page."""
+    result = analyzer.analyze(gcompris_photo(TOOLS + name), "image/webp")
+    assert word in result.text.split()
+    assert "text" in [t.name for t in result.tags]
 
 
 @pytest.mark.parametrize(
