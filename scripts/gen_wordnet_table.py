@@ -252,6 +252,11 @@ def word(lemma: str) -> str:
 # description ("television system", "church building" are stiffer, not clearer).
 KEEP_LABEL = {"church", "television"}
 
+# Labels whose last word names what the class is not (a "Madagascar cat" is a lemur, a "solar
+# dish" no dish) or that few people say for a common animal ("ice bear"): descriptions use
+# another of the class's own WordNet names (checked below); searches still find the label.
+RENAME = {"Madagascar cat": "ring-tailed lemur", "solar dish": "solar collector", "ice bear": "polar bear"}
+
 
 def display_name(label: str, offset: str, own: list[str], index: dict[str, list[str]],
                  broader: list[str], duplicate: bool) -> str:
@@ -261,8 +266,10 @@ def display_name(label: str, offset: str, own: list[str], index: dict[str, list[
     synset ("monarch" is a sovereign; the class is the butterfly) or when two classes share it
     ("crane"). Then one of the class's own names that contains the label's words and has a single
     sense says which ("monarch butterfly", "ocean liner"); failing that, a shared label gets its
-    nearest broader word ("crane (bird)").
+    nearest broader word ("crane (bird)"). RENAME's labels take its name.
     """
+    if label in RENAME:
+        return RENAME[label]
     senses = index.get(label.lower().replace(" ", "_"), [])
     misleading = bool(senses) and senses[0] != offset and label.lower() not in KEEP_LABEL
     if not (misleading or duplicate):
@@ -363,8 +370,12 @@ def main() -> int:
         keywords = [k for k in keywords if k.lower() not in broad_names]
         scene_words = [w for w in scene.get(offset, []) if w not in tags]
         display = display_name(label, offset, own, index, tags, label.lower() in shared)
+        if label in RENAME and RENAME[label] not in own:
+            errors.append(f"{RENAME[label]!r} is not a WordNet name of {label!r}'s class")
         cells = (tags, keywords, chain, scene_words)
         table.append([str(i), wnid, label, *(",".join(c) for c in cells), display])
+    if errors:
+        sys.exit("\n".join(errors))
     # A shared label that one class already renamed ("Cardigan Welsh corgi") is clear for the other.
     renamed = {r[2].lower() for r in table if r[7] and not r[7].endswith(")")}
     for r in table:
