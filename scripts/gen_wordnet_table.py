@@ -256,6 +256,9 @@ KEEP_LABEL = {"church", "television"}
 # dish" no dish) or that few people say for a common animal ("ice bear"): descriptions use
 # another of the class's own WordNet names (checked below); searches still find the label.
 RENAME = {"Madagascar cat": "ring-tailed lemur", "solar dish": "solar collector", "ice bear": "polar bear"}
+# Labels that name a thing people photograph more often, with no other WordNet name for the class:
+# said with their nearest broader word, as a shared label is ("kite (bird of prey)", not the toy).
+QUALIFY = {"kite"}
 
 
 def display_name(label: str, offset: str, own: list[str], index: dict[str, list[str]],
@@ -266,7 +269,7 @@ def display_name(label: str, offset: str, own: list[str], index: dict[str, list[
     synset ("monarch" is a sovereign; the class is the butterfly) or when two classes share it
     ("crane"). Then one of the class's own names that contains the label's words and has a single
     sense says which ("monarch butterfly", "ocean liner"); failing that, a shared label gets its
-    nearest broader word ("crane (bird)"). RENAME's labels take its name.
+    nearest broader word ("crane (bird)"), as do QUALIFY's. RENAME's labels take its name.
     """
     if label in RENAME:
         return RENAME[label]
@@ -280,7 +283,7 @@ def display_name(label: str, offset: str, own: list[str], index: dict[str, list[
             continue
         if words <= set(name.lower().split()) and len(index.get(name.lower().replace(" ", "_"), [])) == 1:
             return name
-    return f"{label} ({broader[0]})" if duplicate and broader else ""
+    return f"{label} ({broader[0]})" if (duplicate or label in QUALIFY) and broader else ""
 
 
 def resolve(sense: str, index: dict[str, list[str]]) -> str:

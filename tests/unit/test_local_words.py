@@ -67,9 +67,10 @@ def test_a_class_named_otherwise_in_descriptions_keeps_its_label_words(i: int) -
 
 
 def test_a_label_naming_what_the_class_is_not_is_described_by_another_of_its_names() -> None:
-    """A ring-tailed lemur is no cat and a solar collector no dish; the label stays searchable."""
+    """A ring-tailed lemur is no cat, a solar collector no dish and this kite a bird; the label stays
+    searchable."""
     for label, said in (("Madagascar cat", "A ring-tailed lemur"), ("solar dish", "A solar collector"),
-                        ("ice bear", "A polar bear")):
+                        ("ice bear", "A polar bear"), ("kite", "A kite (bird of prey)")):
         words = tags_from_scores(one_hot((label, 0.9)))
         description = describe([Color(hex="#000000", fraction=1.0, name="black")], subject=words.subject)
         assert description.startswith(said + ","), (label, description)
