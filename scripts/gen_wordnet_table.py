@@ -257,8 +257,9 @@ KEEP_LABEL = {"church", "television"}
 # another of the class's own WordNet names (checked below); searches still find the label.
 RENAME = {"Madagascar cat": "ring-tailed lemur", "solar dish": "solar collector", "ice bear": "polar bear"}
 # Labels that name a thing people photograph more often, with no other WordNet name for the class:
-# said with their nearest broader word, as a shared label is ("kite (bird of prey)", not the toy).
-QUALIFY = {"kite"}
+# said with their nearest broader word, as a shared label is ("kite (bird of prey)", not the toy;
+# "sorrel (horse)", not the herb).
+QUALIFY = {"kite", "sorrel"}
 
 
 def display_name(label: str, offset: str, own: list[str], index: dict[str, list[str]],

@@ -70,7 +70,8 @@ def test_a_label_naming_what_the_class_is_not_is_described_by_another_of_its_nam
     """A ring-tailed lemur is no cat, a solar collector no dish and this kite a bird; the label stays
     searchable."""
     for label, said in (("Madagascar cat", "A ring-tailed lemur"), ("solar dish", "A solar collector"),
-                        ("ice bear", "A polar bear"), ("kite", "A kite (bird of prey)")):
+                        ("ice bear", "A polar bear"), ("kite", "A kite (bird of prey)"),
+                        ("sorrel", "A sorrel (horse)")):
         words = tags_from_scores(one_hot((label, 0.9)))
         description = describe([Color(hex="#000000", fraction=1.0, name="black")], subject=words.subject)
         assert description.startswith(said + ","), (label, description)
