@@ -66,16 +66,22 @@ def test_a_class_named_otherwise_in_descriptions_keeps_its_label_words(i: int) -
         assert set(label.lower().split()) <= set(row.display.lower().replace("(", "").replace(")", "").split())
 
 
+def described(label: str) -> tuple[str, list[str]]:
+    """The description and tags of a photo the classifier is 0.9 sure shows ``label``."""
+    words = tags_from_scores(one_hot((label, 0.9)))
+    description = describe([Color(hex="#000000", fraction=1.0, name="black")], subject=words.subject)
+    return description, [t.name for t in words.tags]
+
+
 def test_a_label_naming_what_the_class_is_not_is_described_by_another_of_its_names() -> None:
     """A ring-tailed lemur is no cat, a solar collector no dish and this kite a bird; the label stays
     searchable."""
     for label, said in (("Madagascar cat", "A ring-tailed lemur"), ("solar dish", "A solar collector"),
                         ("ice bear", "A polar bear"), ("kite", "A kite (bird of prey)"),
                         ("sorrel", "A sorrel (horse)")):
-        words = tags_from_scores(one_hot((label, 0.9)))
-        description = describe([Color(hex="#000000", fraction=1.0, name="black")], subject=words.subject)
+        description, tags = described(label)
         assert description.startswith(said + ","), (label, description)
-        assert label.lower() in [t.name for t in words.tags]
+        assert label.lower() in tags
 
 
 def test_a_label_that_means_something_else_first_is_described_by_its_full_name() -> None:
@@ -83,10 +89,9 @@ def test_a_label_that_means_something_else_first_is_described_by_its_full_name()
     still "a tabby cat", and a search for the label still finds the photo."""
     for label, said in (("monarch", "A monarch butterfly"), ("liner", "An ocean liner"), ("organ", "A pipe organ"),
                         ("tabby cat", "A tabby cat"), ("church", "A church"), ("crane", "A crane (bird)")):
-        words = tags_from_scores(one_hot((label, 0.9)))
-        description = describe([Color(hex="#000000", fraction=1.0, name="black")], subject=words.subject)
+        description, tags = described(label)
         assert description.startswith(said + ","), (label, description)
-        assert label.lower() in [t.name for t in words.tags]
+        assert label.lower() in tags
 
 
 def test_the_table_agrees_with_known_wordnet_facts() -> None:
