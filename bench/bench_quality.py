@@ -150,11 +150,17 @@ def score(photo: dict[str, Any], result: AnalysisResult, groups: list[Score]) ->
     return problems
 
 
+# The parts of the set a photo belongs to (groups_of): the first 53, the step 11 set, the real
+# photos each later batch added, all, all but the drawn stamps.
+GROUPS = ("first", "step 11", "quality2", "gcompris2", "all", "no stamps")
+BATCHES = ("quality2", "gcompris2")
+
+
 def groups_of(photo: dict[str, Any]) -> list[str]:
     """The groups a labeled photo counts in: all, the quality2, gcompris2 or step 11 part, the first
     53, no stamps."""
     added = photo.get("added")
-    names = ["all", {"quality2": "real", "gcompris2": "real3"}.get(added or "", "step 11")]
+    names = ["all", added if added in BATCHES else "step 11"]
     names += [] if added else ["first"]
     names += [] if photo["package"] == "tuxpaint-stamps-default" else ["no stamps"]
     return names
@@ -175,9 +181,8 @@ def main() -> int:
     with_preview = os.environ.get("BENCH_QUALITY_PREVIEW", "1") != "0"
     inspector = PillowImageInspector()
     started = time.perf_counter()
-    names = ("first", "step 11", "real", "real3", "all", "no stamps")
-    scores = {name: Score() for name in names}
-    previewed = {name: Score() for name in names}
+    scores = {name: Score() for name in GROUPS}
+    previewed = {name: Score() for name in GROUPS}
     for photo in labels["photos"]:
         data = photo_bytes(labels["sources"], photo)
         ctype = mimetypes.guess_type(photo["path"])[0] or "application/octet-stream"
@@ -198,8 +203,8 @@ def main() -> int:
     elapsed = time.perf_counter() - started
 
     print(f"{scores['all'].n} photos in {elapsed:.1f} s")
-    print(f"real photos added by quality2 ({scores['real'].n}): {scores['real'].line()}")
-    print(f"real photos added by gcompris2 ({scores['real3'].n}): {scores['real3'].line()}")
+    for added in BATCHES:
+        print(f"real photos added by {added} ({scores[added].n}): {scores[added].line()}")
     print(f"step 11 set ({scores['step 11'].n} photos): {scores['step 11'].line()}")
     print(f"without tuxpaint's drawn stamps ({scores['no stamps'].n} photos): {scores['no stamps'].line()}")
     print(f"enlarged set ({scores['all'].n} photos): {scores['all'].line()}")

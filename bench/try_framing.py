@@ -8,7 +8,8 @@ bench_quality summaries per variant and the photos whose subject verdict changed
 
 --mass skips the analyzer and the thresholds: per variant, the probability the classifier gives
 the labeled subject (the classes whose name, broader word or synonym is an accepted word), how
-many photos of each half it raises or lowers against base, and how often the top class is right
+many photos of each part (the step 11 set, each batch of real photos) it raises or lowers against
+base, and how often the top class is right
 (at any probability, and from 0.40 on) or confidently wrong. Less noisy than subject counts, where
 one photo crossing a threshold moves the figure. Findings of issue 13's quality3 session: box
 resampling for the reduction (not for enlarging) raised it on both halves (16/6 and 15/7 photos),
@@ -25,7 +26,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from bench.bench_quality import LABELS, Score, groups_of, photo_bytes, score
+from bench.bench_quality import BATCHES, GROUPS, LABELS, Score, groups_of, photo_bytes, score
 from PIL import Image
 
 from imagerepo.adapters.local import LocalImageAnalyzer, efficientnet
@@ -178,7 +179,7 @@ def main() -> int:
         if "_orig" not in m.Classifier.__dict__:
             m.Classifier._orig = m.Classifier.probabilities_and_features  # type: ignore[attr-defined]
         m.Classifier.probabilities_and_features = patched  # type: ignore[method-assign]
-        groups = {g: Score() for g in ("step 11", "real", "all", "no stamps", "first")}
+        groups = {g: Score() for g in GROUPS}
         verdicts[variant], tops[variant] = {}, {}
         for photo in labels["photos"]:
             data = photo_bytes(labels["sources"], photo)
@@ -194,7 +195,7 @@ def main() -> int:
                 + ", ".join(f"{names[i]} {p[i]:.2f}" for i in top)
             )
         print(f"== {variant}", flush=True)
-        for n in ("step 11", "real", "no stamps", "all"):
+        for n in ("step 11", *BATCHES, "no stamps", "all"):
             print(f"   {n:9} {groups[n].line()}", flush=True)
         if variant != "base":
             for key, ok in verdicts[variant].items():
@@ -227,7 +228,7 @@ def mass(labels: Any, chosen: list[str], variants: dict[str, Any]) -> int:
             for i in range(1000)
             if names[i] in words or words & set(rows[i].broader) or words & {k.lower() for k in rows[i].keywords}
         ]
-        halves.append("real" if photo.get("added") == "quality2" else "step 11")
+        halves.append(groups_of(photo)[1])  # the step 11 set or the batch that added the photo
         for v in chosen:
             p = variants[v](rgb)
             got[v].append(float(p[classes].sum()) if classes else float("nan"))
@@ -240,7 +241,7 @@ def mass(labels: Any, chosen: list[str], variants: dict[str, Any]) -> int:
     for v in chosen:
         a = np.array(got[v])
         line = f"{v:14} mass {np.nanmean(a):.4f} top1 right {first[v]}, top>=0.4 right {sure[v][0]} wrong {sure[v][1]}"
-        for half in ("step 11", "real"):
+        for half in ("step 11", *BATCHES):
             sel = ok & (np.array(halves) == half)
             up = int(np.sum(a[sel] > base[sel] + 0.01))
             down = int(np.sum(a[sel] < base[sel] - 0.01))
