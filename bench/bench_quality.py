@@ -2,17 +2,18 @@
 
 Runs LocalImageAnalyzer in this process on every photo of bench/quality_labels.json (real photos
 shipped by packages: `make bench-quality` installs the Debian ones) and prints, per photo, what
-it got wrong, then the summaries: of the real photos quality2 added (GCompris' animals, musicians
-and monuments, "added": "quality2"), of those gcompris2 added (GCompris' farm and world animals,
-tools, renewable energy and other objects, "added": "gcompris2"), of the 76-photo set of step 11
-(everything else), of every photo but tuxpaint's drawn stamps, of the enlarged set (all) and,
-last, of the first 53 photos (those without "added": comparable with runs before the set grew):
+it got wrong, then the summaries: of the first 53 photos (those without "added": comparable with
+runs before the set grew), of the 76-photo set of step 11 (everything not added by a later batch),
+of the real photos quality2 added (GCompris' animals, musicians and monuments, "added":
+"quality2"), of those gcompris2 added (GCompris' farm and world animals, tools, renewable energy
+and other objects, "added": "gcompris2"), of every photo but tuxpaint's drawn stamps and, last,
+of the whole set:
 
+    first 53 photos: bench quality subject=R/N ...
+    step 11 set (N photos): bench quality subject=R/N ...
     real photos added by quality2 (N): bench quality subject=R/N ...
     real photos added by gcompris2 (N): bench quality subject=R/N ...
-    step 11 set (N photos): bench quality subject=R/N ...
     without tuxpaint's drawn stamps (N photos): bench quality subject=R/N ...
-    enlarged set (N photos): bench quality subject=R/N people_precision=P ...
     bench quality subject=R/N people_precision=P people_recall=R text_precision=P text_recall=R color=R/N
 
 - subject: an accepted subject word is among the top-5 tags or in the description;
@@ -22,8 +23,9 @@ last, of the first 53 photos (those without "added": comparable with runs before
   color) is one a person would name first.
 
 Each photo is analyzed twice, alone and with the 480 px thumbnail the upload stores (made by the
-production inspector) as its preview, as the analysis worker does; the same two lines follow for
-the preview, marked `preview=1` (BENCH_QUALITY_PREVIEW=0 leaves that out). Where the preview
+production inspector) as its preview, as the analysis worker does; the preview's summaries come
+first, marked `preview=1` (BENCH_QUALITY_PREVIEW=0 leaves them out), so that the last line is
+always the whole set analyzed as uploaded. Where the preview
 changes a photo's verdict, the photo's line says so.
 """
 
@@ -174,6 +176,19 @@ def thumbnail(inspector: PillowImageInspector, data: bytes) -> bytes:
         return inspector.thumbnail(path).data
 
 
+def summaries(scores: dict[str, Score], mark: str) -> None:
+    """One line per part of the set; the whole set last, as the bare `bench quality` line."""
+    print(f"first 53 photos{mark}: {scores['first'].line()}")
+    print(f"step 11 set ({scores['step 11'].n} photos){mark}: {scores['step 11'].line()}")
+    for added in BATCHES:
+        print(f"real photos added by {added} ({scores[added].n}){mark}: {scores[added].line()}")
+    print(f"without tuxpaint's drawn stamps ({scores['no stamps'].n} photos){mark}: {scores['no stamps'].line()}")
+    if mark:
+        print(f"all {scores['all'].n} photos{mark}: {scores['all'].line()}")
+    else:
+        print(scores["all"].line())
+
+
 def main() -> int:
     labels = json.loads(LABELS.read_text())
     analyzer = LocalImageAnalyzer(nsfw=False)
@@ -203,18 +218,9 @@ def main() -> int:
     elapsed = time.perf_counter() - started
 
     print(f"{scores['all'].n} photos in {elapsed:.1f} s")
-    for added in BATCHES:
-        print(f"real photos added by {added} ({scores[added].n}): {scores[added].line()}")
-    print(f"step 11 set ({scores['step 11'].n} photos): {scores['step 11'].line()}")
-    print(f"without tuxpaint's drawn stamps ({scores['no stamps'].n} photos): {scores['no stamps'].line()}")
-    print(f"enlarged set ({scores['all'].n} photos): {scores['all'].line()}")
-    print(scores["first"].line())  # the first 53 photos, comparable with earlier runs
     if with_preview:
-        print(f"step 11 set ({previewed['step 11'].n} photos), preview=1: {previewed['step 11'].line()}")
-        print(f"without tuxpaint's drawn stamps ({previewed['no stamps'].n} photos), preview=1: "
-              f"{previewed['no stamps'].line()}")
-        print(f"enlarged set ({previewed['all'].n} photos), preview=1: {previewed['all'].line()}")
-        print(previewed["first"].line() + " preview=1")
+        summaries(previewed, " preview=1")
+    summaries(scores, "")
     return 0
 
 
