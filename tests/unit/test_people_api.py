@@ -182,3 +182,21 @@ def test_a_face_is_moved_or_taken_out_and_a_person_hidden(env: Env) -> None:
     assert r.json()["hidden"] is True
     assert grace["id"] not in [p["id"] for p in people(env, auth)]
     assert env.client.get(f"/api/v1/people/{grace['id']}", headers=auth).status_code == 200
+
+
+def test_face_crop_links_last_as_long_as_the_configured_url_lifetime(tmp_path: Path) -> None:
+    """IMAGEREPO_URL_TTL_SECONDS sets every temporary URL's lifetime, the face crops' too."""
+    faces, clock = ScriptedFaceAnalyzer(), ManualClock()
+    settings = Settings(data_dir=tmp_path, workers=0, upload_quota=50, local_models=False, url_ttl_seconds=60)
+    container = memory_container(settings, clock=clock, face_analyzer=faces)
+    with TestClient(create_app(container)) as client:
+        env = Env(client, container, faces)
+        auth = signup(client)
+        shot = env.photo(auth, finding(1, 1))
+        [person] = people(env, auth)
+        image_url = client.get(f"/api/v1/images/{shot['id']}", headers=auth).json()["url"]
+        clock.advance(59)
+        assert client.get(person["cover_url"]).status_code == 200
+        clock.advance(2)
+        assert client.get(image_url).status_code == 404
+        assert client.get(person["cover_url"]).status_code == 404

@@ -354,6 +354,14 @@ def make_image_service(
     )
 
 
+def make_people_service(
+    people: PeopleRepository, accounts: AccountRepository, blobs: BlobStore, faces: FaceAnalyzer, clock: Clock,
+    settings: Settings,
+) -> PeopleService:
+    # Face crops are biometric: their links last no longer than any other temporary URL.
+    return PeopleService(people, accounts, blobs, faces, clock, url_ttl=timedelta(seconds=settings.url_ttl_seconds))
+
+
 def numpy_similarity_index(fingerprints: FingerprintRepository) -> SimilarityIndex:
     return NumpySimilarityIndex(fingerprints)
 
@@ -395,7 +403,7 @@ class Container(containers.DeclarativeContainer):
     )
     face_analyzer: providers.Provider[FaceAnalyzer] = providers.Resource(open_face_analyzer, settings)
     people_service = providers.Singleton(
-        PeopleService, people_repository, account_repository, blob_store, face_analyzer, clock
+        make_people_service, people_repository, account_repository, blob_store, face_analyzer, clock, settings
     )
 
     # The image repository is also the AnalysisQueue: both ports share one store.
