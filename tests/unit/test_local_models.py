@@ -278,3 +278,19 @@ def test_models_run_in_the_analysis_process_not_in_the_caller() -> None:
     assert result.extra["timings_ms"]["tags"] > 0  # the classifier ran, over there
     assert len(children) == 1
     assert children[0] != os.getpid()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("profile", ["all", "light"])
+@pytest.mark.parametrize("size", [(10_000, 10), (10, 10_000), (65_000, 2)])
+def test_a_sliver_of_an_image_is_analyzed_not_failed(profile: str, size: tuple[int, int]) -> None:
+    """A banner 1000 times wider than tall shrinks to under a pixel at the models' working sizes:
+    each stage sees nothing there, and the colors still come back (it failed with an OpenCV error)."""
+    w, h = size
+    stripes = np.zeros((h, w, 3), dtype=np.uint8)
+    stripes[..., 2] = 200  # blue
+    stripes[:, : w // 2, 0] = 220  # left half magenta
+    result = LocalImageAnalyzer(profile=profile).analyze(png(stripes), "image/png")
+    assert result.colors
+    assert result.text == ""
+    assert "person" not in names(result)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -234,6 +235,20 @@ def test_retryable_failures_back_off_then_fail_with_reason(w: World) -> None:
     analysis = w.images.get(acct, image.id).analysis
     assert analysis.status == AnalysisStatus.FAILED
     assert "rate limited" in analysis.error
+
+
+def test_a_failed_analysis_is_logged_for_the_operator_with_its_reason(
+    w: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    acct = w.accounts.sign_up("alice", "correct horse")
+    image = w.images.upload(acct, "a.png", w.file(png_bytes()))
+    w.analyzer.fail_with = AnalysisFailed("text stage failed: bad size", retryable=False)
+    with caplog.at_level(logging.INFO, logger="imagerepo.domain.analysis_service"):
+        assert w.analysis.run_once()
+    [record] = [r for r in caplog.records if r.name == "imagerepo.domain.analysis_service"]
+    assert record.levelno == logging.WARNING
+    assert image.id in record.getMessage()
+    assert "text stage failed: bad size" in record.getMessage()
 
 
 def test_reanalysis_discards_a_stale_result(w: World) -> None:

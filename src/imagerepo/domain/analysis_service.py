@@ -162,7 +162,10 @@ class AnalysisService:
             if retry_after is not None:
                 delay = max(delay, retry_after)
             retried = self._queue.retry_analysis(job, now + timedelta(seconds=delay), reason)
+            log.info("analysis of %s will be retried in %.0f s: %s", job.image.id, delay, reason)
             return AnalysisStatus.PENDING.value if retried else SUPERSEDED
         if retryable:
             reason = f"{reason} (gave up after {job.attempts} attempts)"
+        # The owner sees the reason on the image; an operator sees it here.
+        log.warning("analysis of %s failed: %s", job.image.id, reason)
         return self._record(job, Analysis.failed(analyzer, reason, now))

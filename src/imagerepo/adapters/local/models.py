@@ -129,7 +129,7 @@ class FaceDetector:
 
         h, w = rgb.shape[:2]
         scale = min(1.0, self.WORKING_SIZE / max(h, w))
-        small = cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        small = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
         gray = cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
         side = max(24, min(gray.shape) // 8)
         with self._lock:
@@ -159,7 +159,7 @@ class PeopleDetector:
 
         h, w = rgb.shape[:2]
         scale = min(1.0, self.WORKING_SIZE / max(h, w))
-        small = cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        small = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
         gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
         if min(gray.shape) < 128:  # smaller than one detection window
             return 0
@@ -227,7 +227,7 @@ class TextReader:
 
         h, w = rgb.shape[:2]
         scale = min(1.0, self.DETECT_SIZE / max(h, w))
-        small = cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        small = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
         sh, sw = small.shape[:2]
         th, tw = round(sh / 32) * 32, round(sw / 32) * 32
         if th == 0 or tw == 0:  # too thin for the network
