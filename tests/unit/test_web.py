@@ -278,8 +278,10 @@ def test_detail_reanalyze_and_delete_with_confirmation(env: tuple[TestClient[Any
     detail = client.get(f"/images/{image_id}").text
     assert "Open the original" in detail
     assert "An image." in detail
-    original = re.search(r'<img src="([^"]+)"', detail).group(1).replace("&amp;", "&")  # type: ignore[union-attr]
-    assert original == client.get(f"/api/v1/images/{image_id}").json()["url"]  # the temporary URL
+    shown = re.search(r'<img src="([^"]+)"', detail).group(1)  # type: ignore[union-attr]
+    r = client.get(shown, follow_redirects=False)
+    assert r.status_code == 307
+    assert r.headers["location"] == client.get(f"/api/v1/images/{image_id}").json()["url"]  # a fresh temporary URL
 
     token = csrf(client, f"/images/{image_id}")
     client.post(f"/images/{image_id}/analysis", data={"_csrf_token": token})
@@ -300,7 +302,8 @@ def test_another_users_image_is_not_found(client: TestClient[Any]) -> None:
     image_id = re.search(r'id="card-([^"]+)"', client.get("/gallery").text).group(1)  # type: ignore[union-attr]
     client.post("/signout", data={"_csrf_token": csrf(client, "/gallery")})
     sign_up(client, "bob")
-    for path in (f"/images/{image_id}", f"/images/{image_id}/delete", f"/images/{image_id}/card"):
+    for path in (f"/images/{image_id}", f"/images/{image_id}/delete", f"/images/{image_id}/card",
+                 f"/images/{image_id}/thumbnail", f"/images/{image_id}/original", f"/images/{image_id}/view"):
         r = client.get(path)
         assert r.status_code == 404
         assert "There is no such image" in r.text
@@ -554,3 +557,61 @@ def test_a_form_upload_is_hashed_as_it_is_written_and_the_decode_is_handed_that_
     assert handed[-1] == truth  # the validating decode takes the hash the form's copy computed
     alice = container.account_repository().get_by_username("alice")
     assert container.image_repository().find_by_sha256(alice.id, truth) is not None
+
+
+def test_a_page_left_open_past_the_url_lifetime_still_loads_its_images(tmp_path: Path) -> None:
+    """Pages link images through redirects that sign a fresh URL when the browser asks, so lazy
+    thumbnails scrolled to after 30 minutes, and "Open the original", still work."""
+    clock = ManualClock()
+    settings = Settings(data_dir=tmp_path, workers=0, upload_quota=3, url_ttl_seconds=60)
+    with TestClient(create_app(memory_container(settings, clock=clock))) as client:
+        sign_up(client)
+        upload(client, ("cat.png", img.png(), "image/png"))
+        gallery = client.get("/gallery").text
+        image_id = re.search(r'id="card-([^"]+)"', gallery).group(1)  # type: ignore[union-attr]
+        detail = client.get(f"/images/{image_id}").text
+        links = [re.search(r'<img src="([^"]+)"[^>]*loading="lazy"', gallery).group(1),  # type: ignore[union-attr]
+                 re.search(r'href="([^"]+)"[^>]*>Open the original', detail).group(1)]  # type: ignore[union-attr]
+        clock.advance(3600)
+        for link in links:
+            r = client.get(link)  # follows the redirect
+            assert r.status_code == 200, link
+        assert client.get(links[1]).content == img.png()
+
+
+def test_a_heic_photo_is_shown_by_its_thumbnail_and_its_original_stays_a_download(tmp_path: Path) -> None:
+    """Browsers other than Safari cannot show HEIC: the detail page shows the JPEG thumbnail."""
+    pillow_heif = pytest.importorskip("pillow_heif")
+    import io
+
+    from PIL import Image
+
+    pillow_heif.register_heif_opener()
+    out = io.BytesIO()
+    Image.new("RGB", (96, 64), (20, 160, 60)).save(out, "HEIF")
+    with TestClient(create_app(memory_container(Settings(data_dir=tmp_path, workers=0)))) as client:
+        sign_up(client)
+        upload(client, ("IMG_0001.HEIC", out.getvalue(), "image/heic"))
+        image_id = re.search(r'id="card-([^"]+)"', client.get("/gallery").text).group(1)  # type: ignore[union-attr]
+        shown = re.search(r'<img src="([^"]+)"', client.get(f"/images/{image_id}").text).group(1)  # type: ignore[union-attr]
+        r = client.get(shown)
+        assert r.status_code == 200
+        assert Image.open(io.BytesIO(r.content)).format in ("JPEG", "WEBP", "PNG")
+        assert client.get(f"/images/{image_id}/original").content == out.getvalue()
+
+
+def test_the_upload_form_offers_and_names_every_accepted_format(client: TestClient[Any]) -> None:
+    from imagerepo.adapters.codecs import accepted_content_types
+
+    accepted = accepted_content_types()
+    assert "image/heic" in accepted  # `make` installs pillow-heif
+    sign_up(client)
+    gallery = client.get("/gallery").text
+    picker = re.search(r'<input id="file"[^>]*accept="([^"]+)"', gallery).group(1)  # type: ignore[union-attr]
+    assert picker.split(",") == list(accepted)
+    assert "HEIC" in text_of(gallery)
+    assert "HEIC" in text_of(upload(client, ("notes.jpg", img.TEXT, "image/jpeg")).text)
+    r = client.post("/api/v1/images", files={"file": ("notes.jpg", img.TEXT, "image/jpeg")})
+    assert r.status_code == 415
+    assert r.json()["error"]["details"]["accepted"] == list(accepted)
+    assert "HEIC" in r.json()["error"]["message"]

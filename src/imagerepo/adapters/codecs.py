@@ -8,6 +8,16 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+_OPTIONAL_CONTENT_TYPES = {"HEIF": "image/heic", "AVIF": "image/avif"}
+
+
+def accepted_content_types() -> tuple[str, ...]:
+    """What an upload may be on this installation: the four web formats and the optional ones
+    whose decoders are installed."""
+    from imagerepo.domain.images import ACCEPTED_CONTENT_TYPES
+
+    return (*ACCEPTED_CONTENT_TYPES, *(_OPTIONAL_CONTENT_TYPES[f] for f in optional_formats()))
+
 
 @lru_cache(maxsize=1)
 def optional_formats() -> tuple[str, ...]:

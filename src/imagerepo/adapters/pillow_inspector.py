@@ -23,7 +23,7 @@ from imagerepo.adapters.codecs import optional_formats
 from imagerepo.adapters.imaging import allow_pixels
 from imagerepo.adapters.perceptual_hash import phash_of_image
 from imagerepo.domain.errors import Busy, InvalidImage, UnsupportedMediaType
-from imagerepo.domain.images import InspectedImage
+from imagerepo.domain.images import InspectedImage, format_names
 from imagerepo.domain.photos import PhotoInfo
 from imagerepo.ports.image_inspector import Thumbnail
 
@@ -220,8 +220,9 @@ class PillowImageInspector:
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 im = Image.open(fp, formats=self.formats)
         except UnidentifiedImageError as e:
+            accepted = self.accepted_content_types()
             raise UnsupportedMediaType(
-                "This file is not an image in an accepted format (JPEG, PNG, GIF, WebP)."
+                f"This file is not an image in an accepted format ({format_names(accepted)}).", accepted
             ) from e
         except Image.DecompressionBombError as e:
             raise InvalidImage(f"The image has too many pixels (limit {self.max_pixels}).") from e
@@ -240,7 +241,7 @@ class PillowImageInspector:
         """A JPEG's description from its header alone (its EXIF comes before the pixels), with
         ``sha256`` empty; None for other formats, whose metadata may follow the pixel data."""
         if path.stat().st_size == 0:
-            raise UnsupportedMediaType("The file is empty.")
+            raise UnsupportedMediaType("The file is empty.", self.accepted_content_types())
         im, fp = self._open(path)
         try:
             if im.format != "JPEG":
@@ -261,7 +262,7 @@ class PillowImageInspector:
         kept for the :meth:`thumbnail` call that follows on the same file.
         """
         if path.stat().st_size == 0:
-            raise UnsupportedMediaType("The file is empty.")
+            raise UnsupportedMediaType("The file is empty.", self.accepted_content_types())
         photo = self._photos.take(path)  # what probe() read from this very file, if it did
         im, fp = self._open(path, hashing=sha256 is None)
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +16,14 @@ from imagerepo.domain.similarity import Embedding, Fingerprint
 
 # Formats accepted for upload; HEIC/AVIF join when their codecs are installed.
 ACCEPTED_CONTENT_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+_FORMAT_NAMES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF", "image/webp": "WebP",
+                 "image/heic": "HEIC", "image/avif": "AVIF"}
+
+
+def format_names(content_types: Sequence[str]) -> str:
+    """The formats as a person reads them: "JPEG, PNG, GIF, WebP or HEIC"."""
+    names = [_FORMAT_NAMES.get(t, t.partition("/")[2].upper()) for t in content_types]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 class AnalysisStatus(enum.StrEnum):

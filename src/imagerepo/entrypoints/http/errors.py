@@ -13,6 +13,7 @@ from litestar.response import Redirect, Template
 from litestar.types import ExceptionHandlersMap
 
 from imagerepo.domain import errors as E
+from imagerepo.domain.images import format_names
 from imagerepo.entrypoints.http.schemas import ErrorBody, ErrorOut
 from imagerepo.entrypoints.http.security import content_security_policy
 from imagerepo.entrypoints.presenters import filesize
@@ -75,7 +76,7 @@ def wants_page(request: Request[Any, Any, Any]) -> bool:
 def plain_message(exc: E.DomainError) -> str:
     """What an upload error means to a person; the JavaScript in pages/static/app.js says the same."""
     if isinstance(exc, E.UnsupportedMediaType):
-        return "This file is not an image. Choose a JPEG, PNG, GIF or WebP photo."
+        return f"This file is not an image. Choose a {format_names(exc.details.get('accepted') or [])} photo."
     if isinstance(exc, E.QuotaExceeded):
         return f"You have reached your limit of {exc.limit} images — delete one to upload more."
     if isinstance(exc, E.DuplicateImage):

@@ -40,6 +40,39 @@ def detail(image_id: FromPath[str], viewer: NamedDependency[Auth | None],
                 similar=similar)
 
 
+# What browsers display inline; other accepted formats (HEIC) are shown by their JPEG thumbnail.
+BROWSER_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp", "image/avif"})
+
+
+def _fresh(url: str) -> Redirect:
+    return Redirect(url, status_code=307, headers={"Cache-Control": "no-store"})
+
+
+@get("/images/{image_id:str}/thumbnail", sync_to_thread=True)
+def thumbnail(image_id: FromPath[str], viewer: NamedDependency[Auth | None],
+              images: NamedDependency[ImageService]) -> Redirect:
+    """The thumbnail through a fresh temporary URL: a page left open past the URLs' lifetime still
+    loads the thumbnails its visitor scrolls to."""
+    image = images.get(signed_in(viewer), image_id)
+    return _fresh(images.urls(image).thumbnail_url)
+
+
+@get("/images/{image_id:str}/original", sync_to_thread=True)
+def original(image_id: FromPath[str], viewer: NamedDependency[Auth | None],
+             images: NamedDependency[ImageService]) -> Redirect:
+    image = images.get(signed_in(viewer), image_id)
+    return _fresh(images.urls(image).url)
+
+
+@get("/images/{image_id:str}/view", sync_to_thread=True)
+def view(image_id: FromPath[str], viewer: NamedDependency[Auth | None],
+         images: NamedDependency[ImageService]) -> Redirect:
+    """What the detail page shows: the original, or its thumbnail when browsers cannot show the format."""
+    image = images.get(signed_in(viewer), image_id)
+    urls = images.urls(image)
+    return _fresh(urls.url if image.content_type in BROWSER_IMAGE_TYPES else urls.thumbnail_url)
+
+
 @get("/images/{image_id:str}/card", sync_to_thread=True)
 def card_fragment(image_id: FromPath[str], viewer: NamedDependency[Auth | None],
                   images: NamedDependency[ImageService]) -> Template:
@@ -74,4 +107,4 @@ def reanalyze(image_id: FromPath[str], viewer: NamedDependency[Auth | None],
     return Redirect(f"/images/{image_id}", status_code=303)
 
 
-ROUTES = [detail, card_fragment, analysis_panel, confirm_delete, delete, reanalyze]
+ROUTES = [detail, thumbnail, original, view, card_fragment, analysis_panel, confirm_delete, delete, reanalyze]

@@ -13,6 +13,8 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
+from imagerepo.adapters.codecs import accepted_content_types
+from imagerepo.domain.images import format_names
 from imagerepo.entrypoints.http.errors import PAGE
 from imagerepo.entrypoints.http.pages import account, auth, duplicates, gallery, image, people, pwa, upload
 from imagerepo.entrypoints.http.security import page_security
@@ -32,6 +34,9 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=True)
     env.filters["filesize"] = filesize
     env.filters["when"] = _when
+    accepted = accepted_content_types()  # the upload form offers what this installation reads
+    env.globals["accepted_types"] = ",".join(accepted)
+    env.globals["accepted_names"] = format_names(accepted)
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(env))
 
 

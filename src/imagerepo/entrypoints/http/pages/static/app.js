@@ -10,7 +10,7 @@
     var err = (body && body.error) || {};
     var details = err.details || {};
     switch (err.code) {
-      case "unsupported_media_type": return "This file is not an image. Choose a JPEG, PNG, GIF or WebP photo.";
+      case "unsupported_media_type": return "This file is not an image. Choose a " + formatNames(details.accepted) + " photo.";
       case "quota_exceeded": return "You have reached your limit of " + details.limit + " images — delete one to upload more.";
       case "duplicate_image": return "You have already uploaded this exact image.";
       case "too_large": return "This file is too large: the limit is " + formatSize(details.limit_bytes || maxBytes) + ".";
@@ -21,6 +21,14 @@
     if (status === 413) return "This file is too large: the limit is " + formatSize(maxBytes) + ".";
     if (status === 0) return "The connection was lost; nothing was saved. Try again.";
     return err.message || "The upload failed (HTTP " + status + ").";
+  }
+
+  var FORMAT_NAMES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF", "image/webp": "WebP",
+                      "image/heic": "HEIC", "image/avif": "AVIF"};
+  function formatNames(types) {  // as domain.images.format_names says them
+    var names = (types && types.length ? types : ["image/jpeg", "image/png", "image/gif", "image/webp"])
+      .map(function (t) { return FORMAT_NAMES[t] || String(t).split("/")[1].toUpperCase(); });
+    return names.length === 1 ? names[0] : names.slice(0, -1).join(", ") + " or " + names[names.length - 1];
   }
 
   function formatSize(n) {
