@@ -156,8 +156,11 @@ def test_the_web_ui_signs_out_everywhere(client: TestClient[Any]) -> None:
     elsewhere = sign_in(client)
     client.post("/signin", data={"_csrf_token": csrf(client, "/signin"), "username": "alice", "password": PASSWORD})
     gallery = client.get("/gallery")
-    assert "End every session" in gallery.text
-    r = client.post("/signout", data={"_csrf_token": csrf(client, "/gallery"), "everywhere": "1"},
+    assert 'href="/signout/everywhere"' in gallery.text  # a link to a question, not the action itself
+    confirm = client.get("/signout/everywhere").text
+    assert "every API token of yours stops" in " ".join(confirm.split())
+    assert works(client, elsewhere)  # asking changed nothing
+    r = client.post("/signout", data={"_csrf_token": csrf(client, "/signout/everywhere"), "everywhere": "1"},
                     follow_redirects=False)
     assert r.status_code == 303
     assert not works(client, elsewhere)

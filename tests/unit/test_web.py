@@ -615,3 +615,15 @@ def test_the_upload_form_offers_and_names_every_accepted_format(client: TestClie
     assert r.status_code == 415
     assert r.json()["error"]["details"]["accepted"] == list(accepted)
     assert "HEIC" in r.json()["error"]["message"]
+
+
+def test_a_stale_page_link_says_so_and_never_claims_the_gallery_is_empty(client: TestClient[Any]) -> None:
+    sign_up(client)
+    upload(client, ("cat.png", img.png(), "image/png"))
+    page = text_of(client.get("/gallery", params={"cursor": "xyz"}).text)
+    assert "This link to a further page is out of date" in page
+    assert "No images yet" not in page
+    assert "Back to the first page" in page
+    page = text_of(client.get("/search", params={"q": "cat", "cursor": "xyz"}).text)
+    assert "out of date" in page
+    assert "Nothing matches" not in page

@@ -12,9 +12,10 @@ from litestar.response import Redirect, Template
 from imagerepo.domain import errors as E
 from imagerepo.domain.accounts import PASSWORD_RULES, USERNAME_RULES
 from imagerepo.domain.accounts_service import AccountService
+from imagerepo.domain.images_service import ImageService
 from imagerepo.entrypoints.client_address import client_address
 from imagerepo.entrypoints.demo import DEMO_PASSWORD, DEMO_USERNAME
-from imagerepo.entrypoints.http.auth import Auth, is_https, session_cookie
+from imagerepo.entrypoints.http.auth import Auth, is_https, session_cookie, signed_in
 from imagerepo.entrypoints.http.deps import AppSettings
 from imagerepo.entrypoints.http.oidc_flow import login_url
 from imagerepo.entrypoints.http.pages.common import field, page
@@ -104,6 +105,12 @@ async def signup(request: Request[Any, Any, Any], accounts: NamedDependency[Acco
     return Redirect(AFTER_SIGN_IN, status_code=303, cookies=[cookie])
 
 
+@get("/signout/everywhere", sync_to_thread=True)
+def confirm_end_sessions(viewer: NamedDependency[Auth | None], images: NamedDependency[ImageService]) -> Template:
+    """Ending every session also revokes the API tokens scripts use: asked first, like a deletion."""
+    return page(images, "end_sessions.html", account=signed_in(viewer))
+
+
 @post("/signout")
 async def signout(request: Request[Any, Any, Any], viewer: NamedDependency[Auth | None],
                   accounts: NamedDependency[AccountService]) -> Redirect:
@@ -122,4 +129,4 @@ async def signout(request: Request[Any, Any, Any], viewer: NamedDependency[Auth 
     return Redirect("/signin", status_code=303, cookies=[session_cookie(secure=is_https(request))])
 
 
-ROUTES = [home, signin_page, signin, signup_page, signup, signout]
+ROUTES = [home, signin_page, signin, signup_page, signup, confirm_end_sessions, signout]

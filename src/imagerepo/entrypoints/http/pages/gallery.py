@@ -39,6 +39,9 @@ def _multi(params: Any) -> list[tuple[str, str]]:
     return [(k, v) for k, v in params.multi_items()]
 
 
+_OUT_OF_DATE = "This link to a further page is out of date (or was changed): start again from the first page."
+
+
 def listing(request: Request[Any, Any, Any], images: ImageService, account: Account, *, search: bool,
             people: PeopleService | None = None) -> dict[str, Any]:
     """Runs the list/search query of the page's parameters; bad parameters become a message.
@@ -63,7 +66,8 @@ def listing(request: Request[Any, Any, Any], images: ImageService, account: Acco
                             taken_after=taken_after or None, taken_before=taken_before or None, people=named)
         found = images.search(query)
     except E.InvalidQuery as e:
-        problems = [f"{field}: {'; '.join(msgs)}" for field, msgs in e.details.items()] or [e.message]
+        problems = [_OUT_OF_DATE if field == "cursor" else f"{field}: {'; '.join(msgs)}"
+                    for field, msgs in e.details.items()] or [e.message]
     else:
         items = [card(images, i) for i in found.items]
         if found.next_cursor is not None:
