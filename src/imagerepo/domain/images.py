@@ -243,6 +243,7 @@ class AnalysisJob:
 
 
 MAX_FILENAME_LENGTH = 255
+_MAX_EXTENSION = 10
 # Right-to-left overrides and isolates let "gpj.exe" display as "exe.jpg".
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
@@ -252,4 +253,9 @@ def clean_filename(name: str | None) -> str:
     name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if ch.isprintable() and ch not in _BIDI_CONTROLS)
     name = name.strip().strip(".") or "image"
+    if len(name) <= MAX_FILENAME_LENGTH:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    if dot and stem and 0 < len(ext) <= _MAX_EXTENSION:  # shorten the name, keep what type it says
+        return stem[: MAX_FILENAME_LENGTH - len(ext) - 1].rstrip() + "." + ext
     return name[:MAX_FILENAME_LENGTH]
