@@ -184,6 +184,17 @@ def test_upload_that_is_not_multipart_or_lies_about_its_length_is_a_4xx(client: 
     assert client.get("/api/v1/me", headers=auth).json()["quota"]["used"] == 0
 
 
+def test_two_files_in_one_api_upload_are_refused_and_neither_is_stored(client: TestClient[Any]) -> None:
+    auth = signup(client, "alice")
+    files = [("file", ("a.png", img.png(color=(1, 2, 3)), "image/png")),
+             ("file", ("b.png", img.png(color=(4, 5, 6)), "image/png"))]
+    r = client.post("/api/v1/images", files=files, headers=auth)
+    assert 400 <= r.status_code < 500, r.text
+    assert "one image per request" in r.json()["error"]["message"]
+    assert client.get("/api/v1/me", headers=auth).json()["quota"]["used"] == 0
+    assert client.get("/api/v1/images", headers=auth).json()["items"] == []
+
+
 @given(q=st.text(max_size=300), tag=st.lists(st.text(max_size=50), max_size=5), color=st.text(max_size=12),
        sort=st.text(max_size=15), limit=st.text(max_size=5), cursor=st.text(max_size=80))
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)

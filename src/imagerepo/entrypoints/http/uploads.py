@@ -75,6 +75,8 @@ async def receive_file(
                 raise TooLarge(max_bytes)
             for event in parser.parse(chunk):
                 if isinstance(event, multipart.MultipartSegment):
+                    if event.name == FIELD and received is not None:  # never store one and drop the rest
+                        raise _bad("Send one image per request: the form has more than one field named 'file'.")
                     in_file = event.name == FIELD and received is None
                     if in_file:
                         received = ReceivedFile(Path(name), event.filename or "", event.content_type or "", 0)
