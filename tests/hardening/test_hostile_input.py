@@ -168,6 +168,28 @@ def test_json_of_the_wrong_shape_is_a_clear_4xx(client: TestClient[Any], path: s
     assert r.status_code != 401 or path.endswith("sessions")
 
 
+_NOT_TEXT = st.one_of(
+    st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.booleans(),
+    st.lists(st.text(max_size=5), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+)
+
+
+@given(field=st.sampled_from(["username", "password"]), value=_NOT_TEXT)
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+def test_a_credential_that_is_not_text_is_the_documented_422_and_creates_nothing(field: str, value: Any) -> None:
+    """API.md: sign-up data that breaks the credential rules is 422 invalid_credentials_format,
+    details per field; a number or a list where the name goes breaks them as a missing name does."""
+    with TestClient(create_app(memory_container(Settings(workers=0)))) as client:
+        body = {"username": "alice", "password": "correct horse", field: value}
+        r = client.post("/api/v1/accounts", json=body)
+        assert r.status_code == 422, r.text
+        assert error_code(r) == "invalid_credentials_format"
+        assert list(r.json()["error"]["details"]) == [field]
+        good = {"username": "alice", "password": "correct horse"}
+        assert client.post("/api/v1/accounts", json=good).status_code == 201  # nothing was created before
+
+
 def test_upload_that_is_not_multipart_or_lies_about_its_length_is_a_4xx(client: TestClient[Any]) -> None:
     auth = signup(client, "alice")
     cases: list[dict[str, Any]] = [

@@ -119,7 +119,9 @@ def test_bad_json_is_a_clear_400(client: TestClient[Any]) -> None:
     assert r.status_code == 400
     assert error_code(r) == "bad_request"
     r = client.post("/api/v1/accounts", json={"username": ["a"], "password": 5})
-    assert r.status_code == 400
+    assert r.status_code == 422  # API.md's error for credentials that break the rules
+    assert error_code(r) == "invalid_credentials_format"
+    assert "username" in r.json()["error"]["details"]  # the decoder stops at the first wrong field
 
 
 def test_sign_in_sets_a_safe_cookie_and_the_cookie_works(client: TestClient[Any]) -> None:

@@ -141,9 +141,28 @@ def _http_error_response(exc: HTTPException, settings: Settings) -> Response[Err
     return error_response(status, HTTP_CODES.get(status, "error"), message, details, headers)
 
 
+# Routes whose body is credentials: a field of the wrong type breaks the same rule as a missing one.
+CREDENTIALS_BODY = "credentials_body"
+_CREDENTIAL_FIELDS = {"username", "password"}
+
+
+def _wrong_typed_credentials(request: Request[Any, Any, Any], exc: Exception) -> E.InvalidCredentialsFormat | None:
+    if not (isinstance(exc, ValidationException) and isinstance(exc.extra, list) and exc.extra):
+        return None
+    handler = request.scope.get("route_handler")
+    if handler is None or not handler.opt.get(CREDENTIALS_BODY):
+        return None
+    fields = {str(i.get("key")) for i in exc.extra if isinstance(i, dict)}
+    if not fields or not fields <= _CREDENTIAL_FIELDS:
+        return None  # not an object at all: a malformed body (400)
+    return E.InvalidCredentialsFormat({f: ["is required and must be a string"] for f in sorted(fields)})
+
+
 def _api_response(request: Request[Any, Any, Any], exc: Exception, settings: Settings) -> Response[Any]:
     if isinstance(exc, E.DomainError):
         return domain_error_response(exc)
+    if (credentials := _wrong_typed_credentials(request, exc)) is not None:
+        return domain_error_response(credentials)
     if isinstance(exc, HTTPException):
         return _http_error_response(exc, settings)
     if isinstance(exc, RecursionError) and request.method in ("POST", "PUT", "PATCH"):

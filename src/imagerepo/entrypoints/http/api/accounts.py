@@ -17,6 +17,7 @@ from imagerepo.domain.people_service import PeopleService
 from imagerepo.entrypoints.client_address import client_address
 from imagerepo.entrypoints.http.auth import SIGNED_OUT, Auth, is_https, session_cookie
 from imagerepo.entrypoints.http.deps import AppSettings
+from imagerepo.entrypoints.http.errors import CREDENTIALS_BODY
 from imagerepo.entrypoints.http.schemas import (
     JSON_BODY_LIMIT,
     AccountOut,
@@ -39,7 +40,7 @@ async def rules() -> RulesOut:
 
 
 @post("/api/v1/accounts", operation_id="signUp", tags=["accounts"], status_code=201, sync_to_thread=True,
-      request_max_body_size=JSON_BODY_LIMIT, summary="Sign up",
+      request_max_body_size=JSON_BODY_LIMIT, summary="Sign up", opt={CREDENTIALS_BODY: True},
       description="Creates an account; it does not sign in. `409 username_taken` if the name is in use.",
       responses=error_responses(400, 409, 413, 415, 422, 503))
 def sign_up(data: JSONBody[CredentialsIn], accounts: NamedDependency[AccountService]) -> AccountOut:
