@@ -17,7 +17,8 @@ rebuilt afterwards (then VACUUM ANALYZE), so 1M images load in minutes rather th
 page the indexed query returns (same images, same order, same "more to come"): SQLite scans the
 images table (NOT INDEXED) without the search side tables, testing each row in plain SQL (words
 as prefixes of its space-joined terms, tags against the names in its analysis JSON, colors by the
-same integer color score the index uses, from its palette JSON), sorts, and pages with OFFSET; a
+same integer color score the index uses, from its palette JSON, and by their names in its analysis
+JSON), sorts, and pages with OFFSET; a
 word query ranked by relevance has its matches ranked in Python (the images table holds no field
 weights). PostgreSQL runs the very same query with index, index-only and bitmap scans switched off
 (SET LOCAL, never from a prepared statement, EXPLAIN checked to read no index), and pages 50 with
@@ -58,7 +59,7 @@ import attrs
 from imagerepo.adapters.sql.colors import color_near_params, color_near_sql, color_term_params
 from imagerepo.adapters.sql.rows import image_from_row
 from imagerepo.adapters.sqlite.database import SQLITE
-from imagerepo.domain.colors import COLOR_MIN_FRACTION, rgb_to_lab, to_hex
+from imagerepo.domain.colors import COLOR_MIN_FRACTION, color_name, rgb_to_lab, same_name_colors, to_hex
 from imagerepo.domain.images import Analysis, AnalysisStatus, Color, Image, Tag
 from imagerepo.domain.photos import Camera, Location, PhotoInfo
 from imagerepo.domain.queries import RELEVANCE_ORDER, ImageQuery, build_query
@@ -128,7 +129,7 @@ class Generator:
         colors = []
         for share in shares:
             rgb = [max(0, min(255, c + self.rng.randint(-90, 90))) for c in base]
-            colors.append(Color(to_hex(rgb), round(share / total, 4), "bench"))
+            colors.append(Color(to_hex(rgb), round(share / total, 4), color_name(rgb)))  # as analyzers name them
         return tuple(colors)
 
     def image(self, owner: str, n: int) -> Image:
@@ -217,6 +218,8 @@ def queries(gen: Generator) -> dict[str, ImageQuery]:
         "word_prefix": build_query("big", q="espres"),
         "word_sorted": build_query("big", q="beach", sort="-uploaded_at"),
         "color": build_query("big", color="#1f6fb2"),
+        # A color picker's pure blue: few colors lie within the cut-off, most matches are named blue.
+        "color_blue": build_query("big", color="#0000ff"),
         "combo": build_query("big", q="park", tags=[common], color="#808080", sort="-uploaded_at"),
         # Combined shapes people type: a word and a color (ranked by relevance), two words and a
         # tag, a word sorted by name.
@@ -260,7 +263,7 @@ def cursor_at_page(repo: Any, query: ImageQuery, page: int) -> ImageQuery:
 def sqlite_naive(db: Any, query: ImageQuery, offset: int = 0) -> Callable[[], Any]:
     """The same question without the search tables: scan the images table (NOT INDEXED), test each
     row in plain SQL (words as prefixes of its stored terms, tags against its analysis JSON, colors
-    by the same integer score from its palette JSON), sort and page with OFFSET. The images table
+    by the same integer score from its palette JSON, or by name), sort and page with OFFSET. The images table
     holds no field weights, so a word query ranked by relevance has its matches ranked in Python
     from their stored analysis (ranking.relevance) before the OFFSET is applied."""
     where = ["owner_id = ?", "state = 'ready'"]
@@ -284,17 +287,22 @@ def sqlite_naive(db: Any, query: ImageQuery, offset: int = 0) -> Callable[[], An
     score_params: list[Any] = []
     if query.color is not None:
         lab = rgb_to_lab(query.color)
+        # Colors named like the query match too (colors.same_name_colors): names from the analysis JSON.
+        names = sorted(same_name_colors(query.color)) or [""]
         score = (
             f"(SELECT min({SQLITE.color_score}) FROM (SELECT json_extract(p.value, '$[0]') AS l,"
             " json_extract(p.value, '$[1]') AS a, json_extract(p.value, '$[2]') AS b,"
-            " json_extract(p.value, '$[3]') AS fraction FROM json_each(palette) AS p) AS c"
-            f" WHERE c.fraction >= {COLOR_MIN_FRACTION} AND {color_near_sql()})"
+            " json_extract(p.value, '$[3]') AS fraction,"
+            " json_extract(analysis, '$.colors[' || p.key || '][2]') AS name FROM json_each(palette) AS p) AS c"
+            f" WHERE c.fraction >= {COLOR_MIN_FRACTION} AND ({color_near_sql()}"
+            f" OR c.name IN ({', '.join('?' * len(names))})))"
         )
+        color_params = [*color_term_params(lab), *color_near_params(lab), *names]
         where.append(f"{score} IS NOT NULL")
-        params += [*color_term_params(lab), *color_near_params(lab)]
+        params += color_params
         if query.order == "color":
             key = score
-            score_params = [*color_term_params(lab), *color_near_params(lab)]
+            score_params = color_params
     ranked = query.order == RELEVANCE_ORDER
     direction = "DESC" if query.order.startswith("-") else "ASC"
     sql = (

@@ -3,10 +3,11 @@
 Written from the contract (shared/API.md, ``GET /api/v1/images``) as plainly as it can be: one
 pass over a list, a filter and a sort, no index, no stored keys, no cursor arithmetic. It reuses
 only the domain's word and color *rules*, which have tests of their own (tests/unit/
-test_search_rules.py, test_search_index_rules.py): how text splits into words (``tokenize``,
-``stem``), how much a field counts (``FIELD_WEIGHTS``) and how close a palette color is
-(``color_term_score``). It shares no code with ``imagerepo.domain.ranking.reference_search``, the
-in-memory adapter's implementation, so that adapter is tested, not compared with itself.
+test_search_rules.py, test_search_index_rules.py, test_colors.py): how text splits into words
+(``tokenize``, ``stem``), how much a field counts (``FIELD_WEIGHTS``), how close a palette color
+is (``color_term_score``) and what a color is called (``color_name``, ``spoken_color_name``). It
+shares no code with ``imagerepo.domain.ranking.reference_search``, the in-memory adapter's
+implementation, so that adapter is tested, not compared with itself.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from imagerepo.domain.colors import rgb_to_lab
+from imagerepo.domain.colors import NEUTRAL_NAMES, color_name, rgb_to_lab, spoken_color_name
 from imagerepo.domain.images import Image
 from imagerepo.domain.queries import ImageQuery
 from imagerepo.domain.ranking import FIELD_WEIGHTS, color_term_score
@@ -62,11 +63,21 @@ def word_weight(image: Image, word: str) -> int:
     return best
 
 
+def same_basic_color(query: tuple[int, int, int], name: str) -> bool:
+    """Whether a palette color's name is the query color's basic color term (neutral ones aside)."""
+    spoken = spoken_color_name(color_name(query))
+    return spoken not in NEUTRAL_NAMES and spoken_color_name(name) == spoken
+
+
 def color_closeness(image: Image, query: ImageQuery) -> int | None:
-    """The best (lowest) score of the image's palette colors near the query color; None when none is."""
+    """The best (lowest) score of the image's palette colors near the query color or named like
+    it; None when none is."""
     assert query.color is not None
     target = rgb_to_lab(query.color)
-    scores = [color_term_score(target, c.lab, c.fraction) for c in image.analysis.colors]
+    scores = [
+        color_term_score(target, c.lab, c.fraction, same_basic_color(query.color, c.name))
+        for c in image.analysis.colors
+    ]
     return min((s for s in scores if s is not None), default=None)
 
 

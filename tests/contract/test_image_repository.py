@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from imagerepo.domain.colors import color_name, parse_hex
 from imagerepo.domain.errors import DuplicateImage, QuotaExceeded
 from imagerepo.domain.images import Analysis, AnalysisResult, Color, Image, Tag
 from imagerepo.domain.photos import Camera, Exposure, Location, PhotoInfo
@@ -63,7 +64,7 @@ def done(
             "fake",
             description,
             tuple(Tag(t, 0.9) for t in tags),
-            tuple(Color(h, f, "name") for h, f in colors),
+            tuple(Color(h, f, color_name(parse_hex(h))) for h, f in colors),  # named as an analyzer would
             text,
         ),
         T0,
@@ -492,6 +493,35 @@ def test_color_pages_match_the_reference_from_the_closest_to_the_cut_off(image_r
     seen = every_page(image_repo, query, len(ready) + 1)
     assert seen == search_all(ready, query)
     assert len(seen) > 20
+
+
+def test_a_color_also_finds_palette_colors_of_its_basic_name_closest_first(image_repo: Any) -> None:
+    """A color picker's pure blue lies far in CIELAB from the blues photos hold (ΔE 78 from a
+    wallpaper that is 88% #0b45a3): it still finds every photo holding a color named blue (or
+    navy), in distance order, pages included; a photo of green and brown only, or with its blue
+    under COLOR_MIN_FRACTION, is not found (#00ff00 finds the greens, olive included). Neutral
+    queries match by distance only: #808080 finds a mid gray, not a charcoal named gray (ΔE 30)."""
+    owner = f"o-{uuid.uuid4()}"
+
+    def photo(n: int, *colors: tuple[str, float]) -> Image:
+        return stored(image_repo, image(owner, at=T0 + timedelta(seconds=n), analysis=done(colors=colors)))
+
+    wallpaper = photo(0, ("#0b45a3", 0.88), ("#d0d0d0", 0.12))
+    closer = photo(1, ("#3b5bdb", 0.5), ("#a0522d", 0.5))
+    green = photo(2, ("#2e7d32", 0.6), ("#a0522d", 0.4))  # green and brown
+    speck = photo(3, ("#0b45a3", 0.02), ("#2e7d32", 0.98))  # a speck of blue
+    gray = photo(4, ("#8a8a8a", 0.7), ("#a0522d", 0.3))
+    photo(5, ("#383838", 0.9), ("#d0d0d0", 0.1))  # charcoal: named gray, ΔE 30 from #808080
+    navy = photo(6, ("#14204a", 0.9), ("#d0d0d0", 0.1))  # navy is said blue, ΔE 107 from #0000ff
+    olive = photo(7, ("#6b8e23", 0.7), ("#a0522d", 0.3))  # olive is said green
+    for limit in (1, 20):
+        blue = every_page(image_repo, build_query(owner, color="#0000ff", limit=limit), 9)
+        assert blue == [closer, wallpaper, navy]
+    assert wallpaper in every_page(image_repo, build_query(owner, color="#1f6fb2"), 9)  # API.md's example
+    assert {i.id for i in every_page(image_repo, build_query(owner, color="#00ff00"), 9)} == {
+        green.id, speck.id, olive.id
+    }
+    assert every_page(image_repo, build_query(owner, color="#808080"), 9) == [gray]
 
 
 def test_word_prefixes_stems_and_accents(image_repo: Any) -> None:

@@ -10,8 +10,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from imagerepo.adapters.sql.colors import color_near_params, color_near_sql, color_term_params
-from imagerepo.adapters.sql.search import COLOR_TIERS, color_tier_tests
-from imagerepo.domain.colors import COLOR_MATCH_CUTOFF, delta_e76, rgb_to_lab
+from imagerepo.adapters.sql.search import COLOR_TIERS, color_candidates, color_tier_tests
+from imagerepo.domain.colors import (
+    COLOR_MATCH_CUTOFF,
+    COLOR_MIN_FRACTION,
+    NEUTRAL_NAMES,
+    color_name,
+    delta_e76,
+    rgb_to_lab,
+    same_name_colors,
+    spoken_color_name,
+)
 from imagerepo.domain.images import Analysis, AnalysisResult, Image, Tag
 from imagerepo.domain.ranking import (
     COLOR_SCORE_SCALE,
@@ -106,12 +115,12 @@ def test_a_color_tier_holds_every_image_scoring_within_it(
 ) -> None:
     """Color ranking reads only colors within ΔE tier + 0.001 to rank images scoring <= tier."""
     q = rgb_to_lab(query)
-    labs = [(rgb_to_lab(c), f) for c, f in palette]
+    labs = [(rgb_to_lab(c), f, "") for c, f in palette]
     score = color_match_score(q, labs)
     if score is not None and score <= tier * COLOR_SCORE_SCALE:
-        near = [(lab, f) for lab, f in labs if color_distance_squared(q, lab) <= (tier + 0.001) ** 2]
+        near = [(lab, f, n) for lab, f, n in labs if color_distance_squared(q, lab) <= (tier + 0.001) ** 2]
         assert color_match_score(q, near) == score
-        assert all(color_cell(lab) in color_cells_near(q, tier + 0.001) for lab, _ in near)
+        assert all(color_cell(lab) in color_cells_near(q, tier + 0.001) for lab, _, _ in near)
 
 
 # Shares anywhere, and on the edges of the tiers (a share of 1 - tier / 10 scores the tier at distance 0).
@@ -138,8 +147,8 @@ def test_a_color_tier_query_scores_exactly_the_images_within_it(
     expected = {}
     for n, palette in enumerate(palettes):
         near = [tuple(max(0, min(255, v + d)) for v, d in zip(query, offset, strict=True)) for offset, _ in palette]
-        labs = [(rgb_to_lab(c), f) for c, (_, f) in zip(near, palette, strict=True)]
-        for lab, f in labs:
+        labs = [(rgb_to_lab(c), f, "") for c, (_, f) in zip(near, palette, strict=True)]
+        for lab, f, _ in labs:
             conn.execute("INSERT INTO search_colors VALUES ('o', ?, ?, ?, ?, ?, ?)", (color_cell(lab), str(n), *lab, f))
         score = color_match_score(q, labs)
         if score is not None and (tier is None or score <= tier * COLOR_SCORE_SCALE):
@@ -147,6 +156,85 @@ def test_a_color_tier_query_scores_exactly_the_images_within_it(
     tests, params = color_tier_tests("o", q, SQLITE, tier)
     got = conn.execute(
         f"SELECT c.image_id, min({SQLITE.color_score}) FROM search_colors c WHERE {tests} GROUP BY c.image_id",
+        [*color_term_params(q), *params],
+    ).fetchall()
+    conn.close()
+    assert dict(got) == expected
+
+
+# ---------------------------------------------------------------- colors named like the query
+
+shares_any = st.floats(0.0, 1.0)
+
+
+@given(rgbs, rgbs)
+def test_matching_by_name_is_symmetric_and_follows_the_spoken_name(
+    x: tuple[int, int, int], y: tuple[int, int, int]
+) -> None:
+    """x's query matches y's color by name exactly when y's query matches x's: both are named the
+    same basic color, a chromatic one (neutral queries match by distance only)."""
+    nx, ny = color_name(x), color_name(y)
+    by_name = ny in same_name_colors(x)
+    assert by_name == (nx in same_name_colors(y))
+    assert by_name == (spoken_color_name(nx) == spoken_color_name(ny) and spoken_color_name(nx) not in NEUTRAL_NAMES)
+
+
+@given(rgbs, st.floats(COLOR_MIN_FRACTION, 1.0))
+def test_a_color_big_enough_always_matches_itself(rgb: tuple[int, int, int], share: float) -> None:
+    lab = rgb_to_lab(rgb)
+    assert color_match_score(lab, [(lab, share, color_name(rgb))], same_name_colors(rgb)) is not None
+
+
+@given(rgbs, rgbs, st.floats(0.0, COLOR_MIN_FRACTION, exclude_max=True))
+def test_a_speck_never_matches_however_close_or_named(
+    query: tuple[int, int, int], color: tuple[int, int, int], share: float
+) -> None:
+    names = same_name_colors(query)
+    for name in (color_name(color), *names):
+        assert color_match_score(rgb_to_lab(query), [(rgb_to_lab(color), share, name)], names) is None
+
+
+@given(rgbs, rgbs, shares_any)
+def test_the_name_widens_the_match_but_never_changes_the_score(
+    query: tuple[int, int, int], color: tuple[int, int, int], share: float
+) -> None:
+    """Closest first still: a color matched by name scores by its distance and share, as one
+    matched by distance does."""
+    q, c = rgb_to_lab(query), rgb_to_lab(color)
+    by_distance = color_term_score(q, c, share)
+    by_name = color_term_score(q, c, share, named=True)
+    if by_distance is not None:
+        assert by_name == by_distance
+    assert (by_name is None) == (share < COLOR_MIN_FRACTION)
+
+
+@given(rgbs, st.lists(st.lists(st.tuples(rgbs, shares), min_size=1, max_size=4), max_size=10))
+def test_the_last_color_tier_adds_every_color_named_like_the_query(
+    query: tuple[int, int, int], palettes: list[list[tuple[tuple[int, int, int], float]]]
+) -> None:
+    """The SQL of the last tier (colors within the cut-off, and those named like the query) keeps
+    exactly the images the domain matches, each with its reference score."""
+    from imagerepo.adapters.sqlite.database import SQLITE
+
+    q, names = rgb_to_lab(query), same_name_colors(query)
+    conn = sqlite3.connect(":memory:")
+    conn.execute(
+        "CREATE TABLE search_colors"
+        " (owner_id TEXT, cell INTEGER, image_id TEXT, l REAL, a REAL, b REAL, fraction REAL, name TEXT)"
+    )
+    expected = {}
+    for n, palette in enumerate(palettes):
+        colors = [(rgb_to_lab(rgb), f, color_name(rgb)) for rgb, f in palette]
+        for lab, f, name in colors:
+            conn.execute(
+                "INSERT INTO search_colors VALUES ('o', ?, ?, ?, ?, ?, ?, ?)", (color_cell(lab), str(n), *lab, f, name)
+            )
+        score = color_match_score(q, colors, names)
+        if score is not None:
+            expected[str(n)] = score
+    rows, params = color_candidates("o", q, SQLITE, None, sorted(names))
+    got = conn.execute(
+        f"SELECT c.image_id, min({SQLITE.color_score}) FROM {rows} GROUP BY c.image_id",
         [*color_term_params(q), *params],
     ).fetchall()
     conn.close()

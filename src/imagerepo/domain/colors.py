@@ -150,7 +150,26 @@ def spoken_color_name(name: str) -> str:
     return _BASIC_TERM.get(name, name)
 
 
-# Color search (scored in domain/ranking.py): a palette color counts within this CIE76 distance.
+# Neutral names: nearly every photo holds some black, gray or white, so neutral queries match by
+# distance only (by name, #808080 would find almost every photo).
+NEUTRAL_NAMES = frozenset({"black", "gray", "white"})
+
+
+def same_name_colors(rgb: Sequence[int]) -> frozenset[str]:
+    """The palette color names a query color matches whatever their distance: those spoken as
+    the query's basic color term (#0000ff: "blue" and "navy"); none for a neutral query.
+
+    A browser's pure blue lies far in CIELAB from any blue a photo holds, so distance alone
+    misses what a person calls blue; the name rule widens the matches, distance still orders them.
+    """
+    spoken = spoken_color_name(color_name(rgb))
+    if spoken in NEUTRAL_NAMES:
+        return frozenset()
+    return frozenset(n for n in (*COLOR_VOCABULARY, *_BASIC_TERM) if spoken_color_name(n) == spoken)
+
+
+# Color search (scored in domain/ranking.py): a palette color counts within this CIE76 distance,
+# or at any distance when it is named like the query (same_name_colors).
 COLOR_MATCH_CUTOFF = 25.0
 # How much a color's share of the image lowers (improves) its score.
 COLOR_SHARE_WEIGHT = 10.0

@@ -10,7 +10,7 @@ one included, to the separate brute force in tests/search_reference.py.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +20,7 @@ from imagerepo.domain.colors import (
     COLOR_SHARE_WEIGHT,
     Lab,
     rgb_to_lab,
+    same_name_colors,
 )
 from imagerepo.domain.images import Image
 from imagerepo.domain.photos import instant_key, taken_keys, taken_words
@@ -96,8 +97,8 @@ def filename_key(filename: str) -> str:
     return filename.casefold()
 
 
-def palette_labs(image: Image) -> list[tuple[tuple[float, float, float], float]]:
-    return [(c.lab, c.fraction) for c in image.analysis.colors]
+def palette_labs(image: Image) -> list[tuple[Lab, float, str]]:
+    return [(c.lab, c.fraction, c.name) for c in image.analysis.colors]
 
 
 # Color buckets: each palette color is filed under the CIELAB cube of side COLOR_CELL holding it,
@@ -147,18 +148,22 @@ def color_distance_squared(query: Lab, lab: Lab) -> float:
     return dl * dl + da * da + db * db
 
 
-def color_term_score(query: Lab, lab: Lab, fraction: float) -> int | None:
+def color_term_score(query: Lab, lab: Lab, fraction: float, named: bool = False) -> int | None:
     """One palette color's score: floor((ΔE76 + weight × (1 − share)) × 10⁶), or None when the
-    color is too small or farther than the cut-off (compared squared, as the SQL does)."""
+    color is too small, or farther than the cut-off (compared squared, as the SQL does) and not
+    ``named`` like the query (colors.same_name_colors): the name widens the match, not the score."""
     d2 = color_distance_squared(query, lab)
-    if fraction < COLOR_MIN_FRACTION or d2 > COLOR_CUTOFF_SQUARED:
+    if fraction < COLOR_MIN_FRACTION or (d2 > COLOR_CUTOFF_SQUARED and not named):
         return None
     return math.floor((math.sqrt(d2) + COLOR_SHARE_WEIGHT * (1.0 - fraction)) * COLOR_SCORE_SCALE)
 
 
-def color_match_score(query: Lab, palette: Iterable[tuple[Lab, float]]) -> int | None:
-    """An image's score: the best (lowest) of its colors' scores; None when none matches."""
-    scores = [s for lab, f in palette if (s := color_term_score(query, lab, f)) is not None]
+def color_match_score(
+    query: Lab, palette: Iterable[tuple[Lab, float, str]], names: Collection[str] = frozenset()
+) -> int | None:
+    """An image's score: the best (lowest) of its colors' scores; None when none matches.
+    ``names``: the color names matching the query whatever their distance (same_name_colors)."""
+    scores = [s for lab, f, n in palette if (s := color_term_score(query, lab, f, n in names)) is not None]
     return min(scores, default=None)
 
 
@@ -193,7 +198,7 @@ def matches(image: Image, query: ImageQuery) -> bool:
 
 def color_score(image: Image, query: ImageQuery) -> int | None:
     assert query.color is not None
-    return color_match_score(rgb_to_lab(query.color), palette_labs(image))
+    return color_match_score(rgb_to_lab(query.color), palette_labs(image), same_name_colors(query.color))
 
 
 def order_key(image: Image, query: ImageQuery) -> Any:

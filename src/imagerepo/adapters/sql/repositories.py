@@ -212,7 +212,7 @@ def _insert_index_rows(tx: Transaction, indexed: Sequence[tuple[Image, SearchInd
     )
     tx.insert(
         "search_colors",
-        ("owner_id", "cell", "image_id", "position", "l", "a", "b", "fraction"),
+        ("owner_id", "cell", "image_id", "position", "l", "a", "b", "fraction", "name"),
         [r for img, ix in indexed for r in ix.color_rows(img.owner_id, img.id)],
         bulk=bulk,
     )

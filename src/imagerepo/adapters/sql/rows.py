@@ -81,6 +81,8 @@ class SearchIndex:
     # domain.photos.taken_keys
     taken_desc_key: int = 0
     taken_asc_key: int = 0
+    # Each palette color's name (search matches it by name too, colors.same_name_colors).
+    color_names: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, image: Image) -> SearchIndex:
@@ -93,6 +95,7 @@ class SearchIndex:
             taken_asc_key=asc,
             tags=tuple(tag_names(image)),
             palette=tuple((*c.lab, c.fraction) for c in image.analysis.colors),
+            color_names=tuple(c.name for c in image.analysis.colors),
             filename_key=filename_key(image.filename),
             uploaded_key=timestamp_key(image.uploaded_at),
         )
@@ -105,9 +108,9 @@ class SearchIndex:
         return [(owner_id, t, image_id) for t in self.tags]
 
     def color_rows(self, owner_id: str, image_id: str) -> list[tuple[Any, ...]]:
-        """(owner_id, cell, image_id, position, L, a, b, fraction) of colors big enough to match."""
+        """(owner_id, cell, image_id, position, L, a, b, fraction, name) of colors big enough to match."""
         return [
-            (owner_id, color_cell((p[0], p[1], p[2])), image_id, n, *p)
+            (owner_id, color_cell((p[0], p[1], p[2])), image_id, n, *p, self.color_names[n])
             for n, p in enumerate(self.palette)
             if p[3] >= COLOR_MIN_FRACTION
         ]

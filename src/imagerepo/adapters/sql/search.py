@@ -14,7 +14,8 @@ and plans each query one of four ways, so a big user's query touches few rows:
 * **ranked**: relevance and color orders start from the word (or color bucket) entries, which
   are the matches, and rank them on the side table alone (search_terms carries uploaded_key;
   side tables hold ready images only, migration 0030), joining ``images`` for the page only.
-  Color ranks in tiers: colors within ΔE 4 first, widening only while the page is not full.
+  Color ranks in tiers: colors within ΔE 4 first, widening only while the page is not full;
+  the last adds the colors named like the query (search_colors_by_name).
   Several words rank by score level, best first, each weight tuple walked from its rarest class
   (_words_by_level); grouping every image holding all the words is the fallback.
 
@@ -42,7 +43,7 @@ from imagerepo.adapters.sql.colors import (
 )
 from imagerepo.adapters.sql.dialect import Dialect
 from imagerepo.adapters.sql.rows import IMAGE_COLUMNS
-from imagerepo.domain.colors import COLOR_MATCH_CUTOFF, COLOR_SHARE_WEIGHT, Lab, rgb_to_lab
+from imagerepo.domain.colors import COLOR_MATCH_CUTOFF, COLOR_SHARE_WEIGHT, Lab, rgb_to_lab, same_name_colors
 from imagerepo.domain.queries import RELEVANCE_ORDER, ImageQuery, is_descending
 from imagerepo.domain.ranking import COLOR_SCORE_SCALE, FIELD_WEIGHTS, PLACE_MARK, color_cells_near
 
@@ -141,18 +142,47 @@ def sources(query: ImageQuery) -> list[Source]:
         cells = color_cells_near(lab)
         marks = ", ".join("?" * len(cells))
         near, near_params = color_near_sql(), color_near_params(lab)
-        out.append(
-            Source(
-                Sql(
-                    f"SELECT DISTINCT image_id FROM search_colors c WHERE c.owner_id = ? AND c.cell IN ({marks})"
-                    f" AND {near}",
-                    [query.owner_id, *cells, *near_params],
-                ),
-                Sql(f"EXISTS (SELECT 1 FROM search_colors c WHERE c.image_id = {{id}} AND {near})", near_params),
-                Sql(f"SELECT 1 FROM search_colors WHERE owner_id = ? AND cell IN ({marks})", [query.owner_id, *cells]),
-            )
+        ids = Sql(
+            f"SELECT DISTINCT image_id FROM search_colors c WHERE c.owner_id = ? AND c.cell IN ({marks}) AND {near}",
+            [query.owner_id, *cells, *near_params],
         )
+        probe = Sql(f"EXISTS (SELECT 1 FROM search_colors c WHERE c.image_id = {{id}} AND {near})", near_params)
+        sample = Sql(f"SELECT 1 FROM search_colors WHERE owner_id = ? AND cell IN ({marks})", [query.owner_id, *cells])
+        names = sorted(same_name_colors(query.color))
+        if names:  # colors named like the query match at any distance (search_colors_by_name)
+            named = f"c.name IN ({', '.join('?' * len(names))})"
+            ids = Sql(
+                f"{ids.text} UNION SELECT image_id FROM search_colors c WHERE c.owner_id = ? AND {named}",
+                [*ids.params, query.owner_id, *names],
+            )
+            probe = Sql(
+                f"EXISTS (SELECT 1 FROM search_colors c WHERE c.image_id = {{id}} AND ({near} OR {named}))",
+                [*near_params, *names],
+            )
+            sample = Sql(
+                f"{sample.text} UNION ALL SELECT 1 FROM search_colors c WHERE c.owner_id = ? AND {named}",
+                [*sample.params, query.owner_id, *names],
+            )
+        out.append(Source(ids, probe, sample))
     return out
+
+
+def color_candidates(
+    owner_id: str, lab: Lab, dialect: Dialect, tier: float | None, names: list[str]
+) -> tuple[str, list[Any]]:
+    """The search_colors rows (as ``c``) color ranking scores in tier ``tier``: those passing
+    color_tier_tests, and for the last tier (None) also every color named like the query
+    (``names``, colors.same_name_colors), read from search_colors_by_name. A finite tier needs
+    no names: its colors lie within ΔE 20, under the cut-off, so they match by distance."""
+    tests, params = color_tier_tests(owner_id, lab, dialect, tier)
+    if tier is not None or not names:
+        return f"search_colors c WHERE {tests}", params
+    cols = "c.image_id, c.l, c.a, c.b, c.fraction"
+    rows = (
+        f"(SELECT {cols} FROM search_colors c WHERE {tests} UNION ALL SELECT {cols} FROM search_colors c"
+        f" WHERE c.owner_id = ? AND c.name IN ({', '.join('?' * len(names))})) AS c"
+    )
+    return rows, [*params, owner_id, *names]
 
 
 def color_tier_tests(owner_id: str, lab: Lab, dialect: Dialect, tier: float | None) -> tuple[str, list[Any]]:
@@ -878,10 +908,11 @@ def search_sql(
         else:
             assert query.color is not None
             lab = rgb_to_lab(query.color)
-            tests, test_params = color_tier_tests(query.owner_id, lab, dialect, color_tier)
+            names = sorted(same_name_colors(query.color))
+            candidates, test_params = color_candidates(query.owner_id, lab, dialect, color_tier, names)
             ranked = (
-                f"SELECT c.image_id AS image_id, min({dialect.color_score}) AS sort_key FROM search_colors c"
-                f" WHERE {tests} GROUP BY c.image_id"
+                f"SELECT c.image_id AS image_id, min({dialect.color_score}) AS sort_key FROM {candidates}"
+                " GROUP BY c.image_id"
             )
             params += [*color_term_params(lab), *test_params]
             probes = [f.probe for f in (*tag_filters, *word_filters, *place_filters)] + _taken_probe(query)

@@ -94,7 +94,9 @@ def list_images(
                                              "a named person's name finds the photos of that person")
     ] = None,
     tag: Annotated[list[str] | None, QueryParameter(description="repeatable; every tag must be present")] = None,
-    color: Annotated[str | None, QueryParameter(description="#rrggbb; closest first")] = None,
+    color: Annotated[str | None, QueryParameter(
+        description="#rrggbb; near palette colors, or ones of the same basic color name; closest first"
+    )] = None,
     sort: Annotated[
         str | None,
         QueryParameter(
