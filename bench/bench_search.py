@@ -274,11 +274,11 @@ def sqlite_naive(db: Any, query: ImageQuery, offset: int = 0) -> Callable[[], An
     for word in (*query.words, *(PLACE_MARK + p for p in query.place)):
         where.append("instr(' ' || terms, ?) > 0")
         params.append(f" {word}")
-    if query.taken_after is not None:
-        where.append("taken_desc_key >= ?")
+    if query.taken_after is not None:  # a plain date against the photo's own clock (migration 0150)
+        where.append(f"{'taken_local_key' if query.taken_after_local else 'taken_desc_key'} >= ?")
         params.append(query.taken_after)
     if query.taken_before is not None:
-        where.append("taken_asc_key < ?")
+        where.append(f"{'taken_local_key' if query.taken_before_local else 'taken_asc_key'} < ?")
         params.append(query.taken_before)
     key = {
         "uploaded_at": "uploaded_key", "filename": "filename_key", "size_bytes": "size_bytes",

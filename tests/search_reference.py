@@ -48,9 +48,12 @@ def instant(at: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-def after_or_at(at: datetime, bound: int) -> bool:
-    """``at`` against a query bound given in microseconds since the epoch."""
-    return (instant(at) - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1) >= bound
+def after_or_at(at: datetime, bound: int, date: bool) -> bool:
+    """``at`` against a query bound given in microseconds since the epoch. A bound given as a
+    plain ``date`` is a calendar day on the photo's own clock, the date its page shows: compared
+    with its wall-clock time as written, whatever its offset. Any other is an instant."""
+    when = at.replace(tzinfo=UTC) if date else instant(at)
+    return (when - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1) >= bound
 
 
 def word_weight(image: Image, word: str) -> int:
@@ -94,9 +97,10 @@ def is_hit(image: Image, query: ImageQuery) -> bool:
     if query.taken_after is not None or query.taken_before is not None:
         if image.taken_at is None:
             return False
-        if query.taken_after is not None and not after_or_at(image.taken_at, query.taken_after):
+        at = image.taken_at
+        if query.taken_after is not None and not after_or_at(at, query.taken_after, query.taken_after_local):
             return False
-        if query.taken_before is not None and after_or_at(image.taken_at, query.taken_before):
+        if query.taken_before is not None and after_or_at(at, query.taken_before, query.taken_before_local):
             return False
     return query.color is None or color_closeness(image, query) is not None
 

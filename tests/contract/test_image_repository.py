@@ -263,6 +263,9 @@ TAKEN = [
     datetime(2023, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=-5))),
     datetime(1999, 12, 31, 23, 59, 59),
     datetime(2026, 3, 1, 11, 0, tzinfo=UTC),
+    # Their own dates differ from their instants' UTC dates (plain-date bounds tell them apart).
+    datetime(2023, 6, 15, 5, 0, tzinfo=timezone(timedelta(hours=9))),  # 2023-06-14T20:00Z
+    datetime(2023, 6, 13, 23, 30, tzinfo=timezone(timedelta(hours=-5))),  # 2023-06-14T04:30Z
 ]
 photos = st.none() | st.builds(
     PhotoInfo,
@@ -656,6 +659,50 @@ def test_taken_order_puts_undated_images_after_dated_ones_both_ways(image_repo: 
     oldest = ids(image_repo.search(build_query("alice", sort="taken_at")))
     assert newest == [new.id, old.id, undated_late.id, undated_early.id]
     assert oldest == [old.id, new.id, undated_early.id, undated_late.id]
+
+
+def zoned(*fields: int, hours: float) -> datetime:
+    return datetime(*fields, tzinfo=timezone(timedelta(hours=hours)))
+
+
+def test_a_plain_date_bound_is_the_photos_own_calendar_day(image_repo: Any) -> None:
+    """taken_after / taken_before as a plain date compare with the date the photo's page shows,
+    its wall clock in its own offset; a date-time with an offset compares instants."""
+    tokyo = stored(image_repo, image(photo=PhotoInfo(zoned(2023, 1, 1, 5, hours=9))))  # 2022-12-31T20:00Z
+    new_york = stored(image_repo, image(photo=PhotoInfo(zoned(2022, 12, 31, 23, 30, hours=-5))))  # 01-01T04:30Z
+    kiribati = stored(image_repo, image(photo=PhotoInfo(zoned(2023, 1, 1, hours=14))))  # 2022-12-31T10:00Z
+    baker = stored(image_repo, image(photo=PhotoInfo(zoned(2022, 12, 31, 23, 59, 59, 999999, hours=-12))))
+    naive = stored(image_repo, image(photo=PhotoInfo(datetime(2023, 1, 1))))  # its wall clock as is
+    stored(image_repo, image(photo=PhotoInfo()))  # undated: in no range
+    stored(image_repo, image())
+
+    def found(**bounds: str) -> set[str]:
+        return set(ids(image_repo.search(build_query("alice", limit=100, **bounds))))
+
+    assert found(taken_after="2023-01-01") == {tokyo.id, kiribati.id, naive.id}
+    assert found(taken_before="2023-01-01") == {new_york.id, baker.id}
+    assert found(taken_after="2023-01-01", taken_before="2023-01-02") == {tokyo.id, kiribati.id, naive.id}
+    assert found(taken_after="2022-12-31", taken_before="2023-01-01") == {new_york.id, baker.id}
+    assert found(taken_after="2023-01-01T00:00:00Z") == {new_york.id, baker.id, naive.id}
+    assert found(taken_before="2023-01-01T00:00:00Z") == {tokyo.id, kiribati.id}
+    assert found(taken_after="2023-01-01T09:00:00+09:00") == {new_york.id, baker.id, naive.id}
+    # One bound of each kind: on 1 Jan by its own clock, and before midnight UTC.
+    assert found(taken_after="2023-01-01", taken_before="2023-01-01T00:00:00Z") == {tokyo.id, kiribati.id}
+    # Paged through cursors, in capture order (instants).
+    paged = every_page(image_repo, build_query("alice", sort="-taken_at", limit=1, taken_after="2023-01-01"), 9)
+    assert [i.id for i in paged] == [naive.id, tokyo.id, kiribati.id]
+    paged = every_page(image_repo, build_query("alice", sort="taken_at", limit=1, taken_before="2023-01-01"), 9)
+    assert [i.id for i in paged] == [new_york.id, baker.id]
+
+
+def test_a_photo_set_later_and_its_location_erased_keep_their_own_day(image_repo: Any) -> None:
+    img = stored(image_repo, image())
+    assert ids(image_repo.search(build_query("alice", taken_after="2023-01-01"))) == []
+    image_repo.set_photo("alice", img.id, PhotoInfo(zoned(2023, 1, 1, 5, hours=9), location=PARIS))
+    assert ids(image_repo.search(build_query("alice", taken_after="2023-01-01"))) == [img.id]
+    image_repo.erase_locations("alice")
+    assert ids(image_repo.search(build_query("alice", taken_after="2023-01-01"))) == [img.id]
+    assert ids(image_repo.search(build_query("alice", taken_before="2023-01-01"))) == []
 
 
 def test_set_photo_makes_the_place_and_month_searchable(image_repo: Any) -> None:

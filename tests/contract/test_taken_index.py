@@ -26,6 +26,10 @@ def sql_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
         ({"sort": "-taken_at"}, "images_by_taken_desc"),
         ({"sort": "taken_at"}, "images_by_taken_asc"),
         ({"sort": "-taken_at", "taken_after": "2023-01-01", "taken_before": "2024-01-01"}, "images_by_taken_desc"),
+        # Plain dates test the local key too (migration 0150), beside the instant keys these indexes hold.
+        ({"sort": "taken_at", "taken_after": "2023-01-01"}, "images_by_taken_asc"),
+        ({"sort": "taken_at", "taken_after": "2023-01-01T00:00:00Z", "taken_before": "2024-01-01"},
+         "images_by_taken_asc"),
     ],
 )
 def test_taken_orders_read_their_index(sql_backend: Any, params: dict[str, str], index: str) -> None:

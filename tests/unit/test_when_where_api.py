@@ -176,7 +176,10 @@ def test_capture_range_after_inclusive_before_exclusive(env: Any) -> None:
     # fiji.jpg was taken on 2023-06-01 at 00:30 +12:00, which is 2023-05-31T12:30Z.
     assert listed(client, auth, sort="taken_at", taken_after="2023-05-31T12:30:00Z") == ["fiji.jpg", "paris.jpg"]
     assert listed(client, auth, sort="taken_at", taken_before="2023-05-31T12:30:00Z") == ["sydney.jpg"]
-    assert listed(client, auth, sort="taken_at", taken_after="2023-06-01", taken_before="2024-01-01") == ["paris.jpg"]
+    # A plain date is the photo's own calendar day, as its page shows it: fiji.jpg's is 1 June.
+    assert listed(client, auth, sort="taken_at", taken_after="2023-06-01", taken_before="2024-01-01") == [
+        "fiji.jpg", "paris.jpg"]
+    assert listed(client, auth, sort="taken_at", taken_before="2023-06-01") == ["sydney.jpg"]
 
 
 @pytest.mark.parametrize(

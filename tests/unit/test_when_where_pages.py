@@ -76,3 +76,22 @@ def test_search_by_place_and_date_range(client: TestClient[Any]) -> None:
     assert found(taken_after="2023-01-01") == ["paris", "sydney"]
     page = client.get("/search", params={"taken_after": "June"}).text
     assert "taken_after: must be an RFC 3339 date" in text_of(page)
+
+
+def test_the_date_range_finds_a_photo_by_the_day_its_page_shows(client: TestClient[Any]) -> None:
+    """The search page's date pickers send plain dates: "from 1 Jan 2023" finds a photo whose page
+    says 1 Jan 2023, though in UTC it was taken on 31 December."""
+    tokyo = img.photo(taken="2023:01:01 05:00:00", offset="+09:00", gps=None, color=(1, 1, 0))
+    assert upload(client, ("tokyo.jpg", tokyo, "image/jpeg")).status_code == 201
+    form = client.get("/search").text
+    assert re.search(r'name="taken_after" type="date"', form)
+    assert re.search(r'name="taken_before" type="date"', form)
+
+    def found(**params: str) -> list[str]:
+        page = client.get("/search", params=params).text
+        return sorted(set(re.findall(r"(paris|sydney|winter|tokyo)\.jpg", page)))
+
+    detail = re.findall(r'href="/images/([0-9a-f-]{36})"', client.get("/search", params={"q": "tokyo"}).text)
+    assert "Taken 1 Jan 2023, 05:00 +0900" in text_of(client.get(f"/images/{detail[0]}").text)
+    assert found(taken_after="2023-01-01", taken_before="2023-01-02") == ["tokyo"]
+    assert found(taken_before="2023-01-01") == ["winter"]

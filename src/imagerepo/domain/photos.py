@@ -100,6 +100,16 @@ def instant_key(at: datetime) -> int:
     return (aware - _EPOCH) // timedelta(microseconds=1)
 
 
+# A local key and the instant key of one time differ by its UTC offset, which is under a day.
+LOCAL_REACH = 24 * 3600 * 1_000_000
+
+
+def local_key(at: datetime) -> int:
+    """Microseconds since the epoch of the wall-clock time read as UTC, whatever the offset: the
+    photo's own date and time as its page shows them, which plain-date ranges compare with."""
+    return instant_key(at.replace(tzinfo=None))
+
+
 def taken_keys(taken_at: datetime | None, uploaded_at: datetime) -> tuple[int, int]:
     """(descending key, ascending key) of an image in the -taken_at and taken_at orders."""
     if taken_at is not None:

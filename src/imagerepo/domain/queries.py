@@ -15,7 +15,7 @@ import attrs
 from imagerepo.domain.colors import parse_hex
 from imagerepo.domain.errors import InvalidQuery
 from imagerepo.domain.images import Image
-from imagerepo.domain.photos import instant_key
+from imagerepo.domain.photos import instant_key, local_key
 from imagerepo.domain.text import MAX_QUERY_TERMS, query_terms, tokenize
 
 
@@ -46,9 +46,14 @@ class ImageQuery:
     color: tuple[int, int, int] | None = None
     # Words each matching the start of a word of the place names.
     place: tuple[str, ...] = ()
-    # Capture instants (photos.instant_key): taken_after inclusive, taken_before exclusive.
+    # Capture range: taken_after inclusive, taken_before exclusive. A bound given as a date-time
+    # is an instant (photos.instant_key); one given as a plain date is flagged local: a local key
+    # (photos.local_key) compared with the photo's own wall-clock time, so the date means the
+    # calendar day the photo's page shows, whatever its offset.
     taken_after: int | None = None
     taken_before: int | None = None
+    taken_after_local: bool = False
+    taken_before_local: bool = False
     # Person ids: every one must be in the image (people_service).
     people: tuple[str, ...] = ()
     sort: SortOrder | None = None
@@ -73,9 +78,11 @@ class ImageQuery:
 
     def fingerprint(self) -> str:
         """Binds a cursor to the query that made it."""
+        local = [self.taken_after_local, self.taken_before_local]
         raw = json.dumps(
             [self.owner_id, list(self.words), sorted(self.tags), self.color, self.order]
             + ([list(self.place), self.taken_after, self.taken_before] if self.place or self.taken_range else [])
+            + (local if any(local) else [])  # absent when both are instants: those cursors outlive the change
             + ([sorted(self.people)] if self.people else [])
         )
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
@@ -172,8 +179,8 @@ def build_query(
     clean_people = tuple(dict.fromkeys(p.strip() for p in people))
     if any(not p or len(p) > 100 for p in clean_people) or len(clean_people) > MAX_QUERY_TERMS:
         problems["person"] = [f"must be 1 to {MAX_QUERY_TERMS} person ids"]
-    after = _instant(taken_after, "taken_after", problems)
-    before = _instant(taken_before, "taken_before", problems)
+    after, after_local = _bound(taken_after, "taken_after", problems)
+    before, before_local = _bound(taken_before, "taken_before", problems)
     if problems:
         raise InvalidQuery("The query parameters are not valid.", problems)
     query = ImageQuery(
@@ -184,6 +191,8 @@ def build_query(
         place=tuple(dict.fromkeys(tokenize(place or "")))[:MAX_QUERY_TERMS],
         taken_after=after,
         taken_before=before,
+        taken_after_local=after_local,
+        taken_before_local=before_local,
         people=clean_people,
         sort=sort_order,
         limit=lim,
@@ -196,18 +205,21 @@ def build_query(
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+\-]\d{2}:\d{2}))?")
 
 
-def _instant(value: str | None, name: str, problems: dict[str, list[str]]) -> int | None:
-    """An RFC 3339 date (midnight UTC) or date-time with offset, as a capture instant key."""
+def _bound(value: str | None, name: str, problems: dict[str, list[str]]) -> tuple[int | None, bool]:
+    """An RFC 3339 date as a local key (its midnight on the photo's own clock), flagged True, or a
+    date-time with offset as an instant key."""
     if value is None or value == "":
-        return None
+        return None, False
     try:
         if not _RFC3339.fullmatch(value):
             raise ValueError(value)
         at = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
     except ValueError:
         problems[name] = ["must be an RFC 3339 date (2023-06-14) or date-time (2023-06-14T18:22:05+02:00)"]
-        return None
-    return instant_key(at)
+        return None, False
+    if at.tzinfo is None:  # a plain date: the only form without an offset the pattern lets through
+        return local_key(at), True
+    return instant_key(at), False
 
 
 def is_descending(query: ImageQuery) -> bool:

@@ -23,7 +23,7 @@ from imagerepo.domain.colors import (
     same_name_colors,
 )
 from imagerepo.domain.images import Image
-from imagerepo.domain.photos import instant_key, taken_keys, taken_words
+from imagerepo.domain.photos import instant_key, local_key, taken_keys, taken_words
 from imagerepo.domain.queries import ImageQuery, is_descending
 from imagerepo.domain.text import stem, tokenize
 
@@ -188,10 +188,10 @@ def matches(image: Image, query: ImageQuery) -> bool:
     if query.taken_after is not None or query.taken_before is not None:
         if image.taken_at is None:
             return False
-        at = instant_key(image.taken_at)
-        if query.taken_after is not None and at < query.taken_after:
+        at, local = instant_key(image.taken_at), local_key(image.taken_at)
+        if query.taken_after is not None and (local if query.taken_after_local else at) < query.taken_after:
             return False
-        if query.taken_before is not None and at >= query.taken_before:
+        if query.taken_before is not None and (local if query.taken_before_local else at) >= query.taken_before:
             return False
     return query.color is None or color_score(image, query) is not None
 

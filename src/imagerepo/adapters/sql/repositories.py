@@ -153,6 +153,7 @@ def _search_columns(d: Dialect, image: Image, ix: SearchIndex) -> dict[str, Any]
         "photo": json_text(image.photo.to_json()) if image.photo is not None else None,
         "taken_desc_key": ix.taken_desc_key,
         "taken_asc_key": ix.taken_asc_key,
+        "taken_local_key": ix.taken_local_key,
     }
     if d.palette_column:
         cols["palette"] = ix.palette_json

@@ -12,7 +12,7 @@ from imagerepo.domain.accounts import Account, AccountSettings, Session
 from imagerepo.domain.colors import COLOR_MIN_FRACTION
 from imagerepo.domain.identity import IdentityLink
 from imagerepo.domain.images import Analysis, Image
-from imagerepo.domain.photos import PhotoInfo, taken_keys
+from imagerepo.domain.photos import PhotoInfo, local_key, taken_keys
 from imagerepo.domain.ranking import (
     color_cell,
     filename_key,
@@ -83,6 +83,8 @@ class SearchIndex:
     taken_asc_key: int = 0
     # Each palette color's name (search matches it by name too, colors.same_name_colors).
     color_names: tuple[str, ...] = ()
+    # domain.photos.local_key of taken_at; None when undated
+    taken_local_key: int | None = None
 
     @classmethod
     def of(cls, image: Image) -> SearchIndex:
@@ -93,6 +95,7 @@ class SearchIndex:
             weighted=(*weighted.items(), *((t, 0) for t in place_terms(image))),
             taken_desc_key=desc,
             taken_asc_key=asc,
+            taken_local_key=local_key(image.taken_at) if image.taken_at is not None else None,
             tags=tuple(tag_names(image)),
             palette=tuple((*c.lab, c.fraction) for c in image.analysis.colors),
             color_names=tuple(c.name for c in image.analysis.colors),

@@ -44,6 +44,7 @@ from imagerepo.adapters.sql.colors import (
 from imagerepo.adapters.sql.dialect import Dialect
 from imagerepo.adapters.sql.rows import IMAGE_COLUMNS
 from imagerepo.domain.colors import COLOR_MATCH_CUTOFF, COLOR_SHARE_WEIGHT, Lab, rgb_to_lab, same_name_colors
+from imagerepo.domain.photos import LOCAL_REACH
 from imagerepo.domain.queries import RELEVANCE_ORDER, ImageQuery, is_descending
 from imagerepo.domain.ranking import COLOR_SCORE_SCALE, FIELD_WEIGHTS, PLACE_MARK, color_cells_near
 
@@ -219,14 +220,24 @@ def taken_filters(query: ImageQuery, ident: str) -> list[Sql]:
 
     A dated image's two keys are equal, so each bound is stated on both keys: whichever of the
     taken indexes the sort walks then has both ends of the range, instead of walking from one end
-    of the owner's images and filtering (52 ms instead of 1 ms at 100,000 images in SQLite)."""
+    of the owner's images and filtering (52 ms instead of 1 ms at 100,000 images in SQLite).
+
+    A plain-date bound (ImageQuery.taken_after_local) tests the local key, NULL when undated. The
+    instant keys then get the bound widened by LOCAL_REACH, since a photo's instant lies within a
+    day of its wall clock, so the indexes still hold both ends of the range."""
     out = []
     if query.taken_after is not None:
-        out.append(Sql(f"{ident}.taken_desc_key >= ?", [query.taken_after]))
-        out.append(Sql(f"{ident}.taken_asc_key >= ?", [query.taken_after]))
+        after = query.taken_after - (LOCAL_REACH if query.taken_after_local else 0)
+        out.append(Sql(f"{ident}.taken_desc_key >= ?", [after]))
+        out.append(Sql(f"{ident}.taken_asc_key >= ?", [after]))
+        if query.taken_after_local:
+            out.append(Sql(f"{ident}.taken_local_key >= ?", [query.taken_after]))
     if query.taken_before is not None:
-        out.append(Sql(f"{ident}.taken_asc_key < ?", [query.taken_before]))
-        out.append(Sql(f"{ident}.taken_desc_key < ?", [query.taken_before]))
+        before = query.taken_before + (LOCAL_REACH if query.taken_before_local else 0)
+        out.append(Sql(f"{ident}.taken_asc_key < ?", [before]))
+        out.append(Sql(f"{ident}.taken_desc_key < ?", [before]))
+        if query.taken_before_local:
+            out.append(Sql(f"{ident}.taken_local_key < ?", [query.taken_before]))
     return out
 
 
