@@ -16,6 +16,7 @@ from PIL.TiffImagePlugin import IFDRational
 
 from imagerepo.adapters import photo_metadata as pm
 from imagerepo.adapters.pillow_inspector import PillowImageInspector
+from imagerepo.domain.photos import Location, PhotoInfo
 from tests import images
 
 pillow_heif = pytest.importorskip("pillow_heif")
@@ -163,3 +164,20 @@ def test_valid_coordinates_round_trip(lat: float, lon: float) -> None:
     assert loc is not None
     assert loc.latitude == pytest.approx(lat, abs=1e-6)
     assert abs(loc.longitude - lon) < 1e-6 or abs(abs(loc.longitude) - 180) < 1e-6
+
+
+@given(
+    st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2100, 1, 1)),
+    st.integers(min_value=-12 * 60, max_value=14 * 60),
+    st.booleans(),
+)
+def test_forgetting_the_position_forgets_only_the_offset_it_gave(wall: datetime, minutes: int, derived: bool) -> None:
+    """An offset the position's zone gave goes with the position; one the camera wrote stays.
+    The stored JSON keeps which one it is."""
+    taken = wall.replace(tzinfo=timezone(timedelta(minutes=minutes)))
+    photo = PhotoInfo(taken_at=taken, location=Location(1.0, 2.0), zone_from_position=derived)
+    assert PhotoInfo.from_json(photo.to_json()) == photo
+    kept = photo.without_location()
+    assert kept.location is None
+    assert kept.taken_at == (wall if derived else taken)
+    assert not kept.zone_from_position

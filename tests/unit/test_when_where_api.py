@@ -96,6 +96,20 @@ def test_without_an_offset_the_zone_of_the_position_gives_one(env: Any) -> None:
     assert no_place["taken_at"] == "2023-06-14T18:22:05"
 
 
+def test_keep_location_off_also_forgets_the_offset_the_position_gave(env: Any) -> None:
+    """An offset that came from the position's zone names the region: it goes with the position.
+    One the camera wrote stays (it is the file's, like the camera model)."""
+    client, _ = env
+    auth = signup(client)
+    sydney = upload(client, auth, img.photo(offset=None, gps=(-33.8568, 151.2153)))
+    assert sydney["taken_at"] == "2023-06-14T18:22:05+10:00"
+    paris = upload(client, auth, img.photo(color=(7, 7, 7)))  # the camera wrote +02:00
+    assert client.patch("/api/v1/me", json={"keep_location": False}, headers=auth).status_code == 200
+    assert client.get(f"/api/v1/images/{sydney['id']}", headers=auth).json()["taken_at"] == "2023-06-14T18:22:05"
+    assert client.get(f"/api/v1/images/{paris['id']}", headers=auth).json()["taken_at"] == paris["taken_at"]
+    assert listed(client, auth, taken_after="2023-06-14", taken_before="2023-06-15") != []
+
+
 def test_a_png_with_xmp_is_dated_and_placed(env: Any) -> None:
     client, _ = env
     xmp = img.xmp_packet(**{"exif:DateTimeOriginal": "2021-12-25T09:30:00-05:00",

@@ -248,7 +248,8 @@ class ImageService:
             loc = attrs.evolve(
                 loc, city=place.city, region=place.region, country=place.country, country_code=place.country_code
             )
-        return attrs.evolve(photo, location=loc, taken_at=with_zone_offset(photo.taken_at, offset))
+        return attrs.evolve(photo, location=loc, taken_at=with_zone_offset(photo.taken_at, offset),
+                            zone_from_position=photo.zone_from_position or offset is not None)
 
     def erase_locations(self, account: Account) -> int:
         """Forget the positions and place names of all the account's images; returns how many had one."""

@@ -63,17 +63,26 @@ class PhotoInfo:
     camera: Camera | None = None
     exposure: Exposure | None = None
     location: Location | None = None
+    # taken_at's offset is the zone of ``location``, not the file's: it goes with the position.
+    zone_from_position: bool = False
 
     def without_location(self) -> PhotoInfo:
+        """No position, and no offset that was only the position's zone (it names the region)."""
+        if self.zone_from_position and self.taken_at is not None:
+            wall = self.taken_at.replace(tzinfo=None)
+            return attrs.evolve(self, location=None, taken_at=wall, zone_from_position=False)
         return attrs.evolve(self, location=None)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "taken_at": self.taken_at.isoformat() if self.taken_at else None,
             "camera": attrs.asdict(self.camera) if self.camera else None,
             "exposure": attrs.asdict(self.exposure) if self.exposure else None,
             "location": attrs.asdict(self.location) if self.location else None,
         }
+        if self.zone_from_position:
+            out["zone_from_position"] = True
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> PhotoInfo:
@@ -84,6 +93,7 @@ class PhotoInfo:
             camera=Camera(**cam) if cam else None,
             exposure=Exposure(**exp) if exp else None,
             location=Location(**loc) if loc else None,
+            zone_from_position=bool(data.get("zone_from_position", False)),
         )
 
 
