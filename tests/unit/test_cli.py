@@ -253,3 +253,17 @@ def test_a_setting_found_wrong_while_a_command_runs_is_a_plain_configuration_err
     assert "configuration error" in result.stderr
     assert "blob.key" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["serve", "--port", "99999"], ["serve", "--port", "0"], ["serve", "--workers", "-1"],
+     ["worker", "--concurrency", "0"], ["worker", "--concurrency", "-3"]],
+)
+def test_an_option_out_of_range_is_refused_at_once_like_its_setting(env: dict[str, str], args: list[str]) -> None:
+    """The options get the checks their IMAGEREPO_* settings get: a clear usage error, no traceback,
+    never a worker with no threads running forever."""
+    result = runner.invoke(cli, args, env=env)
+    assert result.exit_code == 2, result.output
+    assert "not in the range" in result.output
+    assert "Traceback" not in result.output

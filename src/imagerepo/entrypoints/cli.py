@@ -62,9 +62,10 @@ def _container(**changes: Any) -> Container:
 @cli.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="address to listen on [env IMAGEREPO_HOST]")] = None,
-    port: Annotated[int | None, typer.Option(help="port [env IMAGEREPO_PORT]")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="port [env IMAGEREPO_PORT]")] = None,
     workers: Annotated[
-        int | None, typer.Option(help="in-process analysis threads; 0 leaves analysis to `imagerepo worker`")
+        int | None,
+        typer.Option(min=0, help="in-process analysis threads; 0 leaves analysis to `imagerepo worker`"),
     ] = None,
 ) -> None:
     """Serve the web app and API (with in-process analysis workers by default)."""
@@ -97,7 +98,7 @@ def serve(
 
 @cli.command()
 def worker(
-    concurrency: Annotated[int, typer.Option(help="analysis threads in this process")] = 2,
+    concurrency: Annotated[int, typer.Option(min=1, help="analysis threads in this process")] = 2,
 ) -> None:
     """Run analysis workers as their own process (several may run against one database)."""
     container = _container(workers=concurrency)
