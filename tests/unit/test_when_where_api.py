@@ -129,7 +129,19 @@ def test_me_has_settings_and_patch_changes_them(env: Any) -> None:
     assert client.get("/api/v1/me", headers=auth).json()["settings"]["face_recognition"] is True
 
 
-@pytest.mark.parametrize("body", [{"keep_location": "no"}, {}, {"nickname": "x"}, [True]])
+@pytest.mark.parametrize(("value", "meant"), [("true", True), ("True", True), ("1", True), (1, True),
+                                              ("false", False), ("0", False), (0, False)])
+def test_a_setting_may_be_given_as_a_boolean_word_or_digit(env: Any, value: Any, meant: bool) -> None:
+    """What docs/api-extensions.md lists: JSON booleans, 0/1, and the strings true/false/0/1."""
+    client, _ = env
+    auth = signup(client)
+    r = client.patch("/api/v1/me", json={"keep_location": value}, headers=auth)
+    assert r.status_code == 200, r.text
+    assert r.json()["settings"]["keep_location"] is meant
+
+
+@pytest.mark.parametrize("body", [{"keep_location": "no"}, {"keep_location": 2}, {"keep_location": "yes"}, {},
+                                  {"nickname": "x"}, [True]])
 def test_a_bad_patch_is_refused_and_changes_nothing(env: Any, body: Any) -> None:
     client, _ = env
     auth = signup(client)
