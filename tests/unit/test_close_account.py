@@ -206,7 +206,11 @@ def test_the_account_page_turns_places_off_erasing_them_and_on_again(env: Env) -
     (image,) = env.container.image_service().images_of(dora)
     assert image.photo.location is not None
     token = csrf(env.client, "/account")
-    r = env.client.post("/account/settings", data={"keep_location": "off", "_csrf_token": token},
+    r = env.client.post("/account/settings", data={"keep_location": "off", "_csrf_token": token})
+    assert "Nothing was erased: tick the box to confirm first." in r.text  # one click erases nothing
+    (image,) = env.container.image_service().images_of(dora)
+    assert image.photo.location is not None
+    r = env.client.post("/account/settings", data={"keep_location": "off", "confirm": "yes", "_csrf_token": token},
                         follow_redirects=False)
     assert r.status_code == 303
     assert not env.container.account_repository().get(dora.id).settings.keep_location

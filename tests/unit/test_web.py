@@ -627,3 +627,18 @@ def test_a_stale_page_link_says_so_and_never_claims_the_gallery_is_empty(client:
     page = text_of(client.get("/search", params={"q": "cat", "cursor": "xyz"}).text)
     assert "out of date" in page
     assert "Nothing matches" not in page
+
+
+def test_turning_face_recognition_off_is_asked_first(env: tuple[TestClient[Any], Any]) -> None:
+    """It deletes every face and name: a post without the ticked box deletes nothing."""
+    client, container = env
+    sign_up(client)
+    token = csrf(client, "/people")
+    client.post("/people/settings", data={"_csrf_token": token, "face_recognition": "on"})
+    alice = container.account_repository().get_by_username("alice")
+    assert alice.settings.face_recognition
+    r = client.post("/people/settings", data={"_csrf_token": token, "face_recognition": "off"})
+    assert "Nothing was deleted: tick the box to confirm first." in text_of(r.text)
+    assert container.account_repository().get(alice.id).settings.face_recognition
+    client.post("/people/settings", data={"_csrf_token": token, "face_recognition": "off", "confirm": "yes"})
+    assert not container.account_repository().get(alice.id).settings.face_recognition

@@ -17,7 +17,8 @@ from imagerepo.entrypoints.http.auth import Auth, is_https, session_cookie, sign
 from imagerepo.entrypoints.http.pages.common import field, page
 
 _NOTICES = {"location-off": "Places are no longer kept, and every stored position was erased.",
-            "location-on": "Places are kept for photos uploaded or analyzed again from now on."}
+            "location-on": "Places are kept for photos uploaded from now on.",
+            "location-unconfirmed": "Nothing was erased: tick the box to confirm first."}
 
 
 def _account_page(images: ImageService, account: Any, status: int = 200, *, notice: str = "",
@@ -35,7 +36,10 @@ def account_page(request: Request[Any, Any, Any], viewer: NamedDependency[Auth |
 async def location_switch(request: Request[Any, Any, Any], viewer: NamedDependency[Auth | None],
                           accounts: NamedDependency[AccountService],
                           images: NamedDependency[ImageService]) -> Redirect:
-    keep = field(await request.form(), "keep_location") == "on"
+    form = await request.form()
+    keep = field(form, "keep_location") == "on"
+    if not keep and field(form, "confirm") != "yes":  # the erase cannot be undone: asked, never one click
+        return Redirect("/account?done=location-unconfirmed", status_code=303)
 
     def apply() -> None:
         account = accounts.update_settings(signed_in(viewer), keep_location=keep)

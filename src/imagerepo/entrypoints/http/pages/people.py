@@ -43,7 +43,10 @@ def people_page(request: Request[Any, Any, Any], viewer: NamedDependency[Auth | 
 @post("/people/settings")
 async def switch(request: Request[Any, Any, Any], viewer: NamedDependency[Auth | None],
                  accounts: NamedDependency[AccountService], people: NamedDependency[PeopleService]) -> Redirect:
-    on = field(await request.form(), "face_recognition") == "on"
+    form = await request.form()
+    on = field(form, "face_recognition") == "on"
+    if not on and field(form, "confirm") != "yes":  # deleting every face is asked, never one click
+        return Redirect("/people?error=confirm", status_code=303)
 
     def apply() -> None:
         account = accounts.update_settings(signed_in(viewer), face_recognition=on)
