@@ -120,7 +120,10 @@ def test_delete_user_asks_then_deletes_the_account_and_its_images(env: dict[str,
     r = runner.invoke(cli, ["delete-user", "alice"], env=env, input="n\n")
     assert r.exit_code == 1  # aborted: nothing changes
     assert "alice" in run(env, "users")
+    journals = Path(env["IMAGEREPO_DATA_DIR"]) / "imports"
+    assert len(list(journals.glob("*.jsonl"))) == 2
     assert "deleted alice: 4 image(s)" in run(env, "delete-user", "ALICE", "--yes")
+    assert len(list(journals.glob("*.jsonl"))) == 1  # alice's file paths and hashes went with her
     listing = run(env, "users")
     assert "alice" not in listing
     assert "bob" in listing

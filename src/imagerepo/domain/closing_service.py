@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import attrs
 
 from imagerepo.domain.accounts import Account, normalize_username
@@ -30,7 +32,11 @@ class AccountClosingService:
     """
 
     def __init__(self, accounts: AccountRepository, sessions: SessionRepository, links: IdentityLinkRepository,
-                 images: ImageService, people: PeopleService) -> None:
+                 images: ImageService, people: PeopleService,
+                 forget_elsewhere: Callable[[Account], None] | None = None) -> None:
+        """``forget_elsewhere``: removes what entry points keep of the account outside the ports
+        (the bulk import's journal of file paths and hashes)."""
+        self._forget_elsewhere = forget_elsewhere
         self._accounts = accounts
         self._sessions = sessions
         self._links = links
@@ -50,4 +56,6 @@ class AccountClosingService:
         # An upload that was already past its checks when the close began lands now: remove it too.
         images += self._images.delete_all(account)
         faces += self._people.forget(account.id)
+        if self._forget_elsewhere is not None:
+            self._forget_elsewhere(account)
         return ClosedAccount(images=images, faces=faces)

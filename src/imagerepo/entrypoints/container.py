@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
@@ -29,6 +29,7 @@ from imagerepo.adapters.sql.login_throttle import SqlLoginThrottle
 from imagerepo.adapters.sql.repositories import SqlAccountRepository, SqlImageRepository, SqlSessionRepository
 from imagerepo.adapters.system import Argon2PasswordHasher, SystemClock, ThreadsTogether
 from imagerepo.adapters.worker import NullScheduler, ThreadAnalysisWorker, TimeoutImageAnalyzer
+from imagerepo.domain.accounts import Account
 from imagerepo.domain.accounts_service import AccountService
 from imagerepo.domain.analysis_service import AnalysisService
 from imagerepo.domain.closing_service import AccountClosingService
@@ -362,6 +363,16 @@ def make_people_service(
     return PeopleService(people, accounts, blobs, faces, clock, url_ttl=timedelta(seconds=settings.url_ttl_seconds))
 
 
+def import_journal_remover(settings: Settings) -> Callable[[Account], None]:
+    """Closing an account removes its bulk-import journal (file paths and hashes of its photos)."""
+    from imagerepo.entrypoints.bulk_import import journal_path
+
+    def remove(account: Account) -> None:
+        journal_path(settings.data_dir, account).unlink(missing_ok=True)
+
+    return remove
+
+
 def numpy_similarity_index(fingerprints: FingerprintRepository) -> SimilarityIndex:
     return NumpySimilarityIndex(fingerprints)
 
@@ -426,7 +437,8 @@ class Container(containers.DeclarativeContainer):
     )
     token_service = providers.Singleton(TokenService, session_repository, clock)
     closing_service = providers.Singleton(
-        AccountClosingService, account_repository, session_repository, identity_links, image_service, people_service
+        AccountClosingService, account_repository, session_repository, identity_links, image_service, people_service,
+        providers.Callable(import_journal_remover, settings),
     )
     external_sign_in = providers.Singleton(
         ExternalSignInService, account_repository, identity_links, hasher, clock, account_service
