@@ -58,6 +58,27 @@ def test_the_gallery_can_hide_duplicates(client: TestClient[Any]) -> None:
     assert 'id="hide-copies" href="/gallery?view=uploaded&amp;hide_copies=0" aria-pressed="true"' in page
 
 
+def test_hidden_duplicates_never_leave_a_page_empty(
+    client: TestClient[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With one image a page, the page that held only the copy is filled from the next one; the
+    view chips keep duplicates hidden."""
+    from imagerepo.entrypoints.http.pages import gallery
+
+    shown = set(ids_by_name(client))
+    monkeypatch.setattr(gallery, "PAGE_SIZE", 1)
+    url, seen = "/gallery?hide_copies=1", []
+    while url:
+        page = client.get(url).text
+        names = re.findall(r'href="/images/[0-9a-f-]{36}">([^<]+)</a>', page)
+        assert names, "a page with nothing on it"
+        seen += names
+        assert 'href="/gallery?view=taken&amp;hide_copies=1"' in page
+        more = re.search(r'<a class="button" rel="next" href="([^"]+)"', page)
+        url = more.group(1).replace("&amp;", "&") if more else ""
+    assert sorted(seen) == sorted(shown - {"cat-copy.jpg"})
+
+
 def test_the_duplicates_page_keeps_one_and_deletes_the_rest(client: TestClient[Any]) -> None:
     ids = ids_by_name(client)
     page = client.get("/duplicates").text

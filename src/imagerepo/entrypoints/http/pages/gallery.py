@@ -20,6 +20,7 @@ from imagerepo.entrypoints.http.deps import AppSettings
 from imagerepo.entrypoints.http.pages.common import card, page
 
 PAGE_SIZE = 24
+HIDE_COPIES_REFILLS = 10  # pages read at most to fill one page when copies are hidden
 TOP_TAGS = 24  # "your tags" on the search page: the most used ones
 
 SORT_LABELS = {
@@ -43,7 +44,7 @@ _OUT_OF_DATE = "This link to a further page is out of date (or was changed): sta
 
 
 def listing(request: Request[Any, Any, Any], images: ImageService, account: Account, *, search: bool,
-            people: PeopleService | None = None) -> dict[str, Any]:
+            people: PeopleService | None = None, cursor: str | None = None) -> dict[str, Any]:
     """Runs the list/search query of the page's parameters; bad parameters become a message.
     With ``people``, a named person's name in q finds that person's photos."""
     params = request.query_params
@@ -55,10 +56,10 @@ def listing(request: Request[Any, Any, Any], images: ImageService, account: Acco
     place = params.get("place", "") if search else ""
     taken_after = params.get("taken_after", "") if search else ""
     taken_before = params.get("taken_before", "") if search else ""
-    cursor = params.get("cursor", "")
+    cursor = params.get("cursor", "") if cursor is None else cursor
     problems: list[str] = []
     items: list[dict[str, Any]] = []
-    next_url = ""
+    next_url = next_cursor = ""
     words, named = people.split_query(account, q) if people is not None else (q, [])
     try:
         query = build_query(account.id, q=words, tags=tags, color=color or None, sort=sort or None,
@@ -78,13 +79,15 @@ def listing(request: Request[Any, Any, Any], images: ImageService, account: Acco
             if view == "taken":
                 keep.append(("view", "taken"))
             keep += [("tag", t) for t in tags]
-            keep.append(("cursor", found.next_cursor.encode(query)))
+            next_cursor = found.next_cursor.encode(query)
+            keep.append(("cursor", next_cursor))
             next_url = f"{request.url.path}?{urlencode(keep)}"
     base = "/search" if search else "/gallery"
     chips = [{"name": t, "remove_url": base + ("?" + urlencode(
         [(k, v) for k, v in _multi(params) if not (k == "tag" and v == t) and k != "cursor"])
         if len(_multi(params)) > 1 else "")} for t in tags]
-    return {"items": items, "next_url": next_url, "problems": problems, "q": q, "tags": tags, "chips": chips,
+    return {"items": items, "next_url": next_url, "next_cursor": next_cursor, "problems": problems,
+            "q": q, "tags": tags, "chips": chips,
             "color": color or params.get("color", "#1f6fb2") or "#1f6fb2", "use_color": bool(color),
             "sort": sort, "sorts": SORT_LABELS, "view": view, "views": VIEWS, "months": months(items),
             "place": place, "taken_after": taken_after, "taken_before": taken_before,
@@ -112,6 +115,13 @@ def gallery(request: Request[Any, Any, Any], viewer: NamedDependency[Auth | None
     if hide:  # exact copies of an earlier image stay out of sight (the Duplicates page lists them)
         copies = similarity.copies(account)
         found["items"] = [i for i in found["items"] if i["id"] not in copies]
+        # A page of copies alone would look empty: fill it from the next pages (a bounded number).
+        for _ in range(HIDE_COPIES_REFILLS):
+            if len(found["items"]) >= PAGE_SIZE or not found["next_cursor"]:
+                break
+            more = listing(request, images, account, search=False, cursor=found["next_cursor"])
+            found["items"] += [i for i in more["items"] if i["id"] not in copies]
+            found["next_url"], found["next_cursor"] = more["next_url"], more["next_cursor"]
         found["months"] = months(found["items"])
         if found["next_url"]:
             found["next_url"] += "&hide_copies=1"
