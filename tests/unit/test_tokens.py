@@ -117,6 +117,15 @@ def test_signing_out_keeps_tokens_working(client: TestClient[Any]) -> None:
     assert client.get("/api/v1/me", headers=bearer(t["token"])).status_code == 200
 
 
+def test_signing_out_with_an_api_token_revokes_that_token_only(client: TestClient[Any]) -> None:
+    auth = session(client)
+    first, second = make_token(client, auth), make_token(client, auth, name="second")
+    assert client.delete("/api/v1/sessions/current", headers=bearer(first["token"])).status_code == 204
+    assert client.get("/api/v1/me", headers=bearer(first["token"])).status_code == 401
+    assert client.get("/api/v1/me", headers=bearer(second["token"])).status_code == 200
+    assert client.get("/api/v1/me", headers=auth).status_code == 200
+
+
 def test_another_users_token_is_not_found_and_keeps_working(client: TestClient[Any]) -> None:
     alice, bob = session(client, "alice"), session(client, "bob")
     t = make_token(client, alice)
