@@ -270,3 +270,22 @@ def test_an_option_out_of_range_is_refused_at_once_like_its_setting(env: dict[st
     assert result.exit_code == 2, result.output
     assert "not in the range" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_data_dir_that_cannot_be_written_is_one_clear_line(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    for data_dir in (blocked, blocked / "data"):
+        r = runner.invoke(cli, ["users"], env={**env, "IMAGEREPO_DATA_DIR": str(data_dir)})
+        assert r.exit_code == 2, r.output
+        assert "IMAGEREPO_DATA_DIR" in r.output
+        assert "Traceback" not in r.output
+    read_only = tmp_path / "ro"
+    read_only.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == read_only else real_access(p, mode))
+    r = runner.invoke(cli, ["users"], env={**env, "IMAGEREPO_DATA_DIR": str(read_only)})
+    assert r.exit_code == 2, r.output
+    assert "is not writable" in r.output

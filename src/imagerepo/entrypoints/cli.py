@@ -7,6 +7,7 @@ import csv
 import hashlib
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -42,6 +43,22 @@ def _config_error(e: ConfigError) -> NoReturn:
     raise typer.Exit(2) from None
 
 
+def _check_data_dir(data_dir: Path) -> None:
+    """One clear line, not a database driver's traceback, when the data dir cannot be written."""
+    existing = data_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    problem = ""
+    if not existing.is_dir():
+        problem = f"{existing} is not a folder"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = f"{existing} is not writable (a read-only disk or another user's folder?)"
+    if problem:
+        typer.secho(f"error: IMAGEREPO_DATA_DIR={data_dir}: {problem}; the database, encrypted files, keys and "
+                    "temporary uploads are kept there", fg="red", err=True)
+        raise typer.Exit(2)
+
+
 def _container(**changes: Any) -> Container:
     try:
         settings = Settings.from_env()
@@ -53,6 +70,7 @@ def _container(**changes: Any) -> Container:
     changes = {k: v for k, v in changes.items() if v is not None}
     if changes:
         settings = attrs.evolve(settings, **changes)
+    _check_data_dir(settings.data_dir)
     configure_logging(settings.log_level)
     container = Container()
     container.settings.override(providers.Object(settings))
