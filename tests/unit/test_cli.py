@@ -90,6 +90,25 @@ def test_import_of_a_mixed_folder_then_a_second_run_imports_nothing(
     assert summary(second) == {"imported": 0, "stored": 5, "skipped": 3, "failed": 0}
     assert "alice now holds 4 of 20 images" in second
 
+    # An image deleted since is imported again: the journal does not overrule the store.
+    from dependency_injector import providers
+
+    from imagerepo.entrypoints.container import Container
+    from imagerepo.entrypoints.settings import Settings
+
+    container = Container()
+    container.settings.override(providers.Object(Settings.from_env(env)))
+    container.init_resources()
+    try:
+        service = container.image_service()
+        alice = container.account_service().get_by_username("alice")
+        service.delete(alice, next(iter(service.images_of(alice))).id)
+    finally:
+        container.shutdown_resources()
+    third = run(env, "import", str(mixed), "--user", "alice")
+    assert summary(third)["imported"] == 1
+    assert "alice now holds 4 of 20 images" in third
+
     # A new file added later is the only one imported.
     (mixed / "new.png").write_bytes(img.png((33, 33), (250, 250, 0)))
     assert summary(run(env, "import", str(mixed), "--user", "alice"))["imported"] == 1

@@ -156,6 +156,9 @@ def _import_files(images: ImageService, account: Account, files: list[Path], jou
             continue
         key = _file_key(path, st)
         seen = journal.done.get(key)
+        if seen is not None and seen["outcome"] in (IMPORTED, STORED) and seen.get("sha256") \
+                and images.existing_copy(account, seen["sha256"]) is None:
+            seen = None  # deleted since that run: the journal does not overrule the store
         if seen is not None:
             # Finished in an earlier run and unchanged since: no need to read it again.
             outcome = STORED if seen["outcome"] in (IMPORTED, STORED) else seen["outcome"]
