@@ -72,6 +72,18 @@ def test_deleting_an_image_row_deletes_its_faces(image_repo: Any, people_repo: A
     assert [f.image_id for f in people_repo.faces("alice")] == [other]
 
 
+def test_a_person_goes_with_the_last_face_when_images_are_deleted(image_repo: Any, people_repo: Any) -> None:
+    one, two = stored_image(image_repo), stored_image(image_repo)
+    f1, f2 = face("alice", one, person="p-grace"), face("alice", two, person="p-grace")
+    people_repo.add_faces("alice", one, [f1])
+    people_repo.add_faces("alice", two, [f2])
+    people_repo.save("alice", [Person("p-grace", "alice", T0, name="Grace")], [])
+    people_repo.delete_image_faces("alice", one)
+    assert [p.name for p in people_repo.persons("alice")] == ["Grace"]  # one face is left
+    people_repo.delete_image_faces("alice", two)
+    assert people_repo.persons("alice") == []
+
+
 def test_people_are_saved_renamed_and_deleted(image_repo: Any, people_repo: Any) -> None:
     img = stored_image(image_repo)
     f1, f2 = face("alice", img), face("alice", img)

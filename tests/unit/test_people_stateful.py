@@ -60,11 +60,18 @@ class People(RuleBasedStateMachine):
     def delete_image(self, data: st.DataObject) -> None:
         image_id = self.images[data.draw(pick) % len(self.images)]
         gone = {f.id for f in self.w.repo.faces(self.alice.id, image_ids=[image_id])}
+        theirs = {f.person_id for f in self.w.repo.faces(self.alice.id, image_ids=[image_id])} - {None}
         self.w.images.delete(self.alice, image_id)
         self.images.remove(image_id)
         for face_id in gone:
             self.pinned.pop(face_id, None)
             self.rejected.pop(face_id, None)
+        # A person left with no face goes, with the name given: nothing is left to recognize.
+        still = {f.person_id for f in self.w.repo.faces(self.alice.id)}
+        for pid in theirs - still:
+            assert pid not in self._people_ids()
+            self.names.pop(pid, None)
+            self.hidden.discard(pid)
         assert self.w.repo.faces(self.alice.id, image_ids=[image_id]) == []
         assert not [k for k in self.w.face_blobs() if f"/{image_id}/" in k]
 

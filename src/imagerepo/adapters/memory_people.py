@@ -96,6 +96,10 @@ class InMemoryPeopleRepository:
                           key=lambda f: f.id)
             for f in gone:
                 del self._faces[f.id]
+            left = {f.person_id for f in self._faces.values()}
+            for pid in {f.person_id for f in gone} - left:
+                if pid is not None and pid in self._persons and self._persons[pid].owner_id == owner_id:
+                    del self._persons[pid]
             return gone
 
     def delete_owner(self, owner_id: str) -> Sequence[Face]:

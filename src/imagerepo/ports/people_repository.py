@@ -49,7 +49,7 @@ class PeopleRepository(Protocol):
         ...
 
     def delete_image_faces(self, owner_id: str, image_id: str) -> Sequence[Face]:
-        """Delete the image's faces; returns them."""
+        """Delete the image's faces, and the persons (names too) left with no face; returns the faces."""
         ...
 
     def delete_owner(self, owner_id: str) -> Sequence[Face]:

@@ -159,7 +159,13 @@ class SqlPeopleRepository:
 
     def delete_image_faces(self, owner_id: str, image_id: str) -> Sequence[Face]:
         with self._db.transaction() as tx:
-            return _delete(tx, "image_id = ? AND owner_id = ?", (image_id, owner_id))
+            tx.lock(f"people:{owner_id}")
+            gone = _delete(tx, "image_id = ? AND owner_id = ?", (image_id, owner_id))
+            for pid in sorted({f.person_id for f in gone if f.person_id is not None}):
+                # A person (and the name given) goes with the last face: nothing is left to recognize.
+                tx.execute("DELETE FROM persons WHERE id = ? AND owner_id = ? AND NOT EXISTS "
+                           "(SELECT 1 FROM faces WHERE person_id = ?)", (pid, owner_id, pid))
+            return gone
 
     def delete_owner(self, owner_id: str) -> Sequence[Face]:
         with self._db.transaction() as tx:
