@@ -184,3 +184,10 @@ def test_local_models_chooses_a_profile(raw: str, models: bool, profile: str) ->
     """IMAGEREPO_LOCAL_MODELS=light is the documented profile for small machines; false keeps colors only."""
     settings = Settings.from_env({"IMAGEREPO_LOCAL_MODELS": raw} if raw else {})
     assert (settings.local_models, settings.local_profile) == (models, profile)
+
+
+def test_a_choice_error_lists_each_choice_once() -> None:
+    with pytest.raises(ConfigError) as e:
+        Settings.from_env({"IMAGEREPO_LOG_LEVEL": "LOUD"})
+    listed = str(e.value).split("one of ")[1].split(";")[0].split(", ")
+    assert listed == ["INFO", "DEBUG", "WARNING", "ERROR", "CRITICAL"]

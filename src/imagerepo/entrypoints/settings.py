@@ -86,7 +86,7 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], *, uppe
     raw = env.get(name, "").strip() or choices[0]
     raw = raw.upper() if upper else raw
     if raw not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {raw!r}")
+        raise ConfigError(f"{name} must be one of {', '.join(dict.fromkeys(choices))}; got {raw!r}")
     return raw
 
 
