@@ -279,7 +279,7 @@ def test_a_setting_found_wrong_while_a_command_runs_is_a_plain_configuration_err
 
 @pytest.mark.parametrize(
     "args",
-    [["serve", "--port", "99999"], ["serve", "--port", "0"], ["serve", "--workers", "-1"],
+    [["serve", "--port", "99999"], ["serve", "--port", "-1"], ["serve", "--workers", "-1"],
      ["worker", "--concurrency", "0"], ["worker", "--concurrency", "-3"]],
 )
 def test_an_option_out_of_range_is_refused_at_once_like_its_setting(env: dict[str, str], args: list[str]) -> None:

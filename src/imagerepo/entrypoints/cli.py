@@ -80,7 +80,7 @@ def _container(**changes: Any) -> Container:
 @cli.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="address to listen on [env IMAGEREPO_HOST]")] = None,
-    port: Annotated[int | None, typer.Option(min=1, max=65535, help="port [env IMAGEREPO_PORT]")] = None,
+    port: Annotated[int | None, typer.Option(min=0, max=65535, help="port [env IMAGEREPO_PORT]")] = None,
     workers: Annotated[
         int | None,
         typer.Option(min=0, help="in-process analysis threads; 0 leaves analysis to `imagerepo worker`"),

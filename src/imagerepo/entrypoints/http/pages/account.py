@@ -37,6 +37,7 @@ async def location_switch(request: Request[Any, Any, Any], viewer: NamedDependen
                           accounts: NamedDependency[AccountService],
                           images: NamedDependency[ImageService]) -> Redirect:
     form = await request.form()
+    signed_in(viewer)  # anonymous callers go to sign-in first, whatever the form says
     keep = field(form, "keep_location") == "on"
     if not keep and field(form, "confirm") != "yes":  # the erase cannot be undone: asked, never one click
         return Redirect("/account?done=location-unconfirmed", status_code=303)

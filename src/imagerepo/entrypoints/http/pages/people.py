@@ -44,6 +44,7 @@ def people_page(request: Request[Any, Any, Any], viewer: NamedDependency[Auth | 
 async def switch(request: Request[Any, Any, Any], viewer: NamedDependency[Auth | None],
                  accounts: NamedDependency[AccountService], people: NamedDependency[PeopleService]) -> Redirect:
     form = await request.form()
+    signed_in(viewer)  # anonymous callers go to sign-in first, whatever the form says
     on = field(form, "face_recognition") == "on"
     if not on and field(form, "confirm") != "yes":  # deleting every face is asked, never one click
         return Redirect("/people?error=confirm", status_code=303)
