@@ -8,15 +8,27 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-_OPTIONAL_CONTENT_TYPES = {"HEIF": "image/heic", "AVIF": "image/avif"}
+# Pillow format names and the content types they are stored and served as.
+CONTENT_TYPES = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "GIF": "image/gif",
+    "WEBP": "image/webp",
+    "HEIF": "image/heic",
+    "AVIF": "image/avif",
+}
+WEB_FORMATS = ("JPEG", "PNG", "GIF", "WEBP")
+
+
+def accepted_formats() -> tuple[str, ...]:
+    """The Pillow formats an upload may be here: the four web formats and the optional ones whose
+    decoders are installed."""
+    return (*WEB_FORMATS, *optional_formats())
 
 
 def accepted_content_types() -> tuple[str, ...]:
-    """What an upload may be on this installation: the four web formats and the optional ones
-    whose decoders are installed."""
-    from imagerepo.domain.images import ACCEPTED_CONTENT_TYPES
-
-    return (*ACCEPTED_CONTENT_TYPES, *(_OPTIONAL_CONTENT_TYPES[f] for f in optional_formats()))
+    """:func:`accepted_formats` as content types, for the upload form and its errors."""
+    return tuple(CONTENT_TYPES[f] for f in accepted_formats())
 
 
 @lru_cache(maxsize=1)

@@ -19,23 +19,13 @@ import attrs
 from PIL import Image, UnidentifiedImageError
 
 from imagerepo.adapters import photo_metadata
-from imagerepo.adapters.codecs import optional_formats
+from imagerepo.adapters.codecs import CONTENT_TYPES, accepted_formats
 from imagerepo.adapters.imaging import allow_pixels
 from imagerepo.adapters.perceptual_hash import phash_of_image
 from imagerepo.domain.errors import Busy, InvalidImage, UnsupportedMediaType
 from imagerepo.domain.images import InspectedImage, format_names
 from imagerepo.domain.photos import PhotoInfo
 from imagerepo.ports.image_inspector import Thumbnail
-
-_CONTENT_TYPES = {
-    "JPEG": "image/jpeg",
-    "PNG": "image/png",
-    "GIF": "image/gif",
-    "WEBP": "image/webp",
-    "HEIF": "image/heic",
-    "AVIF": "image/avif",
-}
-
 
 T = TypeVar("T")
 
@@ -185,7 +175,7 @@ class PillowImageInspector:
         self.big_pixels = big_pixels
         self.decode_seconds = decode_seconds
         self.gate = gate or shared_gate(max_big_decodes)
-        self.formats = ["JPEG", "PNG", "GIF", "WEBP", *optional_formats()]
+        self.formats = list(accepted_formats())
         self._thumbnails = _KeptByFile[Thumbnail]()
         self._photos = _KeptByFile[PhotoInfo]()  # read by probe(), for inspect()
 
@@ -202,7 +192,7 @@ class PillowImageInspector:
             yield
 
     def accepted_content_types(self) -> list[str]:
-        return [_CONTENT_TYPES[f] for f in self.formats]
+        return [CONTENT_TYPES[f] for f in self.formats]
 
     def _open(self, path: Path, *, hashing: bool = True) -> tuple[Image.Image, _DeadlineFile]:
         fp = _DeadlineFile(path, "rb", hashing=hashing)
@@ -302,7 +292,7 @@ class PillowImageInspector:
         if orientation in (5, 6, 7, 8):
             w, h = h, w  # report the size as the image is shown
         return InspectedImage(
-            content_type=_CONTENT_TYPES[fmt], format=fmt, width=w, height=h, size_bytes=size, sha256=sha256,
+            content_type=CONTENT_TYPES[fmt], format=fmt, width=w, height=h, size_bytes=size, sha256=sha256,
             photo=photo if photo is not None else photo_metadata.read(im),
         )
 
