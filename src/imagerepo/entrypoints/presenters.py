@@ -187,14 +187,12 @@ def filesize(n: int) -> str:
     return f"{n} bytes"  # pragma: no cover
 
 
-def image_card(image: Image, urls: ImageUrls) -> dict[str, Any]:
+def image_card(image: Image) -> dict[str, Any]:
     """What a page shows of one image; hex colors are checked so they can go into SVG attributes."""
     a = image.analysis
     return {
         "id": image.id,
         "filename": image.filename,
-        "url": urls.url,
-        "thumbnail_url": urls.thumbnail_url,
         "uploaded_at": image.uploaded_at,
         "uploaded_iso": image.uploaded_at.astimezone(UTC).isoformat(timespec="seconds"),
         "content_type": image.content_type,

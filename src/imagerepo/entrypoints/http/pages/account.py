@@ -37,13 +37,13 @@ async def location_switch(request: Request[Any, Any, Any], viewer: NamedDependen
                           accounts: NamedDependency[AccountService],
                           images: NamedDependency[ImageService]) -> Redirect:
     form = await request.form()
-    signed_in(viewer)  # anonymous callers go to sign-in first, whatever the form says
+    viewer_account = signed_in(viewer)  # anonymous callers go to sign-in first, whatever the form says
     keep = field(form, "keep_location") == "on"
     if not keep and field(form, "confirm") != "yes":  # the erase cannot be undone: asked, never one click
         return Redirect("/account?done=location-unconfirmed", status_code=303)
 
     def apply() -> None:
-        account = accounts.update_settings(signed_in(viewer), keep_location=keep)
+        account = accounts.update_settings(viewer_account, keep_location=keep)
         if not account.settings.keep_location:
             images.erase_locations(account)
 

@@ -26,13 +26,15 @@ def fragment(name: str, **context: Any) -> Template:
     return Template(template_name=name, context=context, headers={"Cache-Control": "no-store"})
 
 
-def card(images: ImageService, image: Any) -> dict[str, Any]:
-    return image_card(image, images.urls(image))
+def card(image: Any) -> dict[str, Any]:
+    """What a page shows of one image; its pictures load through /images/{id}/thumbnail and /view,
+    which sign a URL when the browser asks, so none is signed here."""
+    return image_card(image)
 
 
 def own_card(images: ImageService, account: Account, image_id: str) -> dict[str, Any]:
     """The account's image as a card (another user's image is NotFound)."""
-    return card(images, images.get(account, image_id))
+    return card(images.get(account, image_id))
 
 
 def field(form: Mapping[str, Any], name: str) -> str:

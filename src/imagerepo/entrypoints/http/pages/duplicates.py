@@ -23,7 +23,7 @@ def duplicates_page(request: Request[Any, Any, Any], viewer: NamedDependency[Aut
                     images: NamedDependency[ImageService],
                     similarity: NamedDependency[SimilarityService]) -> Template:
     account = signed_in(viewer)
-    groups = [{"kind": g.kind.value, "label": KIND_LABELS[g.kind.value], "images": [card(images, i) for i in g.images]}
+    groups = [{"kind": g.kind.value, "label": KIND_LABELS[g.kind.value], "images": [card(i) for i in g.images]}
               for g in similarity.duplicates(account)]
     deleted = request.query_params.get("deleted", "")
     notice = f"Deleted {deleted} image{'s' if deleted != '1' else ''}." if deleted.isdigit() else ""

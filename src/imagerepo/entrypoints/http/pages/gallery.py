@@ -70,7 +70,7 @@ def listing(request: Request[Any, Any, Any], images: ImageService, account: Acco
         problems = [_OUT_OF_DATE if field == "cursor" else f"{field}: {'; '.join(msgs)}"
                     for field, msgs in e.details.items()] or [e.message]
     else:
-        items = [card(images, i) for i in found.items]
+        items = [card(i) for i in found.items]
         if found.next_cursor is not None:
             keep: list[tuple[str, str]] = [
                 (k, v) for k in ("q", "use_color", "color", "sort", "place", "taken_after", "taken_before")

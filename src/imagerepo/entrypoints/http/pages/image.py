@@ -29,7 +29,7 @@ def detail(image_id: FromPath[str], viewer: NamedDependency[Auth | None],
            people: NamedDependency[PeopleService]) -> Template:
     account = signed_in(viewer)
     image = own_card(images, account, image_id)
-    similar = [dict(card(images, s.image), similarity=s.similarity)
+    similar = [dict(card(s.image), similarity=s.similarity)
                for s in similarity.similar(account, image_id, MORE_LIKE_THIS)]
     faces = [{"id": f.id, "x": f.box.x * image["width"], "y": f.box.y * image["height"],
               "w": f.box.w * image["width"], "h": f.box.h * image["height"], "person": p}

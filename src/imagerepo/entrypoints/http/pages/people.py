@@ -44,13 +44,13 @@ def people_page(request: Request[Any, Any, Any], viewer: NamedDependency[Auth | 
 async def switch(request: Request[Any, Any, Any], viewer: NamedDependency[Auth | None],
                  accounts: NamedDependency[AccountService], people: NamedDependency[PeopleService]) -> Redirect:
     form = await request.form()
-    signed_in(viewer)  # anonymous callers go to sign-in first, whatever the form says
+    viewer_account = signed_in(viewer)  # anonymous callers go to sign-in first, whatever the form says
     on = field(form, "face_recognition") == "on"
     if not on and field(form, "confirm") != "yes":  # deleting every face is asked, never one click
         return Redirect("/people?error=confirm", status_code=303)
 
     def apply() -> None:
-        account = accounts.update_settings(signed_in(viewer), face_recognition=on)
+        account = accounts.update_settings(viewer_account, face_recognition=on)
         if not account.settings.face_recognition:
             people.forget(account.id)  # biometric data: none is kept once the owner says no
 
@@ -79,7 +79,7 @@ def person_page(person_id: FromPath[str], request: Request[Any, Any, Any], viewe
     found = images.search(build_query(account.id, people=[person_id], limit=MAX_LIMIT))
     others = [_person(people, s) for s in people.people(account, include_hidden=True) if s.person.id != person_id]
     return page(images, "person.html", account=account, active="people", person=_person(people, summary),
-                items=[card(images, i) for i in found.items], others=others,
+                items=[card(i) for i in found.items], others=others,
                 more=found.next_cursor is not None, error=request.query_params.get("error", ""))
 
 
